@@ -1,0 +1,58 @@
+namespace BtwBackup.Cli;
+
+/// <summary>The commands of btw-backup, with the original's arguments.</summary>
+public static class CommandLine
+{
+    public const string Prog = "btw-backup";
+
+    private static readonly OptionSpec Uid = new(["-u", "--uid"], "uid",
+        "sets the owner of the created files, as chown takes it (names or numbers)", TakesValue: true, Metavar: "UID[:GID]");
+
+    public static readonly IReadOnlyList<CommandSpec> Commands =
+    [
+        new("fs", "backs up a filesystem hierarchy", [Uid],
+        [
+            new("src", "the source to backup"),
+            new("dst", "the final destination directory where to put the backup (relative to the root path)"),
+        ]),
+        new("fs-init", "initializes the working directory for backups",
+        [
+            new(["--type"], "backup_type", "the type of backup", TakesValue: true, Choices: ["rdiff", "tar"], Required: true),
+        ],
+        [
+            new("src", "the source to backup"),
+            new("name", "a mnemonic to use for the working directory"),
+        ]),
+        new("list", "lists backups", [],
+        [
+            new("dst", "the directory the backups are stored (relative to the root path)"),
+        ]),
+        new("db", "makes a database backup",
+        [
+            new(["-g", "--global"], "g", "back up the database globals"),
+            Uid,
+        ],
+        [
+            new("db", "the name of the database to backup", Optional: true),
+            new("dst", "the final destination directory where to put the backup (relative to the root path)"),
+        ]),
+        new("sync", "sync the files from the root path to S3 storage",
+        [
+            new(["--full"], "full", "queue the whole root path, then sync"),
+        ], []),
+        new("sync-state", "checks or resets the sync state",
+        [
+            new(["--list"], "list", "lists the files that must still be synced or pushed"),
+            new(["--reset"], "reset", "empties the sync state (refused while anything is pending)"),
+        ], [])
+        {
+            ExclusiveGroup = ["--list", "--reset"],
+            ExclusiveRequired = true,
+        },
+    ];
+
+    public static string Version =>
+        typeof(CommandLine).Assembly.GetName().Version is { } v ? $"{v.Major}.{v.Minor}.{v.Build}" : "0.0.0";
+
+    public static ArgParser Parser() => new(Prog, Version, Commands);
+}

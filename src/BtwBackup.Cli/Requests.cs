@@ -1,0 +1,52 @@
+using BtwBackup.Config;
+using BtwBackup.Platform;
+using BtwBackup.Protocol;
+
+namespace BtwBackup.Cli;
+
+/// <summary>A usage error found after parsing (a value of the wrong form): usage line, exit 2.</summary>
+public sealed class UsageException(string usage, string message) : Exception(message)
+{
+    public string Usage { get; } = usage;
+}
+
+/// <summary>A command ready for the Orchestrator, and whether it writes (and so takes the lock).</summary>
+public sealed record Request(CliCommand Command, bool Writes);
+
+/// <summary>Turns parsed arguments into a command, with the original's checks and messages.</summary>
+public static class Requests
+{
+    public static Request From(ParsedArgs args)
+    {
+        if (args.Find("dst") is { } dst)
+            CheckDst(dst);
+
+        return args.Command switch
+        {
+            "fs-init" => new Request(new InitFileTree(args.Get("src"), args.Get("name"), SourceTypes.Parse(args.Get("backup_type"))), Writes: false),
+            "fs" => new Request(new BackupFileTree(args.Get("src"), args.Get("dst"), Owner(args)), Writes: true),
+            "list" => new Request(new ListBackups(args.Get("dst")), Writes: false),
+            _ => throw new ConfigException($"the {args.Command} command is not available in this version yet"),
+        };
+    }
+
+    private static void CheckDst(string dst)
+    {
+        if (dst.Length == 0)
+            throw new ConfigException("the dst argument cannot be empty");
+        if (dst[0] == '/')
+            throw new ConfigException("the dst argument cannot be an absolute path");
+        if (dst.Split('/').Contains(".."))
+            throw new ConfigException("the dst argument cannot go above the root path: " + dst);
+    }
+
+    private static Ownership? Owner(ParsedArgs args)
+    {
+        if (args.Find("uid") is not { } spec)
+            return null;
+        return Posix.ParseOwnership(spec, out var error)
+            ?? throw new UsageException(
+                CommandLine.Parser().CommandUsage(CommandLine.Commands.First(c => c.Name == args.Command)),
+                $"argument -u/--uid: {error}");
+    }
+}

@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using BtwBackup.Backup;
+using BtwBackup.Protocol;
+
+namespace BtwBackup.Actors;
+
+/// <summary>
+/// One source (a file tree, later a database). Runs one backup at a time as a task piped back to
+/// itself, so its mailbox stays free (status queries are answered while tar runs). Further
+/// requests wait in the stash. A failed backup is reported to its requester and the actor throws,
+/// so that its supervisor restarts it with a clean state.
+/// </summary>
+public sealed class SourceActor : ReceiveActor, IWithUnboundedStash
+{
+    private readonly string _name;
+    private readonly IBackupProcedure _procedure;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private CancellationTokenSource _cts = new();
+    private Running? _current;
+
+    public SourceActor(string name, IBackupProcedure procedure)
+    {
+        _name = name;
+        _procedure = procedure;
+        Become(Idle);
+    }
+
+    public IStash Stash { get; set; } = null!;
+
+    public static Props Props(string name, IBackupProcedure procedure) =>
+        Akka.Actor.Props.Create(() => new SourceActor(name, procedure));
+
+    private sealed record Running(StartBackup Request, IActorRef ReplyTo, Stopwatch Clock);
+
+    private sealed record Finished(long JobId, BackupOutcome Outcome);
+
+    private sealed record Crashed(long JobId, Exception Cause);
+
+    private void Idle()
+    {
+        Receive<StartBackup>(Start);
+        Receive<GetSourceStatus>(_ => Sender.Tell(Status(false)));
+    }
+
+    private void Busy()
+    {
+        Receive<StartBackup>(_ => Stash.Stash());
+        Receive<GetSourceStatus>(_ => Sender.Tell(Status(true)));
+        Receive<Finished>(f => f.JobId == _current?.Request.JobId, f =>
+        {
+            var current = _current!;
+            _current = null;
+            _log.Info("source {0}: backup {1} done: {2} {3} in {4}", _name, f.JobId, f.Outcome.Kind, f.Outcome.Name, current.Clock.Elapsed);
+            foreach (var w in f.Outcome.Warnings)
+                _log.Warning("source {0}: {1}", _name, w);
+            current.ReplyTo.Tell(new BackupCompleted(f.JobId, _name, f.Outcome, current.Clock.Elapsed));
+            Become(Idle);
+            Stash.UnstashAll();
+        });
+        Receive<Crashed>(c => c.JobId == _current?.Request.JobId, c => throw new SourceCrashedException(_name, c.Cause));
+    }
+
+    private void Start(StartBackup start)
+    {
+        _current = new Running(start, Sender, Stopwatch.StartNew());
+        _log.Info("source {0}: backup {1} of {2} into {3} starts", _name, start.JobId, start.Job.Folder.Source, start.Job.Series.Dst);
+        var progress = start.ProgressTo is null ? null : new ActorProgress(start.ProgressTo, _name);
+        var jobId = start.JobId;
+        _procedure.RunAsync(start.Job, progress, _cts.Token)
+            .PipeTo(Self, success: o => new Finished(jobId, o), failure: e => new Crashed(jobId, e));
+        Become(Busy);
+    }
+
+    private SourceStatus Status(bool busy) => new(_name, busy);
+
+    protected override void PreRestart(Exception reason, object message)
+    {
+        if (_current is { } current)
+        {
+            var cause = ErrorReport.Unwrap(reason);
+            if (ErrorReport.IsExpected(cause))
+                _log.Warning("source {0}: backup {1} failed: {2}", _name, current.Request.JobId, cause.Message);
+            else
+                _log.Error(cause, "source {0}: backup {1} failed", _name, current.Request.JobId);
+            current.ReplyTo.Tell(new BackupFailed(current.Request.JobId, _name, [.. ErrorReport.Lines(cause)], current.Clock.Elapsed));
+            _current = null;
+        }
+
+        _cts.Cancel();
+        // Requests waiting in the stash go back to the mailbox of the new incarnation.
+        base.PreRestart(reason, message);
+    }
+
+    protected override void PostStop()
+    {
+        _cts.Cancel();
+        _cts.Dispose();
+    }
+
+    protected override void PostRestart(Exception reason)
+    {
+        _cts = new CancellationTokenSource();
+        base.PostRestart(reason);
+    }
+
+    /// <summary>Progress lines as messages: safe from any thread, no actor context captured.</summary>
+    private sealed class ActorProgress(IActorRef target, string source) : IProgress<string>
+    {
+        public void Report(string value) => target.Tell(new ProgressReport(source, value));
+    }
+}

@@ -1,0 +1,16 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using BtwBackup.Backup;
+
+namespace BtwBackup.Actors;
+
+/// <summary>Start one backup of the source. The reply goes to the sender, tagged with the job id.</summary>
+public sealed record StartBackup(long JobId, FileTreeJob Job, IActorRef? ProgressTo);
+
+public sealed record BackupCompleted(long JobId, string Source, BackupOutcome Outcome, TimeSpan Duration);
+
+public sealed record BackupFailed(long JobId, string Source, ImmutableList<string> ErrorLines, TimeSpan Duration);
+
+public sealed record GetSourceStatus;
+
+public sealed record SourceStatus(string Source, bool Busy);

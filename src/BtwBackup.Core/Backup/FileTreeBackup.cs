@@ -1,0 +1,68 @@
+using System.Collections.Immutable;
+using BtwBackup.Config;
+using BtwBackup.Platform;
+using BtwBackup.Tools;
+
+namespace BtwBackup.Backup;
+
+/// <summary>Runs one backup job. Implementations are plain async code; actors only sequence them.</summary>
+public interface IBackupProcedure
+{
+    Task<BackupOutcome> RunAsync(FileTreeJob job, IProgress<string>? progress, CancellationToken ct);
+}
+
+/// <summary>A file tree, as the original did it: tar series, or a tar stored with rdiff-backup.</summary>
+public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdiffSeries) : IBackupProcedure
+{
+    public const string RdiffFileName = "backup.tar";
+
+    public async Task<BackupOutcome> RunAsync(FileTreeJob job, IProgress<string>? progress, CancellationToken ct)
+    {
+        var source = job.Folder.Source;
+        if (!Directory.Exists(source))
+        {
+            throw new BackupException(File.Exists(source)
+                ? $"the source is not a directory: {source}"
+                : $"cannot read the source {source}: no such directory");
+        }
+
+        EnsureSeriesFolder(job.Series, job.Owner);
+
+        if (job.Folder.Type == SourceType.Tar)
+            return await tarSeries.BackupAsync(source, job.Series, job.Owner, progress, ct);
+
+        var scratch = job.Folder.BackupDir;
+        Directory.CreateDirectory(scratch);
+        var archive = Path.Combine(scratch, RdiffFileName);
+        try
+        {
+            progress?.Report($"tar: archiving {source}");
+            var warnings = await tar.CreateAsync(source, archive, bzip2: false, ct);
+            if (job.Owner is not null)
+                Posix.Chown(archive, job.Owner);
+            var outcome = await rdiffSeries.StoreAsync(scratch, RdiffFileName, job.Series, job.Folder.Policy, ByteComparer.Instance, job.Owner, progress, ct);
+            return outcome with { Warnings = outcome.Warnings.AddRange(warnings) };
+        }
+        finally
+        {
+            // The scratch tar is a full copy of the tree: do not keep it between backups.
+            if (File.Exists(archive))
+                File.Delete(archive);
+        }
+    }
+
+    internal static void EnsureSeriesFolder(SeriesLocation series, Ownership? owner)
+    {
+        if (!Directory.Exists(series.RootPath))
+            throw new BackupException($"the root path does not exist: {series.RootPath}");
+        var dir = series.FullPath;
+        if (Directory.Exists(dir))
+            return;
+        Directory.CreateDirectory(dir);
+        if (owner is not null)
+            Posix.Chown(dir, owner);
+    }
+}
+
+/// <summary>A backup that cannot be done for a reason the user can act on: one line, exit 1.</summary>
+public sealed class BackupException(string message) : Exception(message);

@@ -1,0 +1,116 @@
+using System.Collections.Immutable;
+using BtwBackup.Config;
+using BtwBackup.Platform;
+using BtwBackup.Series;
+using BtwBackup.Tools;
+
+namespace BtwBackup.Backup;
+
+/// <summary>Tells whether a new file holds the same data as the one stored last.</summary>
+public interface IContentComparer
+{
+    Task<bool> SameAsync(string newFile, string storedFile, CancellationToken ct);
+}
+
+/// <summary>Byte-for-byte, streaming.</summary>
+public sealed class ByteComparer : IContentComparer
+{
+    public static readonly ByteComparer Instance = new();
+
+    public Task<bool> SameAsync(string newFile, string storedFile, CancellationToken ct) => FileContent.SameAsync(newFile, storedFile, ct);
+}
+
+/// <summary>
+/// An rdiff-backup series: DST/&lt;full-backup-time&gt;/ folders, each an rdiff-backup repository of
+/// one file (backup.tar, DB.dump, global.sql.bz2) that receives increments until the policy asks
+/// for a new full backup. A new full backup is made under a hidden partial name and renamed when
+/// complete; an interrupted increment is rolled back by rdiff-backup itself on the next run.
+/// </summary>
+public sealed class RdiffSeries(RdiffBackup rdiff, IClock clock)
+{
+    /// <param name="scratchDir">A folder holding exactly the one file to store.</param>
+    /// <param name="fileName">That file's name.</param>
+    /// <param name="beforeChange">Called with the series folder about to receive an increment, before rdiff-backup touches it (write-ahead of the sync intent).</param>
+    public async Task<BackupOutcome> StoreAsync(
+        string scratchDir,
+        string fileName,
+        SeriesLocation series,
+        SeriesPolicy policy,
+        IContentComparer comparer,
+        Ownership? owner,
+        IProgress<string>? progress,
+        CancellationToken ct,
+        Func<PendingPath, CancellationToken, Task>? beforeChange = null)
+    {
+        var dir = series.FullPath;
+        var newFile = Path.Combine(scratchDir, fileName);
+        var lastFull = SeriesNames.List(dir).LastOrDefault(n => !n.EndsWith(SeriesNames.TarSuffix, StringComparison.Ordinal));
+        var lastFullPath = lastFull is null ? null : Path.Combine(dir, lastFull);
+
+        var taken = new List<DateTime>();
+        var increments = 0;
+        if (lastFull is not null)
+        {
+            progress?.Report($"rdiff-backup: reading {series.Relative(lastFull)}");
+            var times = await rdiff.ListBackupTimesAsync(lastFullPath!, ct);
+            increments = Math.Max(0, times.Count - 1);
+            taken.Add(SeriesNames.TimeOf(lastFull));
+            taken.AddRange(times);
+        }
+
+        var now = await clock.NextFreeSecondAsync(taken, ct);
+        var kind = BackupDecision.Decide(now, lastFull is null ? null : SeriesNames.TimeOf(lastFull), increments, policy);
+        var stored = lastFullPath is null ? null : Path.Combine(lastFullPath, fileName);
+
+        progress?.Report("comparing with the last backup");
+        var same = stored is not null && File.Exists(stored) && await comparer.SameAsync(newFile, stored, ct);
+        var name = SeriesNames.Of(now);
+        var logPath = new PendingPath(series.Relative(SeriesNames.LogFileName), Sync: false);
+        var size = new FileInfo(newFile).Length;
+
+        if (kind == BackupKind.Increment)
+        {
+            if (same)
+            {
+                await SeriesLog.AppendAsync(series, name + SeriesLog.NoChange + "skipping creation of new incremental backup", owner, ct);
+                return new BackupOutcome(BackupResultKind.Unchanged, lastFull!, 0, [], [logPath]);
+            }
+
+            // rdiff-backup skips a file whose size and whole-second mtime match the mirror's;
+            // we know the content differs, so make the mtime say so.
+            File.SetLastWriteTimeUtc(newFile, now);
+            var pending = new PendingPath(series.Relative(lastFull!) + "/", Sync: true);
+            if (beforeChange is not null)
+                await beforeChange(pending, ct);
+            progress?.Report($"rdiff-backup: storing an increment in {series.Relative(lastFull!)}");
+            await rdiff.BackupAsync(scratchDir, lastFullPath!, ct);
+            if (owner is not null)
+                Posix.ChownTree(lastFullPath!, owner);
+            return new BackupOutcome(BackupResultKind.StoredIncrement, lastFull!, size, [], [pending]);
+        }
+
+        if (same)
+        {
+            await SeriesLog.AppendAsync(series, name + SeriesLog.NoChange + "skipping creation of new full backup", owner, ct);
+            return new BackupOutcome(BackupResultKind.Unchanged, lastFull!, 0, [], [logPath]);
+        }
+
+        var partial = Path.Combine(dir, "." + name + ".partial");
+        try
+        {
+            progress?.Report($"rdiff-backup: storing a full backup {series.Relative(name)}");
+            await rdiff.BackupAsync(scratchDir, partial, ct);
+            if (owner is not null)
+                Posix.ChownTree(partial, owner);
+            Directory.Move(partial, Path.Combine(dir, name));
+        }
+        finally
+        {
+            if (Directory.Exists(partial))
+                Directory.Delete(partial, recursive: true);
+        }
+
+        return new BackupOutcome(BackupResultKind.StoredFull, name, size, [],
+            [new PendingPath(series.Relative(name) + "/", Sync: false)]);
+    }
+}

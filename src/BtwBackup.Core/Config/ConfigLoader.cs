@@ -1,0 +1,250 @@
+using System.Collections.Immutable;
+using System.Reflection;
+using Akka.Configuration;
+using HoconConfig = Akka.Configuration.Config;
+
+namespace BtwBackup.Config;
+
+/// <summary>
+/// Reads the configuration directory: btw-backup.conf (HOCON, over the embedded reference) or
+/// the original's config.py; per-source source.conf or config.py; per-database db/NAME.conf or
+/// db/NAME.py. Every problem becomes a <see cref="ConfigException"/> with one clear line.
+/// </summary>
+public static class ConfigLoader
+{
+    public const string GeneralFileName = "btw-backup.conf";
+    public const string LegacyGeneralFileName = "config.py";
+    public const string SourceFileName = "source.conf";
+    public const string LegacySourceFileName = "config.py";
+
+    private static readonly Lazy<HoconConfig> ReferenceConfig = new(() => ConfigurationFactory.ParseString(ReadResource("BtwBackup.reference.conf")));
+
+    public static HoconConfig Reference => ReferenceConfig.Value;
+
+    internal static string ReadResource(string name)
+    {
+        using var stream = typeof(ConfigLoader).Assembly.GetManifestResourceStream(name)
+            ?? throw new InvalidOperationException("missing embedded resource " + name);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    public static string DefaultConfigDir()
+    {
+        var home = Environment.GetEnvironmentVariable("HOME");
+        if (string.IsNullOrEmpty(home))
+            home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        return Path.Combine(home, ".btw-backup");
+    }
+
+    public static GeneralSettings LoadGeneral(string configDir)
+    {
+        configDir = Path.GetFullPath(configDir);
+        var hoconPath = Path.Combine(configDir, GeneralFileName);
+        if (File.Exists(hoconPath))
+            return FromHocon(configDir, ParseHoconFile(hoconPath).WithFallback(Reference), hoconPath);
+
+        var legacyPath = Path.Combine(configDir, LegacyGeneralFileName);
+        if (File.Exists(legacyPath))
+            return FromLegacy(configDir, LegacyPyFile.Load(legacyPath), legacyPath);
+
+        throw new ConfigException(
+            $"no general configuration in {configDir}: create {hoconPath} with at least root-path = \"/path/to/backups\"");
+    }
+
+    public static HoconConfig ParseHoconFile(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException($"cannot read {path}: {e.Message}");
+        }
+
+        return ParseHocon(text, path);
+    }
+
+    public static HoconConfig ParseHocon(string text, string path)
+    {
+        try
+        {
+            return ConfigurationFactory.ParseString(text);
+        }
+        catch (Exception e) when (e is not ConfigException)
+        {
+            throw new ConfigException($"{path}: malformed HOCON: {HoconErrors.Describe(e, text)}");
+        }
+    }
+
+    internal static GeneralSettings FromHocon(string configDir, HoconConfig config, string path)
+    {
+        var root = Str(config, "root-path", path)
+            ?? throw new ConfigException("you must specify root-path in the general configuration");
+        var logFile = Str(config, "log-file", path) ?? "btw-backup.log";
+        var level = (Str(config, "log-level", path) ?? "INFO").ToUpperInvariant();
+        if (level is not ("DEBUG" or "INFO" or "WARNING" or "ERROR"))
+            throw new ConfigException($"{path}: log-level must be DEBUG, INFO, WARNING or ERROR, not '{level}'");
+        return new GeneralSettings(
+            configDir,
+            ValidateRoot(root),
+            ReadPolicy(config, "defaults.", SeriesPolicy.Default, path),
+            Path.Combine(configDir, logFile),
+            level,
+            Duration(config, "lock-timeout", path) ?? TimeSpan.FromHours(1),
+            path);
+    }
+
+    internal static GeneralSettings FromLegacy(string configDir, ImmutableDictionary<string, PyValue> values, string path)
+    {
+        if (!values.TryGetValue("ROOT_PATH", out var root) || root is not PyValue.Str { Value: var rootPath })
+            throw new ConfigException("you must specify ROOT_PATH in the general configuration");
+        return new GeneralSettings(
+            configDir,
+            ValidateRoot(rootPath),
+            SeriesPolicy.Default,
+            Path.Combine(configDir, "btw-backup.log"),
+            "INFO",
+            TimeSpan.FromHours(1),
+            path);
+    }
+
+    private static string ValidateRoot(string root)
+    {
+        if (!Path.IsPathRooted(root))
+            throw new ConfigException($"the root path must be absolute: {root}");
+        return Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
+    }
+
+    /// <summary>Reads a working folder's type and policy (source.conf, else the original's config.py).</summary>
+    public static (SourceType Type, SeriesPolicy Policy) LoadSource(string workingDir, SeriesPolicy defaults)
+    {
+        var hoconPath = Path.Combine(workingDir, SourceFileName);
+        if (File.Exists(hoconPath))
+        {
+            var config = ParseHoconFile(hoconPath);
+            var type = SourceTypes.Parse(Str(config, "type", hoconPath));
+            return (type, ReadPolicy(config, "", defaults, hoconPath));
+        }
+
+        var legacyPath = Path.Combine(workingDir, LegacySourceFileName);
+        if (File.Exists(legacyPath))
+        {
+            var values = LegacyPyFile.Load(legacyPath);
+            var type = SourceTypes.Parse(values.GetValueOrDefault("TYPE") is PyValue.Str s ? s.Value : null);
+            return (type, ReadLegacyPolicy(values, defaults, legacyPath));
+        }
+
+        throw new ConfigException($"the working directory {workingDir} has no {SourceFileName} (nor config.py)");
+    }
+
+    /// <summary>Reads a database's policy from db/NAME.conf or the original's db/NAME.py; defaults if neither.</summary>
+    public static SeriesPolicy LoadDatabasePolicy(string configDir, string name, SeriesPolicy defaults)
+    {
+        var hoconPath = Path.Combine(configDir, "db", name + ".conf");
+        if (File.Exists(hoconPath))
+            return ReadPolicy(ParseHoconFile(hoconPath), "", defaults, hoconPath);
+        var legacyPath = Path.Combine(configDir, "db", name + ".py");
+        if (File.Exists(legacyPath))
+            return ReadLegacyPolicy(LegacyPyFile.Load(legacyPath), defaults, legacyPath);
+        return defaults;
+    }
+
+    /// <summary>The text fs-init writes into a new working folder.</summary>
+    public static string SourceFileText(SourceType type, SeriesPolicy policy) => type switch
+    {
+        SourceType.Rdiff =>
+            "# Written by btw-backup fs-init; see hocon/source.conf for every setting.\n" +
+            "type = rdiff\n" +
+            $"max-incremental-count = {policy.MaxIncrementalCount}\n" +
+            $"max-incremental-span = {Durations.Format(policy.MaxIncrementalSpan)}\n",
+        _ =>
+            "# Written by btw-backup fs-init; see hocon/source.conf for every setting.\n" +
+            "type = tar\n",
+    };
+
+    private static SeriesPolicy ReadPolicy(HoconConfig config, string prefix, SeriesPolicy defaults, string path)
+    {
+        var count = defaults.MaxIncrementalCount;
+        var countKey = prefix + "max-incremental-count";
+        if (config.HasPath(countKey))
+        {
+            var text = Str(config, countKey, path);
+            if (!int.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out count) || count < 0)
+                throw new ConfigException($"{path}: {countKey} must be a whole number of 0 or more, not '{text}'");
+        }
+
+        var span = Duration(config, prefix + "max-incremental-span", path) ?? defaults.MaxIncrementalSpan;
+        return new SeriesPolicy(count, span);
+    }
+
+    private static SeriesPolicy ReadLegacyPolicy(ImmutableDictionary<string, PyValue> values, SeriesPolicy defaults, string path)
+    {
+        var count = defaults.MaxIncrementalCount;
+        if (values.TryGetValue("MAX_INCREMENTAL_COUNT", out var c))
+        {
+            count = c is PyValue.Int { Value: >= 0 and <= int.MaxValue } n
+                ? (int)n.Value
+                : throw new ConfigException($"{path}: MAX_INCREMENTAL_COUNT must be a whole number of 0 or more");
+        }
+
+        var span = defaults.MaxIncrementalSpan;
+        if (values.TryGetValue("MAX_INCREMENTAL_SPAN", out var s))
+        {
+            span = s switch
+            {
+                PyValue.Str str when Durations.TryParse(str.Value, out var d) => d,
+                PyValue.Int i when i.Value >= 0 => TimeSpan.FromSeconds(i.Value),
+                _ => throw new ConfigException($"{path}: MAX_INCREMENTAL_SPAN must be a duration such as \"24h\" or \"7d\""),
+            };
+        }
+
+        return new SeriesPolicy(count, span);
+    }
+
+    private static TimeSpan? Duration(HoconConfig config, string key, string path)
+    {
+        var text = Str(config, key, path);
+        if (text is null)
+            return null;
+        if (!Durations.TryParse(text, out var d) || d < TimeSpan.Zero)
+            throw new ConfigException($"{path}: {key} must be a duration such as 0s, 90m, 24h or 7d, not '{text}'");
+        return d;
+    }
+
+    private static string? Str(HoconConfig config, string key, string path)
+    {
+        if (!config.HasPath(key))
+            return null;
+        try
+        {
+            var value = config.GetValue(key);
+            if (value is null || value.IsEmpty)
+                return null;
+            if (value.IsObject())
+                throw new ConfigException($"{path}: {key} must be a value, not an object");
+            var s = value.GetString();
+            return s is null or "null" ? null : s;
+        }
+        catch (ConfigException)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            throw new ConfigException($"{path}: {key}: {e.Message}");
+        }
+    }
+}
+
+/// <summary>Turns a HOCON parser exception into one line with the line number where it can be found.</summary>
+internal static class HoconErrors
+{
+    public static string Describe(Exception e, string text)
+    {
+        var message = e.Message.ReplaceLineEndings(" ").Trim();
+        return message;
+    }
+}

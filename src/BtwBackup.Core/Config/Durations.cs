@@ -1,0 +1,87 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace BtwBackup.Config;
+
+/// <summary>
+/// Parses the durations the original accepted through pytimeparse (<c>0s</c>, <c>90m</c>,
+/// <c>24h</c>, <c>7d</c>, <c>1h30m</c>, <c>2 weeks</c>, <c>1:30:00</c>, a bare number of
+/// seconds) and HOCON's own (<c>24 hours</c>).
+/// </summary>
+public static partial class Durations
+{
+    [GeneratedRegex(@"\G\s*(?<n>\d+(?:\.\d+)?)\s*(?<u>[a-z]+)\s*,?", RegexOptions.IgnoreCase)]
+    private static partial Regex Part();
+
+    [GeneratedRegex(@"^(?:(?<h>\d+):)?(?<m>\d+):(?<s>\d+(?:\.\d+)?)$")]
+    private static partial Regex Clock();
+
+    public static bool TryParse(string text, out TimeSpan duration)
+    {
+        duration = TimeSpan.Zero;
+        var s = text.Trim();
+        if (s.Length == 0)
+            return false;
+
+        if (double.TryParse(s, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var bare))
+        {
+            duration = TimeSpan.FromSeconds(bare);
+            return true;
+        }
+
+        var clock = Clock().Match(s);
+        if (clock.Success)
+        {
+            var h = clock.Groups["h"].Success ? int.Parse(clock.Groups["h"].Value, CultureInfo.InvariantCulture) : 0;
+            duration = TimeSpan.FromHours(h)
+                + TimeSpan.FromMinutes(int.Parse(clock.Groups["m"].Value, CultureInfo.InvariantCulture))
+                + TimeSpan.FromSeconds(double.Parse(clock.Groups["s"].Value, CultureInfo.InvariantCulture));
+            return true;
+        }
+
+        var total = TimeSpan.Zero;
+        var pos = 0;
+        var any = false;
+        while (pos < s.Length)
+        {
+            var m = Part().Match(s, pos);
+            if (!m.Success || m.Length == 0)
+                return false;
+            var n = double.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture);
+            var unit = UnitSeconds(m.Groups["u"].Value.ToLowerInvariant());
+            if (unit is null)
+                return false;
+            total += TimeSpan.FromSeconds(n * unit.Value);
+            pos += m.Length;
+            any = true;
+        }
+
+        duration = total;
+        return any;
+    }
+
+    public static TimeSpan Parse(string text) =>
+        TryParse(text, out var d)
+            ? d
+            : throw new FormatException($"not a duration: '{text}' (examples: 0s, 90m, 24h, 7d)");
+
+    private static double? UnitSeconds(string unit) => unit switch
+    {
+        "s" or "sec" or "secs" or "second" or "seconds" => 1,
+        "m" or "min" or "mins" or "minute" or "minutes" => 60,
+        "h" or "hr" or "hrs" or "hour" or "hours" => 3600,
+        "d" or "day" or "days" => 86400,
+        "w" or "wk" or "wks" or "week" or "weeks" => 7 * 86400,
+        _ => null,
+    };
+
+    /// <summary>The short form used in files this tool writes: <c>24h</c>, <c>90m</c>, <c>7d</c>.</summary>
+    public static string Format(TimeSpan d)
+    {
+        var seconds = (long)d.TotalSeconds;
+        if (seconds != 0 && seconds % 86400 == 0) return $"{seconds / 86400}d";
+        if (seconds != 0 && seconds % 3600 == 0) return $"{seconds / 3600}h";
+        if (seconds != 0 && seconds % 60 == 0) return $"{seconds / 60}m";
+        return $"{seconds}s";
+    }
+}

@@ -1,0 +1,49 @@
+namespace BtwBackup.Config;
+
+/// <summary>When an rdiff-backup series starts a new full backup.</summary>
+public sealed record SeriesPolicy(int MaxIncrementalCount, TimeSpan MaxIncrementalSpan)
+{
+    public static readonly SeriesPolicy Default = new(10, TimeSpan.FromHours(24));
+}
+
+public enum SourceType
+{
+    Rdiff,
+    Tar,
+}
+
+/// <summary>The general configuration, read once at the edge and validated.</summary>
+public sealed record GeneralSettings(
+    string ConfigDir,
+    string RootPath,
+    SeriesPolicy Defaults,
+    string LogFile,
+    string LogLevel,
+    TimeSpan LockTimeout,
+    string LoadedFrom);
+
+/// <summary>A working folder made by fs-init (or by the original): CONFIG_DIR/NAME.HASH.</summary>
+public sealed record WorkingFolder(string Path, string Source, SourceType Type, SeriesPolicy Policy)
+{
+    public string Name => System.IO.Path.GetFileName(Path);
+
+    /// <summary>Scratch space for the backup being made.</summary>
+    public string BackupDir => System.IO.Path.Combine(Path, "backup");
+}
+
+public static class SourceTypes
+{
+    public static string Name(SourceType t) => t switch
+    {
+        SourceType.Rdiff => "rdiff",
+        SourceType.Tar => "tar",
+        _ => throw new ArgumentOutOfRangeException(nameof(t)),
+    };
+
+    public static SourceType Parse(string? text) => text switch
+    {
+        "rdiff" => SourceType.Rdiff,
+        "tar" => SourceType.Tar,
+        _ => throw new ConfigException("unknown backup type: " + (text ?? "None")),
+    };
+}

@@ -1,0 +1,42 @@
+using Akka.Actor;
+using Akka.Configuration;
+using HoconConfig = Akka.Configuration.Config;
+using BtwBackup.Actors;
+using BtwBackup.Backup;
+using BtwBackup.Config;
+using BtwBackup.Series;
+using BtwBackup.Tools;
+
+namespace BtwBackup.Hosting;
+
+/// <summary>Builds the actor system and the Orchestrator with the real tools.</summary>
+public static class BackupHost
+{
+    public const string SystemName = "btw-backup";
+
+    public static HoconConfig ActorSystemConfig(GeneralSettings settings)
+    {
+        var own = ConfigurationFactory.ParseString(
+            $"btw-backup.log-file = {Quote(settings.LogFile)}\nakka.loglevel = {settings.LogLevel}");
+        return own.WithFallback(ConfigurationFactory.ParseString(ConfigLoader.ReadResource("BtwBackup.akka.conf")));
+    }
+
+    public static OrchestratorServices RealServices(GeneralSettings settings)
+    {
+        IProcessRunner runner = new CliWrapProcessRunner();
+        IClock clock = new SystemClock();
+        var tar = new Tar(runner);
+        var rdiff = new RdiffBackup(runner);
+        var fileTrees = new FileTreeBackup(tar, new TarSeries(tar, clock), new RdiffSeries(rdiff, clock));
+        return new OrchestratorServices(settings, fileTrees, new SeriesLister(rdiff));
+    }
+
+    public static (ActorSystem System, IActorRef Orchestrator) Start(GeneralSettings settings)
+    {
+        var system = ActorSystem.Create(SystemName, ActorSystemConfig(settings));
+        var orchestrator = system.ActorOf(Orchestrator.Props(RealServices(settings)), Orchestrator.Name);
+        return (system, orchestrator);
+    }
+
+    private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+}

@@ -1,0 +1,69 @@
+namespace BtwBackup.Hosting;
+
+/// <summary>
+/// One writer per configuration directory: an exclusive lock (flock, through FileShare.None) on
+/// CONFIG_DIR/lock, held for the life of the command. The kernel releases it if the process dies.
+/// </summary>
+public sealed class ConfigDirLock : IDisposable
+{
+    public const string FileName = "lock";
+    private readonly FileStream _stream;
+
+    private ConfigDirLock(FileStream stream) => _stream = stream;
+
+    public static ConfigDirLock? TryAcquire(string configDir)
+    {
+        Directory.CreateDirectory(configDir);
+        var path = Path.Combine(configDir, FileName);
+        try
+        {
+            var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            stream.SetLength(0);
+            var pid = System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId + "\n");
+            stream.Write(pid);
+            stream.Flush();
+            return new ConfigDirLock(stream);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Waits up to <paramref name="timeout"/> for the lock; <paramref name="onWait"/> is told once that it waits.</summary>
+    public static async Task<ConfigDirLock?> AcquireAsync(string configDir, TimeSpan timeout, Action onWait, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        var told = false;
+        while (true)
+        {
+            if (TryAcquire(configDir) is { } acquired)
+                return acquired;
+            if (DateTime.UtcNow >= deadline)
+                return null;
+            if (!told)
+            {
+                onWait();
+                told = true;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250), ct);
+        }
+    }
+
+    public static string? Holder(string configDir)
+    {
+        try
+        {
+            using var s = new FileStream(Path.Combine(configDir, FileName), FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            using var r = new StreamReader(s);
+            return r.ReadLine();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    public void Dispose() => _stream.Dispose();
+}

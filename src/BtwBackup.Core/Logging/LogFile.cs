@@ -1,0 +1,28 @@
+using System.Globalization;
+
+namespace BtwBackup.Logging;
+
+/// <summary>Appends timestamped lines to the log file of the configuration directory. Thread-safe.</summary>
+public sealed class LogFile(string path)
+{
+    private readonly Lock _gate = new();
+
+    public string Path { get; } = path;
+
+    public void Write(string level, string source, string message)
+    {
+        var line = string.Create(CultureInfo.InvariantCulture,
+            $"{DateTime.UtcNow:yyyy-MM-dd'T'HH:mm:ss.fff'Z'} {level,-7} [{Environment.ProcessId}] {source}: {message}\n");
+        lock (_gate)
+        {
+            try
+            {
+                File.AppendAllText(Path, line);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The log is never a reason for a backup to fail.
+            }
+        }
+    }
+}

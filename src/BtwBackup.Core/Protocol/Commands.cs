@@ -1,0 +1,41 @@
+using System.Collections.Immutable;
+using BtwBackup.Config;
+using BtwBackup.Platform;
+using Akka.Actor;
+
+namespace BtwBackup.Protocol;
+
+/// <summary>Exit codes of the CLI, documented in the README.</summary>
+public enum ExitCode
+{
+    Ok = 0,
+
+    /// <summary>A runtime or configuration error: the backup (or command) did not happen.</summary>
+    Error = 1,
+
+    /// <summary>A usage error: the command line is wrong; a usage line says what is missing.</summary>
+    Usage = 2,
+}
+
+/// <summary>A command of the command line, as the Orchestrator receives it (in-process, later over remoting).</summary>
+public abstract record CliCommand;
+
+public sealed record InitFileTree(string Source, string Name, SourceType Type) : CliCommand;
+
+public sealed record BackupFileTree(string Source, string Dst, Ownership? Owner) : CliCommand;
+
+public sealed record ListBackups(string Dst) : CliCommand;
+
+/// <summary>Asks the Orchestrator to run a command; progress lines go to <paramref name="ProgressTo"/> when set.</summary>
+public sealed record ExecuteCommand(CliCommand Command, IActorRef? ProgressTo);
+
+/// <summary>What the CLI prints, and its exit code. The same whether the command ran in-process or in a daemon.</summary>
+public sealed record CommandReply(ExitCode ExitCode, ImmutableList<string> Stdout, ImmutableList<string> Stderr)
+{
+    public static CommandReply Ok(params string[] stdout) => new(ExitCode.Ok, [.. stdout], []);
+
+    public static CommandReply Failed(IEnumerable<string> stderr) => new(ExitCode.Error, [], [.. stderr]);
+}
+
+/// <summary>A line about work in progress, for a terminal.</summary>
+public sealed record ProgressReport(string Source, string Message);

@@ -1,0 +1,33 @@
+using System.Collections.Immutable;
+using BtwBackup.Backup;
+using BtwBackup.Tools;
+
+namespace BtwBackup.Series;
+
+/// <summary>
+/// <c>list DST</c>, in the original's format: each backup's name, and under an rdiff full backup
+/// each of its increments (the times after the first) indented by one space.
+/// </summary>
+public sealed class SeriesLister(RdiffBackup rdiff)
+{
+    public async Task<ImmutableList<string>> ListAsync(SeriesLocation series, CancellationToken ct)
+    {
+        var dir = series.FullPath;
+        if (!Directory.Exists(dir))
+            throw new BackupException($"no backups at {series.Dst}: {dir} does not exist");
+
+        var lines = ImmutableList.CreateBuilder<string>();
+        foreach (var name in SeriesNames.List(dir))
+        {
+            lines.Add(name);
+            var path = Path.Combine(dir, name);
+            if (name.EndsWith(SeriesNames.TarSuffix, StringComparison.Ordinal) || !Directory.Exists(path))
+                continue;
+            var times = await rdiff.ListBackupTimesAsync(path, ct);
+            foreach (var t in times.Skip(1))
+                lines.Add(" " + SeriesNames.Of(t));
+        }
+
+        return lines.ToImmutable();
+    }
+}

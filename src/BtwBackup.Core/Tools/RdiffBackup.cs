@@ -1,0 +1,53 @@
+using System.Globalization;
+
+namespace BtwBackup.Tools;
+
+/// <summary>rdiff-backup 2.x through its new command line (<c>backup</c>, <c>list increments</c>, ...).</summary>
+public sealed class RdiffBackup(IProcessRunner runner)
+{
+    public const string Program = "rdiff-backup";
+
+    /// <summary>Stores <paramref name="sourceDir"/> into the repository: a mirror if new, else an increment.</summary>
+    public async Task<string> BackupAsync(string sourceDir, string repository, CancellationToken ct)
+    {
+        var result = await runner.RunAsync(new ProcessSpec(Program, ["backup", sourceDir, repository]), ct);
+        if (!result.Succeeded)
+            throw new ToolFailedException(Program, result.ExitCode, result.Stderr);
+        return result.Stderr + result.Stdout;
+    }
+
+    /// <summary>
+    /// Every backup time in the repository, oldest first: the first is the full backup, the last
+    /// the current mirror. Times are UTC, whole seconds.
+    /// </summary>
+    public async Task<IReadOnlyList<DateTime>> ListBackupTimesAsync(string repository, CancellationToken ct)
+    {
+        var result = await runner.RunAsync(
+            new ProcessSpec(Program, ["--parsable-output", "list", "increments", repository]), ct);
+        if (!result.Succeeded)
+            throw new ToolFailedException(Program, result.ExitCode, result.Stderr);
+        return ParseParsableList(result.Stdout);
+    }
+
+    internal static IReadOnlyList<DateTime> ParseParsableList(string output)
+    {
+        var times = new List<DateTime>();
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var first = line.Split(' ', 2)[0];
+            if (long.TryParse(first, NumberStyles.None, CultureInfo.InvariantCulture, out var epoch))
+                times.Add(DateTime.UnixEpoch.AddSeconds(epoch));
+        }
+
+        times.Sort();
+        return times;
+    }
+
+    /// <summary>Restores the repository as it was at <paramref name="at"/> (a time rdiff-backup accepts, or "now").</summary>
+    public async Task RestoreAsync(string repository, string target, string at, CancellationToken ct)
+    {
+        var result = await runner.RunAsync(new ProcessSpec(Program, ["restore", "--at", at, repository, target]), ct);
+        if (!result.Succeeded)
+            throw new ToolFailedException(Program, result.ExitCode, result.Stderr);
+    }
+}

@@ -1,0 +1,43 @@
+namespace BtwBackup.Tools;
+
+/// <summary>GNU tar, as the original ran it: <c>-C SRC --exclude-tag-under=NOBACKUP-TAG -cp[j]f OUT .</c></summary>
+public sealed class Tar(IProcessRunner runner)
+{
+    public const string Program = "tar";
+    public const string ExcludeTag = "NOBACKUP-TAG";
+
+    /// <summary>
+    /// Archives <paramref name="sourceDir"/> into <paramref name="archive"/>. Members are sorted
+    /// by name so that two archives of an unchanged tree are byte-identical whatever the file
+    /// system's readdir order. Returns tar's warnings (a file that changed while it was read is
+    /// a warning, exit 1: the archive is still usable); throws on a real failure (exit 2).
+    /// </summary>
+    public async Task<IReadOnlyList<string>> CreateAsync(string sourceDir, string archive, bool bzip2, CancellationToken ct)
+    {
+        var args = new List<string>
+        {
+            "-C", sourceDir,
+            "--exclude-tag-under=" + ExcludeTag,
+            "--sort=name",
+            bzip2 ? "-cpjf" : "-cpf",
+            archive,
+            ".",
+        };
+        var result = await runner.RunAsync(new ProcessSpec(Program, args), ct);
+        return result.ExitCode switch
+        {
+            0 => [],
+            1 => result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            _ => throw new ToolFailedException(Program, result.ExitCode, result.Stderr),
+        };
+    }
+
+    /// <summary>Extracts an archive into a folder, keeping modes (and owners where allowed).</summary>
+    public async Task ExtractAsync(string archive, string targetDir, CancellationToken ct)
+    {
+        var result = await runner.RunAsync(
+            new ProcessSpec(Program, ["-C", targetDir, "-xpf", archive]), ct);
+        if (!result.Succeeded)
+            throw new ToolFailedException(Program, result.ExitCode, result.Stderr);
+    }
+}
