@@ -69,13 +69,15 @@ public static class ConfigLoader
 
     public static HoconConfig ParseHocon(string text, string path)
     {
+        if (HoconSyntax.Check(text) is { } problem)
+            throw new ConfigException($"{path}:{problem.Line}: malformed HOCON: {problem.Message}");
         try
         {
             return ConfigurationFactory.ParseString(text);
         }
         catch (Exception e) when (e is not ConfigException)
         {
-            throw new ConfigException($"{path}: malformed HOCON: {HoconErrors.Describe(e, text)}");
+            throw new ConfigException($"{path}: malformed HOCON: {e.Message.ReplaceLineEndings(" ").Trim()}");
         }
     }
 
@@ -236,15 +238,5 @@ public static class ConfigLoader
         {
             throw new ConfigException($"{path}: {key}: {e.Message}");
         }
-    }
-}
-
-/// <summary>Turns a HOCON parser exception into one line with the line number where it can be found.</summary>
-internal static class HoconErrors
-{
-    public static string Describe(Exception e, string text)
-    {
-        var message = e.Message.ReplaceLineEndings(" ").Trim();
-        return message;
     }
 }

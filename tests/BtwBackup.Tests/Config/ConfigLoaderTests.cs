@@ -1,0 +1,157 @@
+using BtwBackup.Config;
+using Xunit;
+
+namespace BtwBackup.Tests.Config;
+
+public sealed class ConfigLoaderTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("btw-config-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private GeneralSettings LoadHocon(string text)
+    {
+        File.WriteAllText(Path.Combine(_dir, "btw-backup.conf"), text);
+        return ConfigLoader.LoadGeneral(_dir);
+    }
+
+    [Fact]
+    public void The_embedded_reference_holds_every_default()
+    {
+        var s = LoadHocon("root-path = \"/srv/backups\"");
+        Assert.Equal("/srv/backups", s.RootPath);
+        Assert.Equal(new SeriesPolicy(10, TimeSpan.FromHours(24)), s.Defaults);
+        Assert.Equal(Path.Combine(_dir, "btw-backup.log"), s.LogFile);
+        Assert.Equal("INFO", s.LogLevel);
+        Assert.Equal(TimeSpan.FromHours(1), s.LockTimeout);
+        Assert.Equal(SeriesPolicy.Default, s.Defaults);
+    }
+
+    [Fact]
+    public void Reads_every_setting()
+    {
+        var s = LoadHocon("""
+            root-path = "/srv/b/"
+            defaults { max-incremental-count = 3, max-incremental-span = 7d }
+            log-file = "/var/log/btw.log"
+            log-level = debug
+            lock-timeout = 0s
+            """);
+        Assert.Equal("/srv/b", s.RootPath);
+        Assert.Equal(new SeriesPolicy(3, TimeSpan.FromDays(7)), s.Defaults);
+        Assert.Equal("/var/log/btw.log", s.LogFile);
+        Assert.Equal("DEBUG", s.LogLevel);
+        Assert.Equal(TimeSpan.Zero, s.LockTimeout);
+    }
+
+    [Theory]
+    [InlineData("", "you must specify root-path in the general configuration")]
+    [InlineData("root-path = null", "you must specify root-path in the general configuration")]
+    [InlineData("root-path = relative/path", "the root path must be absolute: relative/path")]
+    [InlineData("root-path = /a\ndefaults.max-incremental-count = many", "max-incremental-count must be a whole number of 0 or more, not 'many'")]
+    [InlineData("root-path = /a\ndefaults.max-incremental-count = -1", "max-incremental-count must be a whole number")]
+    [InlineData("root-path = /a\ndefaults.max-incremental-span = soon", "max-incremental-span must be a duration")]
+    [InlineData("root-path = /a\nlog-level = LOUD", "log-level must be DEBUG, INFO, WARNING or ERROR")]
+    public void Refuses_bad_settings_with_one_clear_line(string text, string message)
+    {
+        var e = Assert.Throws<ConfigException>(() => LoadHocon(text));
+        Assert.Contains(message, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Theory]
+    [InlineData("root-path = \"/a\"\ndefaults {\n  max-incremental-count = 3\n", 2, "never closed")]
+    [InlineData("root-path = \"/a\nx = 1", 1, "string is never closed")]
+    [InlineData("root-path = \"/a\"\n}\n", 2, "closes nothing")]
+    [InlineData("root-path = \"/a\"\nlog-file\n", 2, "after the key 'log-file'")]
+    [InlineData("root-path = \"/a\"\n\nlog-file =\n", 3, "has no value")]
+    [InlineData("a = [1, 2\nroot-path = \"/a\"\n", 1, "never closed")]
+    public void Names_the_file_and_line_of_malformed_hocon(string text, int line, string message)
+    {
+        var e = Assert.Throws<ConfigException>(() => LoadHocon(text));
+        Assert.StartsWith($"{Path.Combine(_dir, "btw-backup.conf")}:{line}: malformed HOCON: ", e.Message);
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void Well_formed_hocon_passes_the_syntax_check()
+    {
+        var reference = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "../../../../../hocon/btw-backup.conf"));
+        Assert.Null(HoconSyntax.Check(reference));
+        Assert.Null(HoconSyntax.Check("a { b = [1, 2, {c = \"x\"}], d: \"\"\"multi\nline\"\"\" }\ne = ${a.b}\nf += 3 // c\ng = s3 bucket\n"));
+    }
+
+    [Fact]
+    public void Reads_a_legacy_config_py_when_there_is_no_hocon_file()
+    {
+        File.WriteAllText(Path.Combine(_dir, "config.py"), "ROOT_PATH = \"/var/backups\"\nS3_URI_PREFIX = 's3://b/p/'\n");
+        var s = ConfigLoader.LoadGeneral(_dir);
+        Assert.Equal("/var/backups", s.RootPath);
+        Assert.Equal(Path.Combine(_dir, "config.py"), s.LoadedFrom);
+    }
+
+    [Fact]
+    public void Prefers_hocon_over_legacy()
+    {
+        File.WriteAllText(Path.Combine(_dir, "config.py"), "ROOT_PATH = \"/legacy\"\n");
+        Assert.Equal("/hocon", LoadHocon("root-path = /hocon").RootPath);
+    }
+
+    [Fact]
+    public void Legacy_without_root_path_gives_the_original_message()
+    {
+        File.WriteAllText(Path.Combine(_dir, "config.py"), "S3_URI_PREFIX = 's3://b/p/'\n");
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.LoadGeneral(_dir));
+        Assert.Equal("you must specify ROOT_PATH in the general configuration", e.Message);
+    }
+
+    [Fact]
+    public void No_configuration_at_all_says_what_to_create()
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.LoadGeneral(_dir));
+        Assert.Contains("btw-backup.conf", e.Message);
+        Assert.Contains("root-path", e.Message);
+    }
+
+    [Fact]
+    public void Source_settings_from_source_conf_or_legacy_config_py()
+    {
+        var hocon = Directory.CreateDirectory(Path.Combine(_dir, "www.abc")).FullName;
+        File.WriteAllText(Path.Combine(hocon, "source.conf"), "type = rdiff\nmax-incremental-span = 90m\n");
+        Assert.Equal((SourceType.Rdiff, new SeriesPolicy(10, TimeSpan.FromMinutes(90))), ConfigLoader.LoadSource(hocon, SeriesPolicy.Default));
+
+        var legacy = Directory.CreateDirectory(Path.Combine(_dir, "old.xyz")).FullName;
+        File.WriteAllText(Path.Combine(legacy, "config.py"), "TYPE=\"rdiff\"\nMAX_INCREMENTAL_COUNT=1\nMAX_INCREMENTAL_SPAN=\"0s\"\n");
+        Assert.Equal((SourceType.Rdiff, new SeriesPolicy(1, TimeSpan.Zero)), ConfigLoader.LoadSource(legacy, SeriesPolicy.Default));
+
+        File.WriteAllText(Path.Combine(legacy, "config.py"), "TYPE=\"zip\"\n");
+        Assert.Equal("unknown backup type: zip", Assert.Throws<ConfigException>(() => ConfigLoader.LoadSource(legacy, SeriesPolicy.Default)).Message);
+        File.WriteAllText(Path.Combine(legacy, "config.py"), "MAX_INCREMENTAL_COUNT='x'\nTYPE='tar'\n");
+        Assert.Contains("MAX_INCREMENTAL_COUNT", Assert.Throws<ConfigException>(() => ConfigLoader.LoadSource(legacy, SeriesPolicy.Default)).Message);
+    }
+
+    [Fact]
+    public void Source_file_written_by_fs_init_reads_back()
+    {
+        foreach (var type in new[] { SourceType.Rdiff, SourceType.Tar })
+        {
+            var dir = Directory.CreateDirectory(Path.Combine(_dir, "s" + type)).FullName;
+            var policy = new SeriesPolicy(4, TimeSpan.FromDays(2));
+            File.WriteAllText(Path.Combine(dir, "source.conf"), ConfigLoader.SourceFileText(type, policy));
+            var (readType, readPolicy) = ConfigLoader.LoadSource(dir, SeriesPolicy.Default);
+            Assert.Equal(type, readType);
+            Assert.Equal(type == SourceType.Rdiff ? policy : SeriesPolicy.Default, readPolicy);
+        }
+    }
+
+    [Fact]
+    public void Database_policy_from_conf_or_py_or_defaults()
+    {
+        Directory.CreateDirectory(Path.Combine(_dir, "db"));
+        Assert.Equal(SeriesPolicy.Default, ConfigLoader.LoadDatabasePolicy(_dir, "shop", SeriesPolicy.Default));
+        File.WriteAllText(Path.Combine(_dir, "db", "shop.py"), "MAX_INCREMENTAL_COUNT = 0\n");
+        Assert.Equal(new SeriesPolicy(0, TimeSpan.FromHours(24)), ConfigLoader.LoadDatabasePolicy(_dir, "shop", SeriesPolicy.Default));
+        File.WriteAllText(Path.Combine(_dir, "db", "shop.conf"), "max-incremental-span = 0s\n");
+        Assert.Equal(new SeriesPolicy(10, TimeSpan.Zero), ConfigLoader.LoadDatabasePolicy(_dir, "shop", SeriesPolicy.Default));
+    }
+}

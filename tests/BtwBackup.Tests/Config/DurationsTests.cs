@@ -1,0 +1,43 @@
+using BtwBackup.Config;
+using Xunit;
+
+namespace BtwBackup.Tests.Config;
+
+public class DurationsTests
+{
+    [Theory]
+    [InlineData("0s", 0)]
+    [InlineData("90m", 90 * 60)]
+    [InlineData("24h", 24 * 3600)]
+    [InlineData("7d", 7 * 86400)]
+    [InlineData("1h30m", 5400)]
+    [InlineData("1h 30m", 5400)]
+    [InlineData("2 weeks", 14 * 86400)]
+    [InlineData("24 hours", 86400)]
+    [InlineData("3600", 3600)]
+    [InlineData("1:30:00", 5400)]
+    [InlineData("10:00", 600)]
+    [InlineData("1.5h", 5400)]
+    public void Parses(string text, int seconds) =>
+        Assert.Equal(TimeSpan.FromSeconds(seconds), Durations.Parse(text));
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("abc")]
+    [InlineData("5 parsecs")]
+    [InlineData("h")]
+    [InlineData("-5s")]
+    public void Refuses(string text) => Assert.False(Durations.TryParse(text, out _));
+
+    [Theory]
+    [InlineData(86400, "1d")]
+    [InlineData(7200, "2h")]
+    [InlineData(5400, "90m")]
+    [InlineData(0, "0s")]
+    [InlineData(61, "61s")]
+    public void Formats_in_the_short_form_and_parses_back(int seconds, string text)
+    {
+        Assert.Equal(text, Durations.Format(TimeSpan.FromSeconds(seconds)));
+        Assert.Equal(TimeSpan.FromSeconds(seconds), Durations.Parse(text));
+    }
+}
