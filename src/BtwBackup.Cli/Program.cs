@@ -85,6 +85,7 @@ public static class Program
         }
         finally
         {
+            await FileLogger.FlushAsync(system, TimeSpan.FromSeconds(2));
             // Stopping the system cancels the work in flight; partial files are removed by the
             // procedures' own clean-up and, failing that, by the next run.
             await system.Terminate();

@@ -16,6 +16,7 @@ public sealed class FileLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMess
     {
         var path = Context.System.Settings.Config.GetString(PathKey, null);
         var file = string.IsNullOrEmpty(path) ? null : new LogFile(path);
+        Context.System.EventStream.Subscribe(Self, typeof(FlushLog));
         Receive<InitializeLogger>(_ => Sender.Tell(new LoggerInitialized()));
         Receive<LogEvent>(e =>
         {
@@ -24,6 +25,16 @@ public sealed class FileLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMess
             var message = e.Cause is null ? e.Message?.ToString() ?? "" : $"{e.Message} {e.Cause}";
             file.Write(Level(e.LogLevel()), e.LogSource, message);
         });
+        // Every event published before the flush request is in the file once it is answered.
+        Receive<FlushLog>(f => f.Done.TrySetResult());
+    }
+
+    /// <summary>Waits until the events logged so far are written (before the actor system stops).</summary>
+    public static async Task FlushAsync(ActorSystem system, TimeSpan timeout)
+    {
+        var request = new FlushLog(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        system.EventStream.Publish(request);
+        await Task.WhenAny(request.Done.Task, Task.Delay(timeout));
     }
 
     private static string Level(LogLevel level) => level switch
@@ -33,4 +44,18 @@ public sealed class FileLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMess
         LogLevel.WarningLevel => "WARNING",
         _ => "ERROR",
     };
+}
+
+/// <summary>A request to confirm that the log file has caught up.</summary>
+public sealed record FlushLog(TaskCompletionSource Done);
+
+/// <summary>
+/// Akka's fallback logger, used while the real loggers start and after they stop: it writes
+/// nothing, because btw-backup's console belongs to the command's own output.
+/// </summary>
+public sealed class SilentStdoutLogger : MinimalLogger
+{
+    protected override void Log(object message)
+    {
+    }
 }

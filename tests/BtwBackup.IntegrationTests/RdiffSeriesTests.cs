@@ -1,0 +1,183 @@
+using Xunit;
+
+namespace BtwBackup.IntegrationTests;
+
+/// <summary>fs on rdiff sources, through out/btw-backup, against the real tar and rdiff-backup.</summary>
+public sealed class RdiffSeriesTests : IDisposable
+{
+    private readonly Sandbox _box = new();
+
+    public void Dispose() => _box.Dispose();
+
+    private async Task<string> InitAsync(string policy = "")
+    {
+        var src = _box.MakeTree("www");
+        var wd = await _box.InitAsync("rdiff", src, "www");
+        if (policy != "")
+            File.AppendAllText(Path.Combine(wd, "source.conf"), policy);
+        return src;
+    }
+
+    private static void Change(string src, string text) => File.WriteAllText(Path.Combine(src, "a.txt"), text);
+
+    [Fact]
+    public async Task Backups_with_changes_give_a_full_backup_then_increments()
+    {
+        var src = await InitAsync();
+        await _box.QuietOkAsync("fs", src, "www");
+        Assert.Equal("f", await _box.ShapeAsync("www"));
+        Change(src, "beta\n");
+        await _box.QuietOkAsync("fs", src, "www");
+        Assert.Equal("fi", await _box.ShapeAsync("www"));
+        Change(src, "gamma\n");
+        await _box.QuietOkAsync("fs", src, "www");
+        Assert.Equal("fii", await _box.ShapeAsync("www"));
+
+        // The folder is named by the full backup's time; the listed increment times are after it.
+        var list = (await _box.RunAsync("list", "www")).StdoutLines;
+        var folder = Assert.Single(Directory.GetDirectories(Path.Combine(_box.Root, "www")));
+        Assert.Equal(Path.GetFileName(folder), list[0]);
+        Assert.True(string.CompareOrdinal(list[1].Trim(), list[0]) > 0 && string.CompareOrdinal(list[2].Trim(), list[1].Trim()) > 0);
+        Assert.Equal(["backup.tar", "rdiff-backup-data"], Directory.GetFileSystemEntries(folder).Select(Path.GetFileName).Order());
+    }
+
+    [Fact]
+    public async Task Max_incremental_count_1_gives_full_increment_full()
+    {
+        var src = await InitAsync("max-incremental-count = 1\n");
+        foreach (var text in new[] { "1\n", "2\n", "3\n" })
+        {
+            Change(src, text);
+            await _box.QuietOkAsync("fs", src, "www");
+        }
+
+        Assert.Equal("fif", await _box.ShapeAsync("www"));
+        Assert.Equal(2, Directory.GetDirectories(Path.Combine(_box.Root, "www")).Length);
+    }
+
+    [Fact]
+    public async Task Span_0s_gives_full_backups_only()
+    {
+        var src = await InitAsync("max-incremental-span = 0s\n");
+        await _box.QuietOkAsync("fs", src, "www");
+        Change(src, "other\n");
+        await _box.QuietOkAsync("fs", src, "www");
+        Assert.Equal("ff", await _box.ShapeAsync("www"));
+    }
+
+    [Fact]
+    public async Task An_unchanged_source_adds_nothing_and_writes_the_log_line()
+    {
+        var src = await InitAsync();
+        await _box.QuietOkAsync("fs", src, "www");
+        await _box.QuietOkAsync("fs", src, "www");
+        Assert.Equal("f", await _box.ShapeAsync("www"));
+        var log = File.ReadAllLines(Path.Combine(_box.Root, "www", "log.txt"));
+        Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d: no change in the data to be backed up: skipping creation of new incremental backup$", Assert.Single(log));
+
+        // With every backup a full one, the skip names the full backup instead.
+        File.AppendAllText(Path.Combine(Path.GetDirectoryName(Directory.GetFiles(_box.ConfigDir, "source.conf", SearchOption.AllDirectories)[0])!, "source.conf"), "max-incremental-count = 0\n");
+        await _box.QuietOkAsync("fs", src, "www");
+        Assert.Equal("f", await _box.ShapeAsync("www"));
+        Assert.EndsWith(": no change in the data to be backed up: skipping creation of new full backup", File.ReadAllLines(Path.Combine(_box.Root, "www", "log.txt"))[1]);
+    }
+
+    [Fact]
+    public async Task A_same_size_change_within_the_second_is_still_stored()
+    {
+        var src = await InitAsync();
+        await _box.QuietOkAsync("fs", src, "www");
+        var mtime = File.GetLastWriteTimeUtc(Path.Combine(src, "a.txt"));
+        Change(src, "ALPHA\n");
+        File.SetLastWriteTimeUtc(Path.Combine(src, "a.txt"), mtime);
+        await _box.QuietOkAsync("fs", src, "www");
+        Assert.Equal("fi", await _box.ShapeAsync("www"));
+    }
+
+    [Fact]
+    public async Task Every_point_in_time_restores_to_the_tree_as_it_was()
+    {
+        var src = await InitAsync();
+        var states = new List<SortedDictionary<string, string>>();
+        foreach (var text in new[] { "one\n", "two\n", "three\n" })
+        {
+            Change(src, text);
+            File.WriteAllText(Path.Combine(src, "sub", "n-" + text.Trim()), text);
+            states.Add(Sandbox.Snapshot(src));
+            await _box.QuietOkAsync("fs", src, "www");
+        }
+
+        var repo = Assert.Single(Directory.GetDirectories(Path.Combine(_box.Root, "www")));
+        var times = (await _box.RunAsync("list", "www")).StdoutLines.Select(l => l.Trim()).ToList();
+        for (var i = 0; i < states.Count; i++)
+        {
+            var restored = Path.Combine(_box.Dir, "restored-" + i);
+            var r = await Sandbox.ShellAsync("rdiff-backup", "restore", "--at", times[i] + "Z", repo, restored);
+            Assert.True(r.ExitCode == 0, r.ToString());
+            var tree = Directory.CreateDirectory(Path.Combine(_box.Dir, "tree-" + i)).FullName;
+            var x = await Sandbox.ShellAsync("tar", "-C", tree, "-xpf", Path.Combine(restored, "backup.tar"));
+            Assert.True(x.ExitCode == 0, x.ToString());
+            Assert.Equal(states[i], Sandbox.Snapshot(tree));
+        }
+    }
+
+    [Fact]
+    public async Task Created_files_are_private_and_nothing_is_left_in_scratch()
+    {
+        var src = await InitAsync();
+        await _box.QuietOkAsync("fs", src, "www");
+        var folder = Assert.Single(Directory.GetDirectories(Path.Combine(_box.Root, "www")));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(_box.Root, "www")));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(folder));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(folder, "backup.tar")));
+        var scratch = Directory.GetDirectories(_box.ConfigDir, "backup", SearchOption.AllDirectories).Single();
+        Assert.Empty(Directory.GetFileSystemEntries(scratch));
+    }
+
+    [Fact]
+    public async Task A_failing_rdiff_backup_leaves_nothing_that_looks_like_a_backup_and_the_old_ones_intact()
+    {
+        var src = await InitAsync("max-incremental-span = 0s\n");
+        await _box.QuietOkAsync("fs", src, "www");
+        var before = Sandbox.Snapshot(Path.Combine(_box.Root, "www"));
+        Change(src, "changed\n");
+
+        // rdiff-backup that starts writing the new full backup, then dies.
+        _box.PathOverride = _box.FaultyTools(("rdiff-backup",
+            "if [ \"$1\" = backup ]; then mkdir -p \"$3/rdiff-backup-data\"; echo partial > \"$3/backup.tar\"; echo 'rdiff-backup: killed by the test' >&2; exit 9; fi\nexec /usr/bin/rdiff-backup \"$@\""));
+        var r = await _box.RunAsync("fs", src, "www");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("rdiff-backup: killed by the test\nbtw-backup: rdiff-backup exited with code: 9\n", r.Stderr);
+        Assert.Equal("", r.Stdout);
+
+        _box.PathOverride = null;
+        Assert.Equal("f", await _box.ShapeAsync("www"));
+        Assert.Equal(before, Sandbox.Snapshot(Path.Combine(_box.Root, "www")));
+
+        // The next run recovers and stores the change.
+        await _box.QuietOkAsync("fs", src, "www");
+        Assert.Equal("ff", await _box.ShapeAsync("www"));
+    }
+
+    [Fact]
+    public async Task Lists_a_series_written_by_the_original()
+    {
+        // The original's layout: DST/<time>/ an rdiff-backup repository of backup.tar, made by hand here.
+        var scratch = Directory.CreateDirectory(Path.Combine(_box.Dir, "scratch")).FullName;
+        var series = Directory.CreateDirectory(Path.Combine(_box.Root, "old")).FullName;
+        File.WriteAllText(Path.Combine(scratch, "backup.tar"), "v1");
+        var repo = Path.Combine(series, "2016-01-01T12:00:00");
+        Assert.Equal(0, (await Sandbox.ShellAsync("rdiff-backup", "backup", scratch, repo)).ExitCode);
+        await Sandbox.NextSecondAsync();
+        File.WriteAllText(Path.Combine(scratch, "backup.tar"), "v2");
+        Assert.Equal(0, (await Sandbox.ShellAsync("rdiff-backup", "backup", scratch, repo)).ExitCode);
+        File.WriteAllText(Path.Combine(series, "2016-01-02T00:00:00.tbz"), "");
+        File.WriteAllText(Path.Combine(series, "log.txt"), "x\n");
+
+        var lines = (await _box.RunAsync("list", "old")).StdoutLines;
+        Assert.Equal(3, lines.Length);
+        Assert.Equal("2016-01-01T12:00:00", lines[0]);
+        Assert.Matches(@"^ \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$", lines[1]);
+        Assert.Equal("2016-01-02T00:00:00.tbz", lines[2]);
+    }
+}
