@@ -79,6 +79,20 @@ public sealed class TarSeriesTests : IDisposable
     }
 
     [Fact]
+    public async Task Leftovers_of_a_killed_run_are_removed_by_the_next_one()
+    {
+        var src = _box.MakeTree("notes");
+        await _box.InitAsync("tar", src, "notes");
+        var dir = Directory.CreateDirectory(Path.Combine(_box.Root, "notes")).FullName;
+        File.WriteAllText(Path.Combine(dir, ".2020-01-01T00:00:00.tbz.partial"), "half an archive");
+        Directory.CreateDirectory(Path.Combine(dir, ".2020-01-01T00:00:00.partial", "rdiff-backup-data"));
+        File.WriteAllText(Path.Combine(dir, ".keep.partial"), "not ours");
+        await _box.QuietOkAsync("fs", src, "notes");
+        Assert.Equal([".keep.partial"], Directory.GetFileSystemEntries(dir).Select(Path.GetFileName).Where(n => n!.StartsWith('.')));
+        Assert.Single((await _box.RunAsync("list", "notes")).StdoutLines);
+    }
+
+    [Fact]
     public async Task Uid_gives_created_files_to_that_owner_by_name_or_number()
     {
         var src = _box.MakeTree("notes");

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using BtwBackup.Config;
 using BtwBackup.Platform;
+using BtwBackup.Series;
 using BtwBackup.Tools;
 
 namespace BtwBackup.Backup;
@@ -57,10 +58,32 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
             throw new BackupException($"the root path does not exist: {series.RootPath}");
         var dir = series.FullPath;
         if (Directory.Exists(dir))
+        {
+            RemoveStalePartials(dir);
             return;
+        }
+
         Directory.CreateDirectory(dir);
         if (owner is not null)
             Posix.Chown(dir, owner);
+    }
+
+    /// <summary>
+    /// A process killed mid-backup (kill -9, power loss) leaves its hidden partial entry behind;
+    /// the next backup of the series, which holds the configuration directory's lock, removes it.
+    /// </summary>
+    internal static void RemoveStalePartials(string dir)
+    {
+        foreach (var entry in Directory.EnumerateFileSystemEntries(dir, ".*.partial"))
+        {
+            var name = Path.GetFileName(entry);
+            if (!SeriesNames.IsBackupName(name[1..]))
+                continue;
+            if (Directory.Exists(entry))
+                Directory.Delete(entry, recursive: true);
+            else
+                File.Delete(entry);
+        }
     }
 }
 

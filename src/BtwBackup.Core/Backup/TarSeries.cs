@@ -36,6 +36,7 @@ public sealed class TarSeries(Tar tar, IClock clock)
             if (owner is not null)
                 Posix.Chown(partial, owner);
             var size = new FileInfo(partial).Length;
+            FileContent.Fsync(partial);
             var final = Path.Combine(dir, name);
             File.Move(partial, final);
             return new BackupOutcome(BackupResultKind.StoredFull, name, size, [.. warnings],

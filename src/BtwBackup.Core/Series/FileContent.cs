@@ -16,6 +16,13 @@ public static class FileContent
         return await StreamsEqualAsync(sa, sb, ct);
     }
 
+    /// <summary>Makes a file's content durable before it is renamed into place.</summary>
+    public static void Fsync(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+        stream.Flush(flushToDisk: true);
+    }
+
     public static async Task<bool> StreamsEqualAsync(Stream sa, Stream sb, CancellationToken ct)
     {
         var ba = new byte[BufferSize];
