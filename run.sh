@@ -10,24 +10,50 @@ cd "$(dirname "$0")"
 here=$(pwd)
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-# Debian packages, each with the command that proves it is there.
+# Debian packages, each with a file that proves it is there.
 deps=(
-  "tar:tar"
-  "bzip2:bzip2"
-  "rdiff-backup:rdiff-backup"
+  "tar:/usr/bin/tar"
+  "bzip2:/usr/bin/bzip2"
+  "rdiff-backup:/usr/bin/rdiff-backup"
+  "postgresql:/usr/bin/pg_dump"
+  "postgresql:/usr/lib/postgresql/*/bin/initdb"
 )
 
 install_deps() {
-  local missing=()
+  local missing=() d f
   for d in "${deps[@]}"; do
-    command -v "${d#*:}" >/dev/null 2>&1 || missing+=("${d%%:*}")
+    f=$(compgen -G "${d#*:}" | head -1 || true)
+    [[ -n $f ]] || missing+=("${d%%:*}")
   done
+  readarray -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | grep . || true)
   ((${#missing[@]} == 0)) && return 0
   echo "run.sh: installing ${missing[*]}" >&2
   local sudo=""
   [[ $(id -u) -ne 0 ]] && sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The Debian package starts a cluster of its own; btw-backup's tests and demo use private ones.
+}
+
+# A private PostgreSQL cluster in a folder (socket and data there), for the demo and benchmarks.
+pg_private_start() { # DIR PORT
+  local dir=$1 port=$2 bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  mkdir -p "$dir"
+  local as=()
+  if [[ $(id -u) -eq 0 ]]; then chown postgres "$dir"; as=(runuser -u postgres --); fi
+  "${as[@]}" "$bin/initdb" -D "$dir/data" -A trust --no-sync -U postgres >/dev/null
+  "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+    -o "-p $port -k $dir -c listen_addresses='' -c fsync=off" start >/dev/null
+  createuser -h "$dir" -p "$port" -U postgres -s "$(id -un)"
+}
+
+pg_private_stop() { # DIR
+  local dir=$1 bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  local as=()
+  [[ $(id -u) -eq 0 ]] && as=(runuser -u postgres --)
+  "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
 }
 
 build() {
@@ -80,6 +106,23 @@ demo() {
   echo "\$ btw-backup list www"; $b list www
   echo "\$ btw-backup list notes"; $b list notes
   echo "\$ cat $root/www/log.txt"; cat "$root/www/log.txt"
+
+  if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+    local pg; pg=$(mktemp -d /tmp/btw-backup-demo-pg.XXXXXX)
+    echo "demo: starting a private PostgreSQL server under $pg with a sample database 'shop'"
+    export PGHOST=$pg PGPORT=$((20000 + RANDOM % 20000))
+    pg_private_start "$pg" "$PGPORT"
+    trap 'pg_private_stop "$pg"; rm -rf "$pg"' EXIT
+    createdb shop
+    psql -q -X shop -c "create table item (id int primary key, name text); insert into item values (1, 'tea'), (2, 'cake');"
+    echo "\$ btw-backup db shop db/shop && btw-backup db -g db/global"; $b db shop db/shop; $b db -g db/global
+    psql -q -X shop -c "insert into item values (3, 'jam');"
+    echo "demo: a row added, then the same two commands again"; $b db shop db/shop; $b db -g db/global
+    echo "\$ btw-backup list db/shop"; $b list db/shop
+    echo "\$ btw-backup list db/global"; $b list db/global
+    echo "\$ cat $root/db/global/log.txt"; cat "$root/db/global/log.txt"
+    pg_private_stop "$pg"; rm -rf "$pg"; trap - EXIT
+  fi
   echo "demo: done. The log of the tool is $cfg/btw-backup.log; remove $tmp when you are done."
 }
 

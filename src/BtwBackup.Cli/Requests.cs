@@ -26,8 +26,25 @@ public static class Requests
             "fs-init" => new Request(new InitFileTree(args.Get("src"), args.Get("name"), SourceTypes.Parse(args.Get("backup_type"))), Writes: false),
             "fs" => new Request(new BackupFileTree(args.Get("src"), args.Get("dst"), Owner(args)), Writes: true),
             "list" => new Request(new ListBackups(args.Get("dst")), Writes: false),
+            "db" => new Request(new BackupDatabase(Database(args), args.Get("dst"), Owner(args)), Writes: true),
             _ => throw new ConfigException($"the {args.Command} command is not available in this version yet"),
         };
+    }
+
+    /// <summary>The database to dump, or null for the globals, with the original's checks.</summary>
+    private static string? Database(ParsedArgs args)
+    {
+        var db = args.Find("db");
+        var global = args.Flag("g");
+        if (global && db is not null)
+            throw new ConfigException("-g (--global) cannot be used with a database name");
+        if (!global && db is null)
+            throw new ConfigException("either -g (--global) or a database name must be specified");
+        if (db == DatabaseTarget.GlobalName)
+            throw new ConfigException("the name 'global' cannot be used as a database name: either modify this software or rename your database");
+        if (db is not null && (db.Length == 0 || db.Contains('/') || db.StartsWith('.')))
+            throw new ConfigException($"not a database name btw-backup can keep settings for: '{db}'");
+        return db;
     }
 
     private static void CheckDst(string dst)

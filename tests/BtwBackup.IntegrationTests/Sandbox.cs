@@ -36,11 +36,14 @@ public sealed class Sandbox : IDisposable
     /// <summary>Extra PATH entries placed first (fault-injecting wrappers), or a PATH that replaces the real one.</summary>
     public string? PathOverride { get; set; }
 
+    /// <summary>Extra environment for the CLI (e.g. PGHOST and PGPORT of the test cluster).</summary>
+    public IReadOnlyDictionary<string, string?> Environment { get; set; } = new Dictionary<string, string?>();
+
     public static string Exe { get; } = FindExe();
 
     private static string FindExe()
     {
-        var fromEnv = Environment.GetEnvironmentVariable("BTW_BACKUP_EXE");
+        var fromEnv = System.Environment.GetEnvironmentVariable("BTW_BACKUP_EXE");
         if (!string.IsNullOrEmpty(fromEnv))
             return fromEnv;
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
@@ -61,8 +64,10 @@ public sealed class Sandbox : IDisposable
             .WithArguments(new[] { "--config-dir", ConfigDir }.Concat(args))
             .WithValidation(CommandResultValidation.None)
             .WithWorkingDirectory(Dir);
+        var env = new Dictionary<string, string?>(Environment);
         if (PathOverride is not null)
-            command = command.WithEnvironmentVariables(e => e.Set("PATH", PathOverride));
+            env["PATH"] = PathOverride;
+        command = command.WithEnvironmentVariables(env);
         var result = await command.ExecuteBufferedAsync(Encoding.UTF8);
         return new RunResult(result.ExitCode, result.StandardOutput, result.StandardError);
     }
@@ -148,7 +153,7 @@ public sealed class Sandbox : IDisposable
             File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
 
-        return dir + ":" + Environment.GetEnvironmentVariable("PATH");
+        return dir + ":" + System.Environment.GetEnvironmentVariable("PATH");
     }
 
     public void Dispose()

@@ -11,7 +11,7 @@ namespace BtwBackup.Actors;
 /// <summary>What the Orchestrator needs from the outside world, built once at the edge.</summary>
 public sealed record OrchestratorServices(
     GeneralSettings Settings,
-    IBackupProcedure FileTrees,
+    IBackupProcedure Backups,
     SeriesLister Lister);
 
 /// <summary>
@@ -33,10 +33,11 @@ public sealed class Orchestrator : ReceiveActor
     public Orchestrator(OrchestratorServices services, Func<string, Props>? sourceProps = null)
     {
         _services = services;
-        _sourceProps = sourceProps ?? (name => SourceActor.Props(name, services.FileTrees));
+        _sourceProps = sourceProps ?? (name => SourceActor.Props(name, services.Backups));
 
         Receive<ExecuteCommand>(e => e.Command is InitFileTree, e => InitFileTree((InitFileTree)e.Command));
         Receive<ExecuteCommand>(e => e.Command is BackupFileTree, e => BackupFileTree((BackupFileTree)e.Command, e.ProgressTo));
+        Receive<ExecuteCommand>(e => e.Command is BackupDatabase, e => BackupDatabase((BackupDatabase)e.Command, e.ProgressTo));
         Receive<ExecuteCommand>(e => e.Command is ListBackups, e => ListBackups((ListBackups)e.Command));
         Receive<ExecuteCommand>(e => Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "unknown command " + e.Command.GetType().Name])));
         Receive<BackupCompleted>(Completed);
@@ -81,17 +82,38 @@ public sealed class Orchestrator : ReceiveActor
             return;
         }
 
-        var jobId = ++_nextJob;
-        _waiting[jobId] = Sender;
-        var job = new FileTreeJob(folder, new SeriesLocation(settings.RootPath, backup.Dst), backup.Owner);
-        SourceFor(folder.Name).Tell(new StartBackup(jobId, job, progressTo));
+        Start(new FileTreeJob(folder, new SeriesLocation(settings.RootPath, backup.Dst), backup.Owner), progressTo);
     }
 
-    private IActorRef SourceFor(string workingFolderName)
+    private void BackupDatabase(BackupDatabase backup, IActorRef? progressTo)
     {
-        var childName = Uri.EscapeDataString(workingFolderName);
+        var settings = _services.Settings;
+        DatabaseTarget target;
+        try
+        {
+            target = ConfigLoader.LoadDatabase(settings.ConfigDir, backup.Database, settings.Defaults);
+        }
+        catch (Exception e) when (ErrorReport.IsExpected(e))
+        {
+            Sender.Tell(CommandReply.Failed(ErrorReport.Lines(e)));
+            return;
+        }
+
+        Start(new DatabaseJob(target, new SeriesLocation(settings.RootPath, backup.Dst), backup.Owner), progressTo);
+    }
+
+    private void Start(BackupJob job, IActorRef? progressTo)
+    {
+        var jobId = ++_nextJob;
+        _waiting[jobId] = Sender;
+        SourceFor(job.SourceName).Tell(new StartBackup(jobId, job, progressTo));
+    }
+
+    private IActorRef SourceFor(string sourceName)
+    {
+        var childName = Uri.EscapeDataString(sourceName);
         var child = Context.Child(childName);
-        return child.IsNobody() ? Context.ActorOf(_sourceProps(workingFolderName), childName) : child;
+        return child.IsNobody() ? Context.ActorOf(_sourceProps(sourceName), childName) : child;
     }
 
     private void ListBackups(ListBackups list)

@@ -65,7 +65,7 @@ public sealed class SourceActor : ReceiveActor, IWithUnboundedStash
     private void Start(StartBackup start)
     {
         _current = new Running(start, Sender, Stopwatch.StartNew());
-        _log.Info("source {0}: backup {1} of {2} into {3} starts", _name, start.JobId, start.Job.Folder.Source, start.Job.Series.Dst);
+        _log.Info("source {0}: backup {1} of {2} into {3} starts", _name, start.JobId, start.Job.Subject, start.Job.Series.Dst);
         var progress = start.ProgressTo is null ? null : new ActorProgress(start.ProgressTo, _name);
         var jobId = start.JobId;
         _procedure.RunAsync(start.Job, progress, _cts.Token)

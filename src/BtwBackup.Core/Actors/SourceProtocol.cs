@@ -5,7 +5,7 @@ using BtwBackup.Backup;
 namespace BtwBackup.Actors;
 
 /// <summary>Start one backup of the source. The reply goes to the sender, tagged with the job id.</summary>
-public sealed record StartBackup(long JobId, FileTreeJob Job, IActorRef? ProgressTo);
+public sealed record StartBackup(long JobId, BackupJob Job, IActorRef? ProgressTo);
 
 public sealed record BackupCompleted(long JobId, string Source, BackupOutcome Outcome, TimeSpan Duration);
 

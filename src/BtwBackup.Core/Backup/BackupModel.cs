@@ -13,8 +13,31 @@ public sealed record SeriesLocation(string RootPath, string Dst)
     public string Relative(string name) => Path.Combine(Dst, name);
 }
 
+/// <summary>One backup to make: of what, into which series, for which owner.</summary>
+public abstract record BackupJob(SeriesLocation Series, Ownership? Owner)
+{
+    /// <summary>What is backed up, for log lines and messages: a source path, "database shop", "database globals".</summary>
+    public abstract string Subject { get; }
+
+    /// <summary>The name of the SourceActor that runs it: one actor per source.</summary>
+    public abstract string SourceName { get; }
+}
+
 /// <summary>Backs up one file tree (a working folder) into a series.</summary>
-public sealed record FileTreeJob(WorkingFolder Folder, SeriesLocation Series, Ownership? Owner);
+public sealed record FileTreeJob(WorkingFolder Folder, SeriesLocation Series, Ownership? Owner) : BackupJob(Series, Owner)
+{
+    public override string Subject => Folder.Source;
+
+    public override string SourceName => Folder.Name;
+}
+
+/// <summary>Backs up one PostgreSQL database (<see cref="DatabaseTarget.Database"/> set) or the globals.</summary>
+public sealed record DatabaseJob(DatabaseTarget Target, SeriesLocation Series, Ownership? Owner) : BackupJob(Series, Owner)
+{
+    public override string Subject => Target.Database is { } db ? "database " + db : "database globals";
+
+    public override string SourceName => "db-" + (Target.Database ?? "global");
+}
 
 public enum BackupResultKind
 {

@@ -9,11 +9,22 @@ namespace BtwBackup.Backup;
 /// <summary>Runs one backup job. Implementations are plain async code; actors only sequence them.</summary>
 public interface IBackupProcedure
 {
-    Task<BackupOutcome> RunAsync(FileTreeJob job, IProgress<string>? progress, CancellationToken ct);
+    Task<BackupOutcome> RunAsync(BackupJob job, IProgress<string>? progress, CancellationToken ct);
+}
+
+/// <summary>Sends each kind of job to its procedure.</summary>
+public sealed class BackupProcedures(FileTreeBackup fileTrees, DatabaseBackup databases) : IBackupProcedure
+{
+    public Task<BackupOutcome> RunAsync(BackupJob job, IProgress<string>? progress, CancellationToken ct) => job switch
+    {
+        FileTreeJob f => fileTrees.RunAsync(f, progress, ct),
+        DatabaseJob d => databases.RunAsync(d, progress, ct),
+        _ => throw new ArgumentException("unknown job " + job.GetType().Name, nameof(job)),
+    };
 }
 
 /// <summary>A file tree, as the original did it: tar series, or a tar stored with rdiff-backup.</summary>
-public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdiffSeries) : IBackupProcedure
+public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdiffSeries)
 {
     public const string RdiffFileName = "backup.tar";
 

@@ -143,15 +143,58 @@ public static class ConfigLoader
     }
 
     /// <summary>Reads a database's policy from db/NAME.conf or the original's db/NAME.py; defaults if neither.</summary>
-    public static SeriesPolicy LoadDatabasePolicy(string configDir, string name, SeriesPolicy defaults)
+    public static SeriesPolicy LoadDatabasePolicy(string configDir, string name, SeriesPolicy defaults) =>
+        LoadDatabase(configDir, name == DatabaseTarget.GlobalName ? null : name, defaults).Policy;
+
+    /// <summary>
+    /// A database's settings (policy, and how to reach it) from db/NAME.conf, else the original's
+    /// db/NAME.py, else the defaults. <paramref name="database"/> null means the globals (db/global.*).
+    /// </summary>
+    public static DatabaseTarget LoadDatabase(string configDir, string? database, SeriesPolicy defaults)
     {
+        var name = database ?? DatabaseTarget.GlobalName;
         var hoconPath = Path.Combine(configDir, "db", name + ".conf");
         if (File.Exists(hoconPath))
-            return ReadPolicy(ParseHoconFile(hoconPath), "", defaults, hoconPath);
+        {
+            var config = ParseHoconFile(hoconPath);
+            return new DatabaseTarget(database, ReadConnection(config, "", hoconPath), ReadPolicy(config, "", defaults, hoconPath));
+        }
+
         var legacyPath = Path.Combine(configDir, "db", name + ".py");
         if (File.Exists(legacyPath))
-            return ReadLegacyPolicy(LegacyPyFile.Load(legacyPath), defaults, legacyPath);
-        return defaults;
+        {
+            var values = LegacyPyFile.Load(legacyPath);
+            if (values.ContainsKey("PASSWORD"))
+                throw new ConfigException($"{legacyPath}: a password does not belong in the configuration: use ~/.pgpass or PGPASSWORD");
+            var port = values.GetValueOrDefault("PORT") switch
+            {
+                null or PyValue.None => (int?)null,
+                PyValue.Int { Value: > 0 and < 65536 } p => (int)p.Value,
+                _ => throw new ConfigException($"{legacyPath}: PORT must be a port number"),
+            };
+            var connection = new PgConnection(
+                values.GetValueOrDefault("HOST") is PyValue.Str h ? h.Value : null,
+                port,
+                values.GetValueOrDefault("USER") is PyValue.Str u ? u.Value : null);
+            return new DatabaseTarget(database, connection, ReadLegacyPolicy(values, defaults, legacyPath));
+        }
+
+        return new DatabaseTarget(database, PgConnection.Default, defaults);
+    }
+
+    internal static PgConnection ReadConnection(HoconConfig config, string prefix, string path)
+    {
+        if (config.HasPath(prefix + "password"))
+            throw new ConfigException($"{path}: a password does not belong in the configuration: use ~/.pgpass or PGPASSWORD");
+        int? port = null;
+        if (Str(config, prefix + "port", path) is { } portText)
+        {
+            port = int.TryParse(portText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var p) && p is > 0 and < 65536
+                ? p
+                : throw new ConfigException($"{path}: {prefix}port must be a port number, not '{portText}'");
+        }
+
+        return new PgConnection(Str(config, prefix + "host", path), port, Str(config, prefix + "user", path));
     }
 
     /// <summary>The text fs-init writes into a new working folder.</summary>

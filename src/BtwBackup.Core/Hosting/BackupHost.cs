@@ -27,8 +27,11 @@ public static class BackupHost
         IClock clock = new SystemClock();
         var tar = new Tar(runner);
         var rdiff = new RdiffBackup(runner);
-        var fileTrees = new FileTreeBackup(tar, new TarSeries(tar, clock), new RdiffSeries(rdiff, clock));
-        return new OrchestratorServices(settings, fileTrees, new SeriesLister(rdiff));
+        var rdiffSeries = new RdiffSeries(rdiff, clock);
+        var procedures = new BackupProcedures(
+            new FileTreeBackup(tar, new TarSeries(tar, clock), rdiffSeries),
+            new DatabaseBackup(new Postgres(runner), rdiffSeries, runner));
+        return new OrchestratorServices(settings, procedures, new SeriesLister(rdiff));
     }
 
     public static (ActorSystem System, IActorRef Orchestrator) Start(GeneralSettings settings)

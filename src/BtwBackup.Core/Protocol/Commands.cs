@@ -26,6 +26,9 @@ public sealed record BackupFileTree(string Source, string Dst, Ownership? Owner)
 
 public sealed record ListBackups(string Dst) : CliCommand;
 
+/// <summary><c>db DB DST</c>, or with <paramref name="Database"/> null <c>db -g DST</c>.</summary>
+public sealed record BackupDatabase(string? Database, string Dst, Ownership? Owner) : CliCommand;
+
 /// <summary>Asks the Orchestrator to run a command; progress lines go to <paramref name="ProgressTo"/> when set.</summary>
 public sealed record ExecuteCommand(CliCommand Command, IActorRef? ProgressTo);
 

@@ -13,6 +13,9 @@ public sealed record ProcessSpec(string Program, IReadOnlyList<string> Arguments
     /// <summary>When set, stdout is streamed into this delegate (e.g. a comparer or a compressor).</summary>
     public PipeTarget? StdoutTarget { get; init; }
 
+    /// <summary>When set, the program reads its stdin from here.</summary>
+    public PipeSource? StdinSource { get; init; }
+
     public string? WorkingDirectory { get; init; }
 
     public IReadOnlyDictionary<string, string?>? Environment { get; init; }
@@ -60,6 +63,8 @@ public sealed class CliWrapProcessRunner : IProcessRunner
             .WithValidation(CommandResultValidation.None)
             .WithStandardOutputPipe(stdoutTarget)
             .WithStandardErrorPipe(PipeTarget.ToDelegate(stderr.Append));
+        if (spec.StdinSource is not null)
+            command = command.WithStandardInputPipe(spec.StdinSource);
         if (spec.WorkingDirectory is not null)
             command = command.WithWorkingDirectory(spec.WorkingDirectory);
         if (spec.Environment is not null)

@@ -38,7 +38,7 @@ public sealed class OrchestratorSpec : TestKit, IDisposable
     public void A_failing_source_is_reported_and_restarted_while_its_sibling_finishes_its_work()
     {
         var goodGate = new TaskCompletionSource<BackupOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var procedure = new FakeProcedure((job, n, _) => job.Folder.Source switch
+        var procedure = new FakeProcedure((job, n, _) => job.Subject switch
         {
             "/srv/bad" when n == 1 => Task.FromException<BackupOutcome>(new InvalidOperationException("disk on fire")),
             "/srv/bad" => Task.FromResult(FakeProcedure.Stored("bad-2")),

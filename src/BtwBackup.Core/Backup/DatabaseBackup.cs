@@ -1,0 +1,44 @@
+using BtwBackup.Platform;
+using BtwBackup.Tools;
+
+namespace BtwBackup.Backup;
+
+/// <summary>
+/// A database (pg_dump -Fc) or the globals (pg_dumpall -g | bzip2), dumped into a private
+/// scratch folder and stored as an rdiff series like a file tree. The scratch dump is removed
+/// whatever happens.
+/// </summary>
+public sealed class DatabaseBackup(Postgres postgres, RdiffSeries rdiffSeries, IProcessRunner runner)
+{
+    public async Task<BackupOutcome> RunAsync(DatabaseJob job, IProgress<string>? progress, CancellationToken ct)
+    {
+        FileTreeBackup.EnsureSeriesFolder(job.Series, job.Owner);
+        var target = job.Target;
+        var scratch = Directory.CreateTempSubdirectory("btw-backup").FullName;
+        try
+        {
+            var dump = Path.Combine(scratch, target.FileName);
+            IContentComparer comparer;
+            if (target.Database is { } database)
+            {
+                progress?.Report($"pg_dump: dumping {database}");
+                await postgres.DumpAsync(database, target.Connection, dump, ct);
+                comparer = new SqlStreamComparer(runner, Postgres.RestoreToSql);
+            }
+            else
+            {
+                progress?.Report("pg_dumpall: dumping the globals");
+                await postgres.DumpGlobalsAsync(target.Connection, dump, ct);
+                comparer = new SqlStreamComparer(runner, Postgres.Decompress);
+            }
+
+            if (job.Owner is not null)
+                Posix.Chown(dump, job.Owner);
+            return await rdiffSeries.StoreAsync(scratch, target.FileName, job.Series, target.Policy, comparer, job.Owner, progress, ct);
+        }
+        finally
+        {
+            Directory.Delete(scratch, recursive: true);
+        }
+    }
+}
