@@ -35,26 +35,7 @@ install_deps() {
   # The Debian package starts a cluster of its own; btw-backup's tests and demo use private ones.
 }
 
-# A private PostgreSQL cluster in a folder (socket and data there), for the demo and benchmarks.
-pg_private_start() { # DIR PORT
-  local dir=$1 port=$2 bin
-  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-  mkdir -p "$dir"
-  local as=()
-  if [[ $(id -u) -eq 0 ]]; then chown postgres "$dir"; as=(runuser -u postgres --); fi
-  "${as[@]}" "$bin/initdb" -D "$dir/data" -A trust --no-sync -U postgres >/dev/null
-  "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-    -o "-p $port -k $dir -c listen_addresses='' -c fsync=off" start >/dev/null
-  createuser -h "$dir" -p "$port" -U postgres -s "$(id -un)"
-}
-
-pg_private_stop() { # DIR
-  local dir=$1 bin
-  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-  local as=()
-  [[ $(id -u) -eq 0 ]] && as=(runuser -u postgres --)
-  "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
-}
+source "$here/scripts/pg.sh"
 
 build() {
   local stamp=out/.build-stamp
@@ -111,8 +92,8 @@ demo() {
     local pg; pg=$(mktemp -d /tmp/btw-backup-demo-pg.XXXXXX)
     echo "demo: starting a private PostgreSQL server under $pg with a sample database 'shop'"
     export PGHOST=$pg PGPORT=$((20000 + RANDOM % 20000))
-    pg_private_start "$pg" "$PGPORT"
-    trap 'pg_private_stop "$pg"; rm -rf "$pg"' EXIT
+    pg_start "$pg" "$PGPORT"
+    trap 'pg_stop "$pg"; rm -rf "$pg"' EXIT
     createdb shop
     psql -q -X shop -c "create table item (id int primary key, name text); insert into item values (1, 'tea'), (2, 'cake');"
     echo "\$ btw-backup db shop db/shop && btw-backup db -g db/global"; $b db shop db/shop; $b db -g db/global
@@ -121,7 +102,7 @@ demo() {
     echo "\$ btw-backup list db/shop"; $b list db/shop
     echo "\$ btw-backup list db/global"; $b list db/global
     echo "\$ cat $root/db/global/log.txt"; cat "$root/db/global/log.txt"
-    pg_private_stop "$pg"; rm -rf "$pg"; trap - EXIT
+    pg_stop "$pg"; rm -rf "$pg"; trap - EXIT
   fi
   echo "demo: done. The log of the tool is $cfg/btw-backup.log; remove $tmp when you are done."
 }

@@ -1,0 +1,37 @@
+# Helpers for bench/run.
+section() { printf '\n## %s\n\n' "$*"; }
+
+need() { # PROGRAM-or-glob PACKAGE
+  compgen -G "$1" >/dev/null || command -v "$1" >/dev/null || {
+    echo "bench: installing $2" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+  }
+}
+
+# A tree of about SIZE_MB megabytes: a mix of text-like and random files in folders.
+make_tree() { # DIR SIZE_MB
+  local dir=$1 mb=$2 i
+  mkdir -p "$dir"
+  for i in $(seq 1 $((mb / 2))); do
+    mkdir -p "$dir/d$((i % 20))"
+    head -c 1048576 /dev/urandom >"$dir/d$((i % 20))/r$i.bin"
+    base64 -w 100 </dev/urandom | head -c 1048576 >"$dir/d$((i % 20))/t$i.txt"
+  done
+}
+
+# Runs a command, samples the peak RSS (VmHWM) of that process, prints wall time and peak.
+peak_rss() { # COMMAND
+  local start end pid hwm=0 cur
+  start=$(date +%s.%N)
+  $1 & pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    cur=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+    [[ -n $cur && $cur -gt $hwm ]] && hwm=$cur
+    sleep 0.05
+  done
+  wait "$pid"
+  end=$(date +%s.%N)
+  printf '    wall %.2f s, peak RSS of btw-backup %d MB\n' "$(echo "$end - $start" | bc)" "$((hwm / 1024))"
+}
+
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/pg.sh"
