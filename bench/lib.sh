@@ -15,7 +15,7 @@ make_tree() { # DIR SIZE_MB
   for i in $(seq 1 $((mb / 2))); do
     mkdir -p "$dir/d$((i % 20))"
     head -c 1048576 /dev/urandom >"$dir/d$((i % 20))/r$i.bin"
-    base64 -w 100 </dev/urandom | head -c 1048576 >"$dir/d$((i % 20))/t$i.txt"
+    head -c 786432 /dev/urandom | base64 -w 100 >"$dir/d$((i % 20))/t$i.txt"
   done
 }
 

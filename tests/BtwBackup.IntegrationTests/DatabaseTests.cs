@@ -114,6 +114,23 @@ public sealed class DatabaseTests : IDisposable
     }
 
     [Fact]
+    public async Task A_pg_dump_source_of_btw_backup_conf_gives_the_connection_and_policy()
+    {
+        var db = await NewDatabaseAsync();
+        _box.WriteConfig($$"""
+            root-path = "{{_box.Root}}"
+            sources {
+              shop { type = pg-dump, database = {{db}}, dst = "db/shop", host = "{{_pg.SocketDir}}", port = {{_pg.Port}}, max-incremental-count = 0 }
+            }
+            """);
+        _box.Environment = new Dictionary<string, string?> { ["PGHOST"] = "/nonexistent", ["PGPORT"] = "1", ["TMPDIR"] = _tmp };
+        await _box.QuietOkAsync("db", db, "db/shop");
+        await _pg.PsqlAsync(db, "insert into item values (5, 'five')");
+        await _box.QuietOkAsync("db", db, "db/shop");
+        Assert.Equal("ff", await _box.ShapeAsync("db/shop"));
+    }
+
+    [Fact]
     public async Task Uid_with_the_current_user_names()
     {
         var db = await NewDatabaseAsync();

@@ -91,7 +91,7 @@ public sealed class Orchestrator : ReceiveActor
         DatabaseTarget target;
         try
         {
-            target = ConfigLoader.LoadDatabase(settings.ConfigDir, backup.Database, settings.Defaults);
+            target = settings.Database(backup.Database);
         }
         catch (Exception e) when (ErrorReport.IsExpected(e))
         {

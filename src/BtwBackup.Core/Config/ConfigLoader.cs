@@ -89,14 +89,18 @@ public static class ConfigLoader
         var level = (Str(config, "log-level", path) ?? "INFO").ToUpperInvariant();
         if (level is not ("DEBUG" or "INFO" or "WARNING" or "ERROR"))
             throw new ConfigException($"{path}: log-level must be DEBUG, INFO, WARNING or ERROR, not '{level}'");
+        var defaults = ReadPolicy(config, "defaults.", SeriesPolicy.Default, path);
         return new GeneralSettings(
             configDir,
             ValidateRoot(root),
-            ReadPolicy(config, "defaults.", SeriesPolicy.Default, path),
+            defaults,
             Path.Combine(configDir, logFile),
             level,
             Duration(config, "lock-timeout", path) ?? TimeSpan.FromHours(1),
-            path);
+            path)
+        {
+            Sources = SourcesReader.Read(config, defaults, path),
+        };
     }
 
     internal static GeneralSettings FromLegacy(string configDir, ImmutableDictionary<string, PyValue> values, string path)
@@ -210,7 +214,7 @@ public static class ConfigLoader
             "type = tar\n",
     };
 
-    private static SeriesPolicy ReadPolicy(HoconConfig config, string prefix, SeriesPolicy defaults, string path)
+    internal static SeriesPolicy ReadPolicy(HoconConfig config, string prefix, SeriesPolicy defaults, string path)
     {
         var count = defaults.MaxIncrementalCount;
         var countKey = prefix + "max-incremental-count";
@@ -258,6 +262,8 @@ public static class ConfigLoader
             throw new ConfigException($"{path}: {key} must be a duration such as 0s, 90m, 24h or 7d, not '{text}'");
         return d;
     }
+
+    internal static string? ReadString(HoconConfig config, string key, string path) => Str(config, key, path);
 
     private static string? Str(HoconConfig config, string key, string path)
     {

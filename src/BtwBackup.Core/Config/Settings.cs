@@ -20,7 +20,19 @@ public sealed record GeneralSettings(
     string LogFile,
     string LogLevel,
     TimeSpan LockTimeout,
-    string LoadedFrom);
+    string LoadedFrom)
+{
+    /// <summary>The sources declared in btw-backup.conf (none for a legacy config.py).</summary>
+    public System.Collections.Immutable.ImmutableList<ConfiguredSource> Sources { get; init; } = [];
+
+    /// <summary>
+    /// A database's settings: from a pg-dump (or, for the globals, pg-globals) source of
+    /// btw-backup.conf if one names it, else from db/NAME.conf or db/NAME.py, else the defaults.
+    /// </summary>
+    public DatabaseTarget Database(string? database) =>
+        Sources.OfType<DatabaseSource>().FirstOrDefault(s => s.Target.Database == database)?.Target
+        ?? ConfigLoader.LoadDatabase(ConfigDir, database, Defaults);
+}
 
 /// <summary>A working folder made by fs-init (or by the original): CONFIG_DIR/NAME.HASH.</summary>
 public sealed record WorkingFolder(string Path, string Source, SourceType Type, SeriesPolicy Policy)

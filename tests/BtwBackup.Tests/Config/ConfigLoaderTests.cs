@@ -155,3 +155,62 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(new SeriesPolicy(10, TimeSpan.Zero), ConfigLoader.LoadDatabasePolicy(_dir, "shop", SeriesPolicy.Default));
     }
 }
+
+public sealed class SourcesTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("btw-sources-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private GeneralSettings Load(string sources)
+    {
+        File.WriteAllText(Path.Combine(_dir, "btw-backup.conf"), "root-path = /b\ndefaults.max-incremental-count = 4\nsources {\n" + sources + "\n}\n");
+        return ConfigLoader.LoadGeneral(_dir);
+    }
+
+    [Fact]
+    public void Reads_every_type_with_defaults_and_overrides()
+    {
+        var s = Load("""
+              www { type = rdiff, path = "/srv/www", dst = www, max-incremental-span = 7d }
+              up { type = tar, path = "/srv/up", dst = "files/up" }
+              shop { type = pg-dump, database = shop, dst = "db/shop", host = "/run/pg", port = 5433, user = backup }
+              globals { type = pg-globals, dst = "db/global" }
+            """);
+        Assert.Equal(
+        [
+            new DatabaseSource("globals", "db/global", new DatabaseTarget(null, PgConnection.Default, new SeriesPolicy(4, TimeSpan.FromHours(24)))),
+            new DatabaseSource("shop", "db/shop", new DatabaseTarget("shop", new PgConnection("/run/pg", 5433, "backup"), new SeriesPolicy(4, TimeSpan.FromHours(24)))),
+            new TreeSource("up", "files/up", "/srv/up", SourceType.Tar, new SeriesPolicy(4, TimeSpan.FromHours(24))),
+            new TreeSource("www", "www", "/srv/www", SourceType.Rdiff, new SeriesPolicy(4, TimeSpan.FromDays(7))),
+        ], s.Sources);
+        Assert.Equal(new PgConnection("/run/pg", 5433, "backup"), s.Database("shop").Connection);
+        Assert.Null(s.Database(null).Database);
+        Assert.Equal(PgConnection.Default, s.Database("other").Connection);
+    }
+
+    [Fact]
+    public void No_sources_by_default() => Assert.Empty(Load("").Sources);
+
+    [Theory]
+    [InlineData("a { dst = x }", "sources.a: type is required")]
+    [InlineData("a { type = rdiff, path = /s }", "sources.a: dst is required")]
+    [InlineData("a { type = rdiff, dst = x }", "sources.a: path is required")]
+    [InlineData("a { type = rdiff, dst = x, path = rel }", "sources.a: path must be absolute")]
+    [InlineData("a { type = tar, dst = /abs, path = /s }", "sources.a: dst must be a path relative to root-path")]
+    [InlineData("a { type = zip, dst = x }", "sources.a: unknown type 'zip'")]
+    [InlineData("a { type = pg-dump, dst = x }", "sources.a: database is required")]
+    [InlineData("a { type = pg-dump, dst = x, database = global }", "cannot be used as a database name")]
+    [InlineData("a { type = pg-dump, dst = x, database = d, password = s3cret }", "a password does not belong in the configuration")]
+    [InlineData("a { type = pg-dump, dst = x, database = d, port = many }", "port must be a port number")]
+    [InlineData("a { type = tar, dst = x, path = /s, host = h }", "unknown setting 'host' for a tar source")]
+    [InlineData("a { type = pg-globals, dst = x, database = d }", "a pg-globals source has no database")]
+    [InlineData("a { type = pg-dump, dst = x, database = d }\nb { type = pg-dump, dst = y, database = d }", "sources a and b back up the same database d")]
+    [InlineData("a { type = tar, dst = x, path = /s }\nb { type = rdiff, dst = y, path = /s }", "sources a and b back up the same path /s")]
+    public void Refuses_bad_sources_with_one_line(string sources, string message)
+    {
+        var e = Assert.Throws<ConfigException>(() => Load(sources));
+        Assert.Contains(message, e.Message);
+        Assert.DoesNotContain("s3cret", e.Message);
+    }
+}

@@ -1,0 +1,151 @@
+using System.Collections.Immutable;
+using System.Globalization;
+
+namespace BtwBackup.Sync;
+
+/// <summary>What happened to a destination's sync state. Persisted; names are stable (see SyncEventSerializer).</summary>
+public abstract record SyncEvent(DateTime At);
+
+/// <summary>A path must be copied to the destination as it is (a new file or folder).</summary>
+public sealed record PushRequested(DateTime At, string Path) : SyncEvent(At);
+
+/// <summary>The destination holds the path as pushed.</summary>
+public sealed record PushDone(DateTime At, string Path) : SyncEvent(At);
+
+/// <summary>A folder must be made equal on the destination (upload what differs, delete what is gone).</summary>
+public sealed record SyncRequested(DateTime At, string Path) : SyncEvent(At);
+
+/// <summary>The destination folder equals the local one.</summary>
+public sealed record SyncDone(DateTime At, string Path) : SyncEvent(At);
+
+/// <summary>The state was emptied by <c>sync-state --reset</c> (only ever with nothing pending).</summary>
+public sealed record StateReset(DateTime At) : SyncEvent(At);
+
+/// <summary>A command the state decides on: it gives the events to persist, or a refusal.</summary>
+public abstract record SyncCommand;
+
+public sealed record RequestPush(string Path) : SyncCommand;
+
+public sealed record RequestSync(string Path) : SyncCommand;
+
+public sealed record CompletePush(string Path) : SyncCommand;
+
+public sealed record CompleteSync(string Path) : SyncCommand;
+
+public sealed record ResetState : SyncCommand;
+
+/// <summary>The outcome of <see cref="SyncState.Decide"/>.</summary>
+public sealed record Decision(ImmutableList<SyncEvent> Events, string? Refusal)
+{
+    public static Decision Accept(params SyncEvent[] events) => new([.. events], null);
+
+    public static Decision Refuse(string reason) => new([], reason);
+}
+
+/// <summary>
+/// A destination's sync state, as the original kept it: the paths that must still be pushed and
+/// synced, each in the order it was first requested. A pure value: <see cref="Decide"/> turns a
+/// command into events, <see cref="Apply"/> folds an event in; replaying the events of a journal
+/// gives the same state back.
+/// </summary>
+public sealed record SyncState(ImmutableList<string> MustPush, ImmutableList<string> MustSync)
+{
+    public const string CannotReset = "cannot reset: some files must be synced or pushed";
+
+    public static readonly SyncState Empty = new([], []);
+
+    public bool IsEmpty => MustPush.IsEmpty && MustSync.IsEmpty;
+
+    /// <summary>Two states are equal when they hold the same paths in the same order.</summary>
+    public bool Equals(SyncState? other) =>
+        other is not null && MustPush.SequenceEqual(other.MustPush) && MustSync.SequenceEqual(other.MustSync);
+
+    public override int GetHashCode() => HashCode.Combine(MustPush.Count, MustSync.Count, MustPush.FirstOrDefault(), MustSync.FirstOrDefault());
+
+    public Decision Decide(SyncCommand command, DateTime now)
+    {
+        now = new DateTime(now.Ticks - now.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
+        switch (command)
+        {
+            case RequestPush r:
+                CheckPath(r.Path);
+                // Asked again while pending: recorded (the history shows it), state unchanged.
+                return Decision.Accept(new PushRequested(now, r.Path));
+            case RequestSync r:
+                CheckPath(r.Path);
+                return Decision.Accept(new SyncRequested(now, r.Path));
+            case CompletePush c:
+                return MustPush.Contains(c.Path) ? Decision.Accept(new PushDone(now, c.Path)) : Decision.Accept();
+            case CompleteSync c:
+                return MustSync.Contains(c.Path) ? Decision.Accept(new SyncDone(now, c.Path)) : Decision.Accept();
+            case ResetState:
+                return IsEmpty ? Decision.Accept(new StateReset(now)) : Decision.Refuse(CannotReset);
+            default:
+                throw new ArgumentException("unknown command " + command.GetType().Name, nameof(command));
+        }
+    }
+
+    public SyncState Apply(SyncEvent e) => e switch
+    {
+        PushRequested p => MustPush.Contains(p.Path) ? this : this with { MustPush = MustPush.Add(p.Path) },
+        PushDone p => this with { MustPush = MustPush.Remove(p.Path) },
+        SyncRequested s => MustSync.Contains(s.Path) ? this : this with { MustSync = MustSync.Add(s.Path) },
+        SyncDone s => this with { MustSync = MustSync.Remove(s.Path) },
+        StateReset => Empty,
+        _ => throw new ArgumentException("unknown event " + e.GetType().Name, nameof(e)),
+    };
+
+    public static SyncState Replay(IEnumerable<SyncEvent> events) => events.Aggregate(Empty, (s, e) => s.Apply(e));
+
+    /// <summary><c>sync-state --list</c>, the original's lines: syncs first, then pushes.</summary>
+    public IEnumerable<string> ListLines() =>
+        MustSync.Select(p => "Must sync: " + p).Concat(MustPush.Select(p => "Must push: " + p));
+
+    private static void CheckPath(string path)
+    {
+        if (path.StartsWith('/'))
+            throw new ArgumentException("path cannot be absolute: " + path, nameof(path));
+        if (path.Split('/').Contains(".."))
+            throw new ArgumentException("path cannot go above the root: " + path, nameof(path));
+    }
+}
+
+/// <summary>The original's state-file line format, used for <c>sync-state --history</c> and the legacy import.</summary>
+public static class SyncHistoryFormat
+{
+    private const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss";
+
+    public static string Line(SyncEvent e)
+    {
+        var at = e.At.ToString(TimeFormat, CultureInfo.InvariantCulture);
+        return e switch
+        {
+            PushRequested p => $"{at} +push {p.Path}",
+            PushDone p => $"{at} -push {p.Path}",
+            SyncRequested s => $"{at} +sync {s.Path}",
+            SyncDone s => $"{at} -sync {s.Path}",
+            StateReset => $"{at} reset",
+            _ => throw new ArgumentException("unknown event " + e.GetType().Name, nameof(e)),
+        };
+    }
+
+    /// <summary>Parses one line of the original's sync_state file; null for a line that is not one.</summary>
+    public static SyncEvent? Parse(string line)
+    {
+        var parts = line.TrimEnd('\r', '\n').Split(' ', 3);
+        if (parts.Length < 2 || !DateTime.TryParseExact(parts[0], TimeFormat, CultureInfo.InvariantCulture,
+                DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var at))
+            return null;
+        if (parts.Length == 2)
+            return parts[1] == "reset" ? new StateReset(at) : null;
+        var path = parts[2];
+        return parts[1] switch
+        {
+            "+push" => new PushRequested(at, path),
+            "-push" => new PushDone(at, path),
+            "+sync" => new SyncRequested(at, path),
+            "-sync" => new SyncDone(at, path),
+            _ => null,
+        };
+    }
+}

@@ -1,0 +1,113 @@
+using BtwBackup.Sync;
+using Xunit;
+
+namespace BtwBackup.Tests.Sync;
+
+public class SyncStateTests
+{
+    private static readonly DateTime T = new(2016, 1, 1, 12, 0, 0, 500, DateTimeKind.Utc);
+
+    private static SyncState Run(SyncState state, params SyncCommand[] commands)
+    {
+        foreach (var c in commands)
+        {
+            var d = state.Decide(c, T);
+            Assert.Null(d.Refusal);
+            state = d.Events.Aggregate(state, (s, e) => s.Apply(e));
+        }
+
+        return state;
+    }
+
+    [Fact]
+    public void Requests_become_pending_in_first_request_order_and_completions_clear_them()
+    {
+        var s = Run(SyncState.Empty, new RequestPush("dst/b"), new RequestPush("dst/a"), new RequestSync("dst/full/"), new RequestPush("dst/b"));
+        Assert.Equal(["dst/b", "dst/a"], s.MustPush);
+        Assert.Equal(["dst/full/"], s.MustSync);
+        Assert.Equal(["Must sync: dst/full/", "Must push: dst/b", "Must push: dst/a"], s.ListLines());
+
+        s = Run(s, new CompletePush("dst/b"), new CompleteSync("dst/full/"));
+        Assert.Equal(["dst/a"], s.MustPush);
+        Assert.Empty(s.MustSync);
+        s = Run(s, new CompletePush("dst/a"));
+        Assert.True(s.IsEmpty);
+    }
+
+    [Fact]
+    public void Completing_what_is_not_pending_records_nothing()
+    {
+        Assert.Empty(SyncState.Empty.Decide(new CompletePush("x"), T).Events);
+        Assert.Empty(SyncState.Empty.Decide(new CompleteSync("x/"), T).Events);
+    }
+
+    [Fact]
+    public void Every_request_is_recorded_even_when_already_pending()
+    {
+        var s = Run(SyncState.Empty, new RequestPush("a"));
+        var again = s.Decide(new RequestPush("a"), T);
+        Assert.Equal([new PushRequested(new DateTime(2016, 1, 1, 12, 0, 0, DateTimeKind.Utc), "a")], again.Events);
+        Assert.Equal(s, s.Apply(again.Events[0]));
+    }
+
+    [Fact]
+    public void Reset_is_refused_while_anything_is_pending()
+    {
+        foreach (var pending in new SyncCommand[] { new RequestPush("a"), new RequestSync("b/") })
+        {
+            var s = Run(SyncState.Empty, pending);
+            var d = s.Decide(new ResetState(), T);
+            Assert.Equal("cannot reset: some files must be synced or pushed", d.Refusal);
+            Assert.Empty(d.Events);
+        }
+
+        var ok = SyncState.Empty.Decide(new ResetState(), T);
+        Assert.Null(ok.Refusal);
+        Assert.IsType<StateReset>(Assert.Single(ok.Events));
+    }
+
+    [Fact]
+    public void Absolute_or_escaping_paths_are_refused()
+    {
+        Assert.Throws<ArgumentException>(() => SyncState.Empty.Decide(new RequestPush("/etc/passwd"), T));
+        Assert.Throws<ArgumentException>(() => SyncState.Empty.Decide(new RequestSync("a/../../b"), T));
+    }
+
+    [Fact]
+    public void Replay_of_the_events_gives_the_same_state()
+    {
+        var events = new List<SyncEvent>();
+        var s = SyncState.Empty;
+        foreach (var c in new SyncCommand[] { new RequestPush("a"), new RequestSync("s/"), new CompletePush("a"), new RequestPush("b"), new CompleteSync("s/"), new RequestSync("t/") })
+        {
+            var d = s.Decide(c, T);
+            events.AddRange(d.Events);
+            s = d.Events.Aggregate(s, (x, e) => x.Apply(e));
+        }
+
+        Assert.Equal(s, SyncState.Replay(events));
+        Assert.Equal(["b"], s.MustPush);
+        Assert.Equal(["t/"], s.MustSync);
+        Assert.Equal(SyncState.Empty, SyncState.Replay(events.Append(new PushDone(T, "b")).Append(new SyncDone(T, "t/")).Append(new StateReset(T))));
+    }
+
+    [Theory]
+    [InlineData("2016-01-01T12:00:00 +push dst/a")]
+    [InlineData("2016-01-01T12:00:00 -push dst/a")]
+    [InlineData("2016-01-01T12:00:00 +sync dst/2016-01-01T11:00:00/")]
+    [InlineData("2016-01-01T12:00:00 -sync dst/with space/")]
+    [InlineData("2016-01-01T12:00:00 reset")]
+    public void History_lines_round_trip_in_the_original_format(string line)
+    {
+        var e = SyncHistoryFormat.Parse(line);
+        Assert.NotNull(e);
+        Assert.Equal(line, SyncHistoryFormat.Line(e));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("garbage")]
+    [InlineData("2016-01-01 +push a")]
+    [InlineData("2016-01-01T12:00:00 *push a")]
+    public void Lines_that_are_not_history_are_not_parsed(string line) => Assert.Null(SyncHistoryFormat.Parse(line));
+}
