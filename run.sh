@@ -17,6 +17,9 @@ deps=(
   "rdiff-backup:/usr/bin/rdiff-backup"
   "postgresql:/usr/bin/pg_dump"
   "postgresql:/usr/lib/postgresql/*/bin/initdb"
+  "s3cmd:/usr/bin/s3cmd"
+  "nodejs:/usr/bin/node"
+  "npm:/usr/bin/npm"
 )
 
 install_deps() {
@@ -26,7 +29,16 @@ install_deps() {
     [[ -n $f ]] || missing+=("${d%%:*}")
   done
   readarray -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | grep . || true)
-  ((${#missing[@]} == 0)) && return 0
+  if ((${#missing[@]} > 0)); then install_packages "${missing[@]}"; fi
+  # The S3 test server (s3rver, from the npm registry), pinned by its package-lock.json.
+  if [[ ! -d tests/s3-server/node_modules/s3rver ]]; then
+    echo "run.sh: installing the S3 test server (npm ci in tests/s3-server)" >&2
+    (cd tests/s3-server && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
+
+install_packages() {
+  local missing=("$@")
   echo "run.sh: installing ${missing[*]}" >&2
   local sudo=""
   [[ $(id -u) -ne 0 ]] && sudo="sudo"

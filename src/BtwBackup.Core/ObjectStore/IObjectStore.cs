@@ -1,0 +1,34 @@
+namespace BtwBackup.ObjectStore;
+
+/// <summary>An object as a listing shows it. <see cref="ContentMd5"/> is the hex MD5 of its content when known.</summary>
+public sealed record RemoteObject(string Key, long Size, string? ContentMd5);
+
+/// <summary>
+/// Where backups are mirrored: the few operations a mirror needs. The contract (checked by one
+/// test suite against every implementation):
+/// <list type="bullet">
+/// <item>List returns every key under the prefix, each once, in byte order, whatever the number of pages;</item>
+/// <item>Put stores the file's bytes exactly, or throws (a body that does not match its MD5 is an error);</item>
+/// <item>after Put returns, List and Get see the new content;</item>
+/// <item>Delete of a missing key succeeds;</item>
+/// <item>failures throw <see cref="ObjectStoreException"/>, marked transient when a retry may succeed.</item>
+/// </list>
+/// </summary>
+public interface IObjectStore
+{
+    IAsyncEnumerable<RemoteObject> ListAsync(string prefix, CancellationToken ct);
+
+    /// <summary>Uploads a local file under a key; <paramref name="md5"/> is its content's MD5 (hex), checked by the store.</summary>
+    Task PutFileAsync(string key, string path, string md5, CancellationToken ct);
+
+    Task DeleteAsync(string key, CancellationToken ct);
+
+    /// <summary>Downloads an object into a local file (restore, verification).</summary>
+    Task GetFileAsync(string key, string path, CancellationToken ct);
+}
+
+/// <summary>A failed store operation; <see cref="Transient"/> when a retry may succeed (5xx, timeouts, resets).</summary>
+public sealed class ObjectStoreException(string message, bool transient, Exception? inner = null) : Exception(message, inner)
+{
+    public bool Transient { get; } = transient;
+}

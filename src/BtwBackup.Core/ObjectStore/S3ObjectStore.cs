@@ -1,0 +1,206 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+
+namespace BtwBackup.ObjectStore;
+
+/// <summary>How to reach one bucket. Secrets stay in here: <see cref="ToString"/> never shows them.</summary>
+public sealed record S3Connection(string Bucket, string? Endpoint, string? Region, string? AccessKey, string? SecretKey, bool ServerSideEncryption)
+{
+    public override string ToString() => $"s3://{Bucket} at {Endpoint ?? "AWS"}";
+}
+
+/// <summary>
+/// The object store over AWSSDK.S3. Uploads are byte-exact on every S3-compatible server we
+/// know: no aws-chunked bodies (some servers store them raw), a Content-MD5 on every request
+/// (the server refuses a body that does not match), and files above the part size go as a
+/// hand-written multipart upload streamed part by part, so memory stays bounded.
+/// </summary>
+public sealed class S3ObjectStore : IObjectStore, IDisposable
+{
+    public const long PartSize = 16L * 1024 * 1024;
+    private readonly AmazonS3Client _client;
+    private readonly S3Connection _connection;
+
+    public S3ObjectStore(S3Connection connection)
+    {
+        _connection = connection;
+        var config = new AmazonS3Config
+        {
+            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
+            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+            MaxErrorRetry = 0, // retries are RetryingObjectStore's, with their own backoff
+            Timeout = TimeSpan.FromMinutes(5),
+        };
+        if (connection.Endpoint is not null)
+        {
+            config.ServiceURL = connection.Endpoint;
+            config.ForcePathStyle = true;
+            config.AuthenticationRegion = connection.Region ?? "us-east-1";
+        }
+        else if (connection.Region is not null)
+        {
+            config.RegionEndpoint = Amazon.RegionEndpoint.GetBySystemName(connection.Region);
+        }
+
+        _client = connection.AccessKey is not null && connection.SecretKey is not null
+            ? new AmazonS3Client(new BasicAWSCredentials(connection.AccessKey, connection.SecretKey), config)
+            : new AmazonS3Client(config);
+    }
+
+    public async IAsyncEnumerable<RemoteObject> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken ct)
+    {
+        string? token = null;
+        do
+        {
+            var response = await Call("list " + prefix, () => _client.ListObjectsV2Async(new ListObjectsV2Request
+            {
+                BucketName = _connection.Bucket,
+                Prefix = prefix,
+                ContinuationToken = token,
+            }, ct));
+            foreach (var o in response.S3Objects ?? [])
+                yield return new RemoteObject(o.Key, o.Size ?? 0, PlainMd5(o.ETag));
+            token = response.IsTruncated == true ? response.NextContinuationToken : null;
+        }
+        while (token is not null);
+    }
+
+    public async Task PutFileAsync(string key, string path, string md5, CancellationToken ct)
+    {
+        var length = new FileInfo(path).Length;
+        if (length <= PartSize)
+        {
+            await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+            var request = new PutObjectRequest
+            {
+                BucketName = _connection.Bucket,
+                Key = key,
+                InputStream = stream,
+                AutoCloseStream = false,
+                UseChunkEncoding = false,
+                MD5Digest = Convert.ToBase64String(Convert.FromHexString(md5)),
+            };
+            Describe(request.Metadata, request, md5);
+            var response = await Call("put " + key, () => _client.PutObjectAsync(request, ct));
+            CheckStored(key, response.ETag, md5);
+            return;
+        }
+
+        await PutMultipartAsync(key, path, length, md5, ct);
+    }
+
+    private void Describe(MetadataCollection metadata, PutObjectRequest request, string md5)
+    {
+        metadata["btw-md5"] = md5;
+        if (_connection.ServerSideEncryption)
+            request.ServerSideEncryptionMethod = ServerSideEncryptionMethod.AES256;
+    }
+
+    private async Task PutMultipartAsync(string key, string path, long length, string md5, CancellationToken ct)
+    {
+        var initiate = new InitiateMultipartUploadRequest { BucketName = _connection.Bucket, Key = key };
+        initiate.Metadata["btw-md5"] = md5;
+        if (_connection.ServerSideEncryption)
+            initiate.ServerSideEncryptionMethod = ServerSideEncryptionMethod.AES256;
+        var upload = await Call("put " + key, () => _client.InitiateMultipartUploadAsync(initiate, ct));
+        try
+        {
+            var parts = new List<PartETag>();
+            await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+            var buffer = new byte[PartSize];
+            for (var number = 1; (long)(number - 1) * PartSize < length; number++)
+            {
+                var size = await file.ReadAtLeastAsync(buffer, (int)Math.Min(PartSize, length - (number - 1) * PartSize), throwOnEndOfStream: true, ct);
+                var partMd5 = System.Security.Cryptography.MD5.HashData(buffer.AsSpan(0, size));
+                using var part = new MemoryStream(buffer, 0, size, writable: false);
+                var partNumber = number;
+                var response = await Call($"put {key} part {number}", () => _client.UploadPartAsync(new UploadPartRequest
+                {
+                    BucketName = _connection.Bucket,
+                    Key = key,
+                    UploadId = upload.UploadId,
+                    PartNumber = partNumber,
+                    InputStream = part,
+                    PartSize = size,
+                    UseChunkEncoding = false,
+                    MD5Digest = Convert.ToBase64String(partMd5),
+                }, ct));
+                CheckStored($"{key} part {number}", response.ETag, Convert.ToHexStringLower(partMd5));
+                parts.Add(new PartETag(number, response.ETag));
+            }
+
+            await Call("put " + key, () => _client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
+            {
+                BucketName = _connection.Bucket,
+                Key = key,
+                UploadId = upload.UploadId,
+                PartETags = parts,
+            }, ct));
+        }
+        catch
+        {
+            try
+            {
+                await _client.AbortMultipartUploadAsync(_connection.Bucket, key, upload.UploadId, CancellationToken.None);
+            }
+            catch (Exception e) when (e is AmazonServiceException or HttpRequestException or IOException)
+            {
+                // The upload stays incomplete on the server; a lifecycle rule cleans those.
+            }
+
+            throw;
+        }
+    }
+
+    public Task DeleteAsync(string key, CancellationToken ct) =>
+        Call("delete " + key, () => _client.DeleteObjectAsync(_connection.Bucket, key, ct));
+
+    public async Task GetFileAsync(string key, string path, CancellationToken ct)
+    {
+        using var response = await Call("get " + key, () => _client.GetObjectAsync(_connection.Bucket, key, ct));
+        await using var output = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+        await response.ResponseStream.CopyToAsync(output, ct);
+    }
+
+    /// <summary>
+    /// S3 refuses a body whose Content-MD5 does not match; some compatible servers do not, so the
+    /// ETag they answer (the MD5 of what they stored, for a single part) is checked as well.
+    /// </summary>
+    private static void CheckStored(string what, string? etag, string md5)
+    {
+        if (PlainMd5(etag) is { } stored && stored != md5)
+            throw new ObjectStoreException($"put {what}: the server stored other content than sent (MD5 {stored}, expected {md5})", transient: true);
+    }
+
+    /// <summary>The listing's ETag is the content's MD5 only for single-part uploads: a quoted 32-hex string.</summary>
+    internal static string? PlainMd5(string? etag)
+    {
+        var e = etag?.Trim('"');
+        return e is { Length: 32 } && e.All(Uri.IsHexDigit) ? e.ToLowerInvariant() : null;
+    }
+
+    /// <summary>Runs one request and classifies its failure: transient (retry) or not.</summary>
+    private static async Task<T> Call<T>(string what, Func<Task<T>> request)
+    {
+        try
+        {
+            return await request();
+        }
+        catch (AmazonServiceException e)
+        {
+            var status = (int)e.StatusCode;
+            var transient = status >= 500 || status is 408 or 429 || e.ErrorCode is "RequestTimeout" or "SlowDown" or "BadDigest";
+            throw new ObjectStoreException($"{what}: {(status > 0 ? status + " " : "")}{e.ErrorCode ?? e.Message}", transient, e);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or SocketException or WebException or TaskCanceledException && e is not OperationCanceledException { CancellationToken.IsCancellationRequested: true })
+        {
+            throw new ObjectStoreException($"{what}: {e.Message}", transient: true, e);
+        }
+    }
+
+    public void Dispose() => _client.Dispose();
+}

@@ -1,0 +1,138 @@
+using System.Security.Cryptography;
+using BtwBackup.ObjectStore;
+using Xunit;
+
+namespace BtwBackup.IntegrationTests;
+
+/// <summary>
+/// The object store contract (see IObjectStore), one suite run against every implementation:
+/// the in-memory fake that actor tests rely on, and AWSSDK.S3 against the S3 test server.
+/// </summary>
+public abstract class ObjectStoreContract : IDisposable
+{
+    protected readonly string Dir = Directory.CreateTempSubdirectory("btw-store-").FullName;
+    private readonly string _prefix = "c" + Guid.NewGuid().ToString("N")[..8] + "/";
+
+    protected abstract IObjectStore Store { get; }
+
+    public void Dispose() => Directory.Delete(Dir, recursive: true);
+
+    protected string File(string name, byte[] content)
+    {
+        var path = Path.Combine(Dir, name);
+        System.IO.File.WriteAllBytes(path, content);
+        return path;
+    }
+
+    protected static string Md5(byte[] content) => Convert.ToHexStringLower(MD5.HashData(content));
+
+    private async Task<byte[]> GetAsync(string key)
+    {
+        var path = Path.Combine(Dir, "got-" + Guid.NewGuid().ToString("N"));
+        await Store.GetFileAsync(key, path, CancellationToken.None);
+        return await System.IO.File.ReadAllBytesAsync(path);
+    }
+
+    private async Task<List<RemoteObject>> ListAsync(string prefix)
+    {
+        var list = new List<RemoteObject>();
+        await foreach (var o in Store.ListAsync(prefix, CancellationToken.None))
+            list.Add(o);
+        return list;
+    }
+
+    private async Task PutAsync(string key, byte[] content) =>
+        await Store.PutFileAsync(key, File(Guid.NewGuid().ToString("N"), content), Md5(content), CancellationToken.None);
+
+    [Fact]
+    public async Task Put_then_list_and_get_give_the_exact_bytes()
+    {
+        var content = RandomNumberGenerator.GetBytes(100_000);
+        await PutAsync(_prefix + "a/b.bin", content);
+        var listed = Assert.Single(await ListAsync(_prefix));
+        Assert.Equal((_prefix + "a/b.bin", 100_000L, Md5(content)), (listed.Key, listed.Size, listed.ContentMd5));
+        Assert.Equal(content, await GetAsync(_prefix + "a/b.bin"));
+    }
+
+    [Fact]
+    public async Task Overwrite_with_the_same_size_gives_the_new_content()
+    {
+        await PutAsync(_prefix + "x", "aaaa"u8.ToArray());
+        await PutAsync(_prefix + "x", "bbbb"u8.ToArray());
+        Assert.Equal("bbbb"u8.ToArray(), await GetAsync(_prefix + "x"));
+        Assert.Equal(Md5("bbbb"u8.ToArray()), (await ListAsync(_prefix)).Single().ContentMd5);
+    }
+
+    [Fact]
+    public async Task Listing_over_several_pages_gives_every_key_once_in_byte_order()
+    {
+        // Names whose byte order differs from a folder walk's: '-' < '.' < '/' < '0'.
+        var keys = new List<string>();
+        string[] separators = ["/", "-", ".", "0"];
+        for (var i = 0; i < 1030; i++)
+            keys.Add($"{_prefix}d{separators[i % 4]}{i:D4}");
+        await Parallel.ForEachAsync(keys, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (k, _) => await PutAsync(k, [1]));
+        var listed = (await ListAsync(_prefix)).Select(o => o.Key).ToList();
+        Assert.Equal(keys.Order(StringComparer.Ordinal), listed);
+    }
+
+    [Fact]
+    public async Task Listing_is_limited_to_the_prefix()
+    {
+        await PutAsync(_prefix + "pre/a", [1]);
+        await PutAsync(_prefix + "prefix/b", [2]);
+        await PutAsync(_prefix + "pre", [3]);
+        Assert.Equal([_prefix + "pre/a"], (await ListAsync(_prefix + "pre/")).Select(o => o.Key));
+        Assert.Empty(await ListAsync(_prefix + "none/"));
+    }
+
+    [Fact]
+    public async Task Delete_removes_and_a_missing_key_is_not_an_error()
+    {
+        await PutAsync(_prefix + "gone", [1, 2, 3]);
+        await Store.DeleteAsync(_prefix + "gone", CancellationToken.None);
+        await Store.DeleteAsync(_prefix + "never-was", CancellationToken.None);
+        Assert.Empty(await ListAsync(_prefix));
+    }
+
+    [Fact]
+    public async Task A_body_that_does_not_match_its_md5_is_an_error()
+    {
+        // As when a file changes while it is uploaded: the MD5 computed before no longer holds.
+        var path = File("bad", "new"u8.ToArray());
+        var e = await Assert.ThrowsAsync<ObjectStoreException>(() => Store.PutFileAsync(_prefix + "k", path, Md5("other"u8.ToArray()), CancellationToken.None));
+        Assert.True(e.Transient);
+    }
+
+    [Fact]
+    public async Task A_large_file_is_stored_byte_exact()
+    {
+        var content = RandomNumberGenerator.GetBytes((int)(2.5 * S3ObjectStore.PartSize) + 12345);
+        await PutAsync(_prefix + "big", content);
+        Assert.Equal(Md5(content), Md5(await GetAsync(_prefix + "big")));
+        Assert.Equal(content.Length, (await ListAsync(_prefix)).Single().Size);
+    }
+}
+
+public sealed class InMemoryObjectStoreContract : ObjectStoreContract
+{
+    protected override IObjectStore Store { get; } = new InMemoryObjectStore();
+}
+
+[Collection(S3Collection.Name)]
+public sealed class S3ObjectStoreContract(S3TestServer server) : ObjectStoreContract
+{
+    protected override IObjectStore Store { get; } = new S3ObjectStore(server.Connection());
+
+    [Fact]
+    public async Task What_s3cmd_downloads_is_what_was_uploaded()
+    {
+        var content = RandomNumberGenerator.GetBytes(70_000);
+        var key = "s3cmd-check/" + Guid.NewGuid().ToString("N");
+        await Store.PutFileAsync(key, File("up", content), Md5(content), CancellationToken.None);
+        var target = Path.Combine(Dir, "down");
+        var r = await Sandbox.ShellAsync("s3cmd", "-c", server.S3cmdConfig(Dir), "get", $"s3://{S3TestServer.Bucket}/{key}", target);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(Md5(content), Md5(await System.IO.File.ReadAllBytesAsync(target)));
+    }
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+// The S3 test server of btw-backup: s3rver with two fixes its tests need (see FIELD-NOTES):
+//  1. listings in S3's byte order: s3rver walks the folder tree and cuts pages in walk order,
+//     so with several pages keys go missing and a mirroring client deletes live objects;
+//  2. a PUT answered only once the object is on disk: s3rver answers before its write
+//     stream closes, so a HEAD or GET right after can see a short object.
+// Usage: node server.js --port N --directory DIR --bucket NAME [--bucket NAME...]
+// Prints "ready PORT" on stdout once it listens.
+'use strict';
+
+const crypto = require('crypto');
+const fs = require('fs-extra');
+const path = require('path');
+const S3rver = require('s3rver');
+const FilesystemStore = require('s3rver/lib/stores/filesystem');
+const S3Object = require('s3rver/lib/models/object');
+
+const OBJECT_SUFFIX = '._S3rver_object';
+
+function allKeys(bucketPath) {
+  const keys = [];
+  const visit = dir => {
+    for (const name of fs.readdirSync(dir)) {
+      const full = path.join(dir, name);
+      if (fs.statSync(full).isDirectory()) visit(full);
+      else if (name.endsWith(OBJECT_SUFFIX)) keys.push(full.slice(bucketPath.length + 1, -OBJECT_SUFFIX.length));
+    }
+  };
+  visit(bucketPath);
+  return keys.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+}
+
+FilesystemStore.prototype.listObjects = async function listObjectsSorted(bucket, options) {
+  const { delimiter = '', startAfter = '', prefix = '', maxKeys = Infinity } = options;
+  const after = Buffer.from(startAfter, 'utf8');
+  const keys = [];
+  const prefixes = new Set();
+  let isTruncated = false;
+  for (const key of allKeys(this.getBucketPath(bucket))) {
+    if (!key.startsWith(prefix) || (startAfter && Buffer.compare(Buffer.from(key, 'utf8'), after) <= 0)) continue;
+    if (delimiter) {
+      const at = key.indexOf(delimiter, prefix.length);
+      if (at !== -1) {
+        prefixes.add(key.slice(0, at + delimiter.length));
+        continue;
+      }
+    }
+    if (keys.length >= maxKeys) {
+      isTruncated = true;
+      break;
+    }
+    keys.push(key);
+  }
+  const metadata = await Promise.all(keys.map(key =>
+    this.getMetadata(bucket, key).catch(err => (err.code === 'ENOENT' ? undefined : Promise.reject(err)))));
+  return {
+    objects: keys.flatMap((key, i) => (metadata[i] ? [new S3Object(bucket, key, null, metadata[i])] : [])),
+    commonPrefixes: [...prefixes].sort(),
+    isTruncated,
+  };
+};
+
+FilesystemStore.prototype.putObject = async function putObjectDurable(object) {
+  const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+  await fs.mkdirp(path.dirname(objectPath));
+  const md5 = crypto.createHash('md5');
+  let size = 0;
+  const out = fs.createWriteStream(objectPath);
+  const closed = new Promise((resolve, reject) => {
+    out.on('close', resolve);
+    out.on('error', reject);
+  });
+  if (Buffer.isBuffer(object.content)) {
+    md5.update(object.content);
+    size = object.content.length;
+    out.end(object.content);
+  } else {
+    object.content.on('data', chunk => {
+      md5.update(chunk);
+      size += chunk.length;
+    });
+    object.content.on('error', err => out.destroy(err));
+    object.content.pipe(out);
+  }
+  await closed;
+  const digest = md5.digest('hex');
+  await this.putMetadata(object.bucket, object.key, object.metadata, digest);
+  return { size, md5: digest };
+};
+
+const args = process.argv.slice(2);
+const option = name => {
+  const at = args.indexOf(name);
+  return at === -1 ? undefined : args[at + 1];
+};
+const buckets = args.flatMap((a, i) => (a === '--bucket' ? [{ name: args[i + 1], configs: [] }] : []));
+
+new S3rver({
+  address: '127.0.0.1',
+  port: Number(option('--port') || 4568),
+  directory: option('--directory'),
+  silent: true,
+  configureBuckets: buckets,
+})
+  .run()
+  .then(address => process.stdout.write(`ready ${address.port}\n`))
+  .catch(err => {
+    process.stderr.write(`s3 test server: ${err.stack || err}\n`);
+    process.exit(1);
+  });
