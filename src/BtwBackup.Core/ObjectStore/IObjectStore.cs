@@ -23,6 +23,9 @@ public interface IObjectStore
 
     Task DeleteAsync(string key, CancellationToken ct);
 
+    /// <summary>The MD5 of an object whose listing does not show it (a multipart upload): from the metadata btw-backup stored with it, or null.</summary>
+    Task<string?> StoredMd5Async(string key, CancellationToken ct);
+
     /// <summary>Downloads an object into a local file (restore, verification).</summary>
     Task GetFileAsync(string key, string path, CancellationToken ct);
 }

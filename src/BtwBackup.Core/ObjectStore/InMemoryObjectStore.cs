@@ -57,6 +57,9 @@ public sealed class InMemoryObjectStore : IObjectStore
         _objects.TryRemove(key, out _);
     }
 
+    public Task<string?> StoredMd5Async(string key, CancellationToken ct) =>
+        Task.FromResult(_objects.TryGetValue(key, out var bytes) ? Convert.ToHexStringLower(MD5.HashData(bytes)) : null);
+
     public async Task GetFileAsync(string key, string path, CancellationToken ct)
     {
         Interlocked.Increment(ref Requests);

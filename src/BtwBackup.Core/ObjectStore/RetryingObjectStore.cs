@@ -30,6 +30,9 @@ public sealed class RetryingObjectStore(IObjectStore inner, int attempts = 5, Ti
     public Task DeleteAsync(string key, CancellationToken ct) =>
         Retry(async () => { await inner.DeleteAsync(key, ct); return true; }, ct);
 
+    public Task<string?> StoredMd5Async(string key, CancellationToken ct) =>
+        Retry(() => inner.StoredMd5Async(key, ct), ct);
+
     public Task GetFileAsync(string key, string path, CancellationToken ct) =>
         Retry(async () => { await inner.GetFileAsync(key, path, ct); return true; }, ct);
 

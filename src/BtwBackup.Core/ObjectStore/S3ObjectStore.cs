@@ -159,6 +159,12 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     public Task DeleteAsync(string key, CancellationToken ct) =>
         Call("delete " + key, () => _client.DeleteObjectAsync(_connection.Bucket, key, ct));
 
+    public async Task<string?> StoredMd5Async(string key, CancellationToken ct)
+    {
+        var metadata = await Call("head " + key, () => _client.GetObjectMetadataAsync(_connection.Bucket, key, ct));
+        return metadata.Metadata["btw-md5"] ?? PlainMd5(metadata.ETag);
+    }
+
     public async Task GetFileAsync(string key, string path, CancellationToken ct)
     {
         using var response = await Call("get " + key, () => _client.GetObjectAsync(_connection.Bucket, key, ct));

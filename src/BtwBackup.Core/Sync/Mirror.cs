@@ -1,0 +1,140 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using BtwBackup.ObjectStore;
+
+namespace BtwBackup.Sync;
+
+/// <summary>What one push or sync did.</summary>
+public sealed record TransferReport(int Uploaded, long BytesUploaded, int Deleted, int Unchanged)
+{
+    public static readonly TransferReport None = new(0, 0, 0, 0);
+
+    public TransferReport Add(TransferReport o) =>
+        new(Uploaded + o.Uploaded, BytesUploaded + o.BytesUploaded, Deleted + o.Deleted, Unchanged + o.Unchanged);
+}
+
+/// <summary>A push or sync in which some files failed; the path stays pending.</summary>
+public sealed class MirrorException(string path, IReadOnlyList<string> failures)
+    : Exception($"{path}: {failures.Count} file(s) failed: {string.Join("; ", failures.Take(3))}")
+{
+    public IReadOnlyList<string> Failures { get; } = failures;
+}
+
+/// <summary>
+/// Mirrors paths under root to a destination: a path P is stored at key PREFIX + P. Push
+/// uploads a file or a folder as it is; sync makes the remote folder equal to the local one by
+/// content (MD5, never size or mtime: rdiff-backup rewrites files with the same size within the
+/// same second). Transfers run in parallel up to a limit; a file that fails does not stop the
+/// others, and the whole path is reported failed so that it stays pending.
+/// </summary>
+public sealed class Mirror(IObjectStore store, string root, string prefix, int parallelism)
+{
+    public string KeyOf(string relativePath) => prefix + relativePath.Replace('\\', '/');
+
+    public async Task<TransferReport> PushAsync(string path, CancellationToken ct)
+    {
+        var local = LocalFiles(path);
+        var failures = new ConcurrentBag<string>();
+        long bytes = 0;
+        var uploaded = 0;
+        await Parallel.ForEachAsync(local, Options(ct), async (rel, token) =>
+        {
+            try
+            {
+                var full = Path.Combine(root, rel);
+                await store.PutFileAsync(KeyOf(rel), full, await Md5Async(full, token), token);
+                Interlocked.Add(ref bytes, new FileInfo(full).Length);
+                Interlocked.Increment(ref uploaded);
+            }
+            catch (Exception e) when (e is ObjectStoreException or IOException or UnauthorizedAccessException)
+            {
+                failures.Add($"{rel}: {e.Message}");
+            }
+        });
+        if (!failures.IsEmpty)
+            throw new MirrorException(path, [.. failures.Order(StringComparer.Ordinal)]);
+        return new TransferReport(uploaded, bytes, 0, 0);
+    }
+
+    public async Task<TransferReport> SyncAsync(string path, CancellationToken ct)
+    {
+        var folder = path.Length == 0 || path.EndsWith('/') ? path : path + "/";
+        var full = Path.Combine(root, folder);
+        if (!Directory.Exists(full))
+            throw new MirrorException(path, ["trying to sync a path which is not a local directory"]);
+
+        var remote = new Dictionary<string, RemoteObject>(StringComparer.Ordinal);
+        await foreach (var o in store.ListAsync(KeyOf(folder), ct))
+            remote[o.Key] = o;
+
+        var local = LocalFiles(folder);
+        var failures = new ConcurrentBag<string>();
+        long bytes = 0;
+        int uploaded = 0, unchanged = 0, deleted = 0;
+        await Parallel.ForEachAsync(local, Options(ct), async (rel, token) =>
+        {
+            try
+            {
+                var file = Path.Combine(root, rel);
+                var md5 = await Md5Async(file, token);
+                var key = KeyOf(rel);
+                if (remote.TryGetValue(key, out var existing) && await SameAsync(existing, md5, token))
+                {
+                    Interlocked.Increment(ref unchanged);
+                    return;
+                }
+
+                await store.PutFileAsync(key, file, md5, token);
+                Interlocked.Add(ref bytes, new FileInfo(file).Length);
+                Interlocked.Increment(ref uploaded);
+            }
+            catch (Exception e) when (e is ObjectStoreException or IOException or UnauthorizedAccessException)
+            {
+                failures.Add($"{rel}: {e.Message}");
+            }
+        });
+
+        var localKeys = local.Select(KeyOf).ToHashSet(StringComparer.Ordinal);
+        await Parallel.ForEachAsync(remote.Keys.Where(k => !localKeys.Contains(k)), Options(ct), async (key, token) =>
+        {
+            try
+            {
+                await store.DeleteAsync(key, token);
+                Interlocked.Increment(ref deleted);
+            }
+            catch (ObjectStoreException e)
+            {
+                failures.Add($"{key}: {e.Message}");
+            }
+        });
+
+        if (!failures.IsEmpty)
+            throw new MirrorException(path, [.. failures.Order(StringComparer.Ordinal)]);
+        return new TransferReport(uploaded, bytes, deleted, unchanged);
+    }
+
+    private async Task<bool> SameAsync(RemoteObject existing, string md5, CancellationToken ct) =>
+        existing.ContentMd5 is { } listed ? listed == md5 : await store.StoredMd5Async(existing.Key, ct) == md5;
+
+    /// <summary>The regular files at or under a path, relative to root. Symbolic links are not followed.</summary>
+    private List<string> LocalFiles(string path)
+    {
+        var full = Path.Combine(root, path);
+        if (File.Exists(full) && !Directory.Exists(full))
+            return [path.TrimEnd('/')];
+        if (!Directory.Exists(full))
+            throw new MirrorException(path, ["no such local file or directory"]);
+        return Directory.EnumerateFiles(full, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint })
+            .Select(f => Path.GetRelativePath(root, f))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+    }
+
+    private ParallelOptions Options(CancellationToken ct) => new() { MaxDegreeOfParallelism = Math.Max(1, parallelism), CancellationToken = ct };
+
+    private static async Task<string> Md5Async(string file, CancellationToken ct)
+    {
+        await using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan | FileOptions.Asynchronous);
+        return Convert.ToHexStringLower(await MD5.HashDataAsync(stream, ct));
+    }
+}

@@ -1,0 +1,84 @@
+using BtwBackup.ObjectStore;
+using BtwBackup.Sync;
+using Xunit;
+
+namespace BtwBackup.Tests.Sync;
+
+public sealed class MirrorTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("btw-mirror-").FullName;
+    private readonly InMemoryObjectStore _store = new() { PageSize = 3 };
+    private readonly Mirror _mirror;
+
+    public MirrorTests() => _mirror = new Mirror(_store, _root, "pre/", parallelism: 4);
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private void Write(string rel, string content)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(_root, rel))!);
+        File.WriteAllText(Path.Combine(_root, rel), content);
+    }
+
+    private Dictionary<string, string> Remote() =>
+        _store.Objects.ToDictionary(kv => kv.Key, kv => System.Text.Encoding.UTF8.GetString(kv.Value));
+
+    [Fact]
+    public async Task Push_uploads_a_file_or_a_whole_folder_under_prefix_plus_path()
+    {
+        Write("www/log.txt", "line\n");
+        Write("www/2016-01-01T00:00:00/backup.tar", "tar");
+        Write("www/2016-01-01T00:00:00/rdiff-backup-data/x", "meta");
+        Assert.Equal(1, (await _mirror.PushAsync("www/log.txt", CancellationToken.None)).Uploaded);
+        Assert.Equal(2, (await _mirror.PushAsync("www/2016-01-01T00:00:00/", CancellationToken.None)).Uploaded);
+        Assert.Equal(new Dictionary<string, string>
+        {
+            ["pre/www/log.txt"] = "line\n",
+            ["pre/www/2016-01-01T00:00:00/backup.tar"] = "tar",
+            ["pre/www/2016-01-01T00:00:00/rdiff-backup-data/x"] = "meta",
+        }, Remote());
+    }
+
+    [Fact]
+    public async Task Sync_uploads_what_differs_by_content_deletes_what_is_gone_and_leaves_the_rest()
+    {
+        Write("s/a", "aaaa");
+        Write("s/b", "bbbb");
+        Write("s/sub/c", "cccc");
+        await _mirror.SyncAsync("s/", CancellationToken.None);
+
+        // Same size, same mtime, other content: still uploaded.
+        var mtime = File.GetLastWriteTimeUtc(Path.Combine(_root, "s/a"));
+        Write("s/a", "AAAA");
+        File.SetLastWriteTimeUtc(Path.Combine(_root, "s/a"), mtime);
+        File.Delete(Path.Combine(_root, "s/sub/c"));
+        var before = _store.Requests;
+        var report = await _mirror.SyncAsync("s/", CancellationToken.None);
+
+        Assert.Equal(new TransferReport(1, 4, 1, 1), report);
+        Assert.Equal(new Dictionary<string, string> { ["pre/s/a"] = "AAAA", ["pre/s/b"] = "bbbb" }, Remote());
+        Assert.Equal(1 + 1 + 1, _store.Requests - before); // one listing page, one put, one delete
+    }
+
+    [Fact]
+    public async Task A_failing_file_fails_the_path_but_the_others_are_transferred()
+    {
+        Write("s/ok1", "1");
+        Write("s/bad", "2");
+        Write("s/ok2", "3");
+        _store.Fault = (op, key) => op == "put" && key.EndsWith("/bad", StringComparison.Ordinal) ? throw new ObjectStoreException("put: 500", transient: true) : Task.CompletedTask;
+        var e = await Assert.ThrowsAsync<MirrorException>(() => _mirror.SyncAsync("s/", CancellationToken.None));
+        Assert.Equal(["s/bad: put: 500"], e.Failures);
+        Assert.Equal(["pre/s/ok1", "pre/s/ok2"], _store.Objects.Keys.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Sync_of_a_missing_folder_fails_without_deleting_anything()
+    {
+        Write("s/a", "a");
+        await _mirror.SyncAsync("s/", CancellationToken.None);
+        Directory.Delete(Path.Combine(_root, "s"), recursive: true);
+        await Assert.ThrowsAsync<MirrorException>(() => _mirror.SyncAsync("s/", CancellationToken.None));
+        Assert.Single(_store.Objects);
+    }
+}
