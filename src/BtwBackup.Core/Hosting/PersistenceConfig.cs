@@ -1,0 +1,57 @@
+using Akka.Configuration;
+using Akka.Persistence.Sql;
+using HoconConfig = Akka.Configuration.Config;
+
+namespace BtwBackup.Hosting;
+
+/// <summary>
+/// The sync-state journal: Akka.Persistence.Sql on a SQLite file in the configuration directory
+/// (the embedded default), with btw-backup's serializer for everything it persists.
+/// </summary>
+public static class PersistenceConfig
+{
+    public const string FileName = "sync-state.db";
+
+    public static HoconConfig ForSqlite(string databaseFile)
+    {
+        var connection = Quote("Data Source=" + databaseFile);
+        var text = $$"""
+            akka.persistence {
+              journal {
+                plugin = "akka.persistence.journal.sql"
+                sql {
+                  connection-string = {{connection}}
+                  provider-name = "SQLite.MS"
+                  auto-initialize = on
+                }
+              }
+              snapshot-store {
+                plugin = "akka.persistence.snapshot-store.sql"
+                sql {
+                  connection-string = {{connection}}
+                  provider-name = "SQLite.MS"
+                  auto-initialize = on
+                }
+              }
+              query.journal.sql {
+                connection-string = {{connection}}
+                provider-name = "SQLite.MS"
+              }
+            }
+            akka.actor {
+              serializers.btw-sync = "BtwBackup.Sync.SyncSerializer, BtwBackup.Core"
+              serialization-bindings {
+                "BtwBackup.Sync.SyncEvent, BtwBackup.Core" = btw-sync
+                "BtwBackup.Sync.SyncState, BtwBackup.Core" = btw-sync
+              }
+              serialization-identifiers {
+                "BtwBackup.Sync.SyncSerializer, BtwBackup.Core" = {{BtwBackup.Sync.SyncSerializer.Id}}
+              }
+            }
+            """;
+        // The plugin does not load its own defaults.
+        return ConfigurationFactory.ParseString(text).WithFallback(SqlPersistence.DefaultConfiguration);
+    }
+
+    private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+}

@@ -1,0 +1,24 @@
+using System.Collections.Immutable;
+using BtwBackup.Backup;
+
+namespace BtwBackup.Sync;
+
+/// <summary>Record paths that the destination must learn about; acknowledged once persisted.</summary>
+public sealed record RecordPending(long Correlation, ImmutableList<PendingPath> Paths);
+
+public sealed record PendingRecorded(long Correlation, string Destination);
+
+/// <summary>Push and sync everything pending now.</summary>
+public sealed record RunSync(long Correlation);
+
+/// <summary>The outcome of a sync run: what moved, which paths failed (each with one line), what is still pending.</summary>
+public sealed record SyncFinished(long Correlation, string Destination, TransferReport Report, ImmutableList<string> Failures, SyncState Pending);
+
+public sealed record GetSyncState(long Correlation);
+
+public sealed record SyncStateReport(long Correlation, string Destination, SyncState State);
+
+/// <summary>sync-state --reset; refused while anything is pending.</summary>
+public sealed record ResetSyncState(long Correlation);
+
+public sealed record ResetDone(long Correlation, string Destination, string? Refusal);

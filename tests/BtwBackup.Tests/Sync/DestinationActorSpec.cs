@@ -1,0 +1,109 @@
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using BtwBackup.Backup;
+using BtwBackup.Hosting;
+using BtwBackup.ObjectStore;
+using BtwBackup.Sync;
+using Xunit;
+
+namespace BtwBackup.Tests.Sync;
+
+/// <summary>The persistent DestinationActor on a real SQLite journal, with the in-memory store.</summary>
+public sealed class DestinationActorSpec : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("btw-dest-").FullName;
+    private readonly string _root;
+    private readonly InMemoryObjectStore _store = new();
+
+    public DestinationActorSpec()
+    {
+        _root = Directory.CreateDirectory(Path.Combine(_dir, "root")).FullName;
+        Directory.CreateDirectory(Path.Combine(_root, "www", "2016-01-01T00:00:00"));
+        File.WriteAllText(Path.Combine(_root, "www", "2016-01-01T00:00:00", "backup.tar"), "tar v1");
+        File.WriteAllText(Path.Combine(_root, "www", "log.txt"), "log\n");
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private TestKit NewSystem() => new(PersistenceConfig.ForSqlite(Path.Combine(_dir, "journal.db")));
+
+    private IActorRef Destination(TestKit kit, string? legacy = null) =>
+        kit.Sys.ActorOf(DestinationActor.Props(new DestinationOptions("offsite", new Mirror(_store, _root, "pre/", 4), TimeSpan.FromDays(90), LegacyStateFile: legacy)));
+
+    [Fact]
+    public void Pending_work_survives_the_actor_system_and_is_done_by_the_next_one()
+    {
+        var first = NewSystem();
+        var dest = Destination(first);
+        dest.Tell(new RecordPending(1, [new PendingPath("www/2016-01-01T00:00:00/", Sync: true), new PendingPath("www/log.txt", Sync: false)]), first.TestActor);
+        first.ExpectMsg<PendingRecorded>(r => r.Correlation == 1);
+        // Torn down before any transfer: as a kill after the acknowledgement.
+        first.Shutdown();
+
+        var second = NewSystem();
+        dest = Destination(second);
+        dest.Tell(new GetSyncState(2), second.TestActor);
+        var state = second.ExpectMsg<SyncStateReport>().State;
+        Assert.Equal(["www/log.txt"], state.MustPush);
+        Assert.Equal(["www/2016-01-01T00:00:00/"], state.MustSync);
+
+        dest.Tell(new RunSync(3), second.TestActor);
+        var finished = second.ExpectMsg<SyncFinished>(TimeSpan.FromSeconds(10));
+        Assert.Empty(finished.Failures);
+        Assert.True(finished.Pending.IsEmpty);
+        Assert.Equal(2, finished.Report.Uploaded);
+        Assert.Equal(["pre/www/2016-01-01T00:00:00/backup.tar", "pre/www/log.txt"], _store.Objects.Keys.Order(StringComparer.Ordinal));
+        second.Shutdown();
+
+        var third = NewSystem();
+        dest = Destination(third);
+        dest.Tell(new GetSyncState(4), third.TestActor);
+        Assert.True(third.ExpectMsg<SyncStateReport>().State.IsEmpty);
+        third.Shutdown();
+    }
+
+    [Fact]
+    public void A_failed_path_stays_pending_with_one_line_and_the_others_are_done()
+    {
+        var kit = NewSystem();
+        _store.Fault = (op, key) => op == "put" && key.EndsWith("log.txt", StringComparison.Ordinal) ? throw new ObjectStoreException("put: 500 InternalError", transient: false) : Task.CompletedTask;
+        var dest = Destination(kit);
+        dest.Tell(new RecordPending(1, [new PendingPath("www/log.txt", false), new PendingPath("www/2016-01-01T00:00:00/", true)]), kit.TestActor);
+        kit.ExpectMsg<PendingRecorded>();
+        dest.Tell(new RunSync(2), kit.TestActor);
+        var finished = kit.ExpectMsg<SyncFinished>(TimeSpan.FromSeconds(10));
+        Assert.Equal(["push of www/log.txt to offsite failed: www/log.txt: 1 file(s) failed: www/log.txt: put: 500 InternalError"], finished.Failures);
+        Assert.Equal(["www/log.txt"], finished.Pending.MustPush);
+        Assert.Empty(finished.Pending.MustSync);
+
+        dest.Tell(new ResetSyncState(3), kit.TestActor);
+        Assert.Equal("cannot reset: some files must be synced or pushed", kit.ExpectMsg<ResetDone>().Refusal);
+        _store.Fault = null;
+        dest.Tell(new RunSync(4), kit.TestActor);
+        Assert.True(kit.ExpectMsg<SyncFinished>(TimeSpan.FromSeconds(10)).Pending.IsEmpty);
+        dest.Tell(new ResetSyncState(5), kit.TestActor);
+        Assert.Null(kit.ExpectMsg<ResetDone>().Refusal);
+        kit.Shutdown();
+    }
+
+    [Fact]
+    public void The_original_sync_state_file_is_imported_once_and_set_aside()
+    {
+        var legacy = Path.Combine(_dir, "sync_state");
+        File.WriteAllLines(legacy,
+        [
+            "2016-01-01T12:00:00 +push www/log.txt",
+            "2016-01-01T12:00:01 -push www/log.txt",
+            "2016-01-01T12:00:02 +sync www/2016-01-01T00:00:00/",
+        ]);
+        var kit = NewSystem();
+        var dest = Destination(kit, legacy);
+        dest.Tell(new GetSyncState(1), kit.TestActor);
+        var state = kit.ExpectMsg<SyncStateReport>().State;
+        Assert.Equal(["www/2016-01-01T00:00:00/"], state.MustSync);
+        Assert.Empty(state.MustPush);
+        Assert.False(File.Exists(legacy));
+        Assert.True(File.Exists(legacy + ".imported"));
+        kit.Shutdown();
+    }
+}
