@@ -44,9 +44,11 @@ public static class CommandLine
         [
             new(["--list"], "list", "lists the files that must still be synced or pushed"),
             new(["--reset"], "reset", "empties the sync state (refused while anything is pending)"),
+            new(["--history"], "history", "shows what happened to the sync state, oldest first"),
+            new(["--since"], "since", "with --history: only what happened at or after TIME (UTC)", TakesValue: true, Metavar: "TIME"),
         ], [])
         {
-            ExclusiveGroup = ["--list", "--reset"],
+            ExclusiveGroup = ["--list", "--reset", "--history"],
             ExclusiveRequired = true,
         },
     ];

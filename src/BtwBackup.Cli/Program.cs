@@ -34,6 +34,8 @@ public static class Program
             var configDir = Path.GetFullPath(run.ConfigDir ?? ConfigLoader.DefaultConfigDir());
             var settings = ConfigLoader.LoadGeneral(configDir);
             log = new LogFile(settings.LogFile);
+            if (request.Syncs && settings.DestinationError is { } noDestination)
+                throw new ConfigException(noDestination);
             log.Write("INFO", "cli", $"{CommandLine.Prog} {string.Join(' ', args)}");
 
             using var configLock = request.Writes

@@ -10,8 +10,8 @@ public sealed class UsageException(string usage, string message) : Exception(mes
     public string Usage { get; } = usage;
 }
 
-/// <summary>A command ready for the Orchestrator, and whether it writes (and so takes the lock).</summary>
-public sealed record Request(CliCommand Command, bool Writes);
+/// <summary>A command ready for the Orchestrator, whether it writes (and so takes the lock), and whether it needs the destinations.</summary>
+public sealed record Request(CliCommand Command, bool Writes, bool Syncs = false);
 
 /// <summary>Turns parsed arguments into a command, with the original's checks and messages.</summary>
 public static class Requests
@@ -24,9 +24,11 @@ public static class Requests
         return args.Command switch
         {
             "fs-init" => new Request(new InitFileTree(args.Get("src"), args.Get("name"), SourceTypes.Parse(args.Get("backup_type"))), Writes: false),
-            "fs" => new Request(new BackupFileTree(args.Get("src"), args.Get("dst"), Owner(args)), Writes: true),
+            "fs" => new Request(new BackupFileTree(args.Get("src"), args.Get("dst"), Owner(args)), Writes: true, Syncs: true),
             "list" => new Request(new ListBackups(args.Get("dst")), Writes: false),
-            "db" => new Request(new BackupDatabase(Database(args), args.Get("dst"), Owner(args)), Writes: true),
+            "db" => new Request(new BackupDatabase(Database(args), args.Get("dst"), Owner(args)), Writes: true, Syncs: true),
+            "sync" => new Request(new SyncNow(args.Flag("full")), Writes: true, Syncs: true),
+            "sync-state" => new Request(SyncState(args), Writes: true, Syncs: true),
             _ => throw new ConfigException($"the {args.Command} command is not available in this version yet"),
         };
     }
@@ -47,6 +49,27 @@ public static class Requests
         return db;
     }
 
+    private static InspectSyncState SyncState(ParsedArgs args)
+    {
+        var since = args.Find("since");
+        if (since is not null && !args.Flag("history"))
+            throw Usage(args, "argument --since: only with --history");
+        DateTime? time = null;
+        if (since is not null)
+        {
+            time = DateTime.TryParse(since, System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal, out var t)
+                ? t
+                : throw Usage(args, $"argument --since: not a time: '{since}' (2016-01-01 or 2016-01-01T12:00:00)");
+        }
+
+        var action = args.Flag("list") ? SyncStateAction.List : args.Flag("reset") ? SyncStateAction.Reset : SyncStateAction.History;
+        return new InspectSyncState(action, time);
+    }
+
+    private static UsageException Usage(ParsedArgs args, string message) =>
+        new(CommandLine.Parser().CommandUsage(CommandLine.Commands.First(c => c.Name == args.Command)), message);
+
     private static void CheckDst(string dst)
     {
         if (dst.Length == 0)
@@ -61,9 +84,6 @@ public static class Requests
     {
         if (args.Find("uid") is not { } spec)
             return null;
-        return Posix.ParseOwnership(spec, out var error)
-            ?? throw new UsageException(
-                CommandLine.Parser().CommandUsage(CommandLine.Commands.First(c => c.Name == args.Command)),
-                $"argument -u/--uid: {error}");
+        return Posix.ParseOwnership(spec, out var error) ?? throw Usage(args, $"argument -u/--uid: {error}");
     }
 }

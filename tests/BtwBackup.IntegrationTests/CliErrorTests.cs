@@ -118,8 +118,20 @@ public sealed class CliErrorTests : IDisposable
     }
 
     [Fact]
-    public async Task Commands_of_later_versions_say_so()
+    public async Task Sync_without_a_destination_says_what_to_configure()
     {
-        await ExpectErrorAsync(1, "btw-backup: the sync command is not available in this version yet\n", "sync");
+        await ExpectErrorAsync(1, "btw-backup: no destination is configured: add one to destinations in btw-backup.conf\n", "sync");
+        await ExpectErrorAsync(1, "btw-backup: no destination is configured: there is no sync state (destinations in btw-backup.conf)\n", "sync-state", "--list");
+    }
+
+    [Fact]
+    public async Task A_legacy_configuration_without_s3_settings_gives_the_original_messages_for_commands_that_sync()
+    {
+        File.Delete(Path.Combine(_box.ConfigDir, "btw-backup.conf"));
+        File.WriteAllText(Path.Combine(_box.ConfigDir, "config.py"), $"ROOT_PATH = \"{_box.Root}\"\n");
+        await ExpectErrorAsync(1, "btw-backup: you must specify S3_URI_PREFIX in the general configuration\n", "sync");
+        File.AppendAllText(Path.Combine(_box.ConfigDir, "config.py"), "S3_URI_PREFIX = \"s3://bucket/prefix\"\n");
+        await ExpectErrorAsync(1, "btw-backup: you must specify S3CMD_CONFIG in the general configuration\n", "fs", "/src", "dst");
+        Assert.Empty(RootEntries());
     }
 }

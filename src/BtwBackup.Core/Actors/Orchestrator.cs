@@ -4,7 +4,9 @@ using Akka.Event;
 using BtwBackup.Backup;
 using BtwBackup.Config;
 using BtwBackup.Protocol;
+using BtwBackup.ObjectStore;
 using BtwBackup.Series;
+using BtwBackup.Sync;
 
 namespace BtwBackup.Actors;
 
@@ -12,7 +14,14 @@ namespace BtwBackup.Actors;
 public sealed record OrchestratorServices(
     GeneralSettings Settings,
     IBackupProcedure Backups,
-    SeriesLister Lister);
+    SeriesLister Lister)
+{
+    /// <summary>Opens a destination's object store; null when the settings have no destination.</summary>
+    public Func<DestinationSettings, IObjectStore>? Stores { get; init; }
+
+    /// <summary>Reads a destination's journal for <c>sync-state --history</c>.</summary>
+    public Func<ActorSystem, string, DateTime?, Task<ImmutableList<string>>>? History { get; init; }
+}
 
 /// <summary>
 /// The root of the tree (/user/orchestrator). Turns CLI commands into work: file-tree backups go
@@ -27,6 +36,7 @@ public sealed class Orchestrator : ReceiveActor
     private readonly OrchestratorServices _services;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<long, IActorRef> _waiting = new();
+    private readonly List<(string Name, IActorRef Ref)> _destinations = [];
     private readonly Func<string, Props> _sourceProps;
     private long _nextJob;
 
@@ -39,6 +49,8 @@ public sealed class Orchestrator : ReceiveActor
         Receive<ExecuteCommand>(e => e.Command is BackupFileTree, e => BackupFileTree((BackupFileTree)e.Command, e.ProgressTo));
         Receive<ExecuteCommand>(e => e.Command is BackupDatabase, e => BackupDatabase((BackupDatabase)e.Command, e.ProgressTo));
         Receive<ExecuteCommand>(e => e.Command is ListBackups, e => ListBackups((ListBackups)e.Command));
+        Receive<ExecuteCommand>(e => e.Command is SyncNow, e => SyncNow((SyncNow)e.Command));
+        Receive<ExecuteCommand>(e => e.Command is InspectSyncState, e => InspectSyncState((InspectSyncState)e.Command));
         Receive<ExecuteCommand>(e => Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "unknown command " + e.Command.GetType().Name])));
         Receive<BackupCompleted>(Completed);
         Receive<BackupFailed>(Failed);
@@ -46,6 +58,72 @@ public sealed class Orchestrator : ReceiveActor
 
     public static Props Props(OrchestratorServices services, Func<string, Props>? sourceProps = null) =>
         Akka.Actor.Props.Create(() => new Orchestrator(services, sourceProps));
+
+    protected override void PreStart()
+    {
+        var settings = _services.Settings;
+        if (_services.Stores is not { } stores)
+            return;
+        var legacy = Path.Combine(settings.ConfigDir, "sync_state");
+        foreach (var (d, index) in settings.Destinations.Select((d, i) => (d, i)))
+        {
+            var mirror = new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism);
+            var options = new DestinationOptions(d.Name, mirror, settings.Sync.HistoryWindow, settings.Sync.SnapshotEvery,
+                LegacyStateFile: index == 0 ? legacy : null);
+            // A journal failure stops a persistent actor: its backoff supervisor brings it back.
+            var supervised = Akka.Pattern.BackoffSupervisor.Props(Akka.Pattern.Backoff.OnStop(
+                DestinationActor.Props(options), "destination", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1));
+            _destinations.Add((d.Name, Context.ActorOf(supervised, "destination-" + Uri.EscapeDataString(d.Name))));
+        }
+    }
+
+    private IReadOnlyList<IActorRef> Destinations => [.. _destinations.Select(d => d.Ref)];
+
+    private void SyncNow(SyncNow sync)
+    {
+        if (_destinations.Count == 0)
+        {
+            Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "no destination is configured: add one to destinations in btw-backup.conf"]));
+            return;
+        }
+
+        ImmutableList<PendingPath> changed = sync.Full ? [new PendingPath("", Sync: true)] : [];
+        Context.ActorOf(SyncRound.Props(Destinations, changed, Sender, CommandReply.Ok()));
+    }
+
+    private void InspectSyncState(InspectSyncState inspect)
+    {
+        if (inspect.Action != SyncStateAction.History)
+        {
+            Context.ActorOf(SyncStateQuery.Props(Destinations, inspect.Action == SyncStateAction.Reset, Sender));
+            return;
+        }
+
+        if (_services.History is not { } history || _destinations.Count == 0)
+        {
+            Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "no destination is configured: there is no sync state (destinations in btw-backup.conf)"]));
+            return;
+        }
+
+        var system = Context.System;
+        var names = _destinations.Select(d => d.Name).ToList();
+        ReadHistoryAsync(system, history, names, inspect.Since)
+            .PipeTo(Sender, success: lines => new CommandReply(ExitCode.Ok, lines, []), failure: e => CommandReply.Failed(ErrorReport.Lines(e)));
+    }
+
+    private static async Task<ImmutableList<string>> ReadHistoryAsync(ActorSystem system, Func<ActorSystem, string, DateTime?, Task<ImmutableList<string>>> history, List<string> names, DateTime? since)
+    {
+        if (names.Count == 1)
+            return await history(system, names[0], since);
+        var lines = ImmutableList.CreateBuilder<string>();
+        foreach (var name in names)
+        {
+            lines.Add(name + ":");
+            lines.AddRange((await history(system, name, since)).Select(l => "  " + l));
+        }
+
+        return lines.ToImmutable();
+    }
 
     protected override SupervisorStrategy SupervisorStrategy() =>
         new OneForOneStrategy(
@@ -104,6 +182,15 @@ public sealed class Orchestrator : ReceiveActor
 
     private void Start(BackupJob job, IActorRef? progressTo)
     {
+        var destinations = Destinations;
+        if (destinations.Count > 0)
+        {
+            job = job with
+            {
+                Announce = async (path, ct) => await Task.WhenAll(destinations.Select(d => d.Ask<PendingRecorded>(new RecordPending(0, [path]), ct))),
+            };
+        }
+
         var jobId = ++_nextJob;
         _waiting[jobId] = Sender;
         SourceFor(job.SourceName).Tell(new StartBackup(jobId, job, progressTo));
@@ -126,15 +213,16 @@ public sealed class Orchestrator : ReceiveActor
                 failure: e => CommandReply.Failed(ErrorReport.Lines(e)));
     }
 
+    // Every backup command syncs at its end, also when the backup failed.
     private void Completed(BackupCompleted done)
     {
         if (_waiting.Remove(done.JobId, out var replyTo))
-            replyTo.Tell(new CommandReply(ExitCode.Ok, [], []));
+            Context.ActorOf(SyncRound.Props(Destinations, done.Outcome.Changed, replyTo, CommandReply.Ok()));
     }
 
     private void Failed(BackupFailed failed)
     {
         if (_waiting.Remove(failed.JobId, out var replyTo))
-            replyTo.Tell(CommandReply.Failed(failed.ErrorLines));
+            Context.ActorOf(SyncRound.Props(Destinations, [], replyTo, CommandReply.Failed(failed.ErrorLines)));
     }
 }

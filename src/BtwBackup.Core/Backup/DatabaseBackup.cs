@@ -34,7 +34,7 @@ public sealed class DatabaseBackup(Postgres postgres, RdiffSeries rdiffSeries, I
 
             if (job.Owner is not null)
                 Posix.Chown(dump, job.Owner);
-            return await rdiffSeries.StoreAsync(scratch, target.FileName, job.Series, target.Policy, comparer, job.Owner, progress, ct);
+            return await rdiffSeries.StoreAsync(scratch, target.FileName, job.Series, target.Policy, comparer, job.Owner, progress, ct, job.Announce);
         }
         finally
         {

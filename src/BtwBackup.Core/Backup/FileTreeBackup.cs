@@ -52,7 +52,7 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
             var warnings = await tar.CreateAsync(source, archive, bzip2: false, ct);
             if (job.Owner is not null)
                 Posix.Chown(archive, job.Owner);
-            var outcome = await rdiffSeries.StoreAsync(scratch, RdiffFileName, job.Series, job.Folder.Policy, ByteComparer.Instance, job.Owner, progress, ct);
+            var outcome = await rdiffSeries.StoreAsync(scratch, RdiffFileName, job.Series, job.Folder.Policy, ByteComparer.Instance, job.Owner, progress, ct, job.Announce);
             return outcome with { Warnings = outcome.Warnings.AddRange(warnings) };
         }
         finally

@@ -86,7 +86,8 @@ public sealed class RdiffSeries(RdiffBackup rdiff, IClock clock)
             await rdiff.BackupAsync(scratchDir, lastFullPath!, ct);
             if (owner is not null)
                 Posix.ChownTree(lastFullPath!, owner);
-            return new BackupOutcome(BackupResultKind.StoredIncrement, lastFull!, size, [], [pending]);
+            // Announced already when there is someone to announce to.
+            return new BackupOutcome(BackupResultKind.StoredIncrement, lastFull!, size, [], beforeChange is null ? [pending] : []);
         }
 
         if (same)

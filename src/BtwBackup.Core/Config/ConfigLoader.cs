@@ -100,6 +100,11 @@ public static class ConfigLoader
             path)
         {
             Sources = SourcesReader.Read(config, defaults, path),
+            Destinations = DestinationsReader.Read(config, path),
+            Sync = new SyncSettings(
+                Int(config, "sync.parallelism", path, min: 1) ?? SyncSettings.Default.Parallelism,
+                Duration(config, "sync.history-window", path) ?? SyncSettings.Default.HistoryWindow,
+                Int(config, "sync.snapshot-every", path, min: 1) ?? SyncSettings.Default.SnapshotEvery),
         };
     }
 
@@ -107,6 +112,16 @@ public static class ConfigLoader
     {
         if (!values.TryGetValue("ROOT_PATH", out var root) || root is not PyValue.Str { Value: var rootPath })
             throw new ConfigException("you must specify ROOT_PATH in the general configuration");
+        var uri = values.GetValueOrDefault("S3_URI_PREFIX") as PyValue.Str;
+        var s3cmd = values.GetValueOrDefault("S3CMD_CONFIG") as PyValue.Str;
+        string? destinationError = null;
+        var destinations = System.Collections.Immutable.ImmutableList<DestinationSettings>.Empty;
+        if (uri is null)
+            destinationError = "you must specify S3_URI_PREFIX in the general configuration";
+        else if (s3cmd is null)
+            destinationError = "you must specify S3CMD_CONFIG in the general configuration";
+        else
+            destinations = [DestinationsReader.Legacy(uri.Value, s3cmd.Value)];
         return new GeneralSettings(
             configDir,
             ValidateRoot(rootPath),
@@ -114,7 +129,21 @@ public static class ConfigLoader
             Path.Combine(configDir, "btw-backup.log"),
             "INFO",
             TimeSpan.FromHours(1),
-            path);
+            path)
+        {
+            Destinations = destinations,
+            DestinationError = destinationError,
+        };
+    }
+
+    private static int? Int(HoconConfig config, string key, string path, int min)
+    {
+        var text = Str(config, key, path);
+        if (text is null)
+            return null;
+        return int.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= min
+            ? n
+            : throw new ConfigException($"{path}: {key} must be a whole number of {min} or more, not '{text}'");
     }
 
     private static string ValidateRoot(string root)

@@ -25,6 +25,14 @@ public sealed record GeneralSettings(
     /// <summary>The sources declared in btw-backup.conf (none for a legacy config.py).</summary>
     public System.Collections.Immutable.ImmutableList<ConfiguredSource> Sources { get; init; } = [];
 
+    /// <summary>The S3 destinations that mirror root (none: backups stay local).</summary>
+    public System.Collections.Immutable.ImmutableList<DestinationSettings> Destinations { get; init; } = [];
+
+    public SyncSettings Sync { get; init; } = SyncSettings.Default;
+
+    /// <summary>For a legacy config.py without S3_URI_PREFIX or S3CMD_CONFIG: the original's message, for the commands that sync.</summary>
+    public string? DestinationError { get; init; }
+
     /// <summary>
     /// A database's settings: from a pg-dump (or, for the globals, pg-globals) source of
     /// btw-backup.conf if one names it, else from db/NAME.conf or db/NAME.py, else the defaults.

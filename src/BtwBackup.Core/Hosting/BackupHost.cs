@@ -4,6 +4,8 @@ using HoconConfig = Akka.Configuration.Config;
 using BtwBackup.Actors;
 using BtwBackup.Backup;
 using BtwBackup.Config;
+using BtwBackup.ObjectStore;
+using BtwBackup.Sync;
 using BtwBackup.Series;
 using BtwBackup.Tools;
 
@@ -18,7 +20,11 @@ public static class BackupHost
     {
         var own = ConfigurationFactory.ParseString(
             $"btw-backup.log-file = {Quote(settings.LogFile)}\nakka.loglevel = {settings.LogLevel}");
-        return own.WithFallback(ConfigurationFactory.ParseString(ConfigLoader.ReadResource("BtwBackup.akka.conf")));
+        var config = own.WithFallback(ConfigurationFactory.ParseString(ConfigLoader.ReadResource("BtwBackup.akka.conf")));
+        // The journal is opened only where there is a sync state to keep.
+        return settings.Destinations.IsEmpty
+            ? config
+            : config.WithFallback(PersistenceConfig.ForSqlite(Path.Combine(settings.ConfigDir, PersistenceConfig.FileName)));
     }
 
     public static OrchestratorServices RealServices(GeneralSettings settings)
@@ -31,7 +37,11 @@ public static class BackupHost
         var procedures = new BackupProcedures(
             new FileTreeBackup(tar, new TarSeries(tar, clock), rdiffSeries),
             new DatabaseBackup(new Postgres(runner), rdiffSeries, runner));
-        return new OrchestratorServices(settings, procedures, new SeriesLister(rdiff));
+        return new OrchestratorServices(settings, procedures, new SeriesLister(rdiff))
+        {
+            Stores = settings.Destinations.IsEmpty ? null : d => new RetryingObjectStore(new S3ObjectStore(d.Connection)),
+            History = SyncHistory.ReadAsync,
+        };
     }
 
     public static (ActorSystem System, IActorRef Orchestrator) Start(GeneralSettings settings)

@@ -29,6 +29,19 @@ public sealed record ListBackups(string Dst) : CliCommand;
 /// <summary><c>db DB DST</c>, or with <paramref name="Database"/> null <c>db -g DST</c>.</summary>
 public sealed record BackupDatabase(string? Database, string Dst, Ownership? Owner) : CliCommand;
 
+/// <summary><c>sync</c> (what is pending) or <c>sync --full</c> (the whole root first).</summary>
+public sealed record SyncNow(bool Full) : CliCommand;
+
+public enum SyncStateAction
+{
+    List,
+    Reset,
+    History,
+}
+
+/// <summary><c>sync-state --list | --reset | --history [--since TIME]</c>.</summary>
+public sealed record InspectSyncState(SyncStateAction Action, DateTime? Since) : CliCommand;
+
 /// <summary>Asks the Orchestrator to run a command; progress lines go to <paramref name="ProgressTo"/> when set.</summary>
 public sealed record ExecuteCommand(CliCommand Command, IActorRef? ProgressTo);
 

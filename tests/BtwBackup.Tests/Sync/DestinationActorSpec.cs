@@ -15,6 +15,9 @@ public sealed class DestinationActorSpec : IDisposable
     private readonly string _root;
     private readonly InMemoryObjectStore _store = new();
 
+    // A first write creates the journal's tables; on a loaded CI machine that takes seconds.
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
     public DestinationActorSpec()
     {
         _root = Directory.CreateDirectory(Path.Combine(_dir, "root")).FullName;
@@ -36,19 +39,19 @@ public sealed class DestinationActorSpec : IDisposable
         var first = NewSystem();
         var dest = Destination(first);
         dest.Tell(new RecordPending(1, [new PendingPath("www/2016-01-01T00:00:00/", Sync: true), new PendingPath("www/log.txt", Sync: false)]), first.TestActor);
-        first.ExpectMsg<PendingRecorded>(r => r.Correlation == 1);
+        first.ExpectMsg<PendingRecorded>(r => r.Correlation == 1, Patience);
         // Torn down before any transfer: as a kill after the acknowledgement.
         first.Shutdown();
 
         var second = NewSystem();
         dest = Destination(second);
         dest.Tell(new GetSyncState(2), second.TestActor);
-        var state = second.ExpectMsg<SyncStateReport>().State;
+        var state = second.ExpectMsg<SyncStateReport>(Patience).State;
         Assert.Equal(["www/log.txt"], state.MustPush);
         Assert.Equal(["www/2016-01-01T00:00:00/"], state.MustSync);
 
         dest.Tell(new RunSync(3), second.TestActor);
-        var finished = second.ExpectMsg<SyncFinished>(TimeSpan.FromSeconds(10));
+        var finished = second.ExpectMsg<SyncFinished>(Patience);
         Assert.Empty(finished.Failures);
         Assert.True(finished.Pending.IsEmpty);
         Assert.Equal(2, finished.Report.Uploaded);
@@ -58,7 +61,7 @@ public sealed class DestinationActorSpec : IDisposable
         var third = NewSystem();
         dest = Destination(third);
         dest.Tell(new GetSyncState(4), third.TestActor);
-        Assert.True(third.ExpectMsg<SyncStateReport>().State.IsEmpty);
+        Assert.True(third.ExpectMsg<SyncStateReport>(Patience).State.IsEmpty);
         third.Shutdown();
     }
 
@@ -69,20 +72,20 @@ public sealed class DestinationActorSpec : IDisposable
         _store.Fault = (op, key) => op == "put" && key.EndsWith("log.txt", StringComparison.Ordinal) ? throw new ObjectStoreException("put: 500 InternalError", transient: false) : Task.CompletedTask;
         var dest = Destination(kit);
         dest.Tell(new RecordPending(1, [new PendingPath("www/log.txt", false), new PendingPath("www/2016-01-01T00:00:00/", true)]), kit.TestActor);
-        kit.ExpectMsg<PendingRecorded>();
+        kit.ExpectMsg<PendingRecorded>(Patience);
         dest.Tell(new RunSync(2), kit.TestActor);
-        var finished = kit.ExpectMsg<SyncFinished>(TimeSpan.FromSeconds(10));
+        var finished = kit.ExpectMsg<SyncFinished>(Patience);
         Assert.Equal(["push of www/log.txt to offsite failed: www/log.txt: 1 file(s) failed: www/log.txt: put: 500 InternalError"], finished.Failures);
         Assert.Equal(["www/log.txt"], finished.Pending.MustPush);
         Assert.Empty(finished.Pending.MustSync);
 
         dest.Tell(new ResetSyncState(3), kit.TestActor);
-        Assert.Equal("cannot reset: some files must be synced or pushed", kit.ExpectMsg<ResetDone>().Refusal);
+        Assert.Equal("cannot reset: some files must be synced or pushed", kit.ExpectMsg<ResetDone>(Patience).Refusal);
         _store.Fault = null;
         dest.Tell(new RunSync(4), kit.TestActor);
-        Assert.True(kit.ExpectMsg<SyncFinished>(TimeSpan.FromSeconds(10)).Pending.IsEmpty);
+        Assert.True(kit.ExpectMsg<SyncFinished>(Patience).Pending.IsEmpty);
         dest.Tell(new ResetSyncState(5), kit.TestActor);
-        Assert.Null(kit.ExpectMsg<ResetDone>().Refusal);
+        Assert.Null(kit.ExpectMsg<ResetDone>(Patience).Refusal);
         kit.Shutdown();
     }
 
@@ -99,7 +102,7 @@ public sealed class DestinationActorSpec : IDisposable
         var kit = NewSystem();
         var dest = Destination(kit, legacy);
         dest.Tell(new GetSyncState(1), kit.TestActor);
-        var state = kit.ExpectMsg<SyncStateReport>().State;
+        var state = kit.ExpectMsg<SyncStateReport>(Patience).State;
         Assert.Equal(["www/2016-01-01T00:00:00/"], state.MustSync);
         Assert.Empty(state.MustPush);
         Assert.False(File.Exists(legacy));

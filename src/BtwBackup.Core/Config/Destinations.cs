@@ -1,0 +1,119 @@
+using System.Collections.Immutable;
+using BtwBackup.ObjectStore;
+using HoconConfig = Akka.Configuration.Config;
+
+namespace BtwBackup.Config;
+
+/// <summary>An S3 location that mirrors root: a path P is stored at key <see cref="Prefix"/> + P.</summary>
+public sealed record DestinationSettings(string Name, string Uri, string Prefix, S3Connection Connection);
+
+/// <summary>How syncs run and how long the journal keeps its history.</summary>
+public sealed record SyncSettings(int Parallelism, TimeSpan HistoryWindow, int SnapshotEvery)
+{
+    public static readonly SyncSettings Default = new(8, TimeSpan.FromDays(90), 200);
+}
+
+/// <summary>Reads destinations from btw-backup.conf, or the original's one destination from config.py.</summary>
+internal static class DestinationsReader
+{
+    private static readonly ImmutableHashSet<string> Keys =
+        ["uri", "s3cmd-config", "endpoint", "region", "access-key", "secret-key", "server-side-encryption"];
+
+    public static ImmutableList<DestinationSettings> Read(HoconConfig config, string path)
+    {
+        if (!config.HasPath("destinations"))
+            return [];
+        var value = config.GetValue("destinations");
+        if (value is null || value.IsEmpty)
+            return [];
+        if (!value.IsObject())
+            throw new ConfigException($"{path}: destinations must be an object: destinations {{ NAME {{ uri = \"s3://BUCKET/PREFIX/\" }} }}");
+
+        var result = ImmutableList.CreateBuilder<DestinationSettings>();
+        foreach (var name in value.GetObject().Items.Keys.Order(StringComparer.Ordinal))
+        {
+            var where = $"{path}: destinations.{name}";
+            var d = config.GetConfig("destinations." + name);
+            if (d.Root.GetObject().Items.Keys.Except(Keys).Order(StringComparer.Ordinal).FirstOrDefault() is { } unknown)
+                throw new ConfigException($"{where}: unknown setting '{unknown}'");
+            string? Get(string key) => ConfigLoader.ReadString(d, key, path);
+            var uri = Get("uri") ?? throw new ConfigException($"{where}: uri is required (s3://BUCKET/PREFIX/)");
+            var sse = (Get("server-side-encryption") ?? "AES256") switch
+            {
+                "AES256" => true,
+                "none" => false,
+                var other => throw new ConfigException($"{where}: server-side-encryption must be AES256 or none, not '{other}'"),
+            };
+            var s3cmd = Get("s3cmd-config") is { } file ? S3cmdConfig.Read(file) : null;
+            var (bucket, prefix) = ParseUri(uri, where);
+            result.Add(new DestinationSettings(name, uri, prefix, new S3Connection(
+                bucket,
+                Get("endpoint") ?? s3cmd?.Endpoint,
+                Get("region") ?? s3cmd?.Region,
+                Get("access-key") ?? s3cmd?.AccessKey,
+                Get("secret-key") ?? s3cmd?.SecretKey,
+                sse)));
+        }
+
+        return result.ToImmutable();
+    }
+
+    /// <summary>The original's S3_URI_PREFIX and S3CMD_CONFIG: one destination, "default".</summary>
+    public static DestinationSettings Legacy(string uri, string s3cmdConfig)
+    {
+        var (bucket, prefix) = ParseUri(uri, "S3_URI_PREFIX");
+        var s3cmd = S3cmdConfig.Read(s3cmdConfig);
+        return new DestinationSettings("default", uri, prefix,
+            new S3Connection(bucket, s3cmd.Endpoint, s3cmd.Region, s3cmd.AccessKey, s3cmd.SecretKey, ServerSideEncryption: true));
+    }
+
+    internal static (string Bucket, string Prefix) ParseUri(string uri, string where)
+    {
+        if (!uri.StartsWith("s3://", StringComparison.Ordinal) || uri.Length <= 5)
+            throw new ConfigException($"{where}: not an S3 URI: '{uri}' (s3://BUCKET/PREFIX/)");
+        var rest = uri[5..];
+        var slash = rest.IndexOf('/');
+        var bucket = slash < 0 ? rest : rest[..slash];
+        var prefix = slash < 0 ? "" : rest[(slash + 1)..];
+        if (bucket.Length == 0)
+            throw new ConfigException($"{where}: no bucket in '{uri}'");
+        // The original forced a final slash: the prefix names a folder.
+        if (prefix.Length > 0 && !prefix.EndsWith('/'))
+            prefix += "/";
+        return (bucket, prefix);
+    }
+}
+
+/// <summary>The parts of an s3cmd configuration file btw-backup uses: keys and endpoint.</summary>
+public sealed record S3cmdConfig(string? AccessKey, string? SecretKey, string? Endpoint, string? Region)
+{
+    public override string ToString() => $"s3cmd config for {Endpoint ?? "AWS"}";
+
+    public static S3cmdConfig Read(string path)
+    {
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException($"cannot read the s3cmd configuration {path}: {e.Message}");
+        }
+
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var line in lines)
+        {
+            var eq = line.IndexOf('=');
+            if (eq > 0 && !line.TrimStart().StartsWith('#') && !line.TrimStart().StartsWith('['))
+                values[line[..eq].Trim()] = line[(eq + 1)..].Trim();
+        }
+
+        string? Get(string key) => values.TryGetValue(key, out var v) && v.Length > 0 ? v : null;
+        var host = Get("host_base");
+        var https = !string.Equals(Get("use_https"), "False", StringComparison.OrdinalIgnoreCase);
+        var endpoint = host is null or "s3.amazonaws.com" ? null : (https ? "https://" : "http://") + host;
+        var region = Get("bucket_location") is { } location && location != "US" ? location : null;
+        return new S3cmdConfig(Get("access_key"), Get("secret_key"), endpoint, region);
+    }
+}

@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using Xunit;
+
+namespace BtwBackup.IntegrationTests;
+
+/// <summary>Off-site sync through out/btw-backup against the S3 test server, checked independently with s3cmd.</summary>
+[Collection(S3Collection.Name)]
+public sealed class SyncTests : IDisposable
+{
+    private readonly S3TestServer _s3;
+    private readonly Sandbox _box = new();
+    private readonly string _prefix = "t" + Guid.NewGuid().ToString("N")[..10] + "/";
+
+    public SyncTests(S3TestServer s3)
+    {
+        _s3 = s3;
+        Configure(S3TestServer.Bucket);
+    }
+
+    public void Dispose() => _box.Dispose();
+
+    private void Configure(string bucket) => _box.WriteConfig($$"""
+        root-path = "{{_box.Root}}"
+        destinations {
+          offsite { uri = "s3://{{bucket}}/{{_prefix}}", s3cmd-config = "{{_s3.S3cmdConfig(_box.Dir)}}" }
+        }
+        """);
+
+    /// <summary>What the server holds under the prefix, downloaded with s3cmd: relative path to content hash.</summary>
+    private async Task<SortedDictionary<string, string>> RemoteAsync()
+    {
+        var target = Path.Combine(_box.Dir, "remote-" + Guid.NewGuid().ToString("N")[..6]);
+        Directory.CreateDirectory(target);
+        var r = await Sandbox.ShellAsync("s3cmd", "-c", _s3.S3cmdConfig(_box.Dir), "--quiet", "get", "--recursive", $"s3://{S3TestServer.Bucket}/{_prefix}", target + "/");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        return Files(target);
+    }
+
+    private static SortedDictionary<string, string> Files(string dir) =>
+        new(Sandbox.Snapshot(dir).Where(kv => kv.Value.StartsWith("file", StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key, kv => kv.Value.Split(' ')[^1]), StringComparer.Ordinal);
+
+    private async Task<string> TreeAsync(string type, string name = "www")
+    {
+        var src = _box.MakeTree(name);
+        await _box.InitAsync(type, src, name);
+        return src;
+    }
+
+    [Fact]
+    public async Task After_backups_the_server_holds_exactly_what_root_holds()
+    {
+        var www = await TreeAsync("rdiff");
+        var notes = await TreeAsync("tar", "notes");
+        foreach (var round in new[] { "1", "2", "3" })
+        {
+            File.WriteAllText(Path.Combine(www, "a.txt"), round);
+            File.WriteAllText(Path.Combine(notes, "a.txt"), round);
+            await _box.QuietOkAsync("fs", www, "www");
+            await _box.QuietOkAsync("fs", notes, "notes");
+        }
+
+        await _box.QuietOkAsync("fs", notes, "notes"); // unchanged: log.txt pushed again
+        Assert.Equal(Files(_box.Root), await RemoteAsync());
+        Assert.Equal("", (await _box.RunAsync("sync-state", "--list")).Stdout);
+        var history = (await _box.RunAsync("sync-state", "--history")).StdoutLines;
+        Assert.Contains(history, l => l.EndsWith(" +sync www/" + Path.GetFileName(Directory.GetDirectories(Path.Combine(_box.Root, "www"))[0]) + "/", StringComparison.Ordinal));
+        Assert.All(history, l => Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d [+-](push|sync) \S", l));
+    }
+
+    [Fact]
+    public async Task A_same_size_same_second_rewrite_is_uploaded_and_a_deleted_file_is_deleted()
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(_box.Root, "manual")).FullName;
+        File.WriteAllText(Path.Combine(dir, "f"), "aaaa");
+        File.WriteAllText(Path.Combine(dir, "gone"), "x");
+        await _box.QuietOkAsync("sync", "--full");
+        var mtime = File.GetLastWriteTimeUtc(Path.Combine(dir, "f"));
+        File.WriteAllText(Path.Combine(dir, "f"), "bbbb");
+        File.SetLastWriteTimeUtc(Path.Combine(dir, "f"), mtime);
+        File.Delete(Path.Combine(dir, "gone"));
+        await _box.QuietOkAsync("sync", "--full");
+        Assert.Equal(Files(_box.Root), await RemoteAsync());
+        Assert.Single(await RemoteAsync());
+    }
+
+    [Fact]
+    public async Task More_than_a_thousand_files_in_one_folder()
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(_box.Root, "many")).FullName;
+        for (var i = 0; i < 1100; i++)
+            File.WriteAllText(Path.Combine(dir, $"f{i:D4}"), i.ToString());
+        await _box.QuietOkAsync("sync", "--full");
+        File.Delete(Path.Combine(dir, "f0500"));
+        await _box.QuietOkAsync("sync", "--full");
+        var remote = await RemoteAsync();
+        Assert.Equal(1099, remote.Count);
+        Assert.Equal(Files(_box.Root), remote);
+    }
+
+    [Fact]
+    public async Task A_failing_destination_leaves_the_work_pending_and_reset_is_refused_until_it_is_done()
+    {
+        var www = await TreeAsync("tar");
+        Configure("no-such-bucket");
+        var r = await _box.RunAsync("fs", www, "www");
+        Assert.Equal(1, r.ExitCode);
+        var name = Path.GetFileName(Directory.GetFiles(Path.Combine(_box.Root, "www"), "*.tbz").Single());
+        Assert.StartsWith($"btw-backup: push of www/{name} to offsite failed: ", r.Stderr);
+        Assert.Single(r.Stderr.TrimEnd('\n').Split('\n'));
+
+        Assert.Equal($"Must push: www/{name}\n", (await _box.RunAsync("sync-state", "--list")).Stdout);
+        var reset = await _box.RunAsync("sync-state", "--reset");
+        Assert.Equal((1, "btw-backup: cannot reset: some files must be synced or pushed\n"), (reset.ExitCode, reset.Stderr));
+
+        Configure(S3TestServer.Bucket);
+        await _box.QuietOkAsync("sync");
+        Assert.Equal("", (await _box.RunAsync("sync-state", "--list")).Stdout);
+        var ok = await _box.RunAsync("sync-state", "--reset");
+        Assert.Equal((0, "The state was reset\n"), (ok.ExitCode, ok.Stdout));
+        Assert.EndsWith(" reset", (await _box.RunAsync("sync-state", "--history")).StdoutLines[^1]);
+        Assert.Equal(Files(_box.Root), await RemoteAsync());
+    }
+
+    [Fact]
+    public async Task The_original_sync_state_and_config_py_are_taken_over()
+    {
+        File.Delete(Path.Combine(_box.ConfigDir, "btw-backup.conf"));
+        File.WriteAllText(Path.Combine(_box.ConfigDir, "config.py"),
+            $"ROOT_PATH = \"{_box.Root}\"\nS3_URI_PREFIX = \"s3://{S3TestServer.Bucket}/{_prefix.TrimEnd('/')}\"\nS3CMD_CONFIG = \"{_s3.S3cmdConfig(_box.Dir)}\"\n");
+        Directory.CreateDirectory(Path.Combine(_box.Root, "old", "2016-01-01T00:00:00"));
+        File.WriteAllText(Path.Combine(_box.Root, "old", "2016-01-01T00:00:00", "backup.tar"), "old tar");
+        File.WriteAllText(Path.Combine(_box.Root, "old", "log.txt"), "old log\n");
+        File.WriteAllLines(Path.Combine(_box.ConfigDir, "sync_state"),
+        [
+            "2016-01-01T00:00:01 +push old/log.txt",
+            "2016-01-01T00:00:02 -push old/log.txt",
+            "2016-01-01T00:00:03 +sync old/2016-01-01T00:00:00/",
+            "2016-01-01T00:00:04 +push old/log.txt",
+        ]);
+
+        var list = await _box.RunAsync("sync-state", "--list");
+        Assert.Equal("Must sync: old/2016-01-01T00:00:00/\nMust push: old/log.txt\n", list.Stdout);
+        Assert.False(File.Exists(Path.Combine(_box.ConfigDir, "sync_state")));
+        Assert.True(File.Exists(Path.Combine(_box.ConfigDir, "sync_state.imported")));
+        var history = await _box.RunAsync("sync-state", "--history", "--since", "2016-01-01T00:00:02");
+        Assert.Equal(["2016-01-01T00:00:02 -push old/log.txt", "2016-01-01T00:00:03 +sync old/2016-01-01T00:00:00/", "2016-01-01T00:00:04 +push old/log.txt"], history.StdoutLines);
+
+        await _box.QuietOkAsync("sync");
+        Assert.Equal(Files(_box.Root), await RemoteAsync());
+    }
+
+    [Fact]
+    public async Task Killed_in_the_middle_of_a_sync_then_synced_again_the_server_equals_root()
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(_box.Root, "bulk")).FullName;
+        var stored = Path.Combine(_s3.Directory, S3TestServer.Bucket, _prefix.TrimEnd('/'));
+        foreach (var (round, extraDelay) in new[] { (0, 0), (1, 150), (2, 400) })
+        {
+            // Rewrite a third of the files (all of them the first time), start a full sync, and
+            // kill -9 it once uploads have begun (so its intent is on disk), at several points.
+            for (var i = 0; i < 300; i++)
+            {
+                if (round == 0 || i % 3 == round)
+                    File.WriteAllBytes(Path.Combine(dir, $"f{i:D3}"), System.Security.Cryptography.RandomNumberGenerator.GetBytes(30_000));
+            }
+
+            var started = DateTime.UtcNow;
+            using var process = Process.Start(new ProcessStartInfo(Sandbox.Exe, ["--config-dir", _box.ConfigDir, "sync", "--full"]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (DateTime.UtcNow < deadline && !process.HasExited &&
+                   !(Directory.Exists(stored) && Directory.EnumerateFiles(stored, "*", SearchOption.AllDirectories).Any(f => File.GetLastWriteTimeUtc(f) >= started)))
+                await Task.Delay(20);
+            await Task.Delay(extraDelay);
+            var killedMidway = !process.HasExited;
+            process.Kill();
+            await process.WaitForExitAsync();
+
+            await _box.QuietOkAsync("sync");
+            Assert.Equal("", (await _box.RunAsync("sync-state", "--list")).Stdout);
+            Assert.Equal(Files(_box.Root), await RemoteAsync());
+            Assert.True(round > 0 || killedMidway, "the first, long sync should have been killed midway");
+        }
+    }
+}
