@@ -42,7 +42,7 @@ public static class Program
                 ? await ConfigDirLock.AcquireAsync(configDir, settings.LockTimeout,
                     () => Console.Error.WriteLine($"{ErrorReport.Prefix}waiting for another btw-backup working on {configDir} (pid {ConfigDirLock.Holder(configDir)})"),
                     interrupt.Token)
-                    ?? throw new ConfigException($"another btw-backup is working on {configDir} (pid {ConfigDirLock.Holder(configDir)}); gave up after {settings.LockTimeout}")
+                    ?? throw new ConfigException($"another btw-backup is working on {configDir} (pid {ConfigDirLock.Holder(configDir)}); gave up after {Durations.Format(settings.LockTimeout)} (lock-timeout)")
                 : null;
 
             var reply = await ExecuteAsync(settings, request.Command, showProgress: !run.Quiet && Posix.IsTerminal(1), interrupt.Token);

@@ -183,3 +183,73 @@ public sealed class SyncTests : IDisposable
         }
     }
 }
+
+/// <summary>Large files and concurrent processes, against the S3 test server.</summary>
+[Collection(S3Collection.Name)]
+public sealed class SyncLimitsTests(S3TestServer s3) : IDisposable
+{
+    private readonly Sandbox _box = new();
+
+    public void Dispose() => _box.Dispose();
+
+    private void Configure(string extra = "") => _box.WriteConfig($$"""
+        root-path = "{{_box.Root}}"
+        {{extra}}
+        destinations {
+          offsite { uri = "s3://{{S3TestServer.Bucket}}/{{Path.GetFileName(_box.Dir)}}/", s3cmd-config = "{{s3.S3cmdConfig(_box.Dir)}}" }
+        }
+        """);
+
+    [Fact]
+    public async Task A_300_MB_file_is_uploaded_byte_exact_with_the_tool_under_200_MB()
+    {
+        Configure();
+        var dir = Directory.CreateDirectory(Path.Combine(_box.Root, "big")).FullName;
+        var file = Path.Combine(dir, "huge.bin");
+        await using (var output = File.Create(file))
+        {
+            var chunk = new byte[1 << 20];
+            for (var i = 0; i < 300; i++)
+            {
+                System.Security.Cryptography.RandomNumberGenerator.Fill(chunk);
+                await output.WriteAsync(chunk);
+            }
+        }
+
+        using var process = Process.Start(new ProcessStartInfo(Sandbox.Exe, ["--config-dir", _box.ConfigDir, "sync", "--full"]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        long peakKb = 0;
+        while (!process.HasExited)
+        {
+            try
+            {
+                var line = File.ReadLines($"/proc/{process.Id}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+                if (line is not null)
+                    peakKb = Math.Max(peakKb, long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]));
+            }
+            catch (IOException)
+            {
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.True(process.ExitCode == 0, await process.StandardError.ReadToEndAsync());
+        Assert.InRange(peakKb, 1, 200 * 1024);
+        var down = Path.Combine(_box.Dir, "down.bin");
+        var r = await Sandbox.ShellAsync("s3cmd", "-c", s3.S3cmdConfig(_box.Dir), "--quiet", "get", $"s3://{S3TestServer.Bucket}/{Path.GetFileName(_box.Dir)}/big/huge.bin", down);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(Sandbox.Snapshot(dir)["huge.bin"].Split(' ')[^1], Sandbox.Snapshot(_box.Dir)["down.bin"].Split(' ')[^1]);
+    }
+
+    [Fact]
+    public async Task A_second_process_on_the_same_configuration_waits_or_refuses()
+    {
+        Configure("lock-timeout = 0s");
+        using var holder = BtwBackup.Hosting.ConfigDirLock.TryAcquire(_box.ConfigDir);
+        Assert.NotNull(holder);
+        var r = await _box.RunAsync("sync");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Matches($"^btw-backup: another btw-backup is working on {_box.ConfigDir} \\(pid {Environment.ProcessId}\\); gave up after 0s \\(lock-timeout\\)\n$", r.Stderr);
+        Assert.False(File.Exists(Path.Combine(_box.ConfigDir, BtwBackup.Hosting.PersistenceConfig.FileName)));
+    }
+}

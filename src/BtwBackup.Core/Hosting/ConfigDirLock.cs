@@ -18,10 +18,8 @@ public sealed class ConfigDirLock : IDisposable
         try
         {
             var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            stream.SetLength(0);
-            var pid = System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId + "\n");
-            stream.Write(pid);
-            stream.Flush();
+            // The locked file cannot be read by others: the holder's pid goes beside it.
+            File.WriteAllText(path + ".pid", Environment.ProcessId + "\n");
             return new ConfigDirLock(stream);
         }
         catch (IOException)
@@ -51,17 +49,16 @@ public sealed class ConfigDirLock : IDisposable
         }
     }
 
-    public static string? Holder(string configDir)
+    /// <summary>The pid of the process holding the lock, as it wrote it, or "unknown".</summary>
+    public static string Holder(string configDir)
     {
         try
         {
-            using var s = new FileStream(Path.Combine(configDir, FileName), FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            using var r = new StreamReader(s);
-            return r.ReadLine();
+            return File.ReadAllText(Path.Combine(configDir, FileName + ".pid")).Trim();
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return null;
+            return "unknown";
         }
     }
 

@@ -25,6 +25,10 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     private readonly AmazonS3Client _client;
     private readonly S3Connection _connection;
 
+    // Each multipart upload holds one part in memory: at most two at once keeps the peak
+    // bounded whatever the number of large files and the transfer parallelism.
+    private readonly SemaphoreSlim _multipart = new(2);
+
     public S3ObjectStore(S3Connection connection)
     {
         _connection = connection;
@@ -90,7 +94,15 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             return;
         }
 
-        await PutMultipartAsync(key, path, length, md5, ct);
+        await _multipart.WaitAsync(ct);
+        try
+        {
+            await PutMultipartAsync(key, path, length, md5, ct);
+        }
+        finally
+        {
+            _multipart.Release();
+        }
     }
 
     private void Describe(MetadataCollection metadata, PutObjectRequest request, string md5)
@@ -208,5 +220,9 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         }
     }
 
-    public void Dispose() => _client.Dispose();
+    public void Dispose()
+    {
+        _client.Dispose();
+        _multipart.Dispose();
+    }
 }
