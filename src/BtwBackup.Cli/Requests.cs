@@ -29,7 +29,7 @@ public static class Requests
             "db" => new Request(new BackupDatabase(Database(args), args.Get("dst"), Owner(args)), Writes: true, Syncs: true),
             "sync" => new Request(new SyncNow(args.Flag("full")), Writes: true, Syncs: true),
             "sync-state" => new Request(SyncState(args), Writes: true, Syncs: true),
-            _ => throw new ConfigException($"the {args.Command} command is not available in this version yet"),
+            _ => throw new InvalidOperationException("no request for the command " + args.Command),
         };
     }
 

@@ -21,7 +21,8 @@ public sealed record S3Connection(string Bucket, string? Endpoint, string? Regio
 /// </summary>
 public sealed class S3ObjectStore : IObjectStore, IDisposable
 {
-    public const long PartSize = 16L * 1024 * 1024;
+    public const long PartSize = 8L * 1024 * 1024;
+    private const int PartsInFlight = 4;
     private readonly AmazonS3Client _client;
     private readonly S3Connection _connection;
 
@@ -121,36 +122,37 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         var upload = await Call("put " + key, () => _client.InitiateMultipartUploadAsync(initiate, ct));
         try
         {
-            var parts = new List<PartETag>();
+            // Parts go up PartsInFlight at a time, each from a pooled buffer: memory stays at
+            // PartsInFlight x PartSize per upload, whatever the file size.
+            var parts = new List<Task<PartETag>>();
+            using var inFlight = new SemaphoreSlim(PartsInFlight);
             await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
-            var buffer = new byte[PartSize];
             for (var number = 1; (long)(number - 1) * PartSize < length; number++)
             {
-                var size = await file.ReadAtLeastAsync(buffer, (int)Math.Min(PartSize, length - (number - 1) * PartSize), throwOnEndOfStream: true, ct);
-                var partMd5 = System.Security.Cryptography.MD5.HashData(buffer.AsSpan(0, size));
-                using var part = new MemoryStream(buffer, 0, size, writable: false);
-                var partNumber = number;
-                var response = await Call($"put {key} part {number}", () => _client.UploadPartAsync(new UploadPartRequest
+                await inFlight.WaitAsync(ct);
+                var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)PartSize);
+                int size;
+                try
                 {
-                    BucketName = _connection.Bucket,
-                    Key = key,
-                    UploadId = upload.UploadId,
-                    PartNumber = partNumber,
-                    InputStream = part,
-                    PartSize = size,
-                    UseChunkEncoding = false,
-                    MD5Digest = Convert.ToBase64String(partMd5),
-                }, ct));
-                CheckStored($"{key} part {number}", response.ETag, Convert.ToHexStringLower(partMd5));
-                parts.Add(new PartETag(number, response.ETag));
+                    size = await file.ReadAtLeastAsync(buffer.AsMemory(0, (int)PartSize), (int)Math.Min(PartSize, length - (number - 1) * PartSize), throwOnEndOfStream: true, ct);
+                }
+                catch
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                    inFlight.Release();
+                    throw;
+                }
+
+                parts.Add(UploadPartAsync(key, upload.UploadId, number, buffer, size, inFlight, ct));
             }
 
+            var etags = await Task.WhenAll(parts);
             await Call("put " + key, () => _client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
             {
                 BucketName = _connection.Bucket,
                 Key = key,
                 UploadId = upload.UploadId,
-                PartETags = parts,
+                PartETags = [.. etags],
             }, ct));
         }
         catch
@@ -165,6 +167,33 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             }
 
             throw;
+        }
+    }
+
+    private async Task<PartETag> UploadPartAsync(string key, string uploadId, int number, byte[] buffer, int size, SemaphoreSlim inFlight, CancellationToken ct)
+    {
+        try
+        {
+            var partMd5 = System.Security.Cryptography.MD5.HashData(buffer.AsSpan(0, size));
+            using var part = new MemoryStream(buffer, 0, size, writable: false);
+            var response = await Call($"put {key} part {number}", () => _client.UploadPartAsync(new UploadPartRequest
+            {
+                BucketName = _connection.Bucket,
+                Key = key,
+                UploadId = uploadId,
+                PartNumber = number,
+                InputStream = part,
+                PartSize = size,
+                UseChunkEncoding = false,
+                MD5Digest = Convert.ToBase64String(partMd5),
+            }, ct));
+            CheckStored($"{key} part {number}", response.ETag, Convert.ToHexStringLower(partMd5));
+            return new PartETag(number, response.ETag);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            inFlight.Release();
         }
     }
 
