@@ -22,7 +22,7 @@ public sealed record S3Connection(string Bucket, string? Endpoint, string? Regio
 public sealed class S3ObjectStore : IObjectStore, IDisposable
 {
     public const long PartSize = 8L * 1024 * 1024;
-    private const int PartsInFlight = 4;
+    private const int PartsInFlight = 3;
     private readonly AmazonS3Client _client;
     private readonly S3Connection _connection;
 

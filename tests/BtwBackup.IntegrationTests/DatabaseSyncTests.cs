@@ -1,0 +1,51 @@
+using Xunit;
+
+namespace BtwBackup.IntegrationTests;
+
+[CollectionDefinition(Name)]
+public sealed class PostgresAndS3Collection : ICollectionFixture<PostgresCluster>, ICollectionFixture<S3TestServer>
+{
+    public const string Name = "postgres+s3";
+}
+
+/// <summary>Database backups mirrored off-site: what the server holds is what root holds.</summary>
+[Collection(PostgresAndS3Collection.Name)]
+public sealed class DatabaseSyncTests(PostgresCluster pg, S3TestServer s3) : IDisposable
+{
+    private readonly Sandbox _box = new();
+
+    public void Dispose() => _box.Dispose();
+
+    [Fact]
+    public async Task After_db_and_fs_backups_the_server_holds_exactly_what_root_holds()
+    {
+        var prefix = Path.GetFileName(_box.Dir) + "/";
+        _box.WriteConfig($$"""
+            root-path = "{{_box.Root}}"
+            destinations { offsite { uri = "s3://{{S3TestServer.Bucket}}/{{prefix}}", s3cmd-config = "{{s3.S3cmdConfig(_box.Dir)}}" } }
+            """);
+        _box.Environment = pg.ClientEnvironment;
+        await pg.CreateDatabaseAsync("mirrored");
+        await pg.PsqlAsync("mirrored", "create table t (id int); insert into t values (1);");
+        var src = _box.MakeTree("www");
+        await _box.InitAsync("rdiff", src, "www");
+
+        foreach (var round in new[] { 2, 3 })
+        {
+            await _box.QuietOkAsync("db", "mirrored", "db/mirrored");
+            await _box.QuietOkAsync("db", "-g", "db/global");
+            await _box.QuietOkAsync("fs", src, "www");
+            await pg.PsqlAsync("mirrored", $"insert into t values ({round})");
+            File.WriteAllText(Path.Combine(src, "a.txt"), round.ToString());
+        }
+
+        var target = Directory.CreateDirectory(Path.Combine(_box.Dir, "remote")).FullName;
+        var r = await Sandbox.ShellAsync("s3cmd", "-c", s3.S3cmdConfig(_box.Dir), "--quiet", "get", "--recursive", $"s3://{S3TestServer.Bucket}/{prefix}", target + "/");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        static SortedDictionary<string, string> Files(string dir) =>
+            new(Sandbox.Snapshot(dir).Where(kv => kv.Value.StartsWith("file", StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value.Split(' ')[^1]), StringComparer.Ordinal);
+        Assert.Equal(Files(_box.Root), Files(target));
+        Assert.Contains(Files(target).Keys, k => k.EndsWith("mirrored.dump", StringComparison.Ordinal));
+        Assert.Equal("", (await _box.RunAsync("sync-state", "--list")).Stdout);
+    }
+}
