@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Xunit;
 
 namespace BtwBackup.IntegrationTests;
@@ -27,7 +25,7 @@ public sealed class PostgresCluster : IAsyncLifetime
         Directory.CreateDirectory(SocketDir);
         if (AsRoot)
             await Must("chown", "postgres", SocketDir);
-        Port = FreePort();
+        Port = Sandbox.FreePort();
         await AsServerUser(Path.Combine(_bin, "initdb"), "-D", DataDir, "-A", "trust", "--no-sync", "-U", "postgres");
         await AsServerUser(Path.Combine(_bin, "pg_ctl"), "-D", DataDir, "-l", Path.Combine(SocketDir, "server.log"), "-w",
             "-o", $"-p {Port} -k {SocketDir} -c listen_addresses='' -c fsync=off", "start");
@@ -78,13 +76,6 @@ public sealed class PostgresCluster : IAsyncLifetime
         var r = await Sandbox.ShellAsync(program, args);
         if (r.ExitCode != 0)
             throw new InvalidOperationException($"{program} {string.Join(' ', args)} failed: {r}");
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 }
 

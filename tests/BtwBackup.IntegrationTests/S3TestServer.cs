@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using BtwBackup.ObjectStore;
 using Xunit;
 
@@ -27,7 +25,7 @@ public sealed class S3TestServer : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var script = Path.Combine(RepoRoot(), "tests", "s3-server", "server.js");
-        Port = FreePort();
+        Port = Sandbox.FreePort();
         var start = new ProcessStartInfo("node", [script, "--port", Port.ToString(), "--directory", Directory, "--bucket", Bucket, "--bucket", "other"])
         {
             RedirectStandardOutput = true,
@@ -59,6 +57,17 @@ public sealed class S3TestServer : IAsyncLifetime
         return path;
     }
 
+    /// <summary>Downloads everything under a prefix with s3cmd (an independent client) and gives each file's content hash.</summary>
+    public async Task<SortedDictionary<string, string>> DownloadAsync(string prefix, string workDir)
+    {
+        var target = Path.Combine(workDir, "remote-" + Guid.NewGuid().ToString("N")[..6]);
+        System.IO.Directory.CreateDirectory(target);
+        var r = await Sandbox.ShellAsync("s3cmd", "-c", S3cmdConfig(workDir), "--quiet", "get", "--recursive", $"s3://{Bucket}/{prefix}", target + "/");
+        if (r.ExitCode != 0)
+            throw new Xunit.Sdk.XunitException("s3cmd get failed: " + r);
+        return Sandbox.FileHashes(target);
+    }
+
     public Task DisposeAsync()
     {
         if (_process is { HasExited: false })
@@ -81,13 +90,6 @@ public sealed class S3TestServer : IAsyncLifetime
         }
 
         throw new InvalidOperationException("repository root not found");
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 }
 

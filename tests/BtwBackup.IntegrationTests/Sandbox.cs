@@ -142,6 +142,19 @@ public sealed class Sandbox : IDisposable
         return map;
     }
 
+    /// <summary>Every regular file under a folder with its content hash: what a mirror must hold.</summary>
+    public static SortedDictionary<string, string> FileHashes(string dir) =>
+        new(Snapshot(dir).Where(kv => kv.Value.StartsWith("file", StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key, kv => kv.Value.Split(' ')[^1]), StringComparer.Ordinal);
+
+    /// <summary>A free TCP port on loopback, for a server a test starts.</summary>
+    public static int FreePort()
+    {
+        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+    }
+
     /// <summary>A folder of wrappers to put first on PATH: each runs a shell snippet instead of the real program.</summary>
     public string FaultyTools(params (string Program, string Script)[] tools)
     {

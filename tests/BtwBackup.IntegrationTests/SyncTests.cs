@@ -27,18 +27,9 @@ public sealed class SyncTests : IDisposable
         """);
 
     /// <summary>What the server holds under the prefix, downloaded with s3cmd: relative path to content hash.</summary>
-    private async Task<SortedDictionary<string, string>> RemoteAsync()
-    {
-        var target = Path.Combine(_box.Dir, "remote-" + Guid.NewGuid().ToString("N")[..6]);
-        Directory.CreateDirectory(target);
-        var r = await Sandbox.ShellAsync("s3cmd", "-c", _s3.S3cmdConfig(_box.Dir), "--quiet", "get", "--recursive", $"s3://{S3TestServer.Bucket}/{_prefix}", target + "/");
-        Assert.True(r.ExitCode == 0, r.ToString());
-        return Files(target);
-    }
+    private Task<SortedDictionary<string, string>> RemoteAsync() => _s3.DownloadAsync(_prefix, _box.Dir);
 
-    private static SortedDictionary<string, string> Files(string dir) =>
-        new(Sandbox.Snapshot(dir).Where(kv => kv.Value.StartsWith("file", StringComparison.Ordinal))
-            .ToDictionary(kv => kv.Key, kv => kv.Value.Split(' ')[^1]), StringComparer.Ordinal);
+    private static SortedDictionary<string, string> Files(string dir) => Sandbox.FileHashes(dir);
 
     private async Task<string> TreeAsync(string type, string name = "www")
     {

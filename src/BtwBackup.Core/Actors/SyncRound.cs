@@ -30,9 +30,21 @@ public sealed class SyncRound : ReceiveActor
         {
             if (++_recorded == _destinations)
             {
+                Context.SetReceiveTimeout(null);
                 foreach (var d in destinations)
                     d.Tell(new RunSync(0));
             }
+        });
+        // Recording takes a journal write: a destination silent that long is down (its journal
+        // failing, its supervisor backing off). Say so rather than wait forever; the log has why.
+        Receive<ReceiveTimeout>(_ =>
+        {
+            _replyTo.Tell(_reply with
+            {
+                ExitCode = ExitCode.Error,
+                Stderr = _reply.Stderr.Add(ErrorReport.Prefix + "a destination did not record the new backup in time: its sync state may be failing (see the log); run sync later"),
+            });
+            Context.Stop(Self);
         });
         Receive<SyncFinished>(f =>
         {
@@ -47,9 +59,12 @@ public sealed class SyncRound : ReceiveActor
             return;
         }
 
+        Context.SetReceiveTimeout(RecordTimeout);
         foreach (var d in destinations)
             d.Tell(new RecordPending(0, changed));
     }
+
+    private static readonly TimeSpan RecordTimeout = TimeSpan.FromMinutes(2);
 
     public static Props Props(IReadOnlyList<IActorRef> destinations, ImmutableList<PendingPath> changed, IActorRef replyTo, CommandReply reply) =>
         Akka.Actor.Props.Create(() => new SyncRound(destinations, changed, replyTo, reply));

@@ -292,6 +292,19 @@ public static class ConfigLoader
         return d;
     }
 
+    /// <summary>The names of a block of named objects (<c>sources</c>, <c>destinations</c>), in order; none when it is absent or empty.</summary>
+    internal static IEnumerable<string> BlockNames(HoconConfig config, string key, string path, string example)
+    {
+        if (!config.HasPath(key))
+            return [];
+        var value = config.GetValue(key);
+        if (value is null || value.IsEmpty)
+            return [];
+        if (!value.IsObject())
+            throw new ConfigException($"{path}: {key} must be an object: {example}");
+        return value.GetObject().Items.Keys.Order(StringComparer.Ordinal).ToList();
+    }
+
     internal static string? ReadString(HoconConfig config, string key, string path) => Str(config, key, path);
 
     private static string? Str(HoconConfig config, string key, string path)

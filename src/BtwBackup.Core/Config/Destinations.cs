@@ -21,16 +21,8 @@ internal static class DestinationsReader
 
     public static ImmutableList<DestinationSettings> Read(HoconConfig config, string path)
     {
-        if (!config.HasPath("destinations"))
-            return [];
-        var value = config.GetValue("destinations");
-        if (value is null || value.IsEmpty)
-            return [];
-        if (!value.IsObject())
-            throw new ConfigException($"{path}: destinations must be an object: destinations {{ NAME {{ uri = \"s3://BUCKET/PREFIX/\" }} }}");
-
         var result = ImmutableList.CreateBuilder<DestinationSettings>();
-        foreach (var name in value.GetObject().Items.Keys.Order(StringComparer.Ordinal))
+        foreach (var name in ConfigLoader.BlockNames(config, "destinations", path, "destinations { NAME { uri = \"s3://BUCKET/PREFIX/\" } }"))
         {
             var where = $"{path}: destinations.{name}";
             var d = config.GetConfig("destinations." + name);

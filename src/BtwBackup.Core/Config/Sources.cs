@@ -20,16 +20,8 @@ internal static class SourcesReader
 
     public static ImmutableList<ConfiguredSource> Read(HoconConfig config, SeriesPolicy defaults, string path)
     {
-        if (!config.HasPath("sources"))
-            return [];
-        var value = config.GetValue("sources");
-        if (value is null || value.IsEmpty)
-            return [];
-        if (!value.IsObject())
-            throw new ConfigException($"{path}: sources must be an object: sources {{ NAME {{ type = ..., dst = ... }} }}");
-
         var result = ImmutableList.CreateBuilder<ConfiguredSource>();
-        foreach (var (name, _) in value.GetObject().Items.OrderBy(i => i.Key, StringComparer.Ordinal))
+        foreach (var name in ConfigLoader.BlockNames(config, "sources", path, "sources { NAME { type = ..., dst = ... } }"))
         {
             var where = $"{path}: sources.{name}";
             var source = config.GetConfig("sources." + QuoteKey(name));
