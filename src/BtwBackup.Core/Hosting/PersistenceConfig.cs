@@ -12,9 +12,10 @@ public static class PersistenceConfig
 {
     public const string FileName = "sync-state.db";
 
-    public static HoconConfig ForSqlite(string databaseFile)
+    /// <param name="pooling">Off, every journal operation opens the file anew (tests that take the file away use it).</param>
+    public static HoconConfig ForSqlite(string databaseFile, bool pooling = true)
     {
-        var connection = Quote("Data Source=" + databaseFile);
+        var connection = Quote("Data Source=" + databaseFile + (pooling ? "" : ";Pooling=False"));
         var text = $$"""
             akka.persistence {
               journal {

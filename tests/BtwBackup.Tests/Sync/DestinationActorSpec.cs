@@ -90,6 +90,37 @@ public sealed class DestinationActorSpec : IDisposable
     }
 
     [Fact]
+    public void A_journal_failure_stops_the_actor_and_its_backoff_supervisor_brings_it_back()
+    {
+        var journal = Path.Combine(_dir, "failing.db");
+        var kit = new TestKit(PersistenceConfig.ForSqlite(journal, pooling: false));
+        var options = new DestinationOptions("offsite", new Mirror(_store, _root, "pre/", 4), TimeSpan.FromDays(90));
+        var supervisor = kit.Sys.ActorOf(Akka.Pattern.BackoffSupervisor.Props(Akka.Pattern.Backoff.OnStop(
+            DestinationActor.Props(options), "destination", TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), 0.1, maxNrOfRetries: -1)));
+
+        supervisor.Tell(new RecordPending(1, [new PendingPath("www/log.txt", false)]), kit.TestActor);
+        kit.ExpectMsg<PendingRecorded>(Patience);
+
+        // The journal goes away: the write fails, the actor stops, nothing is acknowledged.
+        File.Move(journal, journal + ".away");
+        Directory.CreateDirectory(journal);
+        supervisor.Tell(new RecordPending(2, [new PendingPath("www/other", false)]), kit.TestActor);
+        kit.ExpectNoMsg(TimeSpan.FromSeconds(2));
+
+        // It comes back: the supervisor restarts the actor, which recovers what was persisted.
+        Directory.Delete(journal);
+        File.Move(journal + ".away", journal);
+        kit.AwaitAssert(() =>
+        {
+            supervisor.Tell(new GetSyncState(3), kit.TestActor);
+            Assert.Equal(["www/log.txt"], kit.ExpectMsg<SyncStateReport>(TimeSpan.FromSeconds(1)).State.MustPush);
+        }, Patience, TimeSpan.FromMilliseconds(300));
+        supervisor.Tell(new RecordPending(4, [new PendingPath("www/other", false)]), kit.TestActor);
+        kit.ExpectMsg<PendingRecorded>(r => r.Correlation == 4, Patience);
+        kit.Shutdown();
+    }
+
+    [Fact]
     public void The_original_sync_state_file_is_imported_once_and_set_aside()
     {
         var legacy = Path.Combine(_dir, "sync_state");
