@@ -104,7 +104,10 @@ public static class ConfigLoader
             Sync = new SyncSettings(
                 Int(config, "sync.parallelism", path, min: 1) ?? SyncSettings.Default.Parallelism,
                 Duration(config, "sync.history-window", path) ?? SyncSettings.Default.HistoryWindow,
-                Int(config, "sync.snapshot-every", path, min: 1) ?? SyncSettings.Default.SnapshotEvery),
+                Int(config, "sync.snapshot-every", path, min: 1) ?? SyncSettings.Default.SnapshotEvery)
+            {
+                PostgresJournal = Journal(config, path),
+            },
         };
     }
 
@@ -133,6 +136,19 @@ public static class ConfigLoader
         {
             Destinations = destinations,
             DestinationError = destinationError,
+        };
+    }
+
+    private static string? Journal(HoconConfig config, string path)
+    {
+        var provider = Str(config, "sync.journal.provider", path) ?? "sqlite";
+        var connection = Str(config, "sync.journal.connection-string", path);
+        return provider switch
+        {
+            "sqlite" when connection is null => null,
+            "sqlite" => throw new ConfigException($"{path}: sync.journal.connection-string is only for provider = postgresql (the SQLite journal lives in the configuration directory)"),
+            "postgresql" => connection ?? throw new ConfigException($"{path}: sync.journal.connection-string is required with provider = postgresql"),
+            _ => throw new ConfigException($"{path}: sync.journal.provider must be sqlite or postgresql, not '{provider}'"),
         };
     }
 

@@ -11,6 +11,11 @@ public sealed record DestinationSettings(string Name, string Uri, string Prefix,
 public sealed record SyncSettings(int Parallelism, TimeSpan HistoryWindow, int SnapshotEvery)
 {
     public static readonly SyncSettings Default = new(8, TimeSpan.FromDays(90), 200);
+
+    /// <summary>Null: the embedded default, SQLite in the configuration directory. Else a PostgreSQL connection string.</summary>
+    public string? PostgresJournal { get; init; }
+
+    public override string ToString() => $"SyncSettings {{ Parallelism = {Parallelism}, HistoryWindow = {HistoryWindow}, SnapshotEvery = {SnapshotEvery}, Journal = {(PostgresJournal is null ? "sqlite" : "postgresql")} }}";
 }
 
 /// <summary>Reads destinations from btw-backup.conf, or the original's one destination from config.py.</summary>

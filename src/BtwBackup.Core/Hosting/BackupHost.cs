@@ -22,9 +22,11 @@ public static class BackupHost
             $"btw-backup.log-file = {Quote(settings.LogFile)}\nakka.loglevel = {settings.LogLevel}");
         var config = own.WithFallback(ConfigurationFactory.ParseString(ConfigLoader.ReadResource("BtwBackup.akka.conf")));
         // The journal is opened only where there is a sync state to keep.
-        return settings.Destinations.IsEmpty
-            ? config
-            : config.WithFallback(PersistenceConfig.ForSqlite(Path.Combine(settings.ConfigDir, PersistenceConfig.FileName)));
+        if (settings.Destinations.IsEmpty)
+            return config;
+        return config.WithFallback(settings.Sync.PostgresJournal is { } postgres
+            ? PersistenceConfig.ForPostgres(postgres)
+            : PersistenceConfig.ForSqlite(Path.Combine(settings.ConfigDir, PersistenceConfig.FileName)));
     }
 
     public static OrchestratorServices RealServices(GeneralSettings settings)

@@ -12,17 +12,25 @@ public static class PersistenceConfig
 {
     public const string FileName = "sync-state.db";
 
+    /// <summary>The journal in PostgreSQL (a shared journal, or a server that is backed up anyway).</summary>
+    public static HoconConfig ForPostgres(string connectionString) => Build(Quote(connectionString), "PostgreSQL.15");
+
     /// <param name="pooling">Off, every journal operation opens the file anew (tests that take the file away use it).</param>
     public static HoconConfig ForSqlite(string databaseFile, bool pooling = true)
     {
         var connection = Quote("Data Source=" + databaseFile + (pooling ? "" : ";Pooling=False"));
+        return Build(connection, "SQLite.MS");
+    }
+
+    private static HoconConfig Build(string connection, string provider)
+    {
         var text = $$"""
             akka.persistence {
               journal {
                 plugin = "akka.persistence.journal.sql"
                 sql {
                   connection-string = {{connection}}
-                  provider-name = "SQLite.MS"
+                  provider-name = "{{provider}}"
                   auto-initialize = on
                 }
               }
@@ -30,13 +38,13 @@ public static class PersistenceConfig
                 plugin = "akka.persistence.snapshot-store.sql"
                 sql {
                   connection-string = {{connection}}
-                  provider-name = "SQLite.MS"
+                  provider-name = "{{provider}}"
                   auto-initialize = on
                 }
               }
               query.journal.sql {
                 connection-string = {{connection}}
-                provider-name = "SQLite.MS"
+                provider-name = "{{provider}}"
               }
             }
             akka.actor {

@@ -44,6 +44,40 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(TimeSpan.Zero, s.LockTimeout);
     }
 
+    [Fact]
+    public void Destinations_and_sync_settings()
+    {
+        var cfg = Path.Combine(_dir, "s3cfg");
+        File.WriteAllText(cfg, "[default]\naccess_key = AK\nsecret_key = SK\nhost_base = 127.0.0.1:4568\nuse_https = False\n");
+        var s = LoadHocon($$"""
+            root-path = /b
+            destinations {
+              a { uri = "s3://bucket/pre/fix", s3cmd-config = "{{cfg}}" }
+              b { uri = "s3://other", endpoint = "https://s3.example.net", region = eu-west-1, access-key = X, secret-key = Y, server-side-encryption = none }
+            }
+            sync { parallelism = 3, history-window = 30d, snapshot-every = 50, journal { provider = postgresql, connection-string = "Host=/run/pg;Database=btw" } }
+            """);
+        Assert.Equal(
+        [
+            new DestinationSettings("a", "s3://bucket/pre/fix", "pre/fix/", new BtwBackup.ObjectStore.S3Connection("bucket", "http://127.0.0.1:4568", null, "AK", "SK", true)),
+            new DestinationSettings("b", "s3://other", "", new BtwBackup.ObjectStore.S3Connection("other", "https://s3.example.net", "eu-west-1", "X", "Y", false)),
+        ], s.Destinations);
+        Assert.Equal((3, TimeSpan.FromDays(30), 50, "Host=/run/pg;Database=btw"), (s.Sync.Parallelism, s.Sync.HistoryWindow, s.Sync.SnapshotEvery, s.Sync.PostgresJournal));
+        Assert.DoesNotContain("SK", s.Destinations[0].ToString());
+        Assert.Null(LoadHocon("root-path = /b").Sync.PostgresJournal);
+    }
+
+    [Theory]
+    [InlineData("destinations { a { } }", "destinations.a: uri is required")]
+    [InlineData("destinations { a { uri = \"http://x\" } }", "not an S3 URI")]
+    [InlineData("destinations { a { uri = \"s3://b/\", server-side-encryption = KMS } }", "server-side-encryption must be AES256 or none")]
+    [InlineData("destinations { a { uri = \"s3://b/\", colour = blue } }", "destinations.a: unknown setting 'colour'")]
+    [InlineData("sync.journal.provider = mysql", "sync.journal.provider must be sqlite or postgresql")]
+    [InlineData("sync.journal.provider = postgresql", "sync.journal.connection-string is required")]
+    [InlineData("sync.parallelism = 0", "sync.parallelism must be a whole number of 1 or more")]
+    public void Refuses_bad_destinations_and_sync_settings(string text, string message) =>
+        Assert.Contains(message, Assert.Throws<ConfigException>(() => LoadHocon("root-path = /b\n" + text)).Message);
+
     [Theory]
     [InlineData("", "you must specify root-path in the general configuration")]
     [InlineData("root-path = null", "you must specify root-path in the general configuration")]
