@@ -22,13 +22,17 @@ public sealed record S3Connection(string Bucket, string? Endpoint, string? Regio
 public sealed class S3ObjectStore : IObjectStore, IDisposable
 {
     public const long PartSize = 8L * 1024 * 1024;
-    private const int PartsInFlight = 3;
+    private const int PartsInFlight = 2;
     private readonly AmazonS3Client _client;
     private readonly S3Connection _connection;
 
     // Each multipart upload holds one part in memory: at most two at once keeps the peak
     // bounded whatever the number of large files and the transfer parallelism.
     private readonly SemaphoreSlim _multipart = new(2);
+
+    // Part buffers come from a pool of this store's own, so that at most the buffers of the
+    // uploads in flight are kept (the shared pool keeps one per thread).
+    private readonly System.Buffers.ArrayPool<byte> _parts = System.Buffers.ArrayPool<byte>.Create((int)PartSize, 2 * PartsInFlight);
 
     public S3ObjectStore(S3Connection connection)
     {
@@ -130,7 +134,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             for (var number = 1; (long)(number - 1) * PartSize < length; number++)
             {
                 await inFlight.WaitAsync(ct);
-                var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)PartSize);
+                var buffer = _parts.Rent((int)PartSize);
                 int size;
                 try
                 {
@@ -138,7 +142,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
                 }
                 catch
                 {
-                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                    _parts.Return(buffer);
                     inFlight.Release();
                     throw;
                 }
@@ -192,7 +196,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         }
         finally
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            _parts.Return(buffer);
             inFlight.Release();
         }
     }
