@@ -121,6 +121,31 @@ public sealed class DestinationActorSpec : IDisposable
     }
 
     [Fact]
+    public async Task Snapshots_let_old_events_go_while_the_state_survives()
+    {
+        var kit = NewSystem();
+        var options = new DestinationOptions("offsite", new Mirror(_store, _root, "pre/", 4), HistoryWindow: TimeSpan.Zero, SnapshotEvery: 3);
+        var dest = kit.Sys.ActorOf(DestinationActor.Props(options));
+        foreach (var n in new[] { 1, 2, 3, 4 })
+        {
+            dest.Tell(new RecordPending(n, [new PendingPath($"p{n}", false)]), kit.TestActor);
+            kit.ExpectMsg<PendingRecorded>(Patience);
+        }
+
+        // The snapshot after the third event covers events 1-3, older than a zero window: deleted.
+        await kit.AwaitAssertAsync(async () =>
+            Assert.Equal(["p4"], (await SyncHistory.ReadAsync(kit.Sys, "offsite", null)).Select(l => l.Split(' ')[^1])),
+            Patience, TimeSpan.FromMilliseconds(200));
+        kit.Shutdown();
+
+        var again = NewSystem();
+        dest = again.Sys.ActorOf(DestinationActor.Props(options));
+        dest.Tell(new GetSyncState(5), again.TestActor);
+        Assert.Equal(["p1", "p2", "p3", "p4"], again.ExpectMsg<SyncStateReport>(Patience).State.MustPush);
+        again.Shutdown();
+    }
+
+    [Fact]
     public void The_original_sync_state_file_is_imported_once_and_set_aside()
     {
         var legacy = Path.Combine(_dir, "sync_state");
