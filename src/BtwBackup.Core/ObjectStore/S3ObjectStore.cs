@@ -26,9 +26,9 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     private readonly AmazonS3Client _client;
     private readonly S3Connection _connection;
 
-    // Each multipart upload holds one part in memory: at most two at once keeps the peak
+    // Each multipart upload holds its parts in flight in memory: at most four at once keeps the peak
     // bounded whatever the number of large files and the transfer parallelism.
-    private readonly SemaphoreSlim _multipart = new(2);
+    private readonly SemaphoreSlim _multipart = new(4);
 
     // Part buffers come from a pool of this store's own, so that at most the buffers of the
     // uploads in flight are kept (the shared pool keeps one per thread).

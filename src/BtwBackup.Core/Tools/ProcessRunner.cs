@@ -16,10 +16,6 @@ public sealed record ProcessSpec(string Program, IReadOnlyList<string> Arguments
     /// <summary>When set, the program reads its stdin from here.</summary>
     public PipeSource? StdinSource { get; init; }
 
-    public string? WorkingDirectory { get; init; }
-
-    public IReadOnlyDictionary<string, string?>? Environment { get; init; }
-
     public override string ToString() => Program + " " + string.Join(' ', Arguments);
 }
 
@@ -65,10 +61,6 @@ public sealed class CliWrapProcessRunner : IProcessRunner
             .WithStandardErrorPipe(PipeTarget.ToDelegate(stderr.Append));
         if (spec.StdinSource is not null)
             command = command.WithStandardInputPipe(spec.StdinSource);
-        if (spec.WorkingDirectory is not null)
-            command = command.WithWorkingDirectory(spec.WorkingDirectory);
-        if (spec.Environment is not null)
-            command = command.WithEnvironmentVariables(spec.Environment);
 
         try
         {

@@ -42,12 +42,4 @@ public sealed class RdiffBackup(IProcessRunner runner)
         times.Sort();
         return times;
     }
-
-    /// <summary>Restores the repository as it was at <paramref name="at"/> (a time rdiff-backup accepts, or "now").</summary>
-    public async Task RestoreAsync(string repository, string target, string at, CancellationToken ct)
-    {
-        var result = await runner.RunAsync(new ProcessSpec(Program, ["restore", "--at", at, repository, target]), ct);
-        if (!result.Succeeded)
-            throw new ToolFailedException(Program, result.ExitCode, result.Stderr);
-    }
 }

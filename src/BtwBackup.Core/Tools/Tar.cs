@@ -31,13 +31,4 @@ public sealed class Tar(IProcessRunner runner)
             _ => throw new ToolFailedException(Program, result.ExitCode, result.Stderr),
         };
     }
-
-    /// <summary>Extracts an archive into a folder, keeping modes (and owners where allowed).</summary>
-    public async Task ExtractAsync(string archive, string targetDir, CancellationToken ct)
-    {
-        var result = await runner.RunAsync(
-            new ProcessSpec(Program, ["-C", targetDir, "-xpf", archive]), ct);
-        if (!result.Succeeded)
-            throw new ToolFailedException(Program, result.ExitCode, result.Stderr);
-    }
 }
