@@ -187,7 +187,19 @@ public sealed class Orchestrator : ReceiveActor
         {
             job = job with
             {
-                Announce = async (path, ct) => await Task.WhenAll(destinations.Select(d => d.Ask<PendingRecorded>(new RecordPending(0, [path]), ct))),
+                // From the backup's task, not from a handler: the increment waits until every
+                // destination has persisted the intent, and gives up (no increment) if one is down.
+                Announce = async (path, ct) =>
+                {
+                    try
+                    {
+                        await Task.WhenAll(destinations.Select(d => d.Ask<PendingRecorded>(new RecordPending(0, [path]), TimeSpan.FromMinutes(2), ct)));
+                    }
+                    catch (AskTimeoutException)
+                    {
+                        throw new BackupException($"a destination did not record the sync of {path} in time (see the log): no increment was made");
+                    }
+                },
             };
         }
 
