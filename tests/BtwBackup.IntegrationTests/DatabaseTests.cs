@@ -30,6 +30,10 @@ public sealed class DatabaseTests : IDisposable
         return db;
     }
 
+    /// <summary>Only the configuration under test can reach the server: the client defaults lead nowhere.</summary>
+    private void PointTheClientDefaultsNowhere() =>
+        _box.Environment = new Dictionary<string, string?> { ["PGHOST"] = "/nonexistent", ["PGPORT"] = "1", ["TMPDIR"] = _tmp };
+
     private void DbConf(string name, string text)
     {
         Directory.CreateDirectory(Path.Combine(_box.ConfigDir, "db"));
@@ -102,7 +106,7 @@ public sealed class DatabaseTests : IDisposable
     {
         var db = await NewDatabaseAsync();
         DbConf(db + ".conf", $"host = \"{_pg.SocketDir}\"\nport = {_pg.Port}\n");
-        _box.Environment = new Dictionary<string, string?> { ["PGHOST"] = "/nonexistent", ["PGPORT"] = "1", ["TMPDIR"] = _tmp };
+        PointTheClientDefaultsNowhere();
         await _box.QuietOkAsync("db", db, "conf");
         Assert.Equal("f", await _box.ShapeAsync("conf"));
 
@@ -123,7 +127,7 @@ public sealed class DatabaseTests : IDisposable
               shop { type = pg-dump, database = {{db}}, dst = "db/shop", host = "{{_pg.SocketDir}}", port = {{_pg.Port}}, max-incremental-count = 0 }
             }
             """);
-        _box.Environment = new Dictionary<string, string?> { ["PGHOST"] = "/nonexistent", ["PGPORT"] = "1", ["TMPDIR"] = _tmp };
+        PointTheClientDefaultsNowhere();
         await _box.QuietOkAsync("db", db, "db/shop");
         await _pg.PsqlAsync(db, "insert into item values (5, 'five')");
         await _box.QuietOkAsync("db", db, "db/shop");

@@ -191,10 +191,6 @@ public static class ConfigLoader
         throw new ConfigException($"the working directory {workingDir} has no {SourceFileName} (nor config.py)");
     }
 
-    /// <summary>Reads a database's policy from db/NAME.conf or the original's db/NAME.py; defaults if neither.</summary>
-    public static SeriesPolicy LoadDatabasePolicy(string configDir, string name, SeriesPolicy defaults) =>
-        LoadDatabase(configDir, name == DatabaseTarget.GlobalName ? null : name, defaults).Policy;
-
     /// <summary>
     /// A database's settings (policy, and how to reach it) from db/NAME.conf, else the original's
     /// db/NAME.py, else the defaults. <paramref name="database"/> null means the globals (db/global.*).

@@ -19,7 +19,7 @@ public static class BackupHost
     public static HoconConfig ActorSystemConfig(GeneralSettings settings)
     {
         var own = ConfigurationFactory.ParseString(
-            $"btw-backup.log-file = {Quote(settings.LogFile)}\nakka.loglevel = {settings.LogLevel}");
+            $"btw-backup.log-file = {HoconText.Quote(settings.LogFile)}\nakka.loglevel = {settings.LogLevel}");
         var config = own.WithFallback(ConfigurationFactory.ParseString(ConfigLoader.ReadResource("BtwBackup.akka.conf")));
         // The journal is opened only where there is a sync state to keep.
         if (settings.Destinations.IsEmpty)
@@ -52,6 +52,4 @@ public static class BackupHost
         var orchestrator = system.ActorOf(Orchestrator.Props(RealServices(settings)), Orchestrator.Name);
         return (system, orchestrator);
     }
-
-    private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 }

@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using BtwBackup.Config;
 using Akka.Persistence.Sql;
 using HoconConfig = Akka.Configuration.Config;
 
@@ -13,12 +14,12 @@ public static class PersistenceConfig
     public const string FileName = "sync-state.db";
 
     /// <summary>The journal in PostgreSQL (a shared journal, or a server that is backed up anyway).</summary>
-    public static HoconConfig ForPostgres(string connectionString) => Build(Quote(connectionString), "PostgreSQL.15");
+    public static HoconConfig ForPostgres(string connectionString) => Build(HoconText.Quote(connectionString), "PostgreSQL.15");
 
     /// <param name="pooling">Off, every journal operation opens the file anew (tests that take the file away use it).</param>
     public static HoconConfig ForSqlite(string databaseFile, bool pooling = true)
     {
-        var connection = Quote("Data Source=" + databaseFile + (pooling ? "" : ";Pooling=False"));
+        var connection = HoconText.Quote("Data Source=" + databaseFile + (pooling ? "" : ";Pooling=False"));
         return Build(connection, "SQLite.MS");
     }
 
@@ -61,6 +62,4 @@ public static class PersistenceConfig
         // The plugin does not load its own defaults.
         return ConfigurationFactory.ParseString(text).WithFallback(SqlPersistence.DefaultConfiguration);
     }
-
-    private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 }

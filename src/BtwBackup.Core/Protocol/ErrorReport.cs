@@ -20,8 +20,8 @@ public static class ErrorReport
         {
             // The program's own words first, then ours, as the original printed pg_dump's failure.
             ToolFailedException t => [.. t.StderrLines(), Prefix + t.Message],
-            ConfigException or BackupException or ToolMissingException or IOException or UnauthorizedAccessException => [Prefix + e.Message],
             OperationCanceledException => [Prefix + "interrupted"],
+            _ when IsExpected(e) => [Prefix + e.Message],
             _ => [Prefix + "unexpected error: " + e.Message + " (the log has the details)"],
         };
     }

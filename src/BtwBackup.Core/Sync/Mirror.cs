@@ -33,34 +33,22 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
 
     public async Task<TransferReport> PushAsync(string path, CancellationToken ct)
     {
-        var local = LocalFiles(path);
         var failures = new ConcurrentBag<string>();
         long bytes = 0;
         var uploaded = 0;
-        await Parallel.ForEachAsync(local, Options(ct), async (rel, token) =>
+        await EachAsync(LocalFiles(path), failures, ct, async (rel, token) =>
         {
-            try
-            {
-                var full = Path.Combine(root, rel);
-                await store.PutFileAsync(KeyOf(rel), full, await Md5Async(full, token), token);
-                Interlocked.Add(ref bytes, new FileInfo(full).Length);
-                Interlocked.Increment(ref uploaded);
-            }
-            catch (Exception e) when (e is ObjectStoreException or IOException or UnauthorizedAccessException)
-            {
-                failures.Add($"{rel}: {e.Message}");
-            }
+            Interlocked.Add(ref bytes, await UploadAsync(rel, await Md5Async(Path.Combine(root, rel), token), token));
+            Interlocked.Increment(ref uploaded);
         });
-        if (!failures.IsEmpty)
-            throw new MirrorException(path, [.. failures.Order(StringComparer.Ordinal)]);
+        ThrowIfFailed(path, failures);
         return new TransferReport(uploaded, bytes, 0, 0);
     }
 
     public async Task<TransferReport> SyncAsync(string path, CancellationToken ct)
     {
         var folder = path.Length == 0 || path.EndsWith('/') ? path : path + "/";
-        var full = Path.Combine(root, folder);
-        if (!Directory.Exists(full))
+        if (!Directory.Exists(Path.Combine(root, folder)))
             throw new MirrorException(path, ["trying to sync a path which is not a local directory"]);
 
         var remote = new Dictionary<string, RemoteObject>(StringComparer.Ordinal);
@@ -71,46 +59,56 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         var failures = new ConcurrentBag<string>();
         long bytes = 0;
         int uploaded = 0, unchanged = 0, deleted = 0;
-        await Parallel.ForEachAsync(local, Options(ct), async (rel, token) =>
+        await EachAsync(local, failures, ct, async (rel, token) =>
         {
-            try
+            var md5 = await Md5Async(Path.Combine(root, rel), token);
+            if (remote.TryGetValue(KeyOf(rel), out var existing) && await SameAsync(existing, md5, token))
             {
-                var file = Path.Combine(root, rel);
-                var md5 = await Md5Async(file, token);
-                var key = KeyOf(rel);
-                if (remote.TryGetValue(key, out var existing) && await SameAsync(existing, md5, token))
-                {
-                    Interlocked.Increment(ref unchanged);
-                    return;
-                }
+                Interlocked.Increment(ref unchanged);
+                return;
+            }
 
-                await store.PutFileAsync(key, file, md5, token);
-                Interlocked.Add(ref bytes, new FileInfo(file).Length);
-                Interlocked.Increment(ref uploaded);
-            }
-            catch (Exception e) when (e is ObjectStoreException or IOException or UnauthorizedAccessException)
-            {
-                failures.Add($"{rel}: {e.Message}");
-            }
+            Interlocked.Add(ref bytes, await UploadAsync(rel, md5, token));
+            Interlocked.Increment(ref uploaded);
         });
 
         var localKeys = local.Select(KeyOf).ToHashSet(StringComparer.Ordinal);
-        await Parallel.ForEachAsync(remote.Keys.Where(k => !localKeys.Contains(k)), Options(ct), async (key, token) =>
+        await EachAsync(remote.Keys.Where(k => !localKeys.Contains(k)), failures, ct, async (key, token) =>
+        {
+            await store.DeleteAsync(key, token);
+            Interlocked.Increment(ref deleted);
+        });
+
+        ThrowIfFailed(path, failures);
+        return new TransferReport(uploaded, bytes, deleted, unchanged);
+    }
+
+    /// <summary>Uploads one file under its key; returns its size.</summary>
+    private async Task<long> UploadAsync(string rel, string md5, CancellationToken ct)
+    {
+        var file = Path.Combine(root, rel);
+        await store.PutFileAsync(KeyOf(rel), file, md5, ct);
+        return new FileInfo(file).Length;
+    }
+
+    /// <summary>Runs the work on every item in parallel; an item that fails is noted and the others go on.</summary>
+    private async Task EachAsync(IEnumerable<string> items, ConcurrentBag<string> failures, CancellationToken ct, Func<string, CancellationToken, Task> work) =>
+        await Parallel.ForEachAsync(items, Options(ct), async (item, token) =>
         {
             try
             {
-                await store.DeleteAsync(key, token);
-                Interlocked.Increment(ref deleted);
+                await work(item, token);
             }
-            catch (ObjectStoreException e)
+            catch (Exception e) when (e is ObjectStoreException or IOException or UnauthorizedAccessException)
             {
-                failures.Add($"{key}: {e.Message}");
+                failures.Add($"{item}: {e.Message}");
             }
         });
 
+    private static void ThrowIfFailed(string path, ConcurrentBag<string> failures)
+    {
         if (!failures.IsEmpty)
             throw new MirrorException(path, [.. failures.Order(StringComparer.Ordinal)]);
-        return new TransferReport(uploaded, bytes, deleted, unchanged);
     }
 
     private async Task<bool> SameAsync(RemoteObject existing, string md5, CancellationToken ct) =>

@@ -182,11 +182,11 @@ public sealed class ConfigLoaderTests : IDisposable
     public void Database_policy_from_conf_or_py_or_defaults()
     {
         Directory.CreateDirectory(Path.Combine(_dir, "db"));
-        Assert.Equal(SeriesPolicy.Default, ConfigLoader.LoadDatabasePolicy(_dir, "shop", SeriesPolicy.Default));
+        Assert.Equal(SeriesPolicy.Default, ConfigLoader.LoadDatabase(_dir, "shop", SeriesPolicy.Default).Policy);
         File.WriteAllText(Path.Combine(_dir, "db", "shop.py"), "MAX_INCREMENTAL_COUNT = 0\n");
-        Assert.Equal(new SeriesPolicy(0, TimeSpan.FromHours(24)), ConfigLoader.LoadDatabasePolicy(_dir, "shop", SeriesPolicy.Default));
+        Assert.Equal(new SeriesPolicy(0, TimeSpan.FromHours(24)), ConfigLoader.LoadDatabase(_dir, "shop", SeriesPolicy.Default).Policy);
         File.WriteAllText(Path.Combine(_dir, "db", "shop.conf"), "max-incremental-span = 0s\n");
-        Assert.Equal(new SeriesPolicy(10, TimeSpan.Zero), ConfigLoader.LoadDatabasePolicy(_dir, "shop", SeriesPolicy.Default));
+        Assert.Equal(new SeriesPolicy(10, TimeSpan.Zero), ConfigLoader.LoadDatabase(_dir, "shop", SeriesPolicy.Default).Policy);
     }
 }
 
