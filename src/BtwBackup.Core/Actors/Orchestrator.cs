@@ -52,6 +52,8 @@ public sealed class Orchestrator : ReceiveActor
         Receive<ExecuteCommand>(e => e.Command is SyncNow, e => SyncNow((SyncNow)e.Command));
         Receive<ExecuteCommand>(e => e.Command is InspectSyncState, e => InspectSyncState((InspectSyncState)e.Command));
         Receive<ExecuteCommand>(e => Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "unknown command " + e.Command.GetType().Name])));
+        Receive<Resolved>(r => Start(r.Job, r.ReplyTo, r.ProgressTo));
+        Receive<Refused>(r => r.ReplyTo.Tell(CommandReply.Failed(r.Lines)));
         Receive<BackupCompleted>(Completed);
         Receive<BackupFailed>(Failed);
     }
@@ -131,56 +133,50 @@ public sealed class Orchestrator : ReceiveActor
             withinTimeRange: Timeout.InfiniteTimeSpan,
             localOnlyDecider: _ => Directive.Restart);
 
+    // Reading and writing the configuration directory happens in a task piped back, never in a handler.
     private void InitFileTree(InitFileTree init)
     {
         var settings = _services.Settings;
-        try
-        {
-            var path = WorkingFolders.Create(settings.ConfigDir, init.Source, init.Name, init.Type, settings.Defaults);
-            _log.Info("fs-init: created {0} for {1}", path, init.Source);
-            Sender.Tell(CommandReply.Ok(ErrorReport.Prefix + "created " + path));
-        }
-        catch (Exception e) when (ErrorReport.IsExpected(e))
-        {
-            Sender.Tell(CommandReply.Failed(ErrorReport.Lines(e)));
-        }
+        var log = _log;
+        Task.Run(() => WorkingFolders.Create(settings.ConfigDir, init.Source, init.Name, init.Type, settings.Defaults))
+            .PipeTo(Sender,
+                success: path =>
+                {
+                    log.Info("fs-init: created {0} for {1}", path, init.Source);
+                    return CommandReply.Ok(ErrorReport.Prefix + "created " + path);
+                },
+                failure: e => CommandReply.Failed(ErrorReport.Lines(e)));
     }
 
     private void BackupFileTree(BackupFileTree backup, IActorRef? progressTo)
     {
         var settings = _services.Settings;
-        WorkingFolder folder;
-        try
-        {
-            folder = WorkingFolders.Load(settings.ConfigDir, backup.Source, settings.Defaults);
-        }
-        catch (Exception e) when (ErrorReport.IsExpected(e))
-        {
-            Sender.Tell(CommandReply.Failed(ErrorReport.Lines(e)));
-            return;
-        }
-
-        Start(new FileTreeJob(folder, new SeriesLocation(settings.RootPath, backup.Dst), backup.Owner), progressTo);
+        Resolve(() => new FileTreeJob(
+            WorkingFolders.Load(settings.ConfigDir, backup.Source, settings.Defaults),
+            new SeriesLocation(settings.RootPath, backup.Dst),
+            backup.Owner), progressTo);
     }
 
     private void BackupDatabase(BackupDatabase backup, IActorRef? progressTo)
     {
         var settings = _services.Settings;
-        DatabaseTarget target;
-        try
-        {
-            target = settings.Database(backup.Database);
-        }
-        catch (Exception e) when (ErrorReport.IsExpected(e))
-        {
-            Sender.Tell(CommandReply.Failed(ErrorReport.Lines(e)));
-            return;
-        }
-
-        Start(new DatabaseJob(target, new SeriesLocation(settings.RootPath, backup.Dst), backup.Owner), progressTo);
+        Resolve(() => new DatabaseJob(settings.Database(backup.Database), new SeriesLocation(settings.RootPath, backup.Dst), backup.Owner), progressTo);
     }
 
-    private void Start(BackupJob job, IActorRef? progressTo)
+    /// <summary>Builds a job from its settings files in a task; the job comes back as <see cref="Resolved"/>, a refusal as <see cref="Refused"/>.</summary>
+    private void Resolve(Func<BackupJob> build, IActorRef? progressTo)
+    {
+        var replyTo = Sender;
+        Task.Run(build).PipeTo(Self,
+            success: job => new Resolved(job, replyTo, progressTo),
+            failure: e => new Refused(replyTo, ErrorReport.Lines(e)));
+    }
+
+    private sealed record Resolved(BackupJob Job, IActorRef ReplyTo, IActorRef? ProgressTo);
+
+    private sealed record Refused(IActorRef ReplyTo, IReadOnlyList<string> Lines);
+
+    private void Start(BackupJob job, IActorRef replyTo, IActorRef? progressTo)
     {
         var destinations = Destinations;
         if (destinations.Count > 0)
@@ -204,7 +200,7 @@ public sealed class Orchestrator : ReceiveActor
         }
 
         var jobId = ++_nextJob;
-        _waiting[jobId] = Sender;
+        _waiting[jobId] = replyTo;
         SourceFor(job.SourceName).Tell(new StartBackup(jobId, job, progressTo));
     }
 
