@@ -12,7 +12,8 @@ public sealed record OptionSpec(string[] Names, string Dest, string Help, bool T
 }
 
 /// <summary>A positional argument; an optional one is filled only when there are values to spare.</summary>
-public sealed record PositionalSpec(string Name, string Help, bool Optional = false);
+/// <summary>A positional argument; <c>Many</c>: any number of them (argparse's nargs='*'), last.</summary>
+public sealed record PositionalSpec(string Name, string Help, bool Optional = false, bool Many = false);
 
 /// <summary>A subcommand: its options, positionals, and at most one group of mutually exclusive options.</summary>
 public sealed record CommandSpec(string Name, string Help, OptionSpec[] Options, PositionalSpec[] Positionals)
@@ -30,6 +31,9 @@ public sealed record ParsedArgs(string Command, bool Quiet, string? ConfigDir, I
     public string? Find(string dest) => Values.GetValueOrDefault(dest);
 
     public bool Flag(string dest) => Values.ContainsKey(dest) && Values[dest] is not null;
+
+    /// <summary>The values of a <see cref="PositionalSpec.Many"/> positional (none when absent).</summary>
+    public IReadOnlyList<string> All(string dest) => Find(dest) is { } joined ? joined.Split('\0') : [];
 }
 
 /// <summary>What parsing decided: run a command, or print something and exit (help, version, usage error).</summary>
@@ -184,6 +188,13 @@ public sealed class ArgParser(string prog, string version, IReadOnlyList<Command
         var missing = new List<string>();
         foreach (var p in spec.Positionals)
         {
+            if (p.Many)
+            {
+                values[p.Name] = next < positionals.Count ? string.Join('\0', positionals.Skip(next)) : null;
+                next = positionals.Count;
+                continue;
+            }
+
             if (p.Optional)
             {
                 if (spare > 0 && next < positionals.Count)
@@ -235,7 +246,7 @@ public sealed class ArgParser(string prog, string version, IReadOnlyList<Command
             parts.Add(spec.ExclusiveRequired ? "(" + inner + ")" : "[" + inner + "]");
         }
 
-        parts.AddRange(spec.Positionals.Select(p => p.Optional ? "[" + p.Name + "]" : p.Name));
+        parts.AddRange(spec.Positionals.Select(p => p.Many ? "[" + p.Name + " ...]" : p.Optional ? "[" + p.Name + "]" : p.Name));
         return string.Join(' ', parts);
     }
 

@@ -51,6 +51,18 @@ public static class CommandLine
             ExclusiveGroup = ["--list", "--reset", "--history"],
             ExclusiveRequired = true,
         },
+        new("run", "backs up the configured sources (all, or those named), then syncs",
+        [
+            new(["--json"], "json", "prints the summary as JSON"),
+        ],
+        [
+            new("SOURCE", "a source of btw-backup.conf's sources block", Many: true),
+        ]),
+        new("status", "shows each source's last backup, each destination's pending work, and the daemon",
+        [
+            new(["--json"], "json", "prints the status as JSON"),
+        ], []),
+        new("serve", "runs the daemon: passes on the schedule, the CLI's commands over the network", [], []),
     ];
 
     public static string Version =>

@@ -1,5 +1,8 @@
 using Akka.Actor;
+using Akka.Event;
+using BtwBackup.Actors;
 using BtwBackup.Config;
+using BtwBackup.Daemon;
 using BtwBackup.Hosting;
 using BtwBackup.Logging;
 using BtwBackup.Platform;
@@ -30,22 +33,35 @@ public static class Program
         LogFile? log = null;
         try
         {
-            var request = Requests.From(run);
+            var request = run.Command == "serve" ? null : Requests.From(run);
             var configDir = Path.GetFullPath(run.ConfigDir ?? ConfigLoader.DefaultConfigDir());
             var settings = ConfigLoader.LoadGeneral(configDir);
             log = new LogFile(settings.LogFile);
+            if (request is null)
+                return await ServeAsync(settings, interrupt.Token);
             if (request.Syncs && settings.DestinationError is { } noDestination)
                 throw new ConfigException(noDestination);
             log.Write("INFO", "cli", $"{CommandLine.Prog} {string.Join(' ', args)}");
 
-            using var configLock = request.Writes
-                ? await ConfigDirLock.AcquireAsync(configDir, settings.LockTimeout,
-                    () => Console.Error.WriteLine($"{ErrorReport.Prefix}waiting for another btw-backup working on {configDir} (pid {ConfigDirLock.Holder(configDir)})"),
-                    interrupt.Token)
-                    ?? throw new ConfigException($"another btw-backup is working on {configDir} (pid {ConfigDirLock.Holder(configDir)}); gave up after {Durations.Format(settings.LockTimeout)} (lock-timeout)")
-                : null;
+            var progress = !run.Quiet && Posix.IsTerminal(1) ? Console.Out : null;
+            CommandReply reply;
+            if (await DaemonClient.IsServingAsync(settings.Daemon, interrupt.Token))
+            {
+                // Only the daemon writes while it runs: the command goes to it, whatever it is.
+                log.Write("INFO", "cli", $"sent to the daemon on {settings.Daemon.Hostname}:{settings.Daemon.Port}");
+                reply = await DaemonClient.ExecuteAsync(settings, request.Command, progress, interrupt.Token);
+            }
+            else
+            {
+                using var configLock = request.Writes
+                    ? await ConfigDirLock.AcquireAsync(configDir, settings.LockTimeout,
+                        () => Console.Error.WriteLine($"{ErrorReport.Prefix}waiting for another btw-backup working on {configDir} (pid {ConfigDirLock.Holder(configDir)})"),
+                        interrupt.Token)
+                        ?? throw new ConfigException($"another btw-backup is working on {configDir} (pid {ConfigDirLock.Holder(configDir)}); gave up after {Durations.Format(settings.LockTimeout)} (lock-timeout)")
+                    : null;
+                reply = await ExecuteAsync(settings, request.Command, progress, interrupt.Token);
+            }
 
-            var reply = await ExecuteAsync(settings, request.Command, showProgress: !run.Quiet && Posix.IsTerminal(1), interrupt.Token);
             foreach (var line in reply.Stdout)
                 Console.Out.WriteLine(line);
             foreach (var line in reply.Stderr)
@@ -74,15 +90,14 @@ public static class Program
         }
     }
 
-    private static async Task<CommandReply> ExecuteAsync(GeneralSettings settings, CliCommand command, bool showProgress, CancellationToken ct)
+    private static async Task<CommandReply> ExecuteAsync(GeneralSettings settings, CliCommand command, TextWriter? progress, CancellationToken ct)
     {
         var (system, orchestrator) = BackupHost.Start(settings);
         try
         {
-            var progress = showProgress ? system.ActorOf(ProgressPrinter.Props(Console.Out), "progress") : null;
-            var reply = await orchestrator.Ask<CommandReply>(new ExecuteCommand(command, progress), Timeout.InfiniteTimeSpan, ct);
-            if (progress is not null)
-                await progress.Ask<ProgressPrinter.Cleared>(new ProgressPrinter.Clear(), TimeSpan.FromSeconds(5), CancellationToken.None);
+            var printer = ProgressDisplay.Start(system, progress);
+            var reply = await orchestrator.Ask<CommandReply>(new ExecuteCommand(command, printer), Timeout.InfiniteTimeSpan, ct);
+            await ProgressDisplay.ClearAsync(printer);
             return reply;
         }
         finally
@@ -93,6 +108,59 @@ public static class Program
             await system.Terminate();
         }
     }
+
+    /// <summary>
+    /// <c>serve</c>: holds the configuration directory's lock for its whole life, serves until
+    /// SIGTERM or SIGINT, then cancels the backups in flight, waits until they have cleaned up
+    /// (what was not synced stays pending in the journal), and stops.
+    /// </summary>
+    private static async Task<int> ServeAsync(GeneralSettings settings, CancellationToken stop)
+    {
+        var configDir = settings.ConfigDir;
+        var daemon = settings.Daemon;
+        using var configLock = ConfigDirLock.TryAcquire(configDir)
+            ?? throw new ConfigException(await DaemonClient.IsServingAsync(daemon, stop)
+                ? $"a btw-backup daemon already serves {configDir} (pid {ConfigDirLock.Holder(configDir)}, {daemon.Hostname}:{daemon.Port})"
+                : $"another btw-backup is working on {configDir} (pid {ConfigDirLock.Holder(configDir)}): start the daemon when it has finished");
+        var token = DaemonToken.Ensure(configDir);
+        ActorSystem system;
+        IActorRef orchestrator;
+        try
+        {
+            (system, orchestrator) = BackupHost.StartDaemon(settings, token);
+        }
+        catch (Exception e) when (e is not ConfigException)
+        {
+            throw new ConfigException($"cannot listen on {daemon.Hostname}:{daemon.Port} (daemon.hostname, daemon.port in {settings.LoadedFrom}): {ErrorReport.Unwrap(e).Message}");
+        }
+
+        system.Log.Info("daemon: serving {0} on {1}:{2} (pid {3}); schedule: {4}", configDir, daemon.Hostname, daemon.Port, Environment.ProcessId,
+            daemon.ScheduleText is null ? "none, passes on demand" : $"\"{daemon.ScheduleText}\", next pass {SummaryFormat.Time(daemon.NextRun(DateTime.UtcNow)!.Value)}");
+        try
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, stop);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        system.Log.Info("daemon: stopping: backups in flight are cancelled and cleaned up; what is not synced stays pending");
+        try
+        {
+            await orchestrator.Ask<Drained>(new Drain(), DrainTimeout);
+        }
+        catch (AskTimeoutException)
+        {
+            system.Log.Warning("daemon: backups still running after {0} s; stopping anyway (the next run cleans up)", DrainTimeout.TotalSeconds);
+        }
+
+        system.Log.Info("daemon: stopped");
+        await FileLogger.FlushAsync(system, TimeSpan.FromSeconds(2));
+        await system.Terminate();
+        return (int)Protocol.ExitCode.Ok;
+    }
+
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>SIGINT and SIGTERM cancel the command instead of killing the process mid-write.</summary>
     private sealed class Interrupt : IDisposable

@@ -29,6 +29,8 @@ public static class Requests
             "db" => new Request(new BackupDatabase(Database(args), args.Get("dst"), Owner(args)), Writes: true, Syncs: true),
             "sync" => new Request(new SyncNow(args.Flag("full")), Writes: true, Syncs: true),
             "sync-state" => new Request(SyncState(args), Writes: true, Syncs: true),
+            "run" => new Request(new RunPass([.. args.All("SOURCE").Distinct()], args.Flag("json")), Writes: true),
+            "status" => new Request(new ShowStatus(args.Flag("json")), Writes: false),
             _ => throw new InvalidOperationException("no request for the command " + args.Command),
         };
     }

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Akka.Actor;
+using Akka.Actor.Internal;
 using Akka.Event;
 using BtwBackup.Backup;
 using BtwBackup.Config;
@@ -21,23 +22,50 @@ public sealed record OrchestratorServices(
 
     /// <summary>Reads a destination's journal for <c>sync-state --history</c>.</summary>
     public Func<ActorSystem, string, DateTime?, Task<ImmutableList<string>>>? History { get; init; }
+
+    /// <summary>Set when the Orchestrator lives in a daemon: it then runs passes on the schedule.</summary>
+    public DaemonInfo? Daemon { get; init; }
+
+    /// <summary>Where the last results are kept between processes; null: in memory only (tests).</summary>
+    public string? StatusFile { get; init; }
+
+    /// <summary>The first delay before a source that just failed gets its next job; doubled per further failure.</summary>
+    public TimeSpan SourceBackoff { get; init; } = TimeSpan.FromSeconds(1);
 }
 
+/// <summary>Who serves, where and since when.</summary>
+public sealed record DaemonInfo(DateTime Since, int Pid, string Address);
+
+/// <summary>Stop taking work, cancel the backups in flight, and answer <see cref="Drained"/> once none is left.</summary>
+public sealed record Drain;
+
+public sealed record Drained;
+
 /// <summary>
-/// The root of the tree (/user/orchestrator). Turns CLI commands into work: file-tree backups go
-/// to one SourceActor per working folder (created on first use, supervised: a child that fails is
-/// restarted, its siblings untouched); listings run as piped tasks. Replies with a
+/// The root of the tree (/user/orchestrator). Turns CLI commands into work: backups go to one
+/// SourceActor per source (created on first use, supervised: a child that fails is restarted,
+/// its next job waits a growing backoff, its siblings are untouched); passes run as a child
+/// <see cref="Pass"/>; syncs as a child <see cref="SyncRound"/>; listings as piped tasks. Keeps
+/// each source's and destination's last result for <c>status</c>. Replies with a
 /// <see cref="CommandReply"/> the CLI prints as it is.
 /// </summary>
-public sealed class Orchestrator : ReceiveActor
+public sealed class Orchestrator : ReceiveActor, IWithTimers
 {
     public const string Name = "orchestrator";
 
     private readonly OrchestratorServices _services;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<long, IActorRef> _waiting = new();
+    private readonly Dictionary<long, JobOwner> _jobs = new();
+    private readonly Dictionary<string, (int Consecutive, DateTime At)> _failures = new(StringComparer.Ordinal);
     private readonly List<(string Name, IActorRef Ref)> _destinations = [];
+    private readonly List<IActorRef> _drainWaiters = [];
     private readonly Func<string, Props> _sourceProps;
+    private PersistedStatus _status = PersistedStatus.Empty;
+    private Task _saving = Task.CompletedTask;
+    private IActorRef? _pass;
+    private IActorRef? _passReplyTo;
+    private DateTime? _nextRun;
+    private bool _draining;
     private long _nextJob;
 
     public Orchestrator(OrchestratorServices services, Func<string, Props>? sourceProps = null)
@@ -45,25 +73,80 @@ public sealed class Orchestrator : ReceiveActor
         _services = services;
         _sourceProps = sourceProps ?? (name => SourceActor.Props(name, services.Backups));
 
+        Receive<ExecuteCommand>(_ => _draining, _ => Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "the daemon is shutting down: try again when it is back"])));
         Receive<ExecuteCommand>(e => e.Command is InitFileTree, e => InitFileTree((InitFileTree)e.Command));
         Receive<ExecuteCommand>(e => e.Command is BackupFileTree, e => BackupFileTree((BackupFileTree)e.Command, e.ProgressTo));
         Receive<ExecuteCommand>(e => e.Command is BackupDatabase, e => BackupDatabase((BackupDatabase)e.Command, e.ProgressTo));
         Receive<ExecuteCommand>(e => e.Command is ListBackups, e => ListBackups((ListBackups)e.Command));
         Receive<ExecuteCommand>(e => e.Command is SyncNow, e => SyncNow((SyncNow)e.Command));
         Receive<ExecuteCommand>(e => e.Command is InspectSyncState, e => InspectSyncState((InspectSyncState)e.Command));
+        Receive<ExecuteCommand>(e => e.Command is RunPass, e => RunPass((RunPass)e.Command, Sender, e.ProgressTo));
+        Receive<ExecuteCommand>(e => e.Command is ShowStatus, e => ShowStatus((ShowStatus)e.Command));
         Receive<ExecuteCommand>(e => Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "unknown command " + e.Command.GetType().Name])));
-        Receive<Resolved>(r => Start(r.Job, r.ReplyTo, r.ProgressTo));
+        Receive<Resolved>(r => Start(r.Job, new JobOwner(r.ReplyTo, IsPass: false), r.ProgressTo));
         Receive<Refused>(r => r.ReplyTo.Tell(CommandReply.Failed(r.Lines)));
+        Receive<PassResolved>(StartPass);
+        Receive<RunSourceJob>(r => Start(r.Job, new JobOwner(Sender, IsPass: true), r.ProgressTo, r.Source));
+        Receive<SyncAfterPass>(s => Context.ActorOf(SyncRound.Props(_draining ? [] : Destinations, s.Changed, new ToPass(Sender))));
+        Receive<PassFinished>(_ =>
+        {
+            Context.Unwatch(Sender);
+            _pass = null;
+            _passReplyTo = null;
+        });
+        Receive<PassBroken>(b => PassEnded(b.Lines));
+        Receive<Terminated>(t => t.ActorRef.Equals(_pass), _ => PassEnded([ErrorReport.Prefix + "the pass stopped on an unexpected error (the log has the details)"]));
+        Receive<SyncRoundResult>(Synced);
         Receive<BackupCompleted>(Completed);
         Receive<BackupFailed>(Failed);
+        Receive<ScheduledPass>(Scheduled);
+        Receive<Drain>(_ =>
+        {
+            _draining = true;
+            Timers.CancelAll();
+            _drainWaiters.Add(Sender);
+            foreach (var child in Context.GetChildren())
+                child.Tell(new CancelBackup());
+            CheckDrained();
+        });
     }
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(OrchestratorServices services, Func<string, Props>? sourceProps = null) =>
         Akka.Actor.Props.Create(() => new Orchestrator(services, sourceProps));
 
+    /// <summary>Who waits for a job: a command's requester (then a sync round follows) or a pass.</summary>
+    private sealed record JobOwner(IActorRef ReplyTo, bool IsPass)
+    {
+        public string Source { get; init; } = "";
+    }
+
+    private sealed record ReplyWith(IActorRef ReplyTo, CommandReply Reply);
+
+    private sealed record ToPass(IActorRef Pass);
+
+    private sealed record ScheduledPass(DateTime At);
+
+    private sealed record PassResolved(ImmutableList<PassItem> Items, IActorRef ReplyTo, bool Json, IActorRef? ProgressTo);
+
     protected override void PreStart()
     {
         var settings = _services.Settings;
+        // A few kilobytes, read once before the first message: status must never answer from nothing.
+        if (_services.StatusFile is { } statusFile)
+        {
+            try
+            {
+                _status = StatusFile.Load(statusFile);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidDataException)
+            {
+                _log.Warning("status: cannot read {0}, starting from nothing: {1}", statusFile, e.Message);
+            }
+        }
+
+        ScheduleNext();
         if (_services.Stores is not { } stores)
             return;
         var legacy = Path.Combine(settings.ConfigDir, "sync_state");
@@ -90,7 +173,7 @@ public sealed class Orchestrator : ReceiveActor
         }
 
         ImmutableList<PendingPath> changed = sync.Full ? [new PendingPath("", Sync: true)] : [];
-        Context.ActorOf(SyncRound.Props(Destinations, changed, Sender, CommandReply.Ok()));
+        Context.ActorOf(SyncRound.Props(Destinations, changed, new ReplyWith(Sender, CommandReply.Ok())));
     }
 
     private void InspectSyncState(InspectSyncState inspect)
@@ -127,11 +210,19 @@ public sealed class Orchestrator : ReceiveActor
         return lines.ToImmutable();
     }
 
-    protected override SupervisorStrategy SupervisorStrategy() =>
-        new OneForOneStrategy(
-            maxNrOfRetries: -1,
-            withinTimeRange: Timeout.InfiniteTimeSpan,
-            localOnlyDecider: _ => Directive.Restart);
+    protected override SupervisorStrategy SupervisorStrategy() => new ChildStrategy();
+
+    /// <summary>
+    /// A source that fails is restarted (clean state; its requester was told). Any other child
+    /// (a pass, a sync round, a query) is stopped: restarting it would redo its work.
+    /// </summary>
+    private sealed class ChildStrategy() : OneForOneStrategy(-1, Timeout.InfiniteTimeSpan, _ => Directive.Restart)
+    {
+        public override void ProcessFailure(IActorContext context, bool restart, IActorRef child, Exception cause, ChildRestartStats stats, IReadOnlyCollection<ChildRestartStats> children) =>
+            base.ProcessFailure(context, restart && child.Path.Name.StartsWith(SourcePrefix, StringComparison.Ordinal), child, cause, stats, children);
+    }
+
+    private const string SourcePrefix = "source-";
 
     // Reading and writing the configuration directory happens in a task piped back, never in a handler.
     private void InitFileTree(InitFileTree init)
@@ -176,7 +267,87 @@ public sealed class Orchestrator : ReceiveActor
 
     private sealed record Refused(IActorRef ReplyTo, IReadOnlyList<string> Lines);
 
-    private void Start(BackupJob job, IActorRef replyTo, IActorRef? progressTo)
+    private void RunPass(RunPass run, IActorRef replyTo, IActorRef? progressTo)
+    {
+        var settings = _services.Settings;
+        if (_pass is not null)
+        {
+            replyTo.Tell(CommandReply.Failed([ErrorReport.Prefix + "a pass is already running: wait for it (status shows its sources)"]));
+            return;
+        }
+
+        if (settings.Sources.IsEmpty)
+        {
+            replyTo.Tell(CommandReply.Failed([ErrorReport.Prefix + $"no source is configured: add them to sources in {settings.LoadedFrom}"]));
+            return;
+        }
+
+        var unknown = run.Sources.Where(n => settings.Sources.All(s => s.Name != n)).ToList();
+        if (unknown.Count > 0)
+        {
+            replyTo.Tell(CommandReply.Failed([ErrorReport.Prefix + $"unknown source{(unknown.Count == 1 ? "" : "s")}: {string.Join(", ", unknown)} (configured: {string.Join(", ", settings.Sources.Select(s => s.Name))})"]));
+            return;
+        }
+
+        var selected = run.Sources.IsEmpty ? settings.Sources : [.. settings.Sources.Where(s => run.Sources.Contains(s.Name))];
+        // A placeholder until the pass actor exists: a second run in between is refused too.
+        _pass = ActorRefs.Nobody;
+        _passReplyTo = replyTo;
+        Task.Run(() => PassJobs.Resolve(settings, selected))
+            .PipeTo(Self, success: items => new PassResolved(items, replyTo, run.Json, progressTo), failure: e => new PassBroken(ErrorReport.Lines(e)));
+    }
+
+    private void StartPass(PassResolved resolved)
+    {
+        _log.Info("pass: {0} source(s): {1}", resolved.Items.Count, string.Join(", ", resolved.Items.Select(i => i.Name)));
+        _pass = Context.ActorOf(Pass.Props(resolved.Items, _services.Settings.PassParallelism, resolved.ReplyTo, resolved.Json, resolved.ProgressTo));
+        Context.Watch(_pass);
+    }
+
+    /// <summary>A pass that could not start, or whose actor stopped on a bug: its requester hears of it, the next pass may run.</summary>
+    private void PassEnded(IReadOnlyList<string> lines)
+    {
+        _log.Error("pass: ended without a summary: {0}", string.Join(" ", lines));
+        _passReplyTo?.Tell(CommandReply.Failed(lines));
+        _pass = null;
+        _passReplyTo = null;
+    }
+
+    private sealed record PassBroken(IReadOnlyList<string> Lines);
+
+    private void ScheduleNext()
+    {
+        if (_services.Daemon is null || _draining)
+            return;
+        _nextRun = _services.Settings.Daemon.NextRun(DateTime.UtcNow);
+        if (_nextRun is not { } at)
+            return;
+        // Long waits are cut into days: the scheduler is not meant for months, and the clock may move.
+        var delay = at - DateTime.UtcNow;
+        Timers.StartSingleTimer("schedule", new ScheduledPass(at), delay < TimeSpan.FromDays(1) ? delay : TimeSpan.FromDays(1));
+    }
+
+    private void Scheduled(ScheduledPass scheduled)
+    {
+        var early = scheduled.At - DateTime.UtcNow;
+        if (early > TimeSpan.FromSeconds(1))
+        {
+            Timers.StartSingleTimer("schedule", scheduled, early < TimeSpan.FromDays(1) ? early : TimeSpan.FromDays(1));
+            return;
+        }
+
+        if (_pass is not null)
+            _log.Warning("schedule: the pass of {0} is skipped, the previous one is still running", SummaryFormat.Time(scheduled.At));
+        else
+        {
+            _log.Info("schedule: pass of {0} starts", SummaryFormat.Time(scheduled.At));
+            RunPass(new RunPass([], Json: false), ActorRefs.Nobody, null);
+        }
+
+        ScheduleNext();
+    }
+
+    private void Start(BackupJob job, JobOwner owner, IActorRef? progressTo, string? sourceName = null)
     {
         var destinations = Destinations;
         if (destinations.Count > 0)
@@ -199,14 +370,49 @@ public sealed class Orchestrator : ReceiveActor
             };
         }
 
+        var name = sourceName ?? NameFor(job);
         var jobId = ++_nextJob;
-        _waiting[jobId] = replyTo;
-        SourceFor(job.SourceName).Tell(new StartBackup(jobId, job, progressTo));
+        _jobs[jobId] = owner with { Source = name };
+        if (!_status.Sources.ContainsKey(name))
+            _status = _status with { Sources = _status.Sources.SetItem(name, new SourceRecord(TypeOf(job), job.Series.Dst, null, 0, null)) };
+
+        var start = new StartBackup(jobId, job, progressTo);
+        var source = SourceFor(name);
+        if (Backoff(name) is { } wait)
+        {
+            _log.Info("source {0}: failed recently, its next backup starts in {1:0.0} s", name, wait.TotalSeconds);
+            Context.System.Scheduler.ScheduleTellOnce(wait, source, start, Self);
+        }
+        else
+            source.Tell(start);
     }
+
+    /// <summary>How long a source that failed <c>n</c> times in a row waits before its next job: 1 s, 2 s, 4 s... at most a minute.</summary>
+    private TimeSpan? Backoff(string name)
+    {
+        if (!_failures.TryGetValue(name, out var failure))
+            return null;
+        var delay = _services.SourceBackoff * Math.Pow(2, Math.Min(failure.Consecutive - 1, 6));
+        if (delay > TimeSpan.FromMinutes(1))
+            delay = TimeSpan.FromMinutes(1);
+        var wait = failure.At + delay - DateTime.UtcNow;
+        return wait > TimeSpan.Zero ? wait : null;
+    }
+
+    /// <summary>A configured source's name when the job writes into its series (so <c>fs</c> and <c>run</c> share one actor and one status), else the job's own.</summary>
+    private string NameFor(BackupJob job) =>
+        _services.Settings.Sources.FirstOrDefault(s => s.Dst == job.Series.Dst)?.Name ?? job.SourceName;
+
+    private static string TypeOf(BackupJob job) => job switch
+    {
+        FileTreeJob f => SourceTypes.Name(f.Folder.Type),
+        DatabaseJob { Target.Database: null } => "pg-globals",
+        _ => "pg-dump",
+    };
 
     private IActorRef SourceFor(string sourceName)
     {
-        var childName = Uri.EscapeDataString(sourceName);
+        var childName = SourcePrefix + Uri.EscapeDataString(sourceName);
         var child = Context.Child(childName);
         return child.IsNobody() ? Context.ActorOf(_sourceProps(sourceName), childName) : child;
     }
@@ -224,13 +430,107 @@ public sealed class Orchestrator : ReceiveActor
     // Every backup command syncs at its end, also when the backup failed.
     private void Completed(BackupCompleted done)
     {
-        if (_waiting.Remove(done.JobId, out var replyTo))
-            Context.ActorOf(SyncRound.Props(Destinations, done.Outcome.Changed, replyTo, CommandReply.Ok()));
+        if (!_jobs.Remove(done.JobId, out var owner))
+            return;
+        _failures.Remove(owner.Source);
+        var run = PassRuns.Of(done);
+        Record(owner.Source, r => r with { Last = run });
+        if (owner.IsPass)
+            owner.ReplyTo.Tell(done);
+        else
+            Context.ActorOf(SyncRound.Props(_draining ? [] : Destinations, done.Outcome.Changed, new ReplyWith(owner.ReplyTo, CommandReply.Ok())));
+        CheckDrained();
     }
 
     private void Failed(BackupFailed failed)
     {
-        if (_waiting.Remove(failed.JobId, out var replyTo))
-            Context.ActorOf(SyncRound.Props(Destinations, [], replyTo, CommandReply.Failed(failed.ErrorLines)));
+        if (!_jobs.Remove(failed.JobId, out var owner))
+            return;
+        var consecutive = _failures.TryGetValue(owner.Source, out var f) ? f.Consecutive + 1 : 1;
+        _failures[owner.Source] = (consecutive, DateTime.UtcNow);
+        var run = PassRuns.Of(failed);
+        Record(owner.Source, r => r with { Last = run, Restarts = r.Restarts + 1, LastFailure = run.Error });
+        if (owner.IsPass)
+            owner.ReplyTo.Tell(failed);
+        else
+            Context.ActorOf(SyncRound.Props(_draining ? [] : Destinations, [], new ReplyWith(owner.ReplyTo, CommandReply.Failed(failed.ErrorLines))));
+        CheckDrained();
+    }
+
+    private void Synced(SyncRoundResult result)
+    {
+        var now = DateTime.UtcNow;
+        foreach (var f in result.Finished)
+        {
+            var before = _status.Destinations.GetValueOrDefault(f.Destination) ?? new DestinationRecord(null, null, null);
+            var after = f.Failures.IsEmpty
+                ? before with { LastSync = now }
+                : before with { LastError = f.Failures[0] + (f.Failures.Count > 1 ? $" (and {f.Failures.Count - 1} more)" : ""), LastErrorAt = now };
+            _status = _status with { Destinations = _status.Destinations.SetItem(f.Destination, after) };
+        }
+
+        // The answer leaves once status.json has this round in it: a CLI that exits on it leaves a true status.
+        var (target, message) = result.Tag switch
+        {
+            ReplyWith r => (r.ReplyTo, (object)result.Merge(r.Reply)),
+            ToPass p => (p.Pass, result),
+            _ => (ActorRefs.Nobody, result),
+        };
+        Save().ContinueWith(_ => target.Tell(message), TaskScheduler.Default);
+    }
+
+    private void Record(string source, Func<SourceRecord, SourceRecord> change)
+    {
+        var before = _status.Sources.GetValueOrDefault(source) ?? new SourceRecord("?", null, null, 0, null);
+        _status = _status with { Sources = _status.Sources.SetItem(source, change(before)) };
+        Save();
+    }
+
+    /// <summary>Writes status.json in the background, one write after the other, the newest state last.</summary>
+    private Task Save()
+    {
+        if (_services.StatusFile is not { } file)
+            return Task.CompletedTask;
+        var snapshot = _status;
+        var log = _log;
+        _saving = _saving.ContinueWith(_ =>
+        {
+            try
+            {
+                StatusFile.Save(file, snapshot);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                log.Warning("status: cannot write {0}: {1}", file, e.Message);
+            }
+        }, TaskScheduler.Default);
+        return _saving;
+    }
+
+    private void ShowStatus(ShowStatus show)
+    {
+        var settings = _services.Settings;
+        var busy = _jobs.Values.Select(j => j.Source).ToHashSet(StringComparer.Ordinal);
+        var next = _nextRun ?? settings.Daemon.NextRun(DateTime.UtcNow);
+        var configured = settings.Sources.Select(s => (s.Name, Type: PassJobs.TypeName(s), Dst: (string?)s.Dst)).ToList();
+        var adHoc = _status.Sources.Where(kv => configured.All(c => c.Name != kv.Key)).Select(kv => (Name: kv.Key, kv.Value.Type, kv.Value.Dst));
+        var sources = configured.Concat(adHoc).Select(s =>
+        {
+            var record = _status.Sources.GetValueOrDefault(s.Name);
+            return new SourceState(s.Name, s.Type, s.Dst, record?.Last, busy.Contains(s.Name), record?.Restarts ?? 0, record?.LastFailure, next);
+        }).ToImmutableList();
+        var daemon = _services.Daemon is { } d
+            ? new DaemonState(true, d.Since, d.Pid, d.Address, settings.Daemon.ScheduleText, next)
+            : new DaemonState(false, null, null, null, settings.Daemon.ScheduleText, next);
+        Context.ActorOf(StatusQuery.Props(new StatusReport(daemon, sources, []), _destinations, _status.Destinations, show.Json, Sender));
+    }
+
+    private void CheckDrained()
+    {
+        if (!_draining || _jobs.Count > 0)
+            return;
+        foreach (var waiter in _drainWaiters)
+            waiter.Tell(new Drained());
+        _drainWaiters.Clear();
     }
 }

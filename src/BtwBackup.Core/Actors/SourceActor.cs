@@ -42,12 +42,14 @@ public sealed class SourceActor : ReceiveActor, IWithUnboundedStash
     {
         Receive<StartBackup>(Start);
         Receive<GetSourceStatus>(_ => Sender.Tell(Status(false)));
+        Receive<CancelBackup>(_ => { });
     }
 
     private void Busy()
     {
         Receive<StartBackup>(_ => Stash.Stash());
         Receive<GetSourceStatus>(_ => Sender.Tell(Status(true)));
+        Receive<CancelBackup>(_ => _cts.Cancel());
         Receive<Finished>(f => f.JobId == _current?.Request.JobId, f =>
         {
             var current = _current!;

@@ -14,3 +14,6 @@ public sealed record BackupFailed(long JobId, string Source, ImmutableList<strin
 public sealed record GetSourceStatus;
 
 public sealed record SourceStatus(string Source, bool Busy);
+
+/// <summary>Cancel the backup in flight (the daemon is stopping); it ends as failed, "interrupted", its partial files removed.</summary>
+public sealed record CancelBackup;

@@ -108,6 +108,8 @@ public static class ConfigLoader
             {
                 PostgresJournal = Journal(config, path),
             },
+            Daemon = ReadDaemon(config, path),
+            PassParallelism = Int(config, "run.parallelism", path, min: 1) ?? 2,
         };
     }
 
@@ -150,6 +152,29 @@ public static class ConfigLoader
             "postgresql" => connection ?? throw new ConfigException($"{path}: sync.journal.connection-string is required with provider = postgresql"),
             _ => throw new ConfigException($"{path}: sync.journal.provider must be sqlite or postgresql, not '{provider}'"),
         };
+    }
+
+    private static DaemonSettings ReadDaemon(HoconConfig config, string path)
+    {
+        var hostname = Str(config, "daemon.hostname", path) ?? DaemonSettings.Default.Hostname;
+        var port = Int(config, "daemon.port", path, min: 1) ?? DaemonSettings.DefaultPort;
+        if (port > 65535)
+            throw new ConfigException($"{path}: daemon.port must be a TCP port (1 to 65535), not {port}");
+        var text = Str(config, "daemon.schedule", path);
+        Cronos.CronExpression? schedule = null;
+        if (text is not null)
+        {
+            try
+            {
+                schedule = Cronos.CronExpression.Parse(text);
+            }
+            catch (Cronos.CronFormatException e)
+            {
+                throw new ConfigException($"{path}: daemon.schedule must be a cron expression (minute hour day month weekday, e.g. \"30 2 * * *\"), not '{text}': {e.Message}");
+            }
+        }
+
+        return new DaemonSettings(hostname, port, schedule, text);
     }
 
     private static int? Int(HoconConfig config, string key, string path, int min)

@@ -30,6 +30,12 @@ public sealed record GeneralSettings(
 
     public SyncSettings Sync { get; init; } = SyncSettings.Default;
 
+    /// <summary>Where the daemon listens and when it runs a pass.</summary>
+    public DaemonSettings Daemon { get; init; } = DaemonSettings.Default;
+
+    /// <summary>How many sources a pass (<c>run</c>) backs up at once.</summary>
+    public int PassParallelism { get; init; } = 2;
+
     /// <summary>For a legacy config.py without S3_URI_PREFIX or S3CMD_CONFIG: the original's message, for the commands that sync.</summary>
     public string? DestinationError { get; init; }
 
@@ -66,4 +72,16 @@ public static class SourceTypes
         "tar" => SourceType.Tar,
         _ => throw new ConfigException("unknown backup type: " + (text ?? "None")),
     };
+}
+
+/// <summary>The daemon's address (loopback by default) and its schedule (a cron expression; null: on demand only).</summary>
+public sealed record DaemonSettings(string Hostname, int Port, Cronos.CronExpression? Schedule, string? ScheduleText)
+{
+    public const int DefaultPort = 4718;
+
+    public static readonly DaemonSettings Default = new("127.0.0.1", DefaultPort, null, null);
+
+    /// <summary>The next time the schedule fires after <paramref name="after"/> (local time zone), or null.</summary>
+    public DateTime? NextRun(DateTime after) =>
+        Schedule?.GetNextOccurrence(DateTime.SpecifyKind(after, DateTimeKind.Utc), TimeZoneInfo.Local);
 }

@@ -4,6 +4,8 @@ using HoconConfig = Akka.Configuration.Config;
 using BtwBackup.Actors;
 using BtwBackup.Backup;
 using BtwBackup.Config;
+using BtwBackup.Daemon;
+using BtwBackup.Logging;
 using BtwBackup.ObjectStore;
 using BtwBackup.Sync;
 using BtwBackup.Series;
@@ -43,6 +45,7 @@ public static class BackupHost
         {
             Stores = settings.Destinations.IsEmpty ? null : d => new RetryingObjectStore(new S3ObjectStore(d.Connection)),
             History = SyncHistory.ReadAsync,
+            StatusFile = Path.Combine(settings.ConfigDir, Actors.StatusFile.FileName),
         };
     }
 
@@ -50,6 +53,30 @@ public static class BackupHost
     {
         var system = ActorSystem.Create(SystemName, ActorSystemConfig(settings));
         var orchestrator = system.ActorOf(Orchestrator.Props(RealServices(settings)), Orchestrator.Name);
+        return (system, orchestrator);
+    }
+
+    /// <summary>Akka.Remote on the given address (port 0: any free port, for a client).</summary>
+    public static HoconConfig RemoteConfig(string hostname, int port) => ConfigurationFactory.ParseString($$"""
+        akka.actor.provider = remote
+        akka.remote.dot-netty.tcp.hostname = {{HoconText.Quote(hostname)}}
+        akka.remote.dot-netty.tcp.port = {{port}}
+        """);
+
+    /// <summary>
+    /// The daemon: the same Orchestrator, reachable over Akka.Remote through the token-checking
+    /// <see cref="Gateway"/>, running passes on the schedule, logging to stdout as well.
+    /// </summary>
+    public static (ActorSystem System, IActorRef Orchestrator) StartDaemon(GeneralSettings settings, string token)
+    {
+        var daemon = settings.Daemon;
+        var config = RemoteConfig(daemon.Hostname, daemon.Port)
+            .WithFallback(ConfigurationFactory.ParseString($"{FileLogger.EchoKey} = on"))
+            .WithFallback(ActorSystemConfig(settings));
+        var system = ActorSystem.Create(SystemName, config);
+        var info = new DaemonInfo(DateTime.UtcNow, Environment.ProcessId, $"{daemon.Hostname}:{daemon.Port}");
+        var orchestrator = system.ActorOf(Orchestrator.Props(RealServices(settings) with { Daemon = info }), Orchestrator.Name);
+        system.ActorOf(Gateway.Props(token, orchestrator), Gateway.Name);
         return (system, orchestrator);
     }
 }

@@ -12,15 +12,19 @@ public sealed class FileLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMess
 {
     public const string PathKey = "btw-backup.log-file";
 
+    /// <summary>On in the daemon: every line also goes to stdout, for a service manager's journal.</summary>
+    public const string EchoKey = "btw-backup.log-stdout";
+
     public FileLogger()
     {
         var path = Context.System.Settings.Config.GetString(PathKey, null);
-        var file = string.IsNullOrEmpty(path) ? null : new LogFile(path);
+        var echo = Context.System.Settings.Config.GetBoolean(EchoKey, false) ? Console.Out : null;
+        var file = string.IsNullOrEmpty(path) ? null : new LogFile(path, echo);
         Context.System.EventStream.Subscribe(Self, typeof(FlushLog));
         Receive<InitializeLogger>(_ => Sender.Tell(new LoggerInitialized()));
         Receive<LogEvent>(e =>
         {
-            if (file is null)
+            if (file is null || IsClientChurn(e))
                 return;
             var message = e.Cause is null ? e.Message?.ToString() ?? "" : $"{e.Message} {e.Cause}";
             file.Write(Level(e.LogLevel()), e.LogSource, message);
@@ -28,6 +32,12 @@ public sealed class FileLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMess
         // Every event published before the flush request is in the file once it is answered.
         Receive<FlushLog>(f => f.Done.TrySetResult());
     }
+
+    /// <summary>Remoting's note for every CLI client that leaves the daemon: one per command, nothing to act on.</summary>
+    private static bool IsClientChurn(LogEvent e) =>
+        e.LogLevel() <= LogLevel.InfoLevel
+        && e.LogSource?.Contains("/system/endpointManager/", StringComparison.Ordinal) == true
+        && e.Message?.ToString()?.StartsWith("Removing receive buffers", StringComparison.Ordinal) == true;
 
     /// <summary>Waits until the events logged so far are written (before the actor system stops).</summary>
     public static async Task FlushAsync(ActorSystem system, TimeSpan timeout)

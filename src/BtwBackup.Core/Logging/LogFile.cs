@@ -2,8 +2,8 @@ using System.Globalization;
 
 namespace BtwBackup.Logging;
 
-/// <summary>Appends timestamped lines to the log file of the configuration directory. Thread-safe.</summary>
-public sealed class LogFile(string path)
+/// <summary>Appends timestamped lines to the log file of the configuration directory (and, for the daemon, to stdout). Thread-safe.</summary>
+public sealed class LogFile(string path, TextWriter? echo = null)
 {
     private readonly Lock _gate = new();
 
@@ -15,6 +15,7 @@ public sealed class LogFile(string path)
             $"{DateTime.UtcNow:yyyy-MM-dd'T'HH:mm:ss.fff'Z'} {level,-7} [{Environment.ProcessId}] {source}: {message}\n");
         lock (_gate)
         {
+            echo?.Write(line);
             try
             {
                 File.AppendAllText(Path, line);

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using BtwBackup.Config;
 using BtwBackup.Platform;
+using System.Text.Json.Serialization;
 using Akka.Actor;
 
 namespace BtwBackup.Protocol;
@@ -17,7 +18,19 @@ public enum ExitCode
     Usage = 2,
 }
 
-/// <summary>A command of the command line, as the Orchestrator receives it (in-process, later over remoting).</summary>
+/// <summary>
+/// A command of the command line, as the Orchestrator receives it, in-process or from the CLI
+/// over remoting. The names below are the wire names: stable, whatever the classes are called.
+/// </summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "command")]
+[JsonDerivedType(typeof(InitFileTree), "fs-init")]
+[JsonDerivedType(typeof(BackupFileTree), "fs")]
+[JsonDerivedType(typeof(ListBackups), "list")]
+[JsonDerivedType(typeof(BackupDatabase), "db")]
+[JsonDerivedType(typeof(SyncNow), "sync")]
+[JsonDerivedType(typeof(InspectSyncState), "sync-state")]
+[JsonDerivedType(typeof(RunPass), "run")]
+[JsonDerivedType(typeof(ShowStatus), "status")]
 public abstract record CliCommand;
 
 public sealed record InitFileTree(string Source, string Name, SourceType Type) : CliCommand;
@@ -41,6 +54,12 @@ public enum SyncStateAction
 
 /// <summary><c>sync-state --list | --reset | --history [--since TIME]</c>.</summary>
 public sealed record InspectSyncState(SyncStateAction Action, DateTime? Since) : CliCommand;
+
+/// <summary><c>run [SOURCE...]</c>: one pass over the configured sources (all when none is named), then their syncs.</summary>
+public sealed record RunPass(ImmutableList<string> Sources, bool Json) : CliCommand;
+
+/// <summary><c>status [--json]</c>.</summary>
+public sealed record ShowStatus(bool Json) : CliCommand;
 
 /// <summary>Asks the Orchestrator to run a command; progress lines go to <paramref name="ProgressTo"/> when set.</summary>
 public sealed record ExecuteCommand(CliCommand Command, IActorRef? ProgressTo);

@@ -1,7 +1,6 @@
 using Akka.Actor;
-using BtwBackup.Protocol;
 
-namespace BtwBackup.Cli;
+namespace BtwBackup.Protocol;
 
 /// <summary>Shows the latest progress line on a terminal, overwritten in place; cleared before the reply is printed.</summary>
 public sealed class ProgressPrinter : ReceiveActor
@@ -36,4 +35,19 @@ public sealed class ProgressPrinter : ReceiveActor
     public sealed record Clear;
 
     public sealed record Cleared;
+}
+
+/// <summary>The CLI's use of a <see cref="ProgressPrinter"/>, in-process or as a client of the daemon.</summary>
+public static class ProgressDisplay
+{
+    /// <summary>Starts a printer on <paramref name="terminal"/> (null: no progress shown).</summary>
+    public static IActorRef? Start(ActorSystem system, TextWriter? terminal) =>
+        terminal is null ? null : system.ActorOf(ProgressPrinter.Props(terminal), "progress");
+
+    /// <summary>Erases the progress line, so that the reply prints on a clean line.</summary>
+    public static async Task ClearAsync(IActorRef? printer)
+    {
+        if (printer is not null)
+            await printer.Ask<ProgressPrinter.Cleared>(new ProgressPrinter.Clear(), TimeSpan.FromSeconds(5), CancellationToken.None);
+    }
 }

@@ -1,0 +1,116 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using BtwBackup.Backup;
+using BtwBackup.Protocol;
+
+namespace BtwBackup.Actors;
+
+/// <summary>One source of a pass: its job, or why there is none (its settings are wrong).</summary>
+public sealed record PassItem(string Name, string Type, string Dst, BackupJob? Job, string? Error);
+
+/// <summary>From a pass to the Orchestrator: run this job on its source; the result comes back to the pass.</summary>
+public sealed record RunSourceJob(string Source, BackupJob Job, IActorRef? ProgressTo);
+
+/// <summary>From a pass to the Orchestrator: every source is done, sync what they stored.</summary>
+public sealed record SyncAfterPass(ImmutableList<PendingPath> Changed);
+
+/// <summary>From a pass to the Orchestrator, for status.</summary>
+public sealed record PassFinished(PassSummary Summary);
+
+/// <summary>
+/// One pass over the configured sources (a child of the Orchestrator): at most
+/// <c>parallelism</c> backups at once, each on its own SourceActor; a failed source is noted
+/// and the others go on. When all are done, one sync round for everything they stored, then
+/// the summary to the requester and to the Orchestrator.
+/// </summary>
+public sealed class Pass : ReceiveActor
+{
+    private readonly DateTime _started = DateTime.UtcNow;
+    private readonly Queue<PassItem> _waiting;
+    private readonly Dictionary<string, PassItem> _running = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SourceRun> _done = new(StringComparer.Ordinal);
+    private readonly List<PendingPath> _changed = [];
+    private readonly ImmutableList<PassItem> _items;
+    private readonly int _parallelism;
+    private readonly IActorRef _replyTo;
+    private readonly bool _json;
+    private readonly IActorRef? _progressTo;
+
+    public Pass(ImmutableList<PassItem> items, int parallelism, IActorRef replyTo, bool json, IActorRef? progressTo)
+    {
+        _items = items;
+        _parallelism = parallelism;
+        _replyTo = replyTo;
+        _json = json;
+        _progressTo = progressTo;
+        foreach (var refused in items.Where(i => i.Job is null))
+            _done[refused.Name] = new SourceRun(SourceRun.Failed, null, refused.Error, _started, 0, 0);
+        _waiting = new Queue<PassItem>(items.Where(i => i.Job is not null));
+
+        Receive<BackupCompleted>(c => Finished(c.Source, PassRuns.Of(c), c.Outcome.Changed));
+        Receive<BackupFailed>(f => Finished(f.Source, PassRuns.Of(f), []));
+        Receive<SyncRoundResult>(Synced);
+
+        StartMore();
+    }
+
+    public static Props Props(ImmutableList<PassItem> items, int parallelism, IActorRef replyTo, bool json, IActorRef? progressTo) =>
+        Akka.Actor.Props.Create(() => new Pass(items, parallelism, replyTo, json, progressTo));
+
+    private void StartMore()
+    {
+        while (_running.Count < _parallelism && _waiting.TryDequeue(out var item))
+        {
+            _running[item.Name] = item;
+            Context.Parent.Tell(new RunSourceJob(item.Name, item.Job!, _progressTo));
+        }
+
+        Report();
+        if (_running.Count == 0 && _waiting.Count == 0)
+            Context.Parent.Tell(new SyncAfterPass([.. _changed]));
+    }
+
+    private void Finished(string source, SourceRun run, ImmutableList<PendingPath> changed)
+    {
+        if (!_running.Remove(source))
+            return;
+        _done[source] = run;
+        _changed.AddRange(changed);
+        StartMore();
+    }
+
+    private void Report()
+    {
+        if (_progressTo is null)
+            return;
+        var message = _running.Count > 0
+            ? $"{_done.Count}/{_items.Count} done, backing up {string.Join(", ", _running.Keys.Order(StringComparer.Ordinal))}"
+            : $"{_done.Count}/{_items.Count} done, syncing";
+        _progressTo.Tell(new ProgressReport("run", message));
+    }
+
+    private void Synced(SyncRoundResult result)
+    {
+        var destinations = result.Finished
+            .OrderBy(f => f.Destination, StringComparer.Ordinal)
+            .Select(f => new DestinationRun(f.Destination, f.Report.Uploaded, f.Report.BytesUploaded, f.Report.Deleted,
+                f.Pending.MustPush.Count + f.Pending.MustSync.Count, f.Failures))
+            .ToImmutableList();
+        if (result.TimedOut)
+            destinations = destinations.Add(new DestinationRun("(sync)", 0, 0, 0, 0, [SyncRoundResult.TimeoutLine]));
+        var summary = new PassSummary(_started, (DateTime.UtcNow - _started).TotalSeconds,
+            [.. _items.Select(i => new PassSource(i.Name, i.Type, i.Dst, _done[i.Name]))],
+            destinations);
+        Context.Parent.Tell(new PassFinished(summary));
+
+        var stdout = _json ? [SummaryFormat.ToJson(summary)] : SummaryFormat.Lines(summary).ToImmutableList();
+        var failed = summary.Sources.Count(s => !s.Run.Ok);
+        var stderr = ImmutableList<string>.Empty;
+        if (failed > 0)
+            stderr = stderr.Add($"{ErrorReport.Prefix}{failed} of {summary.Sources.Count} source{(summary.Sources.Count == 1 ? "" : "s")} failed");
+        if (summary.Destinations.Any(d => !d.Ok))
+            stderr = stderr.Add($"{ErrorReport.Prefix}some files were not synced; they stay pending for the next sync");
+        _replyTo.Tell(new CommandReply(summary.Ok ? ExitCode.Ok : ExitCode.Error, stdout, stderr));
+        Context.Stop(Self);
+    }
+}
