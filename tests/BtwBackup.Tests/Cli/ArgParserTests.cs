@@ -49,6 +49,19 @@ public class ArgParserTests
     }
 
     [Fact]
+    public void Run_takes_any_number_of_sources_and_status_takes_json()
+    {
+        Assert.Equal([], Run("run").All("SOURCE"));
+        var run = Run("run", "--json", "www", "db");
+        Assert.Equal(["www", "db"], run.All("SOURCE"));
+        Assert.True(run.Flag("json"));
+        Assert.True(Run("status", "--json").Flag("json"));
+        Assert.Equal("serve", Run("serve").Command);
+        Assert.EndsWith("unrecognized arguments: extra\n", Exit("serve", "extra").Stderr);
+        Assert.StartsWith("usage: btw-backup run [-h] [--json] [SOURCE ...]\n", Exit("run", "-h").Stdout);
+    }
+
+    [Fact]
     public void Main_level_errors()
     {
         Assert.EndsWith("btw-backup: error: the following arguments are required: command\n", Exit().Stderr);

@@ -9,6 +9,18 @@ public sealed class ConfigLoaderTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
+    [Fact]
+    public void The_daemon_listens_on_loopback_on_demand_by_default_and_takes_a_cron_schedule()
+    {
+        var defaults = LoadHocon("root-path = /b");
+        Assert.Equal(("127.0.0.1", DaemonSettings.DefaultPort, null, 2), (defaults.Daemon.Hostname, defaults.Daemon.Port, defaults.Daemon.NextRun(DateTime.UtcNow), defaults.PassParallelism));
+
+        var nightly = LoadHocon("root-path = /b\ndaemon { port = 5000, schedule = \"30 2 * * *\" }\nrun.parallelism = 3");
+        var next = nightly.Daemon.NextRun(new DateTime(2026, 1, 1, 12, 0, 0, DateTimeKind.Utc))!.Value.ToLocalTime();
+        Assert.Equal((5000, 3, 2, 30, 0), (nightly.Daemon.Port, nightly.PassParallelism, next.Hour, next.Minute, next.Second));
+        Assert.Equal("30 2 * * *", nightly.Daemon.ScheduleText);
+    }
+
     private GeneralSettings LoadHocon(string text)
     {
         File.WriteAllText(Path.Combine(_dir, "btw-backup.conf"), text);
@@ -75,6 +87,10 @@ public sealed class ConfigLoaderTests : IDisposable
     [InlineData("sync.journal.provider = mysql", "sync.journal.provider must be sqlite or postgresql")]
     [InlineData("sync.journal.provider = postgresql", "sync.journal.connection-string is required")]
     [InlineData("sync.parallelism = 0", "sync.parallelism must be a whole number of 1 or more")]
+    [InlineData("run.parallelism = 0", "run.parallelism must be a whole number of 1 or more")]
+    [InlineData("daemon.port = 70000", "daemon.port must be a TCP port")]
+    [InlineData("daemon.schedule = \"every night\"", "daemon.schedule must be a cron expression")]
+    [InlineData("daemon.schedule = \"61 2 * * *\"", "daemon.schedule must be a cron expression")]
     public void Refuses_bad_destinations_and_sync_settings(string text, string message) =>
         Assert.Contains(message, Assert.Throws<ConfigException>(() => LoadHocon("root-path = /b\n" + text)).Message);
 

@@ -1,0 +1,191 @@
+using System.Text.Json;
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using BtwBackup.Actors;
+using BtwBackup.Backup;
+using BtwBackup.Config;
+using BtwBackup.Protocol;
+using BtwBackup.Series;
+using BtwBackup.Tools;
+using Xunit;
+
+namespace BtwBackup.Tests.Actors;
+
+/// <summary><c>run</c> inside the Orchestrator: sources configured as databases, backed up by a fake procedure.</summary>
+public sealed class PassSpec : TestKit, IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("btw-pass-").FullName;
+
+    void IDisposable.Dispose()
+    {
+        Shutdown();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private GeneralSettings Settings(int parallelism, params string[] databases) =>
+        new GeneralSettings(_dir, Path.Combine(_dir, "root"), SeriesPolicy.Default, Path.Combine(_dir, "log"), "INFO", TimeSpan.Zero, "test")
+        {
+            Sources = [.. databases.Select(db => (ConfiguredSource)new DatabaseSource(db, "db/" + db, new DatabaseTarget(db, PgConnection.Default, SeriesPolicy.Default)))],
+            PassParallelism = parallelism,
+        };
+
+    private IActorRef Orchestrator(GeneralSettings settings, IBackupProcedure procedure, TimeSpan? backoff = null) =>
+        Sys.ActorOf(BtwBackup.Actors.Orchestrator.Props(
+            new OrchestratorServices(settings, procedure, new SeriesLister(new RdiffBackup(new CliWrapProcessRunner())))
+            {
+                StatusFile = Path.Combine(_dir, StatusFile.FileName),
+                SourceBackoff = backoff ?? TimeSpan.FromSeconds(1),
+            }));
+
+    private static ExecuteCommand Run(params string[] sources) => new(new RunPass([.. sources], Json: true), null);
+
+    private static PassSummary Summary(CommandReply reply) =>
+        JsonSerializer.Deserialize<PassSummary>(Assert.Single(reply.Stdout), SummaryFormat.Json)!;
+
+    [Fact]
+    public void The_pass_completes_with_one_failing_source_and_reports_it()
+    {
+        var procedure = new FakeProcedure((job, _, _) => job.Subject == "database b"
+            ? Task.FromException<BackupOutcome>(new BackupException("the disk is full"))
+            : Task.FromResult(FakeProcedure.Stored("backup-of-" + job.Subject)));
+        var orchestrator = Orchestrator(Settings(2, "a", "b", "c"), procedure);
+
+        orchestrator.Tell(Run());
+        var reply = ExpectMsg<CommandReply>(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(ExitCode.Error, reply.ExitCode);
+        Assert.Equal(["btw-backup: 1 of 3 sources failed"], reply.Stderr);
+        var summary = Summary(reply);
+        Assert.Equal(["a:full", "b:failed", "c:full"], summary.Sources.Select(s => s.Name + ":" + s.Run.Result));
+        Assert.Equal("the disk is full", summary.Sources[1].Run.Error);
+        Assert.Equal("backup-of-database c", summary.Sources[2].Run.Backup);
+
+        // status knows it too, and counts the failure as a restart of that source.
+        orchestrator.Tell(new ExecuteCommand(new ShowStatus(Json: true), null));
+        var status = JsonSerializer.Deserialize<StatusReport>(Assert.Single(ExpectMsg<CommandReply>().Stdout), SummaryFormat.Json)!;
+        var b = Assert.Single(status.Sources, s => s.Name == "b");
+        Assert.Equal((1, "the disk is full", "failed"), (b.Restarts, b.LastFailure, b.Last!.Result));
+        Assert.Equal(0, Assert.Single(status.Sources, s => s.Name == "a").Restarts);
+    }
+
+    [Fact]
+    public void No_more_than_parallelism_sources_run_at_once()
+    {
+        var running = 0;
+        var most = 0;
+        var procedure = new FakeProcedure(async (_, _, ct) =>
+        {
+            var now = Interlocked.Increment(ref running);
+            InterlockedMax(ref most, now);
+            await Task.Delay(150, ct);
+            Interlocked.Decrement(ref running);
+            return FakeProcedure.Stored("x");
+        });
+        var orchestrator = Orchestrator(Settings(2, "a", "b", "c", "d", "e"), procedure);
+
+        orchestrator.Tell(Run());
+        var reply = ExpectMsg<CommandReply>(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(ExitCode.Ok, reply.ExitCode);
+        Assert.Equal(5, Summary(reply).Sources.Count(s => s.Run.Result == "full"));
+        Assert.Equal(2, most);
+    }
+
+    [Fact]
+    public void Only_the_named_sources_run_and_an_unknown_name_is_refused()
+    {
+        var procedure = new FakeProcedure((_, _, _) => Task.FromResult(FakeProcedure.Stored("x")));
+        var orchestrator = Orchestrator(Settings(2, "a", "b"), procedure);
+
+        orchestrator.Tell(Run("b"));
+        Assert.Equal(["b"], Summary(ExpectMsg<CommandReply>(TimeSpan.FromSeconds(10))).Sources.Select(s => s.Name));
+        Assert.Equal(0, procedure.Calls("database a"));
+
+        orchestrator.Tell(Run("b", "zz"));
+        Assert.Equal(["btw-backup: unknown source: zz (configured: a, b)"], ExpectMsg<CommandReply>().Stderr);
+    }
+
+    [Fact]
+    public void A_crashed_source_is_restarted_and_its_next_job_waits_a_backoff_while_the_others_run()
+    {
+        var starts = new System.Collections.Concurrent.ConcurrentDictionary<string, List<DateTime>>();
+        var procedure = new FakeProcedure((job, n, _) =>
+        {
+            starts.GetOrAdd(job.Subject, _ => []).Add(DateTime.UtcNow);
+            return job.Subject == "database a" && n == 1
+                ? Task.FromException<BackupOutcome>(new InvalidOperationException("crash"))
+                : Task.FromResult(FakeProcedure.Stored("x"));
+        });
+        var backoff = TimeSpan.FromMilliseconds(800);
+        var orchestrator = Orchestrator(Settings(2, "a", "b"), procedure, backoff);
+
+        orchestrator.Tell(Run("a"));
+        var failedAt = DateTime.UtcNow;
+        Assert.Equal(ExitCode.Error, ExpectMsg<CommandReply>(TimeSpan.FromSeconds(10)).ExitCode);
+
+        // Both asked again at once: b starts straight away, a only after its backoff.
+        orchestrator.Tell(Run());
+        var summary = Summary(ExpectMsg<CommandReply>(TimeSpan.FromSeconds(10)));
+        Assert.All(summary.Sources, s => Assert.Equal("full", s.Run.Result));
+        Assert.True(starts["database a"][1] - failedAt >= backoff - TimeSpan.FromMilliseconds(100), "a started again before its backoff");
+        Assert.True(starts["database b"][0] < starts["database a"][1], "b waited for a's backoff");
+    }
+
+    [Fact]
+    public void A_second_run_while_one_is_running_is_refused()
+    {
+        var gate = new TaskCompletionSource<BackupOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var procedure = new FakeProcedure((_, _, _) => gate.Task);
+        var orchestrator = Orchestrator(Settings(2, "a"), procedure);
+
+        var first = CreateTestProbe();
+        orchestrator.Tell(Run(), first);
+        AwaitCondition(() => procedure.Calls("database a") == 1);
+        orchestrator.Tell(Run());
+        Assert.Equal(["btw-backup: a pass is already running: wait for it (status shows its sources)"], ExpectMsg<CommandReply>().Stderr);
+
+        gate.SetResult(FakeProcedure.Stored("x"));
+        Assert.Equal(ExitCode.Ok, first.ExpectMsg<CommandReply>(TimeSpan.FromSeconds(10)).ExitCode);
+    }
+
+    [Fact]
+    public void Drain_cancels_the_backups_in_flight_and_answers_once_they_ended()
+    {
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var procedure = new FakeProcedure(async (_, _, ct) =>
+        {
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                cancelled.SetResult();
+                throw;
+            }
+
+            return FakeProcedure.Stored("never");
+        });
+        var orchestrator = Orchestrator(Settings(2, "a"), procedure);
+        var client = CreateTestProbe();
+        orchestrator.Tell(Run(), client);
+        AwaitCondition(() => procedure.Calls("database a") == 1);
+
+        orchestrator.Tell(new Drain());
+        ExpectMsg<Drained>(TimeSpan.FromSeconds(10));
+        Assert.True(cancelled.Task.IsCompleted);
+        var summary = Summary(client.ExpectMsg<CommandReply>(TimeSpan.FromSeconds(10)));
+        Assert.Equal(("failed", "interrupted"), (summary.Sources[0].Run.Result, summary.Sources[0].Run.Error));
+
+        orchestrator.Tell(Run());
+        Assert.Equal(["btw-backup: the daemon is shutting down: try again when it is back"], ExpectMsg<CommandReply>().Stderr);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int current;
+        while ((current = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, current) != current)
+        {
+        }
+    }
+}
