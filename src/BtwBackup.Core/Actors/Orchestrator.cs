@@ -93,6 +93,7 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
             Context.Unwatch(Sender);
             _pass = null;
             _passReplyTo = null;
+            CheckDrained();
         });
         Receive<PassBroken>(b => PassEnded(b.Lines));
         Receive<Terminated>(t => t.ActorRef.Equals(_pass), _ => PassEnded([ErrorReport.Prefix + "the pass stopped on an unexpected error (the log has the details)"]));
@@ -311,6 +312,7 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
         _passReplyTo?.Tell(CommandReply.Failed(lines));
         _pass = null;
         _passReplyTo = null;
+        CheckDrained();
     }
 
     private sealed record PassBroken(IReadOnlyList<string> Lines);
@@ -527,7 +529,7 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
 
     private void CheckDrained()
     {
-        if (!_draining || _jobs.Count > 0)
+        if (!_draining || _jobs.Count > 0 || _pass is not null)
             return;
         foreach (var waiter in _drainWaiters)
             waiter.Tell(new Drained());

@@ -101,8 +101,6 @@ public sealed class Pass : ReceiveActor
         var summary = new PassSummary(_started, (DateTime.UtcNow - _started).TotalSeconds,
             [.. _items.Select(i => new PassSource(i.Name, i.Type, i.Dst, _done[i.Name]))],
             destinations);
-        Context.Parent.Tell(new PassFinished(summary));
-
         var stdout = _json ? [SummaryFormat.ToJson(summary)] : SummaryFormat.Lines(summary).ToImmutableList();
         var failed = summary.Sources.Count(s => !s.Run.Ok);
         var stderr = ImmutableList<string>.Empty;
@@ -111,6 +109,8 @@ public sealed class Pass : ReceiveActor
         if (summary.Destinations.Any(d => !d.Ok))
             stderr = stderr.Add($"{ErrorReport.Prefix}some files were not synced; they stay pending for the next sync");
         _replyTo.Tell(new CommandReply(summary.Ok ? ExitCode.Ok : ExitCode.Error, stdout, stderr));
+        // After the reply: a draining daemon stops once it hears this, and the reply must be on its way by then.
+        Context.Parent.Tell(new PassFinished(summary));
         Context.Stop(Self);
     }
 }

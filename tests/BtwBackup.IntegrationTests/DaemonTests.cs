@@ -1,0 +1,249 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json;
+using Xunit;
+
+namespace BtwBackup.IntegrationTests;
+
+/// <summary><c>out/btw-backup serve</c> as a separate process, its stdout collected.</summary>
+internal sealed class DaemonProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _lines = new();
+
+    private DaemonProcess(Process process)
+    {
+        _process = process;
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue("stderr: " + e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public string Output => string.Join('\n', _lines);
+
+    public int Pid => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Starts the daemon and waits until it serves.</summary>
+    public static async Task<DaemonProcess> StartAsync(Sandbox box)
+    {
+        var daemon = new DaemonProcess(Process.Start(new ProcessStartInfo(Sandbox.Exe, ["--config-dir", box.ConfigDir, "serve"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!daemon.Output.Contains("daemon: serving", StringComparison.Ordinal))
+        {
+            if (daemon.HasExited || DateTime.UtcNow > deadline)
+                throw new Xunit.Sdk.XunitException("the daemon did not start:\n" + daemon.Output);
+            await Task.Delay(50);
+        }
+
+        return daemon;
+    }
+
+    /// <summary>SIGTERM, then waits for the exit.</summary>
+    public async Task TerminateAsync()
+    {
+        await Sandbox.ShellAsync("kill", "-TERM", Pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await _process.WaitForExitAsync(timeout.Token);
+    }
+
+    public async Task KillAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+            await KillAsync();
+        _process.Dispose();
+    }
+}
+
+/// <summary>The daemon and the CLI over Akka.Remote: the same commands, the same results, only the daemon writing.</summary>
+[Collection(S3Collection.Name)]
+public sealed class DaemonTests : IDisposable
+{
+    private readonly S3TestServer _s3;
+    private readonly Sandbox _box = new();
+    private readonly string _prefix = "d" + Guid.NewGuid().ToString("N")[..10] + "/";
+    private readonly int _port = Sandbox.FreePort();
+
+    public DaemonTests(S3TestServer s3) => _s3 = s3;
+
+    public void Dispose() => _box.Dispose();
+
+    private string Log => File.ReadAllText(Path.Combine(_box.ConfigDir, "btw-backup.log"));
+
+    private void Configure(string sources) => _box.WriteConfig($$"""
+        root-path = "{{_box.Root}}"
+        daemon { port = {{_port}} }
+        sources {
+          {{sources}}
+        }
+        destinations {
+          offsite { uri = "s3://{{S3TestServer.Bucket}}/{{_prefix}}", s3cmd-config = "{{_s3.S3cmdConfig(_box.Dir)}}" }
+        }
+        """);
+
+    private Task<SortedDictionary<string, string>> RemoteAsync() => _s3.DownloadAsync(_prefix, _box.Dir);
+
+    [Fact]
+    public async Task Run_status_fs_and_sync_state_go_through_the_daemon_with_the_same_results()
+    {
+        var www = _box.MakeTree("www");
+        var notes = _box.MakeTree("notes");
+        Configure($$"""
+            www   { type = rdiff, path = "{{www}}", dst = "www" }
+            notes { type = tar, path = "{{notes}}", dst = "notes" }
+            """);
+        await using var daemon = await DaemonProcess.StartAsync(_box);
+
+        var run = await _box.RunAsync("run");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Matches(@"^pass started .*: all good$", run.StdoutLines[0]);
+        Assert.Matches(@"^  notes  backed up \(full\) \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.tbz at ", run.StdoutLines[1]);
+        Assert.Matches(@"^  www    backed up \(full\) \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d at ", run.StdoutLines[2]);
+        Assert.Matches(@"^  -> offsite: uploaded \d+ \(.*\), deleted 0, still pending 0$", run.StdoutLines[3]);
+        Assert.Equal("", run.Stderr);
+        Assert.Equal(Sandbox.FileHashes(_box.Root), await RemoteAsync());
+
+        // fs on a configured tree shares its working folder and its history: an increment.
+        await Sandbox.NextSecondAsync();
+        File.WriteAllText(Path.Combine(www, "a.txt"), "changed\n");
+        await _box.QuietOkAsync("fs", www, "www");
+        Assert.Equal("fi", await _box.ShapeAsync("www"));
+        Assert.Equal(Sandbox.FileHashes(_box.Root), await RemoteAsync());
+        Assert.Equal(new RunResult(0, "", ""), await _box.RunAsync("sync-state", "--list"));
+
+        var status = await _box.RunAsync("status");
+        Assert.Equal(0, status.ExitCode);
+        Assert.Matches($@"^daemon: serving on 127\.0\.0\.1:{_port} since .* \(pid {daemon.Pid}\)$", status.StdoutLines[0]);
+        Assert.Contains(status.StdoutLines, l => l.StartsWith("  www    rdiff -> www: backed up (increment) ", StringComparison.Ordinal));
+        Assert.Contains(status.StdoutLines, l => l.StartsWith("  notes  tar -> notes: backed up (full) ", StringComparison.Ordinal));
+        Assert.Contains("  offsite: nothing pending, last sync ", status.Stdout, StringComparison.Ordinal);
+
+        using var json = JsonDocument.Parse((await _box.RunAsync("status", "--json")).Stdout);
+        Assert.True(json.RootElement.GetProperty("daemon").GetProperty("serving").GetBoolean());
+        Assert.Equal(0, json.RootElement.GetProperty("destinations")[0].GetProperty("pending").GetInt32());
+
+        // Every command was the daemon's work: its log names each, and the CLI never took the lock.
+        foreach (var command in new[] { "RunPass", "BackupFileTree", "ListBackups", "InspectSyncState", "ShowStatus" })
+            Assert.Contains($"gateway: {command} from akka.tcp://btw-backup-cli@127.0.0.1:", daemon.Output, StringComparison.Ordinal);
+        Assert.Equal(daemon.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(_box.ConfigDir, "lock.pid")).Trim());
+
+        var second = await _box.RunAsync("serve");
+        Assert.Equal(1, second.ExitCode);
+        Assert.Equal($"btw-backup: a btw-backup daemon already serves {_box.ConfigDir} (pid {daemon.Pid}, 127.0.0.1:{_port})\n", second.Stderr);
+
+        await daemon.TerminateAsync();
+        Assert.Equal(0, daemon.ExitCode);
+        Assert.Contains("daemon: stopped", daemon.Output, StringComparison.Ordinal);
+
+        // Without the daemon, status reads what it left behind.
+        var after = await _box.RunAsync("status");
+        Assert.Equal("daemon: not running", after.StdoutLines[0]);
+        Assert.Contains(after.StdoutLines, l => l.StartsWith("  www    rdiff -> www: backed up (increment) ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_client_without_the_token_is_refused_and_logged()
+    {
+        Configure("");
+        await using var daemon = await DaemonProcess.StartAsync(_box);
+        var token = Path.Combine(_box.ConfigDir, "daemon.token");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(token));
+
+        // Another configuration directory naming the same daemon, with no token or a wrong one.
+        using var stranger = new Sandbox();
+        File.Copy(Path.Combine(_box.ConfigDir, "btw-backup.conf"), Path.Combine(stranger.ConfigDir, "btw-backup.conf"), overwrite: true);
+        var refused = await stranger.RunAsync("status");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.StartsWith("btw-backup: the daemon refused the command: wrong token", refused.Stderr, StringComparison.Ordinal);
+        Assert.Equal("", refused.Stdout);
+
+        File.WriteAllText(Path.Combine(stranger.ConfigDir, "daemon.token"), new string('0', 64));
+        Assert.Equal(1, (await stranger.RunAsync("sync")).ExitCode);
+        Assert.Equal(2, daemon.Output.Split('\n').Count(l => l.Contains("gateway: refused a ", StringComparison.Ordinal)));
+        Assert.DoesNotContain(new string('0', 64), daemon.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(File.ReadAllText(token), Log, StringComparison.Ordinal);
+
+        Assert.Equal(0, (await _box.RunAsync("status")).ExitCode);
+    }
+
+    [Fact]
+    public async Task Killed_during_a_pass_upload_then_started_again_a_sync_leaves_the_server_equal_to_root()
+    {
+        var bulk = Directory.CreateDirectory(Path.Combine(_box.Dir, "bulk")).FullName;
+        for (var i = 0; i < 300; i++)
+            File.WriteAllBytes(Path.Combine(bulk, $"f{i:D3}"), System.Security.Cryptography.RandomNumberGenerator.GetBytes(30_000));
+        Configure($$"""bulk { type = rdiff, path = "{{bulk}}", dst = "bulk" }""");
+        var stored = Path.Combine(_s3.Directory, S3TestServer.Bucket, _prefix.TrimEnd('/'));
+
+        var daemon = await DaemonProcess.StartAsync(_box);
+        var run = _box.RunAsync("run");
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline && !run.IsCompleted &&
+               !(Directory.Exists(stored) && Directory.EnumerateFiles(stored, "*", SearchOption.AllDirectories).Count() > 20))
+            await Task.Delay(20);
+        Assert.False(run.IsCompleted, "the pass ended before its upload could be interrupted");
+        await daemon.KillAsync();
+        await daemon.DisposeAsync();
+
+        var client = await run;
+        Assert.Equal(1, client.ExitCode);
+        Assert.Contains("the daemon stopped before it answered", client.Stderr, StringComparison.Ordinal);
+
+        await using var again = await DaemonProcess.StartAsync(_box);
+        Assert.NotEqual("", (await _box.RunAsync("sync-state", "--list")).Stdout);
+        var sync = await _box.RunAsync("sync");
+        Assert.True(sync.ExitCode == 0, sync.ToString());
+        Assert.Equal("", (await _box.RunAsync("sync-state", "--list")).Stdout);
+        Assert.Equal(Sandbox.FileHashes(_box.Root), await RemoteAsync());
+        Assert.Equal("f", await _box.ShapeAsync("bulk"));
+    }
+
+    [Fact]
+    public async Task SIGTERM_during_a_pass_stops_cleanly_and_leaves_no_half_written_backup()
+    {
+        var big = Directory.CreateDirectory(Path.Combine(_box.Dir, "big")).FullName;
+        for (var i = 0; i < 6; i++)
+            File.WriteAllBytes(Path.Combine(big, $"r{i}"), System.Security.Cryptography.RandomNumberGenerator.GetBytes(10 << 20));
+        Configure($$"""big { type = tar, path = "{{big}}", dst = "big" }""");
+        var series = Path.Combine(_box.Root, "big");
+
+        var daemon = await DaemonProcess.StartAsync(_box);
+        var run = _box.RunAsync("run");
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline && !run.IsCompleted &&
+               !(Directory.Exists(series) && Directory.EnumerateFiles(series, ".*.partial").Any(f => new FileInfo(f).Length > 0)))
+            await Task.Delay(20);
+        Assert.False(run.IsCompleted, "the backup ended before it could be interrupted");
+
+        await daemon.TerminateAsync();
+        Assert.Equal(0, daemon.ExitCode);
+        Assert.Contains("daemon: stopped", daemon.Output, StringComparison.Ordinal);
+        var client = await run;
+        Assert.Equal(1, client.ExitCode);
+        Assert.Contains(client.StdoutLines, l => l.StartsWith("  big  failed at ", StringComparison.Ordinal) && l.EndsWith(": interrupted", StringComparison.Ordinal));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(series));
+        await daemon.DisposeAsync();
+
+        // The next pass makes a whole archive, which tar reads back in full.
+        await using var again = await DaemonProcess.StartAsync(_box);
+        Assert.Equal(0, (await _box.RunAsync("run")).ExitCode);
+        var archive = Assert.Single(Directory.GetFiles(series, "*.tbz"));
+        var listing = await Sandbox.ShellAsync("tar", "-tjf", archive);
+        Assert.Equal(0, listing.ExitCode);
+        Assert.Equal(6, listing.StdoutLines.Count(l => l.Contains("/r", StringComparison.Ordinal) || l.StartsWith("./r", StringComparison.Ordinal)));
+    }
+}
