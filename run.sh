@@ -100,8 +100,10 @@ demo() {
   echo "\$ btw-backup list notes"; $b list notes
   echo "\$ cat $root/www/log.txt"; cat "$root/www/log.txt"
 
+  local pg="" sources
+  sources=$(printf '  www   { type = rdiff, path = "%s", dst = "www" }\n  notes { type = tar, path = "%s", dst = "notes" }' "$tmp/www" "$tmp/notes")
   if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
-    local pg; pg=$(mktemp -d /tmp/btw-backup-demo-pg.XXXXXX)
+    pg=$(mktemp -d /tmp/btw-backup-demo-pg.XXXXXX)
     echo "demo: starting a private PostgreSQL server under $pg with a sample database 'shop'"
     export PGHOST=$pg PGPORT=$((20000 + RANDOM % 20000))
     pg_start "$pg" "$PGPORT"
@@ -114,9 +116,53 @@ demo() {
     echo "\$ btw-backup list db/shop"; $b list db/shop
     echo "\$ btw-backup list db/global"; $b list db/global
     echo "\$ cat $root/db/global/log.txt"; cat "$root/db/global/log.txt"
-    pg_stop "$pg"; rm -rf "$pg"; trap - EXIT
+    sources+=$(printf '\n  shop    { type = pg-dump, database = shop, dst = "db/shop" }\n  globals { type = pg-globals, dst = "db/global" }')
   fi
+
+  demo_daemon "$tmp" "$cfg" "$root" "$sources"
+  if [[ -n $pg ]]; then pg_stop "$pg"; rm -rf "$pg"; trap - EXIT; fi
   echo "demo: done. The log of the tool is $cfg/btw-backup.log; remove $tmp when you are done."
+}
+
+# The orchestrator: the same sources in btw-backup.conf, an S3 test server as destination, the
+# daemon serving, one pass and status through the CLI (over Akka.Remote), then both stopped.
+demo_daemon() {
+  local tmp=$1 cfg=$2 root=$3 sources=$4 b="out/btw-backup --config-dir $2"
+  local s3port=$((20000 + RANDOM % 20000)) port=$((20000 + RANDOM % 20000)) s3pid daemon
+  echo "demo: starting the S3 test server on 127.0.0.1:$s3port"
+  mkdir -p "$tmp/s3"
+  NODE_OPTIONS=--openssl-legacy-provider node tests/s3-server/server.js --port "$s3port" --directory "$tmp/s3" --bucket demo \
+    >"$tmp/s3.out" 2>&1 &
+  s3pid=$!
+  for _ in $(seq 100); do grep -q '^ready' "$tmp/s3.out" 2>/dev/null && break; sleep 0.1; done
+  printf '[default]\naccess_key = S3RVER\nsecret_key = S3RVER\nhost_base = 127.0.0.1:%s\nhost_bucket = 127.0.0.1:%s\nuse_https = False\n' \
+    "$s3port" "$s3port" >"$tmp/s3cmd.cfg"
+  cat >"$cfg/btw-backup.conf" <<CONF
+root-path = "$root"
+sources {
+$sources
+}
+destinations {
+  demo { uri = "s3://demo/backups/", s3cmd-config = "$tmp/s3cmd.cfg" }
+}
+daemon { port = $port }
+CONF
+  echo "demo: the same trees (and database) as configured sources, mirrored to S3:"; sed 's/^/    /' "$cfg/btw-backup.conf"
+  echo "\$ btw-backup serve &"
+  $b serve >"$tmp/daemon.out" 2>&1 &
+  daemon=$!
+  for _ in $(seq 100); do grep -q 'daemon: serving' "$tmp/daemon.out" 2>/dev/null && break; sleep 0.1; done
+  sed 's/^/    daemon| /' "$tmp/daemon.out"
+  printf 'demo: a change in www, then one pass through the CLI (sent to the daemon)\n'
+  printf '<h1>hello, daemon</h1>\n' >"$tmp/www/index.html"
+  echo "\$ btw-backup run"; $b run || true
+  echo "\$ btw-backup status"; $b status
+  echo "\$ s3cmd ls --recursive s3://demo/backups/ (first lines)"
+  s3cmd -c "$tmp/s3cmd.cfg" ls --recursive s3://demo/backups/ | head -8
+  echo "demo: what the daemon logged (stdout):"; grep -E 'gateway|pass|source' "$tmp/daemon.out" | cut -c1-160 | sed 's/^/    daemon| /'
+  echo "\$ kill -TERM <daemon>"; kill -TERM "$daemon"; wait "$daemon" || true
+  tail -2 "$tmp/daemon.out" | cut -c1-160 | sed 's/^/    daemon| /'
+  kill "$s3pid" 2>/dev/null; wait "$s3pid" 2>/dev/null || true
 }
 
 case "${1:-}" in

@@ -128,7 +128,7 @@ public sealed class DaemonTests : IDisposable
         var status = await _box.RunAsync("status");
         Assert.Equal(0, status.ExitCode);
         Assert.Matches($@"^daemon: serving on 127\.0\.0\.1:{_port} since .* \(pid {daemon.Pid}\)$", status.StdoutLines[0]);
-        Assert.Contains(status.StdoutLines, l => l.StartsWith("  www    rdiff -> www: backed up (increment) ", StringComparison.Ordinal));
+        Assert.Contains(status.StdoutLines, l => l.StartsWith("  www    rdiff -> www: backed up (increment on ", StringComparison.Ordinal));
         Assert.Contains(status.StdoutLines, l => l.StartsWith("  notes  tar -> notes: backed up (full) ", StringComparison.Ordinal));
         Assert.Contains("  offsite: nothing pending, last sync ", status.Stdout, StringComparison.Ordinal);
 
@@ -152,7 +152,7 @@ public sealed class DaemonTests : IDisposable
         // Without the daemon, status reads what it left behind.
         var after = await _box.RunAsync("status");
         Assert.Equal("daemon: not running", after.StdoutLines[0]);
-        Assert.Contains(after.StdoutLines, l => l.StartsWith("  www    rdiff -> www: backed up (increment) ", StringComparison.Ordinal));
+        Assert.Contains(after.StdoutLines, l => l.StartsWith("  www    rdiff -> www: backed up (increment on ", StringComparison.Ordinal));
     }
 
     [Fact]

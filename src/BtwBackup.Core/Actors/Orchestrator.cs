@@ -515,7 +515,10 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
         var busy = _jobs.Values.Select(j => j.Source).ToHashSet(StringComparer.Ordinal);
         var next = _nextRun ?? settings.Daemon.NextRun(DateTime.UtcNow);
         var configured = settings.Sources.Select(s => (s.Name, Type: PassJobs.TypeName(s), Dst: (string?)s.Dst)).ToList();
-        var adHoc = _status.Sources.Where(kv => configured.All(c => c.Name != kv.Key)).Select(kv => (Name: kv.Key, kv.Value.Type, kv.Value.Dst));
+        // Backups made by fs or db into a configured source's series are that source's (so they are not shown twice).
+        var adHoc = _status.Sources
+            .Where(kv => configured.All(c => c.Name != kv.Key && c.Dst != kv.Value.Dst))
+            .Select(kv => (Name: kv.Key, kv.Value.Type, kv.Value.Dst));
         var sources = configured.Concat(adHoc).Select(s =>
         {
             var record = _status.Sources.GetValueOrDefault(s.Name);

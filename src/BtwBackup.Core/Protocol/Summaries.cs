@@ -108,6 +108,7 @@ public static class SummaryFormat
     {
         SourceRun.Failed => $"failed at {Time(run.Finished)} after {Seconds(run.Seconds)}: {run.Error}",
         "unchanged" => $"unchanged at {Time(run.Finished)} ({Seconds(run.Seconds)})",
+        "increment" => $"backed up (increment on {run.Backup}) at {Time(run.Finished)} in {Seconds(run.Seconds)}, {Bytes(run.Bytes)}",
         _ => $"backed up ({run.Result}) {run.Backup} at {Time(run.Finished)} in {Seconds(run.Seconds)}, {Bytes(run.Bytes)}",
     };
 
