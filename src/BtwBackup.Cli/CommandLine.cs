@@ -62,6 +62,24 @@ public static class CommandLine
         [
             new(["--json"], "json", "prints the status as JSON"),
         ], []),
+        new("restore", "restores a backup: a file tree into TARGET, a dump into TARGET or into a database",
+        [
+            new(["--at"], "at", "the backup to restore: a name list prints, an ISO time (the latest at or before it), or now (default)", TakesValue: true, Metavar: "TIME"),
+            new(["--from"], "from", "fetch the backup from this S3 destination (when root is lost)", TakesValue: true, Metavar: "DESTINATION"),
+            new(["--database"], "database", "restore a database dump into this database (created if absent) instead of TARGET", TakesValue: true, Metavar: "NAME"),
+            new(["--force"], "force", "replace a non-empty TARGET, or restore into a database that has tables"),
+        ],
+        [
+            new("dst", "the directory the backups are stored (relative to the root path)"),
+            new("target", "an empty or absent folder to restore into", Optional: true),
+        ]),
+        new("verify", "reads every stored backup back and compares the destinations with root",
+        [
+            new(["--json"], "json", "prints the report as JSON"),
+        ],
+        [
+            new("DST", "a series to verify (default: every series under the root path)", Many: true),
+        ]),
         new("serve", "runs the daemon: passes on the schedule, the CLI's commands over the network", [], []),
     ];
 

@@ -31,6 +31,8 @@ public static class Requests
             "sync-state" => new Request(SyncState(args), Writes: true, Syncs: true),
             "run" => new Request(new RunPass([.. args.All("SOURCE").Distinct()], args.Flag("json")), Writes: true),
             "status" => new Request(new ShowStatus(args.Flag("json")), Writes: false),
+            "restore" => new Request(Restore(args), Writes: false),
+            "verify" => new Request(Verify(args), Writes: false),
             _ => throw new InvalidOperationException("no request for the command " + args.Command),
         };
     }
@@ -67,6 +69,28 @@ public static class Requests
 
         var action = args.Flag("list") ? SyncStateAction.List : args.Flag("reset") ? SyncStateAction.Reset : SyncStateAction.History;
         return new InspectSyncState(action, time);
+    }
+
+    private static RestoreBackup Restore(ParsedArgs args)
+    {
+        var target = args.Find("target");
+        var database = args.Find("database");
+        if (target is null && database is null)
+            throw Usage(args, "a TARGET folder is required, or --database NAME for a database series");
+        if (target is not null && database is not null)
+            throw Usage(args, "argument --database: not allowed with a TARGET");
+        if (database is not null && (database.Length == 0 || database == DatabaseTarget.GlobalName))
+            throw Usage(args, $"argument --database: not a database name: '{database}'");
+        // The daemon may run elsewhere than the caller's working directory: the target goes absolute.
+        return new RestoreBackup(args.Get("dst"), target is null ? null : Path.GetFullPath(target), args.Find("at"), args.Find("from"), database, args.Flag("force"));
+    }
+
+    private static VerifyBackups Verify(ParsedArgs args)
+    {
+        var dsts = args.All("DST");
+        foreach (var dst in dsts)
+            CheckDst(dst);
+        return new VerifyBackups([.. dsts.Distinct()], args.Flag("json"));
     }
 
     private static UsageException Usage(ParsedArgs args, string message) =>

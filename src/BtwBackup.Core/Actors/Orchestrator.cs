@@ -5,6 +5,7 @@ using Akka.Event;
 using BtwBackup.Backup;
 using BtwBackup.Config;
 using BtwBackup.Protocol;
+using BtwBackup.Restore;
 using BtwBackup.ObjectStore;
 using BtwBackup.Series;
 using BtwBackup.Sync;
@@ -28,6 +29,12 @@ public sealed record OrchestratorServices(
 
     /// <summary>Where the last results are kept between processes; null: in memory only (tests).</summary>
     public string? StatusFile { get; init; }
+
+    /// <summary>restore; null where the tools are not wired (tests of other commands).</summary>
+    public Restorer? Restorer { get; init; }
+
+    /// <summary>verify; null where the tools are not wired.</summary>
+    public Verifier? Verifier { get; init; }
 
     /// <summary>The first delay before a source that just failed gets its next job; doubled per further failure.</summary>
     public TimeSpan SourceBackoff { get; init; } = TimeSpan.FromSeconds(1);
@@ -60,6 +67,7 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
     private readonly List<(string Name, IActorRef Ref)> _destinations = [];
     private readonly List<IActorRef> _drainWaiters = [];
     private readonly Func<string, Props> _sourceProps;
+    private readonly CancellationTokenSource _stopping = new();
     private PersistedStatus _status = PersistedStatus.Empty;
     private Task _saving = Task.CompletedTask;
     private IActorRef? _pass;
@@ -82,6 +90,8 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
         Receive<ExecuteCommand>(e => e.Command is InspectSyncState, e => InspectSyncState((InspectSyncState)e.Command));
         Receive<ExecuteCommand>(e => e.Command is RunPass, e => RunPass((RunPass)e.Command, Sender, e.ProgressTo));
         Receive<ExecuteCommand>(e => e.Command is ShowStatus, e => ShowStatus((ShowStatus)e.Command));
+        Receive<ExecuteCommand>(e => e.Command is RestoreBackup, e => Restore((RestoreBackup)e.Command, e.ProgressTo));
+        Receive<ExecuteCommand>(e => e.Command is VerifyBackups, e => Verify((VerifyBackups)e.Command, e.ProgressTo));
         Receive<ExecuteCommand>(e => Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "unknown command " + e.Command.GetType().Name])));
         Receive<Resolved>(r => Start(r.Job, new JobOwner(r.ReplyTo, IsPass: false), r.ProgressTo));
         Receive<Refused>(r => r.ReplyTo.Tell(CommandReply.Failed(r.Lines)));
@@ -528,6 +538,99 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
             ? new DaemonState(true, d.Since, d.Pid, d.Address, settings.Daemon.ScheduleText, next)
             : new DaemonState(false, null, null, null, settings.Daemon.ScheduleText, next);
         Context.ActorOf(StatusQuery.Props(new StatusReport(daemon, sources, []), _destinations, _status.Destinations, show.Json, Sender));
+    }
+
+    // Restores and verifications run as tasks: long, reading, and each with its own requester.
+    private void Restore(RestoreBackup r, IActorRef? progressTo)
+    {
+        if (_services.Restorer is not { } restorer)
+        {
+            Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "restore is not available here"]));
+            return;
+        }
+
+        var log = _log;
+        log.Info("restore: {0} at {1}{2} into {3}", r.Dst, r.At ?? "the latest", r.From is null ? "" : " from " + r.From, r.Target ?? "the database " + r.Database);
+        restorer.RestoreAsync(_services.Settings, new RestoreRequest(r.Dst, r.Target, r.At, r.From, r.Database, r.Force), _services.Stores,
+                ActorProgress.To(progressTo, "restore"), _stopping.Token)
+            .PipeTo(Sender,
+                success: lines =>
+                {
+                    log.Info("restore: {0}", string.Join(" ", lines));
+                    return new CommandReply(ExitCode.Ok, lines, []);
+                },
+                failure: e =>
+                {
+                    log.Warning("restore of {0} failed: {1}", r.Dst, ErrorReport.Unwrap(e).Message);
+                    return CommandReply.Failed(ErrorReport.Lines(e));
+                });
+    }
+
+    private void Verify(VerifyBackups v, IActorRef? progressTo)
+    {
+        if (_services.Verifier is not { } verifier)
+        {
+            Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "verify is not available here"]));
+            return;
+        }
+
+        var settings = _services.Settings;
+        var history = _services.History;
+        var system = Context.System;
+        var stores = _services.Stores;
+        var lastSyncs = _status.Destinations.ToImmutableDictionary(kv => kv.Key, kv => kv.Value.LastSync);
+        var progress = ActorProgress.To(progressTo, "verify");
+        var ct = _stopping.Token;
+        async Task<CommandReply> RunAsync(IReadOnlyDictionary<string, SyncState> states)
+        {
+            var pending = new List<PendingWork>();
+            foreach (var d in settings.Destinations)
+            {
+                if (!states.TryGetValue(d.Name, out var state))
+                    continue;
+                var since = new Dictionary<string, DateTime>(StringComparer.Ordinal);
+                if (!state.IsEmpty && history is not null)
+                {
+                    foreach (var line in await history(system, d.Name, null))
+                    {
+                        if (SyncHistoryFormat.Parse(line) is PushRequested push)
+                            since[push.Path] = push.At;
+                        else if (SyncHistoryFormat.Parse(line) is SyncRequested sync)
+                            since[sync.Path] = sync.At;
+                    }
+                }
+
+                pending.Add(new PendingWork(d.Name,
+                    [.. state.MustPush.Concat(state.MustSync).Select(p => (p, since.TryGetValue(p, out var t) ? t : (DateTime?)null))],
+                    lastSyncs.GetValueOrDefault(d.Name)));
+            }
+
+            var report = await verifier.VerifyAsync(settings, v.Dsts, stores, pending, progress, ct);
+            var missing = settings.Destinations.Where(d => !states.ContainsKey(d.Name)).Select(d => d.Name).ToList();
+            if (missing.Count > 0)
+            {
+                report = report with
+                {
+                    Destinations = report.Destinations.Select(c => missing.Contains(c.Name)
+                        ? c with { Problems = c.Problems.Add("its sync state did not answer: pending work unknown (see the log)") }
+                        : c).ToImmutableList(),
+                };
+            }
+
+            ImmutableList<string> stdout = v.Json ? [SummaryFormat.ToJson(report)] : [.. report.Lines()];
+            var problems = report.Series.Sum(s => s.Problems.Count) + report.Destinations.Sum(d => d.Problems.Count);
+            return new CommandReply(report.Ok ? ExitCode.Ok : ExitCode.Error, stdout,
+                report.Ok ? [] : [$"{ErrorReport.Prefix}verify found {problems} problem(s)"]);
+        }
+
+        Context.ActorOf(VerifyRun.Props(Destinations, RunAsync, Sender));
+    }
+
+    protected override void PostStop()
+    {
+        _stopping.Cancel();
+        _stopping.Dispose();
+        base.PostStop();
     }
 
     private void CheckDrained()

@@ -68,7 +68,7 @@ public sealed class SourceActor : ReceiveActor, IWithUnboundedStash
     {
         _current = new Running(start, Sender, Stopwatch.StartNew());
         _log.Info("source {0}: backup {1} of {2} into {3} starts", _name, start.JobId, start.Job.Subject, start.Job.Series.Dst);
-        var progress = start.ProgressTo is null ? null : new ActorProgress(start.ProgressTo, _name);
+        var progress = ActorProgress.To(start.ProgressTo, _name);
         var jobId = start.JobId;
         _procedure.RunAsync(start.Job, progress, _cts.Token)
             .PipeTo(Self, success: o => new Finished(jobId, o), failure: e => new Crashed(jobId, e));
@@ -105,11 +105,5 @@ public sealed class SourceActor : ReceiveActor, IWithUnboundedStash
     {
         _cts = new CancellationTokenSource();
         base.PostRestart(reason);
-    }
-
-    /// <summary>Progress lines as messages: safe from any thread, no actor context captured.</summary>
-    private sealed class ActorProgress(IActorRef target, string source) : IProgress<string>
-    {
-        public void Report(string value) => target.Tell(new ProgressReport(source, value));
     }
 }

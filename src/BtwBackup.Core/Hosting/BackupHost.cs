@@ -5,6 +5,7 @@ using BtwBackup.Actors;
 using BtwBackup.Backup;
 using BtwBackup.Config;
 using BtwBackup.Daemon;
+using BtwBackup.Restore;
 using BtwBackup.Logging;
 using BtwBackup.ObjectStore;
 using BtwBackup.Sync;
@@ -41,8 +42,11 @@ public static class BackupHost
         var procedures = new BackupProcedures(
             new FileTreeBackup(tar, new TarSeries(tar, clock), rdiffSeries),
             new DatabaseBackup(new Postgres(runner), rdiffSeries, runner));
+        var postgres = new Postgres(runner);
         return new OrchestratorServices(settings, procedures, new SeriesLister(rdiff))
         {
+            Restorer = new Restorer(rdiff, tar, postgres, new ArchiveGuard(runner), runner),
+            Verifier = new Verifier(rdiff, tar, postgres),
             Stores = settings.Destinations.IsEmpty ? null : d => new RetryingObjectStore(new S3ObjectStore(d.Connection)),
             History = SyncHistory.ReadAsync,
             StatusFile = Path.Combine(settings.ConfigDir, Actors.StatusFile.FileName),

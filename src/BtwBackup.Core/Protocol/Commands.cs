@@ -31,6 +31,8 @@ public enum ExitCode
 [JsonDerivedType(typeof(InspectSyncState), "sync-state")]
 [JsonDerivedType(typeof(RunPass), "run")]
 [JsonDerivedType(typeof(ShowStatus), "status")]
+[JsonDerivedType(typeof(RestoreBackup), "restore")]
+[JsonDerivedType(typeof(VerifyBackups), "verify")]
 public abstract record CliCommand;
 
 public sealed record InitFileTree(string Source, string Name, SourceType Type) : CliCommand;
@@ -60,6 +62,20 @@ public sealed record RunPass(ImmutableList<string> Sources, bool Json) : CliComm
 
 /// <summary><c>status [--json]</c>.</summary>
 public sealed record ShowStatus(bool Json) : CliCommand;
+
+/// <summary><c>restore [--at TIME] [--from DESTINATION] [--database NAME] [--force] DST [TARGET]</c>; TARGET absolute.</summary>
+public sealed record RestoreBackup(string Dst, string? Target, string? At, string? From, string? Database, bool Force) : CliCommand;
+
+/// <summary><c>verify [--json] [DST...]</c>.</summary>
+public sealed record VerifyBackups(ImmutableList<string> Dsts, bool Json) : CliCommand;
+
+/// <summary>Progress lines as messages: safe from any thread, no actor context captured.</summary>
+public sealed class ActorProgress(IActorRef target, string source) : IProgress<string>
+{
+    public static IProgress<string>? To(IActorRef? target, string source) => target is null ? null : new ActorProgress(target, source);
+
+    public void Report(string value) => target.Tell(new ProgressReport(source, value));
+}
 
 /// <summary>Asks the Orchestrator to run a command; progress lines go to <paramref name="ProgressTo"/> when set.</summary>
 public sealed record ExecuteCommand(CliCommand Command, IActorRef? ProgressTo);

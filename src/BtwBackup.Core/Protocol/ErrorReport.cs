@@ -11,7 +11,8 @@ public static class ErrorReport
 
     /// <summary>True for errors a user causes and can fix; anything else is a bug and its trace goes to the log.</summary>
     public static bool IsExpected(Exception e) =>
-        Unwrap(e) is ConfigException or BackupException or ToolFailedException or ToolMissingException or IOException or UnauthorizedAccessException;
+        Unwrap(e) is ConfigException or BackupException or ToolFailedException or ToolMissingException or IOException or UnauthorizedAccessException
+            or Sync.MirrorException or ObjectStore.ObjectStoreException;
 
     public static IReadOnlyList<string> Lines(Exception e)
     {

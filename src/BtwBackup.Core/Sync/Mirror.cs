@@ -14,6 +14,9 @@ public sealed record TransferReport(int Uploaded, long BytesUploaded, int Delete
 }
 
 /// <summary>A push or sync in which some files failed; the path stays pending.</summary>
+/// <summary>What a check of the remote copy found: files that match, and one line per problem.</summary>
+public sealed record MirrorCheck(int Matched, System.Collections.Immutable.ImmutableList<string> Problems);
+
 public sealed class MirrorException(string path, IReadOnlyList<string> failures)
     : Exception($"{path}: {failures.Count} file(s) failed: {string.Join("; ", failures.Take(3))}")
 {
@@ -81,6 +84,68 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
 
         ThrowIfFailed(path, failures);
         return new TransferReport(uploaded, bytes, deleted, unchanged);
+    }
+
+    /// <summary>
+    /// Compares the remote copy of a folder (relative to root; "" for all of it) with the local
+    /// one by content, changing nothing: one line per file missing, different, or only remote.
+    /// </summary>
+    public async Task<MirrorCheck> CheckAsync(string path, CancellationToken ct)
+    {
+        var folder = path.Length == 0 || path.EndsWith('/') ? path : path + "/";
+        var remote = new Dictionary<string, RemoteObject>(StringComparer.Ordinal);
+        await foreach (var o in store.ListAsync(KeyOf(folder), ct))
+            remote[o.Key] = o;
+        var local = Directory.Exists(Path.Combine(root, folder)) ? LocalFiles(folder) : [];
+        var problems = new ConcurrentBag<string>();
+        var matched = 0;
+        await EachAsync(local, problems, ct, async (rel, token) =>
+        {
+            if (!remote.TryGetValue(KeyOf(rel), out var existing))
+                problems.Add($"{rel}: missing on the server");
+            else if (!await SameAsync(existing, await Md5Async(Path.Combine(root, rel), token), token))
+                problems.Add($"{rel}: the server's copy differs (MD5)");
+            else
+                Interlocked.Increment(ref matched);
+        });
+        var localKeys = local.Select(KeyOf).ToHashSet(StringComparer.Ordinal);
+        foreach (var key in remote.Keys.Where(k => !localKeys.Contains(k)))
+            problems.Add($"{key[prefix.Length..]}: on the server but not in root");
+        return new MirrorCheck(matched, [.. problems.Order(StringComparer.Ordinal)]);
+    }
+
+    /// <summary>
+    /// Downloads every object under a path (a file, or a folder ending in /) into the same place
+    /// under this mirror's root, each checked against its MD5 when the server knows it.
+    /// Returns the number of bytes fetched.
+    /// </summary>
+    public async Task<long> FetchAsync(string path, IProgress<string>? progress, CancellationToken ct)
+    {
+        var objects = new List<RemoteObject>();
+        await foreach (var o in store.ListAsync(KeyOf(path), ct))
+        {
+            if (path.EndsWith('/') || o.Key == KeyOf(path))
+                objects.Add(o);
+        }
+
+        if (objects.Count == 0)
+            throw new MirrorException(path, ["nothing on the server under " + KeyOf(path)]);
+        var total = objects.Sum(o => o.Size);
+        long done = 0;
+        var failures = new ConcurrentBag<string>();
+        await EachAsync(objects.Select(o => o.Key), failures, ct, async (key, token) =>
+        {
+            var file = Path.Combine(root, key[prefix.Length..]);
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            await store.GetFileAsync(key, file, token);
+            var o = objects.First(x => x.Key == key);
+            var expected = o.ContentMd5 ?? await store.StoredMd5Async(key, token);
+            if (expected is not null && expected != await Md5Async(file, token))
+                throw new ObjectStoreException($"get {key}: the downloaded content does not match its MD5", transient: false);
+            progress?.Report($"fetched {Interlocked.Add(ref done, o.Size) * 100 / Math.Max(1, total)}% of {objects.Count} objects");
+        });
+        ThrowIfFailed(path, failures);
+        return total;
     }
 
     /// <summary>Uploads one file under its key; returns its size.</summary>

@@ -29,6 +29,25 @@ public sealed class RdiffBackup(IProcessRunner runner)
         return ParseParsableList(result.Stdout);
     }
 
+    /// <summary>The repository as it was at <paramref name="at"/> (one of its backup times) into <paramref name="targetDir"/>, which must not exist.</summary>
+    public async Task RestoreAsync(string repository, DateTime at, string targetDir, CancellationToken ct)
+    {
+        var result = await runner.RunAsync(new ProcessSpec(Program, ["restore", "--at", Epoch(at), repository, targetDir]), ct);
+        if (!result.Succeeded)
+            throw new ToolFailedException(Program, result.ExitCode, result.Stderr);
+    }
+
+    /// <summary>Rebuilds every file of the repository as it was at <paramref name="at"/> and checks it against the SHA-1 the repository recorded.</summary>
+    public async Task VerifyAsync(string repository, DateTime at, CancellationToken ct)
+    {
+        var result = await runner.RunAsync(new ProcessSpec(Program, ["verify", "--at", Epoch(at), repository]), ct);
+        if (!result.Succeeded)
+            throw new ToolFailedException(Program, result.ExitCode, result.Stderr + result.Stdout);
+    }
+
+    private static string Epoch(DateTime utc) =>
+        ((long)(utc - DateTime.UnixEpoch).TotalSeconds).ToString(CultureInfo.InvariantCulture);
+
     internal static IReadOnlyList<DateTime> ParseParsableList(string output)
     {
         var times = new List<DateTime>();

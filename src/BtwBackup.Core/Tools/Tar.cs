@@ -31,4 +31,27 @@ public sealed class Tar(IProcessRunner runner)
             _ => throw new ToolFailedException(Program, result.ExitCode, result.Stderr),
         };
     }
+
+    /// <summary>
+    /// Extracts an archive into <paramref name="targetDir"/>, modes kept, owners kept when run as
+    /// root (as tar itself decides). The archive must have been checked by <see cref="Restore.ArchiveGuard"/>.
+    /// </summary>
+    public async Task ExtractAsync(string archive, string targetDir, bool bzip2, CancellationToken ct)
+    {
+        var args = new List<string> { "-C", targetDir, "-x", "-p" };
+        if (bzip2)
+            args.Add("-j");
+        args.AddRange(["-f", archive]);
+        var result = await runner.RunAsync(new ProcessSpec(Program, args), ct);
+        if (!result.Succeeded)
+            throw new ToolFailedException(Program, result.ExitCode, result.Stderr);
+    }
+
+    /// <summary><c>tar -t</c>: reads the whole archive (and for bzip2 checks every block's CRC); throws when it cannot.</summary>
+    public async Task CheckReadableAsync(string archive, bool bzip2, CancellationToken ct)
+    {
+        var result = await runner.RunAsync(new ProcessSpec(Program, [bzip2 ? "-tjf" : "-tf", archive]) { StdoutFile = "/dev/null" }, ct);
+        if (!result.Succeeded)
+            throw new ToolFailedException(Program, result.ExitCode, result.Stderr);
+    }
 }

@@ -1,0 +1,79 @@
+using System.Formats.Tar;
+using BtwBackup.Backup;
+using BtwBackup.Tools;
+using CliWrap;
+
+namespace BtwBackup.Restore;
+
+/// <summary>
+/// Reads an archive's headers before anything is extracted, and refuses one that would write
+/// outside the target: a member with an absolute path or a <c>..</c> component, a member under
+/// a symbolic link the archive itself made, or a hard link to such a path.
+/// </summary>
+public sealed class ArchiveGuard(IProcessRunner runner)
+{
+    public async Task CheckAsync(string archive, bool bzip2, CancellationToken ct)
+    {
+        string? problem = null;
+        if (bzip2)
+        {
+            var result = await runner.RunAsync(Postgres.Decompress(archive) with
+            {
+                StdoutTarget = PipeTarget.Create(async (stream, token) => problem = await ScanAsync(stream, token)),
+            }, ct);
+            if (problem is null && !result.Succeeded)
+                throw new ToolFailedException(Postgres.Bzip2, result.ExitCode, result.Stderr);
+        }
+        else
+        {
+            await using var stream = File.OpenRead(archive);
+            problem = await ScanAsync(stream, ct);
+        }
+
+        if (problem is not null)
+            throw new BackupException($"refused to restore {Path.GetFileName(archive)}: {problem}; nothing was restored");
+    }
+
+    /// <summary>The first reason to refuse, or null. Reads to the end (so that a decompressor upstream finishes).</summary>
+    public static async Task<string?> ScanAsync(Stream stream, CancellationToken ct)
+    {
+        string? problem = null;
+        var links = new HashSet<string>(StringComparer.Ordinal);
+        await using var reader = new TarReader(stream);
+        while (await reader.GetNextEntryAsync(copyData: false, ct) is { } entry)
+        {
+            problem ??= Problem(entry.Name, links, "member");
+            if (entry.EntryType == TarEntryType.HardLink)
+                problem ??= Problem(entry.LinkName, links, "hard link target");
+            if (entry.EntryType == TarEntryType.SymbolicLink && Normalize(entry.Name) is { } link)
+                links.Add(link);
+        }
+
+        // The end-of-archive blocks and the record padding after them.
+        await stream.CopyToAsync(Stream.Null, ct);
+        return problem;
+    }
+
+    private static string? Problem(string name, HashSet<string> links, string what)
+    {
+        if (name.StartsWith('/'))
+            return $"the {what} '{name}' is an absolute path";
+        var parts = name.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(p => p != ".").ToList();
+        if (parts.Contains(".."))
+            return $"the {what} '{name}' goes above the target (..)";
+        for (var i = 1; i < parts.Count; i++)
+        {
+            var prefix = string.Join('/', parts.Take(i));
+            if (links.Contains(prefix))
+                return $"the {what} '{name}' would be written through the symbolic link '{prefix}'";
+        }
+
+        return null;
+    }
+
+    private static string? Normalize(string name)
+    {
+        var parts = name.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(p => p != ".").ToList();
+        return parts.Count == 0 ? null : string.Join('/', parts);
+    }
+}

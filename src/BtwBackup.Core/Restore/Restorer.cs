@@ -1,0 +1,215 @@
+using System.Collections.Immutable;
+using BtwBackup.Backup;
+using BtwBackup.Config;
+using BtwBackup.ObjectStore;
+using BtwBackup.Protocol;
+using BtwBackup.Series;
+using BtwBackup.Sync;
+using BtwBackup.Tools;
+
+namespace BtwBackup.Restore;
+
+/// <summary>
+/// <c>restore [--at TIME] [--from DESTINATION] [--database NAME] [--force] DST [TARGET]</c>.
+/// <see cref="Target"/> is absolute (the CLI resolves it); null with <see cref="Database"/>.
+/// </summary>
+public sealed record RestoreRequest(string Dst, string? Target, string? At, string? From, string? Database, bool Force);
+
+/// <summary>
+/// Gets a backup back. The point in time is chosen as <c>list</c> names them; with <c>--from</c>
+/// only the archive or full-backup folder holding it is fetched from S3 first. A tree is
+/// extracted (after its archive passed <see cref="ArchiveGuard"/>) and a dump copied into a
+/// hidden folder beside TARGET, renamed into place only when complete; a dump restored into a
+/// database goes in one transaction. Nothing half-restored is ever left behind.
+/// </summary>
+public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, ArchiveGuard guard, IProcessRunner runner)
+{
+    private const string TreeArchive = "backup.tar";
+
+    public async Task<ImmutableList<string>> RestoreAsync(
+        GeneralSettings settings, RestoreRequest request, Func<DestinationSettings, IObjectStore>? stores, IProgress<string>? progress, CancellationToken ct)
+    {
+        if (request.Target is { } target)
+            CheckTarget(target, request.Force);
+        var scratch = Directory.CreateTempSubdirectory("btw-backup-restore-").FullName;
+        try
+        {
+            var (seriesDir, fetched) = request.From is null
+                ? (Path.Combine(settings.RootPath, request.Dst), "")
+                : await FetchAsync(settings, request, stores, scratch, progress, ct);
+            if (!Directory.Exists(seriesDir))
+                throw new ConfigException($"no backups at {request.Dst}: {seriesDir} does not exist");
+
+            var point = RestorePoints.Choose(await RestorePoints.ListAsync(seriesDir, rdiff, ct), request.At, request.Dst);
+            var entry = Path.Combine(seriesDir, point.Entry);
+            string payload;
+            if (point.IsTar)
+                payload = entry;
+            else
+            {
+                progress?.Report($"rdiff-backup: rebuilding {point.Name}");
+                var rebuilt = Path.Combine(scratch, "point");
+                await rdiff.RestoreAsync(entry, point.RdiffTime!.Value, rebuilt, ct);
+                payload = Directory.GetFiles(rebuilt).SingleOrDefault()
+                    ?? throw new BackupException($"{request.Dst}/{point.Entry} does not hold one file as btw-backup stores it: not a series of btw-backup?");
+            }
+
+            var what = await PlaceAsync(settings, request, payload, point, progress, ct);
+            return [$"{ErrorReport.Prefix}restored {request.Dst} as of {point.Describe()}{fetched} {what}"];
+        }
+        finally
+        {
+            Directory.Delete(scratch, recursive: true);
+        }
+    }
+
+    /// <summary>TARGET: absent, or an empty folder, or anything with --force; never inside root's backups by accident.</summary>
+    private static void CheckTarget(string target, bool force)
+    {
+        if (File.Exists(target) && !Directory.Exists(target))
+            throw new ConfigException($"the target {target} is a file: give a folder (absent or empty)");
+        if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any() && !force)
+            throw new ConfigException($"the target {target} is not empty: give an empty or absent folder, or --force to replace its content");
+        var parent = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(target));
+        if (parent is null)
+            throw new ConfigException($"the target cannot be {target}");
+    }
+
+    private async Task<(string SeriesDir, string Fetched)> FetchAsync(
+        GeneralSettings settings, RestoreRequest request, Func<DestinationSettings, IObjectStore>? stores, string scratch, IProgress<string>? progress, CancellationToken ct)
+    {
+        var destination = settings.Destinations.FirstOrDefault(d => d.Name == request.From)
+            ?? throw new ConfigException($"--from: no destination named '{request.From}' (configured: {(settings.Destinations.IsEmpty ? "none" : string.Join(", ", settings.Destinations.Select(d => d.Name)))})");
+        if (stores is null)
+            throw new ConfigException("--from: no destination is configured");
+        var store = stores(destination);
+        var fetchRoot = Path.Combine(scratch, "fetched");
+        var mirror = new Mirror(store, fetchRoot, destination.Prefix, settings.Sync.Parallelism);
+
+        // The entries of the series from the listing alone; then only the one holding the point.
+        var seriesKey = mirror.KeyOf(request.Dst.TrimEnd('/') + "/");
+        progress?.Report($"listing {seriesKey} on {destination.Name}");
+        var entries = new SortedSet<string>(StringComparer.Ordinal);
+        await foreach (var o in store.ListAsync(seriesKey, ct))
+        {
+            var name = o.Key[seriesKey.Length..].Split('/')[0];
+            if (SeriesNames.IsBackupName(name))
+                entries.Add(name);
+        }
+
+        if (entries.Count == 0)
+            throw new ConfigException($"no backups of {request.Dst} on {destination.Name} (under {seriesKey})");
+        var entry = RestorePoints.ChooseEntry([.. entries], request.At, request.Dst);
+        var relative = request.Dst.TrimEnd('/') + "/" + entry + (entry.EndsWith(SeriesNames.TarSuffix, StringComparison.Ordinal) ? "" : "/");
+        var bytes = await mirror.FetchAsync(relative, progress, ct);
+        // S3 keeps no empty folder: rdiff-backup's own layout needs these.
+        if (!relative.EndsWith(SeriesNames.TarSuffix, StringComparison.Ordinal))
+        {
+            foreach (var folder in new[] { "rdiff-backup-data/increments" })
+                Directory.CreateDirectory(Path.Combine(fetchRoot, relative, folder));
+        }
+
+        return (Path.Combine(fetchRoot, request.Dst), $", fetched from {destination.Name} ({entry}, {SummaryFormat.Bytes(bytes)}),");
+    }
+
+    private async Task<string> PlaceAsync(GeneralSettings settings, RestoreRequest request, string payload, RestorePoint point, IProgress<string>? progress, CancellationToken ct)
+    {
+        var name = Path.GetFileName(payload);
+        var isTree = point.IsTar || name == TreeArchive;
+        if (request.Database is { } database)
+        {
+            if (!name.EndsWith(".dump", StringComparison.Ordinal))
+                throw new ConfigException($"--database: {request.Dst} is not a database series (it holds {(isTree ? "a file tree" : name)}); restore it into a folder");
+            return await RestoreDatabaseAsync(settings, database, payload, request.Force, progress, ct);
+        }
+
+        var target = request.Target ?? throw new ConfigException("a TARGET folder is required (or --database NAME for a database series)");
+        await IntoTargetAsync(target, async temp =>
+        {
+            if (isTree)
+            {
+                progress?.Report($"checking {name}");
+                await guard.CheckAsync(payload, bzip2: point.IsTar, ct);
+                progress?.Report($"tar: extracting {name}");
+                await tar.ExtractAsync(payload, temp, bzip2: point.IsTar, ct);
+            }
+            else if (name == DatabaseTarget.GlobalFileName)
+            {
+                var result = await runner.RunAsync(Postgres.Decompress(payload) with { StdoutFile = Path.Combine(temp, "global.sql") }, ct);
+                if (!result.Succeeded)
+                    throw new ToolFailedException(Postgres.Bzip2, result.ExitCode, result.Stderr);
+            }
+            else
+                File.Copy(payload, Path.Combine(temp, name));
+        });
+        return isTree ? $"into {target}" : $"into {target} ({(name == DatabaseTarget.GlobalFileName ? "global.sql" : name)})";
+    }
+
+    /// <summary>
+    /// Into a fresh database under a temporary name, renamed to NAME only once complete; a NAME
+    /// that exists (empty, or anything with --force) is renamed aside first and dropped last.
+    /// So NAME holds exactly the dump's state, or stays as it was.
+    /// </summary>
+    private async Task<string> RestoreDatabaseAsync(GeneralSettings settings, string database, string dump, bool force, IProgress<string>? progress, CancellationToken ct)
+    {
+        var connection = settings.Database(database).Connection;
+        var tables = await postgres.CountTablesAsync(database, connection, ct);
+        if (tables > 0 && !force)
+            throw new ConfigException($"the database {database} has {tables} table(s): restoring into it would mix two states; use another name, or --force to replace it");
+        var temp = database + "_btw_restore";
+        var replaced = database + "_btw_replaced";
+        await postgres.DropDatabaseAsync(temp, connection, ct);
+        progress?.Report($"createdb {temp}");
+        await postgres.CreateDatabaseAsync(temp, connection, ct);
+        try
+        {
+            progress?.Report($"pg_restore into {temp}");
+            await postgres.RestoreAsync(dump, temp, connection, ct);
+        }
+        catch
+        {
+            await postgres.DropDatabaseAsync(temp, connection, CancellationToken.None);
+            throw;
+        }
+
+        if (tables is not null)
+        {
+            await postgres.DropDatabaseAsync(replaced, connection, ct);
+            await postgres.RenameDatabaseAsync(database, replaced, connection, ct);
+        }
+
+        await postgres.RenameDatabaseAsync(temp, database, connection, ct);
+        if (tables is not null)
+            await postgres.DropDatabaseAsync(replaced, connection, ct);
+        return $"into the database {database}{(tables is null ? " (created)" : " (replaced)")}";
+    }
+
+    /// <summary>Fills a hidden folder beside <paramref name="target"/>, then puts it in its place; on failure only the target as it was remains.</summary>
+    private static async Task IntoTargetAsync(string target, Func<string, Task> fill)
+    {
+        target = Path.TrimEndingDirectorySeparator(target);
+        var parent = Path.GetDirectoryName(target)!;
+        Directory.CreateDirectory(parent);
+        var temp = Path.Combine(parent, $".{Path.GetFileName(target)}.restore-{Environment.ProcessId}");
+        var replaced = Path.Combine(parent, $".{Path.GetFileName(target)}.replaced-{Environment.ProcessId}");
+        // What an interrupted restore (a killed process) left beside the target.
+        foreach (var stale in Directory.EnumerateDirectories(parent, $".{Path.GetFileName(target)}.restore-*"))
+            Directory.Delete(stale, recursive: true);
+        Directory.CreateDirectory(temp);
+        try
+        {
+            await fill(temp);
+            if (Directory.Exists(target))
+                Directory.Move(target, replaced);
+            Directory.Move(temp, target);
+        }
+        finally
+        {
+            if (Directory.Exists(temp))
+                Directory.Delete(temp, recursive: true);
+        }
+
+        if (Directory.Exists(replaced))
+            Directory.Delete(replaced, recursive: true);
+    }
+}

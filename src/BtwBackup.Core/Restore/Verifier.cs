@@ -1,0 +1,173 @@
+using System.Collections.Immutable;
+using System.Text.Json.Serialization;
+using BtwBackup.Config;
+using BtwBackup.ObjectStore;
+using BtwBackup.Series;
+using BtwBackup.Sync;
+using BtwBackup.Tools;
+
+namespace BtwBackup.Restore;
+
+/// <summary>What <c>verify</c> found in one series: how many backups it read, and one line per problem.</summary>
+public sealed record SeriesCheck(string Dst, int Backups, ImmutableList<string> Problems);
+
+/// <summary>What <c>verify</c> found on one destination.</summary>
+public sealed record DestinationCheck(string Name, int Matched, int Pending, ImmutableList<string> Problems);
+
+public sealed record VerifyReport(ImmutableList<SeriesCheck> Series, ImmutableList<DestinationCheck> Destinations)
+{
+    [JsonPropertyOrder(-1)]
+    public bool Ok => Series.All(s => s.Problems.IsEmpty) && Destinations.All(d => d.Problems.IsEmpty);
+
+    public IEnumerable<string> Lines()
+    {
+        foreach (var s in Series)
+        {
+            yield return $"{s.Dst}: {s.Backups} backup{(s.Backups == 1 ? "" : "s")} read, {(s.Problems.IsEmpty ? "all good" : $"{s.Problems.Count} problem(s)")}";
+            foreach (var p in s.Problems)
+                yield return "  " + p;
+        }
+
+        foreach (var d in Destinations)
+        {
+            yield return $"-> {d.Name}: {d.Matched} file(s) match, {d.Pending} pending, {(d.Problems.IsEmpty ? "all good" : $"{d.Problems.Count} problem(s)")}";
+            foreach (var p in d.Problems)
+                yield return "  " + p;
+        }
+    }
+}
+
+/// <summary>A destination's pending paths, each with the time it was requested (null when the history no longer has it), and its last completed sync.</summary>
+public sealed record PendingWork(string Destination, ImmutableList<(string Path, DateTime? Since)> Paths, DateTime? LastSync);
+
+/// <summary>
+/// <c>verify [DST...]</c>: every stored backup is read back (tar lists every archive, bzip2
+/// checks every block; rdiff-backup rebuilds every point in time and checks it against the
+/// SHA-1 it recorded; pg_restore reads the whole current dump), and every destination's copy is
+/// compared with root by content. A path pending since before the last completed sync is a
+/// problem (a sync that keeps failing); one requested since is work in progress.
+/// </summary>
+public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres)
+{
+    public async Task<VerifyReport> VerifyAsync(
+        GeneralSettings settings, IReadOnlyList<string> dsts, Func<DestinationSettings, IObjectStore>? stores,
+        IReadOnlyList<PendingWork> pending, IProgress<string>? progress, CancellationToken ct)
+    {
+        var series = dsts.Count > 0 ? dsts.Select(d => d.Trim('/')).ToList() : FindSeries(settings.RootPath);
+        var checks = ImmutableList.CreateBuilder<SeriesCheck>();
+        foreach (var dst in series)
+            checks.Add(await CheckSeriesAsync(settings.RootPath, dst, progress, ct));
+
+        var destinations = ImmutableList.CreateBuilder<DestinationCheck>();
+        foreach (var d in settings.Destinations)
+        {
+            if (stores is null)
+                break;
+            progress?.Report($"comparing {d.Name} with root");
+            var mirror = new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism);
+            var work = pending.FirstOrDefault(p => p.Destination == d.Name);
+            var pendingPaths = work?.Paths ?? [];
+            var problems = new List<string>();
+            var matched = 0;
+            foreach (var folder in dsts.Count > 0 ? series : [""])
+            {
+                var check = await mirror.CheckAsync(folder, ct);
+                matched += check.Matched;
+                // A difference under a pending path is that work, not a second problem.
+                problems.AddRange(check.Problems.Where(p => !pendingPaths.Any(w => Covers(w.Path, p))));
+            }
+
+            foreach (var (path, since) in pendingPaths)
+            {
+                if (since is null || work!.LastSync is null || since < work.LastSync)
+                    problems.Add($"{path}: pending since {(since is { } s ? SeriesNames.Of(s) : "before the kept history")}, before the last sync{(work?.LastSync is { } l ? " (" + SeriesNames.Of(l) + ")" : "")}: run sync, and see the log if it keeps failing");
+            }
+
+            destinations.Add(new DestinationCheck(d.Name, matched, pendingPaths.Count, [.. problems.Order(StringComparer.Ordinal)]));
+        }
+
+        return new VerifyReport(checks.ToImmutable(), destinations.ToImmutable());
+    }
+
+    private static bool Covers(string pendingPath, string problem)
+    {
+        var path = pendingPath.TrimEnd('/');
+        return problem.StartsWith(path + ":", StringComparison.Ordinal) || problem.StartsWith(path + "/", StringComparison.Ordinal) || path.Length == 0;
+    }
+
+    /// <summary>Every folder under root that holds backups, relative; not descending into a series.</summary>
+    public static List<string> FindSeries(string root)
+    {
+        var found = new List<string>();
+        void Visit(string dir, int depth)
+        {
+            if (SeriesNames.List(dir).Count > 0)
+            {
+                found.Add(Path.GetRelativePath(root, dir));
+                return;
+            }
+
+            if (depth == 0)
+                return;
+            foreach (var sub in Directory.EnumerateDirectories(dir).Where(d => !Path.GetFileName(d).StartsWith('.')).Order(StringComparer.Ordinal))
+                Visit(sub, depth - 1);
+        }
+
+        if (Directory.Exists(root))
+            Visit(root, 6);
+        return found;
+    }
+
+    private async Task<SeriesCheck> CheckSeriesAsync(string root, string dst, IProgress<string>? progress, CancellationToken ct)
+    {
+        var dir = Path.Combine(root, dst);
+        if (!Directory.Exists(dir))
+            return new SeriesCheck(dst, 0, [$"{dir} does not exist"]);
+        var problems = new List<string>();
+        var read = 0;
+        var entries = SeriesNames.List(dir);
+        if (entries.Count == 0)
+            problems.Add("no backup in it");
+        foreach (var entry in entries)
+        {
+            var path = Path.Combine(dir, entry);
+            try
+            {
+                if (entry.EndsWith(SeriesNames.TarSuffix, StringComparison.Ordinal))
+                {
+                    progress?.Report($"{dst}: reading {entry}");
+                    await tar.CheckReadableAsync(path, bzip2: true, ct);
+                    read++;
+                    continue;
+                }
+
+                var times = await rdiff.ListBackupTimesAsync(path, ct);
+                foreach (var time in times)
+                {
+                    progress?.Report($"{dst}: rdiff-backup verifying {entry} at {SeriesNames.Of(time)}");
+                    await rdiff.VerifyAsync(path, time, ct);
+                    read++;
+                }
+
+                progress?.Report($"{dst}: reading the current copy in {entry}");
+                if (Directory.GetFiles(path).SingleOrDefault() is { } payload)
+                {
+                    var name = Path.GetFileName(payload);
+                    if (name.EndsWith(".dump", StringComparison.Ordinal))
+                        await postgres.CheckDumpAsync(payload, ct);
+                    else if (name == DatabaseTarget.GlobalFileName)
+                        await postgres.CheckBzip2Async(payload, ct);
+                    else if (name == "backup.tar")
+                        await tar.CheckReadableAsync(payload, bzip2: false, ct);
+                }
+            }
+            catch (ToolFailedException e)
+            {
+                var detail = e.StderrLines().LastOrDefault(l => l.Length > 0) ?? e.Message;
+                problems.Add($"{entry}: {e.Program} cannot read it: {detail}");
+            }
+        }
+
+        return new SeriesCheck(dst, read, [.. problems]);
+    }
+}
