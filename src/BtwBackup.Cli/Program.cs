@@ -45,7 +45,9 @@ public static class Program
 
             var progress = !run.Quiet && Posix.IsTerminal(1) ? Console.Out : null;
             CommandReply reply;
-            if (await DaemonClient.IsServingAsync(settings.Daemon, interrupt.Token))
+            var probe = System.Diagnostics.Stopwatch.StartNew();
+            var serving = await DaemonClient.IsServingAsync(settings.Daemon, interrupt.Token);
+            if (serving)
             {
                 // Only the daemon writes while it runs: the command goes to it, whatever it is.
                 log.Write("INFO", "cli", $"sent to the daemon on {settings.Daemon.Hostname}:{settings.Daemon.Port}");
@@ -53,6 +55,7 @@ public static class Program
             }
             else
             {
+                log.Write("INFO", "cli", $"no daemon on {settings.Daemon.Hostname}:{settings.Daemon.Port} (found out in {probe.Elapsed.TotalMilliseconds:0.0} ms): working in-process");
                 using var configLock = request.Writes
                     ? await ConfigDirLock.AcquireAsync(configDir, settings.LockTimeout,
                         () => Console.Error.WriteLine($"{ErrorReport.Prefix}waiting for another btw-backup working on {configDir} (pid {ConfigDirLock.Holder(configDir)})"),

@@ -140,6 +140,8 @@ public sealed class DaemonTests : IDisposable
         foreach (var command in new[] { "RunPass", "BackupFileTree", "ListBackups", "InspectSyncState", "ShowStatus" })
             Assert.Contains($"gateway: {command} from akka.tcp://btw-backup-cli@127.0.0.1:", daemon.Output, StringComparison.Ordinal);
         Assert.Equal(daemon.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(_box.ConfigDir, "lock.pid")).Trim());
+        // The S3 secret (in the s3cmd file) appears nowhere the daemon writes or shows.
+        Assert.DoesNotContain(S3TestServer.SecretKey, daemon.Output + Log + status.Stdout + run.Stdout, StringComparison.Ordinal);
 
         var second = await _box.RunAsync("serve");
         Assert.Equal(1, second.ExitCode);
