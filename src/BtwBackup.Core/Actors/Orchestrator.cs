@@ -225,9 +225,10 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
 
     /// <summary>
     /// A source that fails is restarted (clean state; its requester was told). Any other child
-    /// (a pass, a sync round, a query) is stopped: restarting it would redo its work.
+    /// (a pass, a sync round, a query) is stopped: restarting it would redo its work. Not logged
+    /// here: the source logs its own failure, a user's error as one line, a bug with its trace.
     /// </summary>
-    private sealed class ChildStrategy() : OneForOneStrategy(-1, Timeout.InfiniteTimeSpan, _ => Directive.Restart)
+    private sealed class ChildStrategy() : OneForOneStrategy(-1, -1, _ => Directive.Restart, loggingEnabled: false)
     {
         public override void ProcessFailure(IActorContext context, bool restart, IActorRef child, Exception cause, ChildRestartStats stats, IReadOnlyCollection<ChildRestartStats> children) =>
             base.ProcessFailure(context, restart && child.Path.Name.StartsWith(SourcePrefix, StringComparison.Ordinal), child, cause, stats, children);

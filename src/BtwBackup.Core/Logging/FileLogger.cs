@@ -33,11 +33,24 @@ public sealed class FileLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMess
         Receive<FlushLog>(f => f.Done.TrySetResult());
     }
 
-    /// <summary>Remoting's note for every CLI client that leaves the daemon: one per command, nothing to act on.</summary>
-    private static bool IsClientChurn(LogEvent e) =>
-        e.LogLevel() <= LogLevel.InfoLevel
-        && e.LogSource?.Contains("/system/endpointManager/", StringComparison.Ordinal) == true
-        && e.Message?.ToString()?.StartsWith("Removing receive buffers", StringComparison.Ordinal) == true;
+    /// <summary>
+    /// Remoting's notes on a CLI client that leaves the daemon (one client per command): its
+    /// buffers removed, and, when its exit races the daemon's writer, "disassociated" with a
+    /// stack trace. Nothing to act on; only connections to CLI clients are concerned.
+    /// </summary>
+    private static bool IsClientChurn(LogEvent e)
+    {
+        if (e.LogSource?.Contains("/system/endpointManager/", StringComparison.Ordinal) != true
+            || !e.LogSource.Contains(ClientSystemEscaped, StringComparison.Ordinal))
+            return false;
+        var message = e.Message?.ToString() ?? "";
+        return message.StartsWith("Removing receive buffers", StringComparison.Ordinal)
+            || message.Contains("Disassociated", StringComparison.Ordinal)
+            || e.Cause?.GetType().Name == "EndpointDisassociatedException";
+    }
+
+    /// <summary>The CLI client's actor system name as it appears, URL-escaped, in an endpoint writer's path.</summary>
+    private const string ClientSystemEscaped = "%2F%2Fbtw-backup-cli%40";
 
     /// <summary>Waits until the events logged so far are written (before the actor system stops).</summary>
     public static async Task FlushAsync(ActorSystem system, TimeSpan timeout)

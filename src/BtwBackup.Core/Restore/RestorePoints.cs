@@ -61,19 +61,8 @@ public static class RestorePoints
     }
 
     /// <summary>The series entry (archive or full-backup folder) that holds the point <paramref name="at"/> asks for, from the entries' names alone.</summary>
-    public static string ChooseEntry(IReadOnlyList<string> entries, string? at, string dst)
-    {
-        if (entries.Count == 0)
-            throw new ConfigException($"no backup in {dst}");
-        if (at is null || at == Latest)
-            return entries[^1];
-        var name = at.Trim();
-        if (entries.Contains(name))
-            return name;
-        var time = ParseTime(name);
-        return entries.LastOrDefault(e => SeriesNames.TimeOf(e) <= time)
-            ?? throw new ConfigException($"no backup in {dst} at or before {SeriesNames.Of(time)}: the oldest is {entries[0]}");
-    }
+    public static string ChooseEntry(IReadOnlyList<string> entries, string? at, string dst) =>
+        Choose([.. entries.Select(e => new RestorePoint(e, SeriesNames.TimeOf(e), e, null))], at, dst).Entry;
 
     public static DateTime ParseTime(string text) =>
         DateTime.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t)
