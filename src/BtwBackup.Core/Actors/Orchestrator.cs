@@ -98,8 +98,14 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
         Receive<PassResolved>(StartPass);
         Receive<RunSourceJob>(r => Start(r.Job, new JobOwner(Sender, IsPass: true), r.ProgressTo, r.Source));
         Receive<SyncAfterPass>(s => Context.ActorOf(SyncRound.Props(_draining ? [] : Destinations, s.Changed, new ToPass(Sender))));
-        Receive<PassFinished>(_ =>
+        Receive<PassFinished>(f =>
         {
+            // The summary of a scheduled pass has no reader but the log.
+            var summary = f.Summary;
+            var line = $"pass: {(summary.Ok ? "done" : "done with failures")} in {summary.Seconds:0.0} s: "
+                + string.Join(", ", summary.Sources.Select(s => $"{s.Name} {s.Run.Result}{(s.Run.Error is null ? "" : " (" + s.Run.Error + ")")}"))
+                + string.Concat(summary.Destinations.Select(d => $"; {d.Name}: {d.Uploaded} uploaded, {d.Pending} pending"));
+            _log.Log(summary.Ok ? LogLevel.InfoLevel : LogLevel.WarningLevel, "{0}", line);
             Context.Unwatch(Sender);
             _pass = null;
             _passReplyTo = null;

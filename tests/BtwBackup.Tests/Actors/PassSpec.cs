@@ -181,6 +181,27 @@ public sealed class PassSpec : TestKit, IDisposable
         Assert.Equal(["btw-backup: the daemon is shutting down: try again when it is back"], ExpectMsg<CommandReply>().Stderr);
     }
 
+    [Fact]
+    public void The_daemon_runs_passes_on_its_schedule_and_status_shows_the_next_one()
+    {
+        var procedure = new FakeProcedure((_, _, _) => Task.FromResult(FakeProcedure.Stored("x")));
+        var everySecond = Cronos.CronExpression.Parse("* * * * * *", Cronos.CronFormat.IncludeSeconds);
+        var settings = Settings(2, "a") with { Daemon = new DaemonSettings("127.0.0.1", 1, everySecond, "* * * * * *") };
+        var orchestrator = Sys.ActorOf(BtwBackup.Actors.Orchestrator.Props(
+            new OrchestratorServices(settings, procedure, new SeriesLister(new RdiffBackup(new CliWrapProcessRunner())))
+            {
+                Daemon = new DaemonInfo(DateTime.UtcNow, 42, "127.0.0.1:1"),
+            }));
+
+        AwaitCondition(() => procedure.Calls("database a") >= 2, TimeSpan.FromSeconds(10));
+        orchestrator.Tell(new ExecuteCommand(new ShowStatus(Json: true), null));
+        var status = JsonSerializer.Deserialize<StatusReport>(Assert.Single(ExpectMsg<CommandReply>().Stdout), SummaryFormat.Json)!;
+        Assert.True(status.Daemon.Serving);
+        Assert.Equal(42, status.Daemon.Pid);
+        Assert.InRange(status.Daemon.NextRun!.Value, DateTime.UtcNow.AddSeconds(-2), DateTime.UtcNow.AddSeconds(2));
+        Assert.Equal("full", Assert.Single(status.Sources).Last!.Result);
+    }
+
     private static void InterlockedMax(ref int target, int value)
     {
         int current;
