@@ -65,6 +65,7 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
     private readonly Dictionary<long, JobOwner> _jobs = new();
     private readonly Dictionary<string, (int Consecutive, DateTime At)> _failures = new(StringComparer.Ordinal);
     private readonly List<(string Name, IActorRef Ref)> _destinations = [];
+    private bool _destinationsStarted;
     private readonly List<IActorRef> _drainWaiters = [];
     private readonly Func<string, Props> _sourceProps;
     private readonly CancellationTokenSource _stopping = new();
@@ -105,7 +106,10 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
             var line = $"pass: {(summary.Ok ? "done" : "done with failures")} in {summary.Seconds:0.0} s: "
                 + string.Join(", ", summary.Sources.Select(s => $"{s.Name} {s.Run.Result}{(s.Run.Error is null ? "" : " (" + s.Run.Error + ")")}"))
                 + string.Concat(summary.Destinations.Select(d => $"; {d.Name}: {d.Uploaded} uploaded, {d.Pending} pending"));
-            _log.Log(summary.Ok ? LogLevel.InfoLevel : LogLevel.WarningLevel, "{0}", line);
+            if (summary.Ok)
+                _log.Info("{0}", line);
+            else
+                _log.Warning("{0}", line);
             Context.Unwatch(Sender);
             _pass = null;
             _passReplyTo = null;
@@ -164,6 +168,29 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
         }
 
         ScheduleNext();
+        // The daemon opens its journal at once (a broken one shows in its log at start); a CLI
+        // command only when it needs it: list, fs-init and restore never pay for it.
+        if (_services.Daemon is not null)
+            _ = DestinationList;
+    }
+
+    private List<(string Name, IActorRef Ref)> DestinationList
+    {
+        get
+        {
+            if (!_destinationsStarted)
+            {
+                _destinationsStarted = true;
+                StartDestinations();
+            }
+
+            return _destinations;
+        }
+    }
+
+    private void StartDestinations()
+    {
+        var settings = _services.Settings;
         if (_services.Stores is not { } stores)
             return;
         var legacy = Path.Combine(settings.ConfigDir, "sync_state");
@@ -179,11 +206,11 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
         }
     }
 
-    private IReadOnlyList<IActorRef> Destinations => [.. _destinations.Select(d => d.Ref)];
+    private IReadOnlyList<IActorRef> Destinations => [.. DestinationList.Select(d => d.Ref)];
 
     private void SyncNow(SyncNow sync)
     {
-        if (_destinations.Count == 0)
+        if (DestinationList.Count == 0)
         {
             Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "no destination is configured: add one to destinations in btw-backup.conf"]));
             return;
@@ -201,14 +228,14 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
             return;
         }
 
-        if (_services.History is not { } history || _destinations.Count == 0)
+        if (_services.History is not { } history || DestinationList.Count == 0)
         {
             Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "no destination is configured: there is no sync state (destinations in btw-backup.conf)"]));
             return;
         }
 
         var system = Context.System;
-        var names = _destinations.Select(d => d.Name).ToList();
+        var names = DestinationList.Select(d => d.Name).ToList();
         ReadHistoryAsync(system, history, names, inspect.Since)
             .PipeTo(Sender, success: lines => new CommandReply(ExitCode.Ok, lines, []), failure: e => CommandReply.Failed(ErrorReport.Lines(e)));
     }
@@ -544,7 +571,7 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
         var daemon = _services.Daemon is { } d
             ? new DaemonState(true, d.Since, d.Pid, d.Address, settings.Daemon.ScheduleText, next)
             : new DaemonState(false, null, null, null, settings.Daemon.ScheduleText, next);
-        Context.ActorOf(StatusQuery.Props(new StatusReport(daemon, sources, []), _destinations, _status.Destinations, show.Json, Sender));
+        Context.ActorOf(StatusQuery.Props(new StatusReport(daemon, sources, []), DestinationList, _status.Destinations, show.Json, Sender));
     }
 
     // Restores and verifications run as tasks: long, reading, and each with its own requester.

@@ -43,6 +43,37 @@ public static class RestorePoints
     }
 
     /// <summary>
+    /// The point <paramref name="at"/> asks for. The latest of an rdiff series is read from the
+    /// repository's own marker (<c>current_mirror.TIME.data</c>) rather than by listing every
+    /// increment with rdiff-backup: the usual restore starts half a second sooner.
+    /// </summary>
+    public static async Task<RestorePoint> FindAsync(string seriesDir, string? at, string dst, RdiffBackup rdiff, CancellationToken ct)
+    {
+        if ((at is null || at == Latest) && SeriesNames.List(seriesDir) is [.., var last] && Directory.Exists(Path.Combine(seriesDir, last))
+            && Current(Path.Combine(seriesDir, last)) is { } current)
+        {
+            var data = Path.Combine(seriesDir, last, "rdiff-backup-data");
+            var hasIncrements = Directory.EnumerateFiles(data, "mirror_metadata.*.diff*").Any();
+            return new RestorePoint(hasIncrements ? SeriesNames.Of(current) : last, current, last, current);
+        }
+
+        return Choose(await ListAsync(seriesDir, rdiff, ct), at, dst);
+    }
+
+    /// <summary>The time of a repository's current mirror, from its marker file; null when there is not exactly one.</summary>
+    private static DateTime? Current(string repository)
+    {
+        var data = Path.Combine(repository, "rdiff-backup-data");
+        if (!Directory.Exists(data))
+            return null;
+        var markers = Directory.GetFiles(data, "current_mirror.*.data");
+        if (markers.Length != 1)
+            return null;
+        var stamp = Path.GetFileName(markers[0])["current_mirror.".Length..^".data".Length];
+        return DateTime.TryParse(stamp, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out var t) ? t : null;
+    }
+
+    /// <summary>
     /// <paramref name="at"/>: null or <c>now</c> for the latest; a name <c>list</c> prints; or an
     /// ISO time (UTC, as the names are), meaning the latest point at or before it.
     /// </summary>

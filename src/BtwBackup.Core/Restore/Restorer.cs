@@ -40,7 +40,7 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
             if (!Directory.Exists(seriesDir))
                 throw new ConfigException($"no backups at {request.Dst}: {seriesDir} does not exist");
 
-            var point = RestorePoints.Choose(await RestorePoints.ListAsync(seriesDir, rdiff, ct), request.At, request.Dst);
+            var point = await RestorePoints.FindAsync(seriesDir, request.At, request.Dst, rdiff, ct);
             var entry = Path.Combine(seriesDir, point.Entry);
             string payload;
             if (point.IsTar)
@@ -49,7 +49,19 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
             {
                 progress?.Report($"rdiff-backup: rebuilding {point.Name}");
                 var rebuilt = Path.Combine(scratch, "point");
-                await rdiff.RestoreAsync(entry, point.RdiffTime!.Value, rebuilt, ct);
+                // rdiff-backup leaves a restore.log in the repository: not part of the backup, and
+                // a file root has but no destination does.
+                var restoreLog = Path.Combine(entry, "rdiff-backup-data", "restore.log");
+                var hadLog = File.Exists(restoreLog);
+                try
+                {
+                    await rdiff.RestoreAsync(entry, point.RdiffTime!.Value, rebuilt, ct);
+                }
+                finally
+                {
+                    if (!hadLog && File.Exists(restoreLog))
+                        File.Delete(restoreLog);
+                }
                 payload = Directory.GetFiles(rebuilt).SingleOrDefault()
                     ?? throw new BackupException($"{request.Dst}/{point.Entry} does not hold one file as btw-backup stores it: not a series of btw-backup?");
             }
