@@ -31,6 +31,7 @@ public static class Program
         var run = ((ParseOutcome.Run)parsed).Args;
         using var interrupt = new Interrupt();
         LogFile? log = null;
+        var sentToDaemon = false;
         try
         {
             var request = run.Command == "serve" ? null : Requests.From(run);
@@ -49,6 +50,7 @@ public static class Program
             var serving = await DaemonClient.IsServingAsync(settings.Daemon, interrupt.Token);
             if (serving)
             {
+                sentToDaemon = true;
                 // Only the daemon writes while it runs: the command goes to it, whatever it is.
                 log.Write("INFO", "cli", $"sent to the daemon on {settings.Daemon.Hostname}:{settings.Daemon.Port}");
                 reply = await DaemonClient.ExecuteAsync(settings, request.Command, progress, interrupt.Token);
@@ -80,7 +82,9 @@ public static class Program
         }
         catch (OperationCanceledException)
         {
-            Console.Error.WriteLine(ErrorReport.Prefix + "interrupted: nothing half-stored; the next run starts clean");
+            Console.Error.WriteLine(ErrorReport.Prefix + (sentToDaemon
+                ? "interrupted: the daemon goes on with the command (btw-backup status shows how it ends)"
+                : "interrupted: nothing half-stored; the next run starts clean"));
             return (int)Protocol.ExitCode.Error;
         }
         catch (Exception e)
@@ -138,7 +142,7 @@ public static class Program
         }
 
         system.Log.Info("daemon: serving {0} on {1}:{2} (pid {3}); schedule: {4}", configDir, daemon.Hostname, daemon.Port, Environment.ProcessId,
-            daemon.ScheduleText is null ? "none, passes on demand" : $"\"{daemon.ScheduleText}\", next pass {SummaryFormat.Time(daemon.NextRun(DateTime.UtcNow)!.Value)}");
+            daemon.ScheduleText is null ? "none, passes on demand" : $"\"{daemon.ScheduleText}\", next pass {(daemon.NextRun(DateTime.UtcNow) is { } next ? SummaryFormat.Time(next) : "never")}");
         try
         {
             await Task.Delay(Timeout.InfiniteTimeSpan, stop);

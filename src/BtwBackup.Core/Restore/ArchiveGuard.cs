@@ -12,14 +12,17 @@ namespace BtwBackup.Restore;
 /// </summary>
 public sealed class ArchiveGuard(IProcessRunner runner)
 {
-    public async Task CheckAsync(string archive, bool bzip2, CancellationToken ct)
+    /// <param name="decompressTo">For a bzip2 archive: where to keep the decompressed tar, written
+    /// while it is checked, so that the extraction does not decompress it a second time.</param>
+    public async Task CheckAsync(string archive, bool bzip2, CancellationToken ct, string? decompressTo = null)
     {
         string? problem = null;
         if (bzip2)
         {
+            var scan = PipeTarget.Create(async (stream, token) => problem = await ScanAsync(stream, token));
             var result = await runner.RunAsync(Postgres.Decompress(archive) with
             {
-                StdoutTarget = PipeTarget.Create(async (stream, token) => problem = await ScanAsync(stream, token)),
+                StdoutTarget = decompressTo is null ? scan : PipeTarget.Merge(PipeTarget.ToFile(decompressTo), scan),
             }, ct);
             if (problem is null && !result.Succeeded)
                 throw new ToolFailedException(Postgres.Bzip2, result.ExitCode, result.Stderr);

@@ -66,7 +66,7 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
                     ?? throw new BackupException($"{request.Dst}/{point.Entry} does not hold one file as btw-backup stores it: not a series of btw-backup?");
             }
 
-            var what = await PlaceAsync(settings, request, payload, point, progress, ct);
+            var what = await PlaceAsync(settings, request, payload, point, scratch, progress, ct);
             return [$"{ErrorReport.Prefix}restored {request.Dst} as of {point.Describe()}{fetched} {what}"];
         }
         finally
@@ -124,7 +124,7 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
         return (Path.Combine(fetchRoot, request.Dst), $", fetched from {destination.Name} ({entry}, {SummaryFormat.Bytes(bytes)}),");
     }
 
-    private async Task<string> PlaceAsync(GeneralSettings settings, RestoreRequest request, string payload, RestorePoint point, IProgress<string>? progress, CancellationToken ct)
+    private async Task<string> PlaceAsync(GeneralSettings settings, RestoreRequest request, string payload, RestorePoint point, string scratch, IProgress<string>? progress, CancellationToken ct)
     {
         var name = Path.GetFileName(payload);
         var isTree = point.IsTar || name == TreeArchive;
@@ -140,10 +140,12 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
         {
             if (isTree)
             {
+                // A .tbz is decompressed once, into scratch space, while its members are checked.
+                var archive = point.IsTar ? Path.Combine(scratch, "archive.tar") : payload;
                 progress?.Report($"checking {name}");
-                await guard.CheckAsync(payload, bzip2: point.IsTar, ct);
+                await guard.CheckAsync(payload, bzip2: point.IsTar, ct, decompressTo: point.IsTar ? archive : null);
                 progress?.Report($"tar: extracting {name}");
-                await tar.ExtractAsync(payload, temp, bzip2: point.IsTar, ct);
+                await tar.ExtractAsync(archive, temp, bzip2: false, ct);
             }
             else if (name == DatabaseTarget.GlobalFileName)
             {
