@@ -202,6 +202,28 @@ public sealed class RestoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Verify_names_work_that_stays_pending_because_its_syncs_fail()
+    {
+        _box.WriteConfig($$"""
+            root-path = "{{_box.Root}}"
+            destinations {
+              offsite { uri = "s3://no-such-bucket/{{_prefix}}", s3cmd-config = "{{_s3.S3cmdConfig(_box.Dir)}}" }
+            }
+            """);
+        var notes = _box.MakeTree("notes");
+        await _box.InitAsync("tar", notes, "notes");
+        Assert.Equal(1, (await _box.RunAsync("fs", notes, "notes")).ExitCode);
+        var archive = Path.GetFileName(Directory.GetFiles(Path.Combine(_box.Root, "notes"), "*.tbz")[0]);
+
+        var r = await _box.RunAsync("verify", "notes");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("notes: 1 backup read, all good", r.StdoutLines[0]);
+        Assert.Equal("-> offsite: 0 file(s) match, 1 pending, 2 problem(s)", r.StdoutLines[1]);
+        Assert.Contains(r.StdoutLines, l => l.StartsWith("  notes: cannot be compared, the destination does not answer: ", StringComparison.Ordinal));
+        Assert.Contains(r.StdoutLines, l => l.StartsWith($"  notes/{archive}: pending since ", StringComparison.Ordinal) && l.Contains("and no sync has completed since", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task An_archive_with_a_member_outside_the_target_is_refused_and_nothing_is_written()
     {
         var work = Directory.CreateDirectory(Path.Combine(_box.Dir, "craft", "inner")).FullName;

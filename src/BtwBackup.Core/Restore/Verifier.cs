@@ -71,16 +71,28 @@ public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres)
             var matched = 0;
             foreach (var folder in dsts.Count > 0 ? series : [""])
             {
-                var check = await mirror.CheckAsync(folder, ct);
-                matched += check.Matched;
-                // A difference under a pending path is that work, not a second problem.
-                problems.AddRange(check.Problems.Where(p => !pendingPaths.Any(w => Covers(w.Path, p))));
+                try
+                {
+                    var check = await mirror.CheckAsync(folder, ct);
+                    matched += check.Matched;
+                    // A difference under a pending path is that work, not a second problem.
+                    problems.AddRange(check.Problems.Where(p => !pendingPaths.Any(w => Covers(w.Path, p))));
+                }
+                catch (ObjectStoreException e)
+                {
+                    problems.Add($"{(folder.Length == 0 ? "root" : folder)}: cannot be compared, the destination does not answer: {e.Message}");
+                    break;
+                }
             }
 
             foreach (var (path, since) in pendingPaths)
             {
-                if (since is null || work!.LastSync is null || since < work.LastSync)
-                    problems.Add($"{path}: pending since {(since is { } s ? SeriesNames.Of(s) : "before the kept history")}, before the last sync{(work?.LastSync is { } l ? " (" + SeriesNames.Of(l) + ")" : "")}: run sync, and see the log if it keeps failing");
+                var last = work!.LastSync;
+                if (since is not null && last is not null && since >= last)
+                    continue; // requested after the last completed sync: work in progress
+                var when = since is { } s ? "since " + SeriesNames.Of(s) : "since before the history kept";
+                var why = last is { } l ? $"the last completed sync ({SeriesNames.Of(l)}) did not take it" : "no sync has completed since";
+                problems.Add($"{path}: pending {when}, and {why}: run sync; if it keeps failing, status and the log say why");
             }
 
             destinations.Add(new DestinationCheck(d.Name, matched, pendingPaths.Count, [.. problems.Order(StringComparer.Ordinal)]));
