@@ -85,6 +85,9 @@ public sealed class RestoreTests : IDisposable
         Assert.Equal(points[2].Tree, Sandbox.Snapshot(Target("between")));
 
         // Nothing is written into a non-empty target without --force, and nothing is left beside it.
+        var intoRoot = await _box.RunAsync("restore", "--force", "www", Path.Combine(_box.Root, "www"));
+        Assert.Equal(1, intoRoot.ExitCode);
+        Assert.Contains("is inside the backups", intoRoot.Stderr, StringComparison.Ordinal);
         var refused = await _box.RunAsync("restore", "--at", points[0].Name, "www", Target("latest"));
         Assert.Equal(1, refused.ExitCode);
         Assert.Contains("is not empty", refused.Stderr, StringComparison.Ordinal);

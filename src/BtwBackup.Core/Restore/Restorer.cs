@@ -30,7 +30,7 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
         GeneralSettings settings, RestoreRequest request, Func<DestinationSettings, IObjectStore>? stores, IProgress<string>? progress, CancellationToken ct)
     {
         if (request.Target is { } target)
-            CheckTarget(target, request.Force);
+            CheckTarget(target, settings.RootPath, request.Force);
         var scratch = Directory.CreateTempSubdirectory("btw-backup-restore-").FullName;
         try
         {
@@ -62,6 +62,7 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
                     if (!hadLog && File.Exists(restoreLog))
                         File.Delete(restoreLog);
                 }
+
                 payload = Directory.GetFiles(rebuilt).SingleOrDefault()
                     ?? throw new BackupException($"{request.Dst}/{point.Entry} does not hold one file as btw-backup stores it: not a series of btw-backup?");
             }
@@ -75,9 +76,12 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
         }
     }
 
-    /// <summary>TARGET: absent, or an empty folder, or anything with --force; never inside root's backups by accident.</summary>
-    private static void CheckTarget(string target, bool force)
+    /// <summary>TARGET: absent, or an empty folder, or anything with --force; never root, inside it, or above it.</summary>
+    private static void CheckTarget(string target, string root, bool force)
     {
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
+        if (full == root || full.StartsWith(root + "/", StringComparison.Ordinal) || root.StartsWith(full + "/", StringComparison.Ordinal))
+            throw new ConfigException($"the target {target} is inside the backups (root-path {root}) or holds them: restore somewhere else");
         if (File.Exists(target) && !Directory.Exists(target))
             throw new ConfigException($"the target {target} is a file: give a folder (absent or empty)");
         if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any() && !force)
