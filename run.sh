@@ -74,6 +74,7 @@ run_tests() {
   ((failed == 0 && status == 0))
 }
 
+demo_pg=""
 demo() {
   local tmp cfg root exe=out/btw-backup
   tmp=$(mktemp -d /tmp/btw-backup-demo.XXXXXX)
@@ -100,14 +101,15 @@ demo() {
   echo "\$ btw-backup list notes"; $b list notes
   echo "\$ cat $root/www/log.txt"; cat "$root/www/log.txt"
 
-  local pg="" sources
+  local sources
   sources=$(printf '  www   { type = rdiff, path = "%s", dst = "www" }\n  notes { type = tar, path = "%s", dst = "notes" }' "$tmp/www" "$tmp/notes")
   if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
-    pg=$(mktemp -d /tmp/btw-backup-demo-pg.XXXXXX)
+    demo_pg=$(mktemp -d /tmp/btw-backup-demo-pg.XXXXXX)
+    local pg=$demo_pg
     echo "demo: starting a private PostgreSQL server under $pg with a sample database 'shop'"
     export PGHOST=$pg PGPORT=$((20000 + RANDOM % 20000))
     pg_start "$pg" "$PGPORT"
-    trap 'pg_stop "$pg"; rm -rf "$pg"' EXIT
+    trap 'pg_stop "$demo_pg"; rm -rf "$demo_pg"' EXIT
     createdb shop
     psql -q -X shop -c "create table item (id int primary key, name text); insert into item values (1, 'tea'), (2, 'cake');"
     echo "\$ btw-backup db shop db/shop && btw-backup db -g db/global"; $b db shop db/shop; $b db -g db/global
@@ -120,7 +122,7 @@ demo() {
   fi
 
   demo_daemon "$tmp" "$cfg" "$root" "$sources"
-  if [[ -n $pg ]]; then pg_stop "$pg"; rm -rf "$pg"; trap - EXIT; fi
+  if [[ -n $demo_pg ]]; then pg_stop "$demo_pg"; rm -rf "$demo_pg"; trap - EXIT; fi
   echo "demo: done. The log of the tool is $cfg/btw-backup.log; remove $tmp when you are done."
 }
 
@@ -153,12 +155,18 @@ CONF
   daemon=$!
   for _ in $(seq 100); do grep -q 'daemon: serving' "$tmp/daemon.out" 2>/dev/null && break; sleep 0.1; done
   sed 's/^/    daemon| /' "$tmp/daemon.out"
+  echo "demo: a new destination receives what root already holds first"
+  echo "\$ btw-backup sync --full"; $b sync --full
   printf 'demo: a change in www, then one pass through the CLI (sent to the daemon)\n'
   printf '<h1>hello, daemon</h1>\n' >"$tmp/www/index.html"
   echo "\$ btw-backup run"; $b run || true
   echo "\$ btw-backup status"; $b status
   echo "\$ s3cmd ls --recursive s3://demo/backups/ (first lines)"
-  s3cmd -c "$tmp/s3cmd.cfg" ls --recursive s3://demo/backups/ | head -8
+  s3cmd -c "$tmp/s3cmd.cfg" ls --recursive s3://demo/backups/ >"$tmp/s3.ls"; head -8 "$tmp/s3.ls"
+  echo "demo: getting the data back, as on the worst day: from S3 only, then checking everything"
+  echo "\$ btw-backup restore --from demo www $tmp/restored-www"; $b restore --from demo www "$tmp/restored-www"
+  diff -r "$tmp/www" "$tmp/restored-www" && echo "demo: the restored tree is identical to $tmp/www"
+  echo "\$ btw-backup verify"; $b verify || true
   echo "demo: what the daemon logged (stdout):"; grep -E 'gateway|pass|source' "$tmp/daemon.out" | cut -c1-160 | sed 's/^/    daemon| /'
   echo "\$ kill -TERM <daemon>"; kill -TERM "$daemon"; wait "$daemon" || true
   tail -2 "$tmp/daemon.out" | cut -c1-160 | sed 's/^/    daemon| /'

@@ -33,6 +33,8 @@ public sealed record VerifyReport(ImmutableList<SeriesCheck> Series, ImmutableLi
             yield return $"-> {d.Name}: {d.Matched} file(s) match, {d.Pending} pending, {(d.Problems.IsEmpty ? "all good" : $"{d.Problems.Count} problem(s)")}";
             foreach (var p in d.Problems)
                 yield return "  " + p;
+            if (d.Problems.Any(p => p.EndsWith(": missing on the server", StringComparison.Ordinal) || p.EndsWith(": the server's copy differs (MD5)", StringComparison.Ordinal)))
+                yield return $"  (btw-backup sync --full uploads what {d.Name} lacks or holds wrong)";
         }
     }
 }
