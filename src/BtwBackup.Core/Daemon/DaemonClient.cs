@@ -42,8 +42,7 @@ public static class DaemonClient
         var token = DaemonToken.Read(settings.ConfigDir) ?? "";
         var loopback = daemon.Hostname is "127.0.0.1" or "::1" or "localhost";
         var config = BackupHost.RemoteConfig(loopback ? daemon.Hostname : "0.0.0.0", 0)
-            .WithFallback(ConfigurationFactory.ParseString($"{Logging.FileLogger.PathKey} = {HoconText.Quote(settings.LogFile)}\nakka.loglevel = {settings.LogLevel}"))
-            .WithFallback(ConfigurationFactory.ParseString(ConfigLoader.ReadResource("BtwBackup.akka.conf")));
+            .WithFallback(BackupHost.BaseConfig(settings));
         var system = ActorSystem.Create(BackupHost.SystemName + "-cli", config);
         try
         {

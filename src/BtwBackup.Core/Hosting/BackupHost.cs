@@ -19,11 +19,14 @@ public static class BackupHost
 {
     public const string SystemName = "btw-backup";
 
+    /// <summary>What every actor system of btw-backup runs with (daemon, in-process CLI, remoting client): the embedded akka.conf and the log settings.</summary>
+    public static HoconConfig BaseConfig(GeneralSettings settings) =>
+        ConfigurationFactory.ParseString($"{FileLogger.PathKey} = {HoconText.Quote(settings.LogFile)}\nakka.loglevel = {settings.LogLevel}")
+            .WithFallback(ConfigurationFactory.ParseString(ConfigLoader.ReadResource("BtwBackup.akka.conf")));
+
     public static HoconConfig ActorSystemConfig(GeneralSettings settings)
     {
-        var own = ConfigurationFactory.ParseString(
-            $"btw-backup.log-file = {HoconText.Quote(settings.LogFile)}\nakka.loglevel = {settings.LogLevel}");
-        var config = own.WithFallback(ConfigurationFactory.ParseString(ConfigLoader.ReadResource("BtwBackup.akka.conf")));
+        var config = BaseConfig(settings);
         // The journal is opened only where there is a sync state to keep.
         if (settings.Destinations.IsEmpty)
             return config;

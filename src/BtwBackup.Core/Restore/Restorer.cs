@@ -149,7 +149,7 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
                 progress?.Report($"checking {name}");
                 await guard.CheckAsync(payload, bzip2: point.IsTar, ct, decompressTo: point.IsTar ? archive : null);
                 progress?.Report($"tar: extracting {name}");
-                await tar.ExtractAsync(archive, temp, bzip2: false, ct);
+                await tar.ExtractAsync(archive, temp, ct);
             }
             else if (name == DatabaseTarget.GlobalFileName)
             {

@@ -33,16 +33,12 @@ public sealed class Tar(IProcessRunner runner)
     }
 
     /// <summary>
-    /// Extracts an archive into <paramref name="targetDir"/>, modes kept, owners kept when run as
+    /// Extracts an uncompressed archive into <paramref name="targetDir"/>, modes kept, owners kept when run as
     /// root (as tar itself decides). The archive must have been checked by <see cref="Restore.ArchiveGuard"/>.
     /// </summary>
-    public async Task ExtractAsync(string archive, string targetDir, bool bzip2, CancellationToken ct)
+    public async Task ExtractAsync(string archive, string targetDir, CancellationToken ct)
     {
-        var args = new List<string> { "-C", targetDir, "-x", "-p" };
-        if (bzip2)
-            args.Add("-j");
-        args.AddRange(["-f", archive]);
-        var result = await runner.RunAsync(new ProcessSpec(Program, args), ct);
+        var result = await runner.RunAsync(new ProcessSpec(Program, ["-C", targetDir, "-x", "-p", "-f", archive]), ct);
         if (!result.Succeeded)
             throw new ToolFailedException(Program, result.ExitCode, result.Stderr);
     }
