@@ -620,41 +620,19 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
             var pending = new List<PendingWork>();
             foreach (var d in settings.Destinations)
             {
+                var lastSync = lastSyncs.GetValueOrDefault(d.Name);
                 if (!states.TryGetValue(d.Name, out var state))
-                    continue;
-                var since = new Dictionary<string, DateTime>(StringComparer.Ordinal);
-                if (!state.IsEmpty && history is not null)
                 {
-                    foreach (var line in await history(system, d.Name, null))
-                    {
-                        if (SyncHistoryFormat.Parse(line) is PushRequested push)
-                            since[push.Path] = push.At;
-                        else if (SyncHistoryFormat.Parse(line) is SyncRequested sync)
-                            since[sync.Path] = sync.At;
-                    }
+                    pending.Add(PendingWork.Unknown(d.Name, lastSync));
+                    continue;
                 }
 
-                pending.Add(new PendingWork(d.Name,
-                    [.. state.MustPush.Concat(state.MustSync).Select(p => (p, since.TryGetValue(p, out var t) ? t : (DateTime?)null))],
-                    lastSyncs.GetValueOrDefault(d.Name)));
+                // The history says since when each path waits; read only when something does.
+                var lines = !state.IsEmpty && history is not null ? await history(system, d.Name, null) : [];
+                pending.Add(PendingWork.From(d.Name, state, lines, lastSync));
             }
 
-            var report = await verifier.VerifyAsync(settings, v.Dsts, stores, pending, progress, ct);
-            var missing = settings.Destinations.Where(d => !states.ContainsKey(d.Name)).Select(d => d.Name).ToList();
-            if (missing.Count > 0)
-            {
-                report = report with
-                {
-                    Destinations = report.Destinations.Select(c => missing.Contains(c.Name)
-                        ? c with { Problems = c.Problems.Add("its sync state did not answer: pending work unknown (see the log)") }
-                        : c).ToImmutableList(),
-                };
-            }
-
-            ImmutableList<string> stdout = v.Json ? [SummaryFormat.ToJson(report)] : [.. report.Lines()];
-            var problems = report.Series.Sum(s => s.Problems.Count) + report.Destinations.Sum(d => d.Problems.Count);
-            return new CommandReply(report.Ok ? ExitCode.Ok : ExitCode.Error, stdout,
-                report.Ok ? [] : [$"{ErrorReport.Prefix}verify found {problems} problem(s)"]);
+            return (await verifier.VerifyAsync(settings, v.Dsts, stores, pending, progress, ct)).ToReply(v.Json);
         }
 
         Context.ActorOf(VerifyRun.Props(Destinations, RunAsync, Sender));

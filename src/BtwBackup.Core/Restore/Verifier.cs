@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Text.Json.Serialization;
 using BtwBackup.Config;
 using BtwBackup.ObjectStore;
+using BtwBackup.Protocol;
 using BtwBackup.Series;
 using BtwBackup.Sync;
 using BtwBackup.Tools;
@@ -18,6 +19,15 @@ public sealed record VerifyReport(ImmutableList<SeriesCheck> Series, ImmutableLi
 {
     [JsonPropertyOrder(-1)]
     public bool Ok => Series.All(s => s.Problems.IsEmpty) && Destinations.All(d => d.Problems.IsEmpty);
+
+    /// <summary>What the CLI prints: the report (lines or JSON), and exit 1 with a count when anything is wrong.</summary>
+    public CommandReply ToReply(bool json)
+    {
+        ImmutableList<string> stdout = json ? [SummaryFormat.ToJson(this)] : [.. Lines()];
+        var problems = Series.Sum(s => s.Problems.Count) + Destinations.Sum(d => d.Problems.Count);
+        return new CommandReply(Ok ? ExitCode.Ok : ExitCode.Error, stdout,
+            Ok ? [] : [$"{ErrorReport.Prefix}verify found {problems} problem(s)"]);
+    }
 
     public IEnumerable<string> Lines()
     {
@@ -39,8 +49,37 @@ public sealed record VerifyReport(ImmutableList<SeriesCheck> Series, ImmutableLi
     }
 }
 
-/// <summary>A destination's pending paths, each with the time it was requested (null when the history no longer has it), and its last completed sync.</summary>
-public sealed record PendingWork(string Destination, ImmutableList<(string Path, DateTime? Since)> Paths, DateTime? LastSync);
+/// <summary>
+/// A destination's pending paths, each with the time it was requested (null when the history
+/// no longer has it), and its last completed sync. <see cref="StateUnknown"/>: its sync state did
+/// not answer.
+/// </summary>
+public sealed record PendingWork(string Destination, ImmutableList<(string Path, DateTime? Since)> Paths, DateTime? LastSync, bool StateUnknown = false)
+{
+    public static PendingWork Unknown(string destination, DateTime? lastSync) => new(destination, [], lastSync, StateUnknown: true);
+
+    /// <summary>The state's pending paths, dated by the latest request of each in the journal's history lines.</summary>
+    public static PendingWork From(string destination, SyncState state, IEnumerable<string> history, DateTime? lastSync)
+    {
+        var since = new Dictionary<string, DateTime>(StringComparer.Ordinal);
+        foreach (var line in history)
+        {
+            switch (SyncHistoryFormat.Parse(line))
+            {
+                case PushRequested push:
+                    since[push.Path] = push.At;
+                    break;
+                case SyncRequested sync:
+                    since[sync.Path] = sync.At;
+                    break;
+            }
+        }
+
+        return new PendingWork(destination,
+            [.. state.MustPush.Concat(state.MustSync).Select(p => (p, since.TryGetValue(p, out var t) ? t : (DateTime?)null))],
+            lastSync);
+    }
+}
 
 /// <summary>
 /// <c>verify [DST...]</c>: every stored backup is read back (tar lists every archive, bzip2
@@ -97,6 +136,8 @@ public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres)
                 problems.Add($"{path}: pending {when}, and {why}: run sync; if it keeps failing, status and the log say why");
             }
 
+            if (work?.StateUnknown == true)
+                problems.Add("its sync state did not answer: pending work unknown (see the log)");
             destinations.Add(new DestinationCheck(d.Name, matched, pendingPaths.Count, [.. problems.Order(StringComparer.Ordinal)]));
         }
 
