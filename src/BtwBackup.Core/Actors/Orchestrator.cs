@@ -28,7 +28,7 @@ public sealed record OrchestratorServices(
     public DaemonInfo? Daemon { get; init; }
 
     /// <summary>Where the last results are kept between processes; null: in memory only (tests).</summary>
-    public string? StatusFile { get; init; }
+    public StatusFile? StatusFile { get; init; }
 
     /// <summary>restore; null where the tools are not wired (tests of other commands).</summary>
     public Restorer? Restorer { get; init; }
@@ -70,7 +70,6 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
     private readonly Func<string, Props> _sourceProps;
     private readonly CancellationTokenSource _stopping = new();
     private PersistedStatus _status = PersistedStatus.Empty;
-    private Task _saving = Task.CompletedTask;
     private IActorRef? _pass;
     private IActorRef? _passReplyTo;
     private DateTime? _nextRun;
@@ -159,11 +158,11 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
         {
             try
             {
-                _status = StatusFile.Load(statusFile);
+                _status = statusFile.Load();
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidDataException)
             {
-                _log.Warning("status: cannot read {0}, starting from nothing: {1}", statusFile, e.Message);
+                _log.Warning("status: cannot read {0}, starting from nothing: {1}", statusFile.Path, e.Message);
             }
         }
 
@@ -532,25 +531,17 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
         Save();
     }
 
-    /// <summary>Writes status.json in the background, one write after the other, the newest state last.</summary>
+    /// <summary>Writes status.json in the background (the file keeps the order); a failure is logged, never fatal.</summary>
     private Task Save()
     {
         if (_services.StatusFile is not { } file)
             return Task.CompletedTask;
-        var snapshot = _status;
         var log = _log;
-        _saving = _saving.ContinueWith(_ =>
+        return file.SaveAsync(_status).ContinueWith(t =>
         {
-            try
-            {
-                StatusFile.Save(file, snapshot);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                log.Warning("status: cannot write {0}: {1}", file, e.Message);
-            }
+            if (t.Exception?.InnerException is { } e)
+                log.Warning("status: cannot write {0}: {1}", file.Path, e.Message);
         }, TaskScheduler.Default);
-        return _saving;
     }
 
     private void ShowStatus(ShowStatus show)

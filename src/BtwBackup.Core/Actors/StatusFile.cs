@@ -21,25 +21,44 @@ public sealed record PersistedStatus(ImmutableSortedDictionary<string, SourceRec
 /// <c>status</c> without a daemon (or after a restart of it) still knows. Written whole to a
 /// temporary file and renamed: a crash leaves the previous version, never half of one.
 /// </summary>
-public static class StatusFile
+public sealed class StatusFile(string path)
 {
     public const string FileName = "status.json";
 
-    public static PersistedStatus Load(string path)
+    private readonly Lock _gate = new();
+    private Task _last = Task.CompletedTask;
+
+    public string Path { get; } = path;
+
+    /// <summary>What the file holds; empty when there is none. Throws when it cannot be read or parsed.</summary>
+    public PersistedStatus Load()
     {
-        if (!File.Exists(path))
+        if (!File.Exists(Path))
             return PersistedStatus.Empty;
-        var loaded = JsonSerializer.Deserialize<PersistedStatus>(File.ReadAllText(path), SummaryFormat.Json)
-            ?? throw new InvalidDataException($"{path} is empty");
+        var loaded = JsonSerializer.Deserialize<PersistedStatus>(File.ReadAllText(Path), SummaryFormat.Json)
+            ?? throw new InvalidDataException($"{Path} is empty");
         return new PersistedStatus(
             PersistedStatus.Empty.Sources.AddRange(loaded.Sources ?? PersistedStatus.Empty.Sources),
             PersistedStatus.Empty.Destinations.AddRange(loaded.Destinations ?? PersistedStatus.Empty.Destinations));
     }
 
-    public static void Save(string path, PersistedStatus status)
+    /// <summary>
+    /// Writes <paramref name="status"/> in the background, after every write asked before it
+    /// (so the newest state lands last). The task fails when this write did; the next ones still run.
+    /// </summary>
+    public Task SaveAsync(PersistedStatus status)
     {
-        var partial = path + ".partial";
+        lock (_gate)
+        {
+            _last = _last.ContinueWith(_ => Write(status), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            return _last;
+        }
+    }
+
+    private void Write(PersistedStatus status)
+    {
+        var partial = Path + ".partial";
         File.WriteAllText(partial, JsonSerializer.Serialize(status, SummaryFormat.Json));
-        File.Move(partial, path, overwrite: true);
+        File.Move(partial, Path, overwrite: true);
     }
 }

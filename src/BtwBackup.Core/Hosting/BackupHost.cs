@@ -52,7 +52,7 @@ public static class BackupHost
             Verifier = new Verifier(rdiff, tar, postgres),
             Stores = settings.Destinations.IsEmpty ? null : d => new RetryingObjectStore(new S3ObjectStore(d.Connection)),
             History = SyncHistory.ReadAsync,
-            StatusFile = Path.Combine(settings.ConfigDir, Actors.StatusFile.FileName),
+            StatusFile = new StatusFile(Path.Combine(settings.ConfigDir, StatusFile.FileName)),
         };
     }
 

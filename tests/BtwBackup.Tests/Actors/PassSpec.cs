@@ -33,7 +33,7 @@ public sealed class PassSpec : TestKit, IDisposable
         Sys.ActorOf(BtwBackup.Actors.Orchestrator.Props(
             new OrchestratorServices(settings, procedure, new SeriesLister(new RdiffBackup(new CliWrapProcessRunner())))
             {
-                StatusFile = Path.Combine(_dir, StatusFile.FileName),
+                StatusFile = new StatusFile(Path.Combine(_dir, StatusFile.FileName)),
                 SourceBackoff = backoff ?? TimeSpan.FromSeconds(1),
             }));
 
