@@ -56,7 +56,7 @@ public sealed record Drained;
 /// each source's and destination's last result for <c>status</c>. Replies with a
 /// <see cref="CommandReply"/> the CLI prints as it is.
 /// </summary>
-public sealed class Orchestrator : ReceiveActor, IWithTimers
+public sealed partial class Orchestrator : ReceiveActor, IWithTimers
 {
     public const string Name = "orchestrator";
 
@@ -311,87 +311,6 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
 
     private sealed record Refused(IActorRef ReplyTo, IReadOnlyList<string> Lines);
 
-    private void RunPass(RunPass run, IActorRef replyTo, IActorRef? progressTo)
-    {
-        var settings = _services.Settings;
-        if (_pass is not null)
-        {
-            replyTo.Tell(CommandReply.Failed([ErrorReport.Prefix + "a pass is already running: wait for it (status shows its sources)"]));
-            return;
-        }
-
-        if (settings.Sources.IsEmpty)
-        {
-            replyTo.Tell(CommandReply.Failed([ErrorReport.Prefix + $"no source is configured: add them to sources in {settings.LoadedFrom}"]));
-            return;
-        }
-
-        var unknown = run.Sources.Where(n => settings.Sources.All(s => s.Name != n)).ToList();
-        if (unknown.Count > 0)
-        {
-            replyTo.Tell(CommandReply.Failed([ErrorReport.Prefix + $"unknown source{(unknown.Count == 1 ? "" : "s")}: {string.Join(", ", unknown)} (configured: {string.Join(", ", settings.Sources.Select(s => s.Name))})"]));
-            return;
-        }
-
-        var selected = run.Sources.IsEmpty ? settings.Sources : [.. settings.Sources.Where(s => run.Sources.Contains(s.Name))];
-        // A placeholder until the pass actor exists: a second run in between is refused too.
-        _pass = ActorRefs.Nobody;
-        _passReplyTo = replyTo;
-        Task.Run(() => PassJobs.Resolve(settings, selected))
-            .PipeTo(Self, success: items => new PassResolved(items, replyTo, run.Json, progressTo), failure: e => new PassBroken(ErrorReport.Lines(e)));
-    }
-
-    private void StartPass(PassResolved resolved)
-    {
-        _log.Info("pass: {0} source(s): {1}", resolved.Items.Count, string.Join(", ", resolved.Items.Select(i => i.Name)));
-        _pass = Context.ActorOf(Pass.Props(resolved.Items, _services.Settings.PassParallelism, resolved.ReplyTo, resolved.Json, resolved.ProgressTo));
-        Context.Watch(_pass);
-    }
-
-    /// <summary>A pass that could not start, or whose actor stopped on a bug: its requester hears of it, the next pass may run.</summary>
-    private void PassEnded(IReadOnlyList<string> lines)
-    {
-        _log.Error("pass: ended without a summary: {0}", string.Join(" ", lines));
-        _passReplyTo?.Tell(CommandReply.Failed(lines));
-        _pass = null;
-        _passReplyTo = null;
-        CheckDrained();
-    }
-
-    private sealed record PassBroken(IReadOnlyList<string> Lines);
-
-    private void ScheduleNext()
-    {
-        if (_services.Daemon is null || _draining)
-            return;
-        _nextRun = _services.Settings.Daemon.NextRun(DateTime.UtcNow);
-        if (_nextRun is not { } at)
-            return;
-        // Long waits are cut into days: the scheduler is not meant for months, and the clock may move.
-        var delay = at - DateTime.UtcNow;
-        Timers.StartSingleTimer("schedule", new ScheduledPass(at), delay < TimeSpan.FromDays(1) ? delay : TimeSpan.FromDays(1));
-    }
-
-    private void Scheduled(ScheduledPass scheduled)
-    {
-        var early = scheduled.At - DateTime.UtcNow;
-        if (early > TimeSpan.FromSeconds(1))
-        {
-            Timers.StartSingleTimer("schedule", scheduled, early < TimeSpan.FromDays(1) ? early : TimeSpan.FromDays(1));
-            return;
-        }
-
-        if (_pass is not null)
-            _log.Warning("schedule: the pass of {0} is skipped, the previous one is still running", SummaryFormat.Time(scheduled.At));
-        else
-        {
-            _log.Info("schedule: pass of {0} starts", SummaryFormat.Time(scheduled.At));
-            RunPass(new RunPass([], Json: false), ActorRefs.Nobody, null);
-        }
-
-        ScheduleNext();
-    }
-
     private void Start(BackupJob job, JobOwner owner, IActorRef? progressTo, string? sourceName = null)
     {
         var destinations = Destinations;
@@ -542,91 +461,6 @@ public sealed class Orchestrator : ReceiveActor, IWithTimers
             if (t.Exception?.InnerException is { } e)
                 log.Warning("status: cannot write {0}: {1}", file.Path, e.Message);
         }, TaskScheduler.Default);
-    }
-
-    private void ShowStatus(ShowStatus show)
-    {
-        var settings = _services.Settings;
-        var busy = _jobs.Values.Select(j => j.Source).ToHashSet(StringComparer.Ordinal);
-        var next = _nextRun ?? settings.Daemon.NextRun(DateTime.UtcNow);
-        var configured = settings.Sources.Select(s => (s.Name, Type: PassJobs.TypeName(s), Dst: (string?)s.Dst)).ToList();
-        // Backups made by fs or db into a configured source's series are that source's (so they are not shown twice).
-        var adHoc = _status.Sources
-            .Where(kv => configured.All(c => c.Name != kv.Key && c.Dst != kv.Value.Dst))
-            .Select(kv => (Name: kv.Key, kv.Value.Type, kv.Value.Dst));
-        var sources = configured.Concat(adHoc).Select(s =>
-        {
-            var record = _status.Sources.GetValueOrDefault(s.Name);
-            return new SourceState(s.Name, s.Type, s.Dst, record?.Last, busy.Contains(s.Name), record?.Restarts ?? 0, record?.LastFailure, next);
-        }).ToImmutableList();
-        var daemon = _services.Daemon is { } d
-            ? new DaemonState(true, d.Since, d.Pid, d.Address, settings.Daemon.ScheduleText, next)
-            : new DaemonState(false, null, null, null, settings.Daemon.ScheduleText, next);
-        Context.ActorOf(StatusQuery.Props(new StatusReport(daemon, sources, []), DestinationList, _status.Destinations, show.Json, Sender));
-    }
-
-    // Restores and verifications run as tasks: long, reading, and each with its own requester.
-    private void Restore(RestoreBackup r, IActorRef? progressTo)
-    {
-        if (_services.Restorer is not { } restorer)
-        {
-            Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "restore is not available here"]));
-            return;
-        }
-
-        var log = _log;
-        log.Info("restore: {0} at {1}{2} into {3}", r.Dst, r.At ?? "the latest", r.From is null ? "" : " from " + r.From, r.Target ?? "the database " + r.Database);
-        restorer.RestoreAsync(_services.Settings, new RestoreRequest(r.Dst, r.Target, r.At, r.From, r.Database, r.Force), _services.Stores,
-                ActorProgress.To(progressTo, "restore"), _stopping.Token)
-            .PipeTo(Sender,
-                success: lines =>
-                {
-                    log.Info("restore: {0}", string.Join(" ", lines));
-                    return new CommandReply(ExitCode.Ok, lines, []);
-                },
-                failure: e =>
-                {
-                    log.Warning("restore of {0} failed: {1}", r.Dst, ErrorReport.Unwrap(e).Message);
-                    return CommandReply.Failed(ErrorReport.Lines(e));
-                });
-    }
-
-    private void Verify(VerifyBackups v, IActorRef? progressTo)
-    {
-        if (_services.Verifier is not { } verifier)
-        {
-            Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "verify is not available here"]));
-            return;
-        }
-
-        var settings = _services.Settings;
-        var history = _services.History;
-        var system = Context.System;
-        var stores = _services.Stores;
-        var lastSyncs = _status.Destinations.ToImmutableDictionary(kv => kv.Key, kv => kv.Value.LastSync);
-        var progress = ActorProgress.To(progressTo, "verify");
-        var ct = _stopping.Token;
-        async Task<CommandReply> RunAsync(IReadOnlyDictionary<string, SyncState> states)
-        {
-            var pending = new List<PendingWork>();
-            foreach (var d in settings.Destinations)
-            {
-                var lastSync = lastSyncs.GetValueOrDefault(d.Name);
-                if (!states.TryGetValue(d.Name, out var state))
-                {
-                    pending.Add(PendingWork.Unknown(d.Name, lastSync));
-                    continue;
-                }
-
-                // The history says since when each path waits; read only when something does.
-                var lines = !state.IsEmpty && history is not null ? await history(system, d.Name, null) : [];
-                pending.Add(PendingWork.From(d.Name, state, lines, lastSync));
-            }
-
-            return (await verifier.VerifyAsync(settings, v.Dsts, stores, pending, progress, ct)).ToReply(v.Json);
-        }
-
-        Context.ActorOf(VerifyRun.Props(Destinations, RunAsync, Sender));
     }
 
     protected override void PostStop()
