@@ -73,17 +73,24 @@ public sealed class PassSpec : TestKit, IDisposable
     {
         var running = 0;
         var most = 0;
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var procedure = new FakeProcedure(async (_, _, ct) =>
         {
             var now = Interlocked.Increment(ref running);
             InterlockedMax(ref most, now);
-            await Task.Delay(150, ct);
+            // Held until the test has seen two at once: no timing decides whether they overlap.
+            await gate.Task.WaitAsync(ct);
+            await Task.Delay(20, ct);
             Interlocked.Decrement(ref running);
             return FakeProcedure.Stored("x");
         });
         var orchestrator = Orchestrator(Settings(2, "a", "b", "c", "d", "e"), procedure);
 
         orchestrator.Tell(Run());
+        AwaitCondition(() => Volatile.Read(ref running) == 2, TimeSpan.FromSeconds(10));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        Assert.Equal(2, Volatile.Read(ref running));
+        gate.SetResult();
         var reply = ExpectMsg<CommandReply>(TimeSpan.FromSeconds(10));
 
         Assert.Equal(ExitCode.Ok, reply.ExitCode);
