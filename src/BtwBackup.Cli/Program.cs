@@ -129,18 +129,22 @@ public static class Program
             ?? throw new ConfigException(await DaemonClient.IsServingAsync(daemon, stop)
                 ? $"a btw-backup daemon already serves {configDir} (pid {ConfigDirLock.Holder(configDir)}, {daemon.Hostname}:{daemon.Port})"
                 : $"another btw-backup is working on {configDir} (pid {ConfigDirLock.Holder(configDir)}): start the daemon when it has finished");
+        var address = ListenAddress(settings);
+        if (!PortHolder.IsFree(address, daemon.Port))
+            throw new ConfigException($"cannot serve: port {daemon.Port} on {daemon.Hostname} (daemon.port in {settings.LoadedFrom}) is taken"
+                + (PortHolder.Describe(daemon.Port) is { } holder ? $" by {holder}" : "") + "; a daemon never shares its port: stop that process or choose another port");
         var token = DaemonToken.Ensure(configDir);
-        ActorSystem system;
-        IActorRef orchestrator;
+        DaemonSystems daemonSystems;
         try
         {
-            (system, orchestrator) = BackupHost.StartDaemon(settings, token);
+            daemonSystems = BackupHost.StartDaemon(settings, token);
         }
         catch (Exception e) when (e is not ConfigException)
         {
             throw new ConfigException($"cannot listen on {daemon.Hostname}:{daemon.Port} (daemon.hostname, daemon.port in {settings.LoadedFrom}): {ErrorReport.Unwrap(e).Message}");
         }
 
+        var (system, door, orchestrator) = daemonSystems;
         system.Log.Info("daemon: serving {0} on {1}:{2} (pid {3}); schedule: {4}", configDir, daemon.Hostname, daemon.Port, Environment.ProcessId,
             daemon.ScheduleText is null ? "none, passes on demand" : $"\"{daemon.ScheduleText}\", next pass {(daemon.NextRun(DateTime.UtcNow) is { } next ? SummaryFormat.Time(next) : "never")}");
         try
@@ -161,6 +165,7 @@ public static class Program
             system.Log.Warning("daemon: backups still running after {0} s; stopping anyway (the next run cleans up)", DrainTimeout.TotalSeconds);
         }
 
+        await door.Terminate();
         system.Log.Info("daemon: stopped");
         await FileLogger.FlushAsync(system, TimeSpan.FromSeconds(2));
         await system.Terminate();
@@ -168,6 +173,29 @@ public static class Program
     }
 
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The daemon's address, which must be a loopback one: a daemon reachable from the network
+    /// would need TLS on Akka.Remote, which this version does not set up (the README says so).
+    /// </summary>
+    private static System.Net.IPAddress ListenAddress(GeneralSettings settings)
+    {
+        var hostname = settings.Daemon.Hostname;
+        System.Net.IPAddress[] addresses;
+        try
+        {
+            addresses = System.Net.IPAddress.TryParse(hostname, out var literal) ? [literal] : System.Net.Dns.GetHostAddresses(hostname);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new ConfigException($"daemon.hostname \"{hostname}\" in {settings.LoadedFrom} does not resolve: {e.Message}");
+        }
+
+        if (addresses.Length == 0 || !addresses.All(System.Net.IPAddress.IsLoopback))
+            throw new ConfigException($"daemon.hostname \"{hostname}\" in {settings.LoadedFrom} is not a loopback address: a daemon reachable "
+                + "from other machines needs TLS, which this version does not set up; use 127.0.0.1 (the default) or ::1");
+        return addresses[0];
+    }
 
     /// <summary>SIGINT and SIGTERM cancel the command instead of killing the process mid-write.</summary>
     private sealed class Interrupt : IDisposable

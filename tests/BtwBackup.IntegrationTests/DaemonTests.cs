@@ -158,31 +158,6 @@ public sealed class DaemonTests : IDisposable
     }
 
     [Fact]
-    public async Task A_client_without_the_token_is_refused_and_logged()
-    {
-        Configure("");
-        await using var daemon = await DaemonProcess.StartAsync(_box);
-        var token = Path.Combine(_box.ConfigDir, "daemon.token");
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(token));
-
-        // Another configuration directory naming the same daemon, with no token or a wrong one.
-        using var stranger = new Sandbox();
-        File.Copy(Path.Combine(_box.ConfigDir, "btw-backup.conf"), Path.Combine(stranger.ConfigDir, "btw-backup.conf"), overwrite: true);
-        var refused = await stranger.RunAsync("status");
-        Assert.Equal(1, refused.ExitCode);
-        Assert.StartsWith("btw-backup: the daemon refused the command: wrong token", refused.Stderr, StringComparison.Ordinal);
-        Assert.Equal("", refused.Stdout);
-
-        File.WriteAllText(Path.Combine(stranger.ConfigDir, "daemon.token"), new string('0', 64));
-        Assert.Equal(1, (await stranger.RunAsync("sync")).ExitCode);
-        Assert.Equal(2, daemon.Output.Split('\n').Count(l => l.Contains("gateway: refused a ", StringComparison.Ordinal)));
-        Assert.DoesNotContain(new string('0', 64), daemon.Output, StringComparison.Ordinal);
-        Assert.DoesNotContain(File.ReadAllText(token), Log, StringComparison.Ordinal);
-
-        Assert.Equal(0, (await _box.RunAsync("status")).ExitCode);
-    }
-
-    [Fact]
     public async Task Killed_during_a_pass_upload_then_started_again_a_sync_leaves_the_server_equal_to_root()
     {
         var bulk = Directory.CreateDirectory(Path.Combine(_box.Dir, "bulk")).FullName;

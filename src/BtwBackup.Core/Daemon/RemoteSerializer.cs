@@ -1,7 +1,7 @@
+using System.Runtime.Serialization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Akka.Actor;
-using System.Runtime.Serialization;
 using Akka.Serialization;
 using BtwBackup.Protocol;
 
@@ -10,60 +10,109 @@ namespace BtwBackup.Daemon;
 /// <summary>
 /// The messages between the CLI and the daemon, as JSON with explicit manifests: the CLI and
 /// the daemon may be different builds (an upgrade with the daemon still running), so nothing
-/// on the wire names a CLR type. Actor references travel as their full paths.
+/// on the wire names a CLR type, and nothing is built from a name the wire carries: a command is
+/// one of a closed list of records.
 /// </summary>
 public sealed class RemoteSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
 {
     public const int Id = 4102;
 
+    private const string HelloManifest = "hello";
+    private const string ChallengeManifest = "challenge";
     private const string RequestManifest = "request";
-    private const string ReplyManifest = "reply";
+    private const string ReplyManifest = "signed-reply";
     private const string ProgressManifest = "progress";
 
     public override int Identifier => Id;
 
-
     public override string Manifest(object o) => o switch
     {
+        Hello => HelloManifest,
+        Challenge => ChallengeManifest,
         DaemonRequest => RequestManifest,
-        CommandReply => ReplyManifest,
+        SignedReply => ReplyManifest,
         ProgressReport => ProgressManifest,
         _ => throw new ArgumentException($"{nameof(RemoteSerializer)} cannot serialize {o.GetType()}"),
     };
 
     public override byte[] ToBinary(object obj) => obj switch
     {
-        DaemonRequest r => JsonSerializer.SerializeToUtf8Bytes(
-            new RequestWire(r.Token, r.Command, r.ProgressTo is null ? null : Serialization.SerializedActorPath(r.ProgressTo)), WireJson.Default.RequestWire),
-        CommandReply r => JsonSerializer.SerializeToUtf8Bytes(r, WireJson.Default.CommandReply),
+        Hello h => JsonSerializer.SerializeToUtf8Bytes(h, WireJson.Default.Hello),
+        Challenge c => JsonSerializer.SerializeToUtf8Bytes(c, WireJson.Default.Challenge),
+        DaemonRequest r => JsonSerializer.SerializeToUtf8Bytes(r, WireJson.Default.DaemonRequest),
+        SignedReply r => JsonSerializer.SerializeToUtf8Bytes(r, WireJson.Default.SignedReply),
         ProgressReport p => JsonSerializer.SerializeToUtf8Bytes(p, WireJson.Default.ProgressReport),
         _ => throw new ArgumentException($"{nameof(RemoteSerializer)} cannot serialize {obj.GetType()}"),
     };
 
     public override object FromBinary(byte[] bytes, string manifest)
     {
-        switch (manifest)
+        try
         {
-            case RequestManifest:
-                var wire = JsonSerializer.Deserialize(bytes, WireJson.Default.RequestWire) ?? throw new SerializationException("empty request");
-                var progress = wire.ProgressTo is null ? null : system.Provider.ResolveActorRef(wire.ProgressTo);
-                return new DaemonRequest(wire.Token, wire.Command, progress);
-            case ReplyManifest:
-                return JsonSerializer.Deserialize(bytes, WireJson.Default.CommandReply) ?? throw new SerializationException("empty reply");
-            case ProgressManifest:
-                return JsonSerializer.Deserialize(bytes, WireJson.Default.ProgressReport) ?? throw new SerializationException("empty progress");
-            default:
-                throw new SerializationException($"unknown manifest '{manifest}' (a newer btw-backup on the other side?)");
+            switch (manifest)
+            {
+                case HelloManifest:
+                    return JsonSerializer.Deserialize(bytes, WireJson.Default.Hello) ?? throw Empty(manifest);
+                case ChallengeManifest:
+                    return JsonSerializer.Deserialize(bytes, WireJson.Default.Challenge) ?? throw Empty(manifest);
+                case RequestManifest:
+                    return JsonSerializer.Deserialize(bytes, WireJson.Default.DaemonRequest) ?? throw Empty(manifest);
+                case ReplyManifest:
+                    return JsonSerializer.Deserialize(bytes, WireJson.Default.SignedReply) ?? throw Empty(manifest);
+                case ProgressManifest:
+                    return JsonSerializer.Deserialize(bytes, WireJson.Default.ProgressReport) ?? throw Empty(manifest);
+                default:
+                    throw new SerializationException($"unknown manifest '{manifest}' (a newer btw-backup on the other side?)");
+            }
+        }
+        catch (JsonException e)
+        {
+            throw new SerializationException($"malformed '{manifest}' message: {e.Message}");
         }
     }
-}
 
-/// <summary>A request as it travels: the progress actor as its path.</summary>
-internal sealed record RequestWire(string Token, CliCommand Command, string? ProgressTo);
+    /// <summary>The text a request's proof covers.</summary>
+    public static string CommandText(CliCommand command) => JsonSerializer.Serialize(command, WireJson.Default.CliCommand);
+
+    /// <summary>The command in a request whose proof was checked; null when the text is none of btw-backup's commands.</summary>
+    public static CliCommand? ParseCommand(string text)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(text, WireJson.Default.CliCommand);
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The text a reply's proof covers.</summary>
+    public static string ReplyText(CommandReply reply) => JsonSerializer.Serialize(reply, WireJson.Default.CommandReply);
+
+    /// <summary>The reply in a signed reply whose proof was checked; null when the text is not one.</summary>
+    public static CommandReply? ParseReply(string text)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(text, WireJson.Default.CommandReply);
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    private static SerializationException Empty(string manifest) => new($"empty '{manifest}' message");
+}
 
 /// <summary>Generated (not reflected) JSON for the wire types: the CLI pays no serializer warm-up per command.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
-[JsonSerializable(typeof(RequestWire))]
+[JsonSerializable(typeof(Hello))]
+[JsonSerializable(typeof(Challenge))]
+[JsonSerializable(typeof(DaemonRequest))]
+[JsonSerializable(typeof(SignedReply))]
+[JsonSerializable(typeof(CliCommand))]
 [JsonSerializable(typeof(CommandReply))]
 [JsonSerializable(typeof(ProgressReport))]
 internal sealed partial class WireJson : JsonSerializerContext;

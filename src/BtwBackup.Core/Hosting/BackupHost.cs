@@ -63,27 +63,38 @@ public static class BackupHost
         return (system, orchestrator);
     }
 
-    /// <summary>Akka.Remote on the given address (port 0: any free port, for a client).</summary>
-    public static HoconConfig RemoteConfig(string hostname, int port) => ConfigurationFactory.ParseString($$"""
-        akka.actor.provider = remote
+    /// <summary>
+    /// A remoting actor system (the daemon's door, or the CLI's client) on the given address
+    /// (port 0: any free port, for a client), with hocon/remoting.conf: only btw-backup's own wire
+    /// messages are ever deserialized.
+    /// </summary>
+    public static HoconConfig RemoteConfig(GeneralSettings settings, string hostname, int port) => ConfigurationFactory.ParseString($$"""
         akka.remote.dot-netty.tcp.hostname = {{HoconText.Quote(hostname)}}
         akka.remote.dot-netty.tcp.port = {{port}}
-        """);
+        """)
+        .WithFallback(ConfigurationFactory.ParseString(ConfigLoader.ReadResource("BtwBackup.remoting.conf")))
+        .WithFallback(BaseConfig(settings));
 
     /// <summary>
-    /// The daemon: the same Orchestrator, reachable over Akka.Remote through the token-checking
-    /// <see cref="Gateway"/>, running passes on the schedule, logging to stdout as well.
+    /// The daemon: the same Orchestrator as in-process, in an actor system with no network
+    /// transport at all, and beside it a second, remoting actor system (the door) that holds the
+    /// token-checking <see cref="Gateway"/> and nothing else. Whatever a remote sender names, it
+    /// can reach no other actor. Both log to stdout as well; passes run on the schedule.
     /// </summary>
-    public static (ActorSystem System, IActorRef Orchestrator) StartDaemon(GeneralSettings settings, string token)
+    public static DaemonSystems StartDaemon(GeneralSettings settings, string token)
     {
         var daemon = settings.Daemon;
-        var config = RemoteConfig(daemon.Hostname, daemon.Port)
-            .WithFallback(ConfigurationFactory.ParseString($"{FileLogger.EchoKey} = on"))
-            .WithFallback(ActorSystemConfig(settings));
-        var system = ActorSystem.Create(SystemName, config);
+        var echo = ConfigurationFactory.ParseString($"{FileLogger.EchoKey} = on");
+        // The door first: it binds the port, the step that fails when another process holds it.
+        var door = ActorSystem.Create(SystemName, echo.WithFallback(RemoteConfig(settings, daemon.Hostname, daemon.Port)));
+        var system = ActorSystem.Create(SystemName, echo.WithFallback(ActorSystemConfig(settings)));
+
         var info = new DaemonInfo(DateTime.UtcNow, Environment.ProcessId, $"{daemon.Hostname}:{daemon.Port}");
         var orchestrator = system.ActorOf(Orchestrator.Props(RealServices(settings) with { Daemon = info }), Orchestrator.Name);
-        system.ActorOf(Gateway.Props(token, orchestrator), Gateway.Name);
-        return (system, orchestrator);
+        door.ActorOf(Gateway.Props(token, orchestrator), Gateway.Name);
+        return new DaemonSystems(system, door, orchestrator);
     }
 }
+
+/// <summary>The daemon's two actor systems: the work (no transport), and the door (remoting, the gateway only).</summary>
+public sealed record DaemonSystems(ActorSystem System, ActorSystem Door, IActorRef Orchestrator);

@@ -27,6 +27,13 @@ public sealed class FileLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMess
             if (file is null || IsClientChurn(e))
                 return;
             var message = e.Cause is null ? e.Message?.ToString() ?? "" : $"{e.Message} {e.Cause}";
+            if (RefusedBy(e) is { } sender)
+            {
+                if (!Daemon.RefusalLog.For(Context.System).FirstFrom(sender))
+                    return;
+                message = $"refused a message from {sender}: {(e.Cause as Daemon.RefusedMessageException)?.Message ?? (e.Message?.ToString() ?? "").Split('\n')[0]} (further refusals of this sender are not logged)";
+            }
+
             file.Write(Level(e.LogLevel()), e.LogSource, message);
         });
         // Every event published before the flush request is in the file once it is answered.
@@ -47,6 +54,23 @@ public sealed class FileLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMess
         return message.StartsWith("Removing receive buffers", StringComparison.Ordinal)
             || message.Contains("Disassociated", StringComparison.Ordinal)
             || e.Cause?.GetType().Name == "EndpointDisassociatedException";
+    }
+
+    /// <summary>
+    /// The sender of a message that remoting could not (or would not, see DoorSerializers)
+    /// deserialize: its endpoint's reader or writer names it, URL-escaped, in its path. Remoting
+    /// says so once for an ordinary message, and twice (then drops the association) for a system
+    /// message. Null for any other event.
+    /// </summary>
+    private static string? RefusedBy(LogEvent e)
+    {
+        var message = e.Message?.ToString() ?? "";
+        if (e.LogSource is not { } source
+            || !(e.Cause is Daemon.RefusedMessageException || message.StartsWith("Deserialization failed", StringComparison.Ordinal)
+                 || message.Contains(nameof(Daemon.RefusedMessageException), StringComparison.Ordinal)))
+            return null;
+        var match = System.Text.RegularExpressions.Regex.Match(source, "endpoint(?:Reader|Writer)-([^/]+)-[0-9]+(?:/|$)");
+        return match.Success ? Uri.UnescapeDataString(match.Groups[1].Value) : "an unknown sender";
     }
 
     /// <summary>The CLI client's actor system name as it appears, URL-escaped, in an endpoint writer's path.</summary>

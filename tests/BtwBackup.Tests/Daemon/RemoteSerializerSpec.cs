@@ -35,31 +35,39 @@ public sealed class RemoteSerializerSpec : TestKit
     [MemberData(nameof(Commands))]
     public void Every_command_crosses_the_wire_unchanged(CliCommand command)
     {
-        var progress = CreateTestProbe().Ref;
-        var back = Assert.IsType<DaemonRequest>(RoundTrip(new DaemonRequest("s3cret", command, progress)));
-        Assert.Equal(("s3cret", progress), (back.Token, back.ProgressTo));
+        var text = RemoteSerializer.CommandText(command);
+        var back = Assert.IsType<DaemonRequest>(RoundTrip(new DaemonRequest(new string('a', 64), "proof", text, "akka.tcp://c@127.0.0.1:1/user/p")));
+        Assert.Equal((new string('a', 64), "proof", text, "akka.tcp://c@127.0.0.1:1/user/p"), (back.DaemonNonce, back.Proof, back.CommandText, back.ProgressTo));
         // Records compare lists by reference: compare what they print instead.
-        Assert.Equal(Describe(command), Describe(back.Command));
+        Assert.Equal(Describe(command), Describe(RemoteSerializer.ParseCommand(back.CommandText)!));
     }
 
     [Fact]
-    public void Replies_and_progress_cross_unchanged_and_the_token_never_shows_in_a_log_line()
+    public void Handshake_replies_and_progress_cross_unchanged()
     {
-        var reply = Assert.IsType<CommandReply>(RoundTrip(new CommandReply(ExitCode.Error, ["out"], ["err 1", "err 2"])));
+        Assert.Equal(new Hello("n1"), RoundTrip(new Hello("n1")));
+        Assert.Equal(new Challenge("n1", "n2", "p"), RoundTrip(new Challenge("n1", "n2", "p")));
+        var text = RemoteSerializer.ReplyText(new CommandReply(ExitCode.Error, ["out"], ["err 1", "err 2"]));
+        Assert.Equal(new SignedReply("n2", "p", text), RoundTrip(new SignedReply("n2", "p", text)));
+        var reply = RemoteSerializer.ParseReply(text)!;
         Assert.Equal(ExitCode.Error, reply.ExitCode);
         Assert.Equal(["out"], reply.Stdout);
         Assert.Equal(["err 1", "err 2"], reply.Stderr);
         Assert.Equal(new ProgressReport("www", "tar: 10%"), RoundTrip(new ProgressReport("www", "tar: 10%")));
-        Assert.DoesNotContain("s3cret", new DaemonRequest("s3cret", new ShowStatus(false), null).ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
-    public void The_wire_names_no_clr_type()
+    public void The_wire_names_no_clr_type_and_builds_none()
     {
-        var bytes = _serializer.ToBinary(new DaemonRequest("t", new RunPass(["a"], false), null));
-        var json = System.Text.Encoding.UTF8.GetString(bytes);
+        var json = RemoteSerializer.CommandText(new RunPass(["a"], false));
         Assert.Contains("\"command\":\"run\"", json, StringComparison.Ordinal);
         Assert.DoesNotContain("BtwBackup", json, StringComparison.Ordinal);
+        // A command the closed list does not name, or a CLR type name, is not a command.
+        Assert.Null(RemoteSerializer.ParseCommand("""{"command":"rm-rf","path":"/"}"""));
+        Assert.Null(RemoteSerializer.ParseCommand("""{"$type":"BtwBackup.Protocol.InitFileTree, BtwBackup.Core","Source":"/","Name":"x","Type":0}"""));
+        Assert.Null(RemoteSerializer.ParseCommand("not json"));
+        Assert.Throws<System.Runtime.Serialization.SerializationException>(() => _serializer.FromBinary("{"u8.ToArray(), "request"));
+        Assert.Throws<System.Runtime.Serialization.SerializationException>(() => _serializer.FromBinary("{}"u8.ToArray(), "BtwBackup.Protocol.ExecuteCommand, BtwBackup.Core"));
     }
 
     private static string Describe(CliCommand c) => c switch
