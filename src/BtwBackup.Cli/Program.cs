@@ -67,10 +67,11 @@ public static class Program
                 reply = await ExecuteAsync(settings, request.Command, progress, interrupt.Token);
             }
 
+            // Names from outside (S3 keys, archive members) never steer the terminal.
             foreach (var line in reply.Stdout)
-                Console.Out.WriteLine(line);
+                Console.Out.WriteLine(TerminalText.Printable(line));
             foreach (var line in reply.Stderr)
-                Console.Error.WriteLine(line);
+                Console.Error.WriteLine(TerminalText.Printable(line));
             log.Write(reply.ExitCode == Protocol.ExitCode.Ok ? "INFO" : "WARNING", "cli", $"{run.Command} exited with {(int)reply.ExitCode}");
             return (int)reply.ExitCode;
         }

@@ -11,7 +11,7 @@ public sealed class ProgressPrinter : ReceiveActor
     {
         Receive<ProgressReport>(p =>
         {
-            var line = $"[{p.Source}] {p.Message}";
+            var line = TerminalText.Printable($"[{p.Source}] {p.Message}");
             if (line.Length > 100)
                 line = line[..97] + "...";
             terminal.Write("\r\u001b[K" + line);

@@ -1,0 +1,18 @@
+using BtwBackup.Protocol;
+using Xunit;
+
+namespace BtwBackup.Tests.Cli;
+
+public sealed class TerminalTextTests
+{
+    [Theory]
+    [InlineData("www/index.html", "www/index.html")]
+    [InlineData("a\tb", "a\tb")]
+    [InlineData("evil\u001b]0;pwned\u0007.txt", @"evil\x1b]0;pwned\x07.txt")]
+    [InlineData("line\rover", @"line\x0dover")]
+    [InlineData("two\nlines", @"two\x0alines")]
+    [InlineData("c1\u009bcsi", @"c1\x9bcsi")]
+    [InlineData("txt.\u202eexe", @"txt.\x202eexe")]
+    public void Control_characters_are_shown_not_obeyed(string text, string expected) =>
+        Assert.Equal(expected, TerminalText.Printable(text));
+}
