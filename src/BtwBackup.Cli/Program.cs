@@ -69,9 +69,9 @@ public static class Program
 
             // Names from outside (S3 keys, archive members) never steer the terminal.
             foreach (var line in reply.Stdout)
-                Console.Out.WriteLine(TerminalText.Printable(line));
+                Console.Out.WriteLine(TerminalText.PrintableLines(line));
             foreach (var line in reply.Stderr)
-                Console.Error.WriteLine(TerminalText.Printable(line));
+                Console.Error.WriteLine(TerminalText.PrintableLines(line));
             log.Write(reply.ExitCode == Protocol.ExitCode.Ok ? "INFO" : "WARNING", "cli", $"{run.Command} exited with {(int)reply.ExitCode}");
             return (int)reply.ExitCode;
         }

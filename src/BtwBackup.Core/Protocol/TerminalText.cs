@@ -27,5 +27,12 @@ public static class TerminalText
         return safe.ToString();
     }
 
+    /// <summary>
+    /// A reply's text, which may span lines (a <c>--json</c> document is one indented block):
+    /// its line breaks stay, every other control character is shown as <c>\xNN</c>.
+    /// </summary>
+    public static string PrintableLines(string text) =>
+        text.Contains('\n') ? string.Join('\n', text.Split('\n').Select(Printable)) : Printable(text);
+
     private static bool IsControl(char c) => c != '\t' && (char.IsControl(c) || c is '\u2028' or '\u2029' or '\u202e' or '\u202d');
 }

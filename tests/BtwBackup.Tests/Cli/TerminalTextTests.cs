@@ -15,4 +15,13 @@ public sealed class TerminalTextTests
     [InlineData("txt.\u202eexe", @"txt.\x202eexe")]
     public void Control_characters_are_shown_not_obeyed(string text, string expected) =>
         Assert.Equal(expected, TerminalText.Printable(text));
+
+    [Fact]
+    public void A_reply_spanning_lines_keeps_its_line_breaks_and_loses_the_rest()
+    {
+        var json = "{\n  \"key\": \"a\u001b[2Jb\"\r\n}";
+        var shown = TerminalText.PrintableLines(json);
+        Assert.Equal("{\n  \"key\": \"a\\x1b[2Jb\"\\x0d\n}", shown);
+        Assert.Equal(3, shown.Split('\n').Length);
+    }
 }
