@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using BtwBackup.Daemon;
 using Xunit;
 
 namespace BtwBackup.IntegrationTests;
@@ -36,13 +37,14 @@ public sealed class DaemonDoorTests : IDisposable
             Json("BtwBackup.Protocol.ExecuteCommand", $$"""{"Command":{"$type":"BtwBackup.Protocol.InitFileTree, BtwBackup.Core","Source":"/","Name":"pwned","Type":0},"ProgressTo":null}"""),
             Json("BtwBackup.Protocol.ExecuteCommand", $$"""{"Command":{"$type":"BtwBackup.Protocol.RestoreBackup, BtwBackup.Core","Dst":"x","Target":"{{canary}}","At":null,"From":null,"Database":null,"Force":true},"ProgressTo":null}"""),
             Json("BtwBackup.Protocol.InitFileTree", """{"Source":"/","Name":"pwned","Type":0}"""),
-            // btw-backup's own request, with a made-up nonce and proof.
-            (4102, "request", Encoding.UTF8.GetBytes($$"""{"daemon_nonce":"{{new string('a', 64)}}","proof":"{{new string('b', 64)}}","command_text":"{\"command\":\"fs-init\",\"source\":\"/\",\"name\":\"pwned\",\"type\":\"Tar\"}","progress_to":null}""")),
+            // btw-backup's own request, with made-up nonces and a command in clear instead of sealed.
+            (4102, "request", Encoding.UTF8.GetBytes($$"""{"client_nonce":"{{new string('b', 64)}}","daemon_nonce":"{{new string('a', 64)}}","progress_to":null,"sealed":"{\"command\":\"fs-init\",\"source\":\"/\",\"name\":\"pwned\",\"type\":\"Tar\"}"}""")),
             (4102, "hello", Encoding.UTF8.GetBytes("""{"client_nonce":"not a nonce"}""")),
             (16, "PP", []),                                      // PoisonPill
             (16, "K", []),                                       // Kill
             (16, "STF", []),                                     // Status.Failure (an exception by type name)
             (16, "ID", [0x0a, 0x00]),                            // Identify
+            (16, "RWHB", []),                                    // a remote watcher's heartbeat
             (17, "S", Encoding.UTF8.GetBytes("hello")),          // a bare string
             (4, null, [1, 2, 3]),                                // raw bytes
             (2, "Google.Protobuf.WellKnownTypes.Empty, Google.Protobuf", []),
@@ -98,16 +100,20 @@ public sealed class DaemonDoorTests : IDisposable
         // The real CLI works; a second client that replays nothing and guesses the proof does not.
         Assert.Equal(0, (await _box.RunAsync("status")).ExitCode);
         await using var intruder = await RawAkkaClient.AssociateAsync(_port);
-        await intruder.SendAsync(DaemonAddress, "/user/gateway", 4102, "hello", Encoding.UTF8.GetBytes($$"""{"client_nonce":"{{new string('d', 64)}}"}"""));
-        Assert.True(await intruder.ReceivesAsync("challenge", TimeSpan.FromSeconds(20)), daemon.Output);
-        // Without the token the proof is a guess; the daemon nonce is unknown to the intruder's
-        // script too, so it sends one it made up: refused either way, and nothing runs.
+        var clientNonce = new string('d', 64);
+        await intruder.SendAsync(DaemonAddress, "/user/gateway", 4102, "hello", Encoding.UTF8.GetBytes($$"""{"client_nonce":"{{clientNonce}}"}"""));
+        var challenge = await intruder.ReceiveAsync("challenge", TimeSpan.FromSeconds(20));
+        Assert.True(challenge is not null, daemon.Output);
+        var daemonNonce = System.Text.RegularExpressions.Regex.Match(challenge, "\"daemon_nonce\":\"([0-9a-f]{64})\"").Groups[1].Value;
+        Assert.NotEqual("", daemonNonce);
+        // The live challenge, answered with a command sealed under a guessed token: refused.
+        var guessed = new DaemonAuth("a guess").Session(clientNonce, daemonNonce).Seal(SealedWay.Request, 0, """{"command":"fs-init","source":"/","name":"pwned","type":"Tar"}""", "");
         await intruder.SendAsync(DaemonAddress, "/user/gateway", 4102, "request", Encoding.UTF8.GetBytes(
-            $$"""{"daemon_nonce":"{{new string('e', 64)}}","proof":"{{new string('f', 64)}}","command_text":"{\"command\":\"fs-init\",\"source\":\"/\",\"name\":\"pwned\",\"type\":\"Tar\"}","progress_to":null}"""));
+            $$"""{"client_nonce":"{{clientNonce}}","daemon_nonce":"{{daemonNonce}}","progress_to":null,"sealed":"{{guessed}}"}"""));
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (!daemon.Output.Contains("gateway: refused a request from " + intruder.Address, StringComparison.Ordinal) && DateTime.UtcNow < deadline)
             await Task.Delay(50);
-        Assert.Contains("gateway: refused a request from " + intruder.Address + ": it answers no live challenge", daemon.Output, StringComparison.Ordinal);
+        Assert.Contains("gateway: refused a request from " + intruder.Address + ": not sealed with this daemon's token", daemon.Output, StringComparison.Ordinal);
         Assert.Empty(Directory.GetDirectories(_box.ConfigDir, "pwned*"));
     }
 

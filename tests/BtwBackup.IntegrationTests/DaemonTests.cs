@@ -31,11 +31,14 @@ internal sealed class DaemonProcess : IAsyncDisposable
     /// <summary>Starts the daemon and waits until it serves.</summary>
     public static async Task<DaemonProcess> StartAsync(Sandbox box)
     {
-        var daemon = new DaemonProcess(Process.Start(new ProcessStartInfo(Sandbox.Exe, ["--config-dir", box.ConfigDir, "serve"])
+        var start = new ProcessStartInfo(Sandbox.Exe, ["--config-dir", box.ConfigDir, "serve"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-        })!);
+        };
+        foreach (var (name, value) in box.Environment)
+            start.Environment[name] = value;
+        var daemon = new DaemonProcess(Process.Start(start)!);
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (!daemon.Output.Contains("daemon: serving", StringComparison.Ordinal))
         {

@@ -41,6 +41,35 @@ public sealed class DatabaseTests : IDisposable
     }
 
     [Fact]
+    public async Task A_command_that_outlasts_remotings_heartbeats_gets_its_reply_through_the_daemon()
+    {
+        // pg_dump waits for a lock that another session holds for 25 s: the CLI waits on the
+        // daemon that long, well past the few seconds after which a lost heartbeat counts.
+        var db = await NewDatabaseAsync();
+        var port = Sandbox.FreePort();
+        _box.WriteConfig($$"""
+            root-path = "{{_box.Root}}"
+            daemon { port = {{port}} }
+            """);
+        await using var daemon = await DaemonProcess.StartAsync(_box);
+        var holder = _pg.PsqlAsync(db, "begin; lock table item in access exclusive mode; select pg_sleep(25); commit;");
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (await _pg.PsqlAsync(db, "select count(*) from pg_locks where mode = 'AccessExclusiveLock' and granted and relation = 'item'::regclass") != "1\n")
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the lock was never taken");
+            await Task.Delay(100);
+        }
+
+        var started = DateTime.UtcNow;
+        var backup = await _box.RunAsync("db", db, "dbs/" + db);
+        Assert.True(backup.ExitCode == 0, backup + "\n" + daemon.Output);
+        Assert.Contains("gateway: BackupDatabase", daemon.Output, StringComparison.Ordinal);
+        Assert.True(DateTime.UtcNow - started > TimeSpan.FromSeconds(15), "the command did not wait for the lock: the test proves nothing");
+        await holder;
+        Assert.Equal("f", await _box.ShapeAsync("dbs/" + db));
+    }
+
+    [Fact]
     public async Task Backups_of_a_changing_database_give_f_fi_fii_and_an_unchanged_one_is_skipped()
     {
         var db = await NewDatabaseAsync();

@@ -80,10 +80,13 @@ internal sealed class RawAkkaClient : IAsyncDisposable
     /// connection, or on one it opens back to the address this client claims (as Akka.Remote
     /// may, to reply).
     /// </summary>
-    public async Task<bool> ReceivesAsync(string marker, TimeSpan timeout)
+    public async Task<bool> ReceivesAsync(string marker, TimeSpan timeout) => await ReceiveAsync(marker, timeout) is not null;
+
+    /// <summary>What the daemon sent, up to and with the first frame that holds <paramref name="marker"/> (as Latin-1 text); null when nothing did in time.</summary>
+    public async Task<string?> ReceiveAsync(string marker, TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
-        var found = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var found = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
         var readers = new List<Task> { ReadUntilAsync(_stream, marker, found, cts.Token) };
         _ = Task.Run(async () =>
         {
@@ -100,11 +103,11 @@ internal sealed class RawAkkaClient : IAsyncDisposable
             {
             }
         });
-        await using (cts.Token.Register(() => found.TrySetResult(false)))
+        await using (cts.Token.Register(() => found.TrySetResult(null)))
             return await found.Task;
     }
 
-    private static async Task ReadUntilAsync(NetworkStream stream, string marker, TaskCompletionSource<bool> found, CancellationToken ct)
+    private static async Task ReadUntilAsync(NetworkStream stream, string marker, TaskCompletionSource<string?> found, CancellationToken ct)
     {
         var seen = new List<byte>();
         var buffer = new byte[65536];
@@ -114,9 +117,10 @@ internal sealed class RawAkkaClient : IAsyncDisposable
             while ((n = await stream.ReadAsync(buffer, ct)) > 0)
             {
                 seen.AddRange(buffer.AsSpan(0, n));
-                if (Encoding.Latin1.GetString([.. seen]).Contains(marker, StringComparison.Ordinal))
+                var text = Encoding.Latin1.GetString([.. seen]);
+                if (text.Contains(marker, StringComparison.Ordinal))
                 {
-                    found.TrySetResult(true);
+                    found.TrySetResult(text);
                     return;
                 }
             }

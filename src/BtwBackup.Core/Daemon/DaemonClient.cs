@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
+using Akka.Remote;
 using BtwBackup.Config;
 using BtwBackup.Hosting;
 using BtwBackup.Protocol;
@@ -11,9 +12,9 @@ namespace BtwBackup.Daemon;
 /// The CLI's side of the daemon. Finding out whether one serves costs one TCP connect (tens of
 /// milliseconds when nobody listens), before any actor system starts. Only then does the CLI
 /// start a small remoting client and run the handshake (see DaemonProtocol.cs): the
-/// daemon must prove it holds the token before the command is sent, and must sign its reply;
-/// the CLI watches it meanwhile, so that a daemon that dies mid-command is reported instead of
-/// waited for forever.
+/// daemon must prove it holds the token before the command is sent, sealed; only progress and a
+/// reply sealed by the same exchange's key are taken. A daemon that dies mid-command is noticed
+/// by its connection closing, and reported instead of waited for forever.
 /// </summary>
 public static class DaemonClient
 {
@@ -55,9 +56,8 @@ public static class DaemonClient
             var gateway = ((ExtendedActorSystem)system).Provider.ResolveActorRef($"akka.tcp://{BackupHost.SystemName}@{where}/user/{Gateway.Name}");
             var printer = ProgressDisplay.Start(system, progress);
             var done = new TaskCompletionSource<CommandReply>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var request = new PendingRequest(new DaemonAuth(token), RemoteSerializer.CommandText(command),
-                printer?.Path.ToSerializationFormatWithAddress(((ExtendedActorSystem)system).Provider.DefaultAddress), where, settings.ConfigDir);
-            system.ActorOf(Props.Create(() => new Waiter(gateway, request, done)), "waiter");
+            var request = new PendingRequest(new DaemonAuth(token), RemoteSerializer.CommandText(command), where, settings.ConfigDir);
+            system.ActorOf(Props.Create(() => new Waiter(gateway, request, printer, done)), "waiter");
             CommandReply reply;
             await using (ct.Register(() => done.TrySetCanceled(ct)))
                 reply = await done.Task;
@@ -72,77 +72,124 @@ public static class DaemonClient
         }
     }
 
-    private sealed record PendingRequest(DaemonAuth Auth, string CommandText, string? ProgressTo, string Where, string ConfigDir);
+    private sealed record PendingRequest(DaemonAuth Auth, string CommandText, string Where, string ConfigDir);
+
+    /// <summary>After a challenge that does not prove the token, how long the real daemon's may still come.</summary>
+    private static readonly TimeSpan GraceAfterForgery = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// Runs the handshake, sends the request once the daemon has proved itself, and waits for a
-    /// reply it signed, or for its death. A challenge or a reply that does not prove the token
-    /// ends the command with an error, before anything (or anything more) is sent.
+    /// Runs the handshake, sends the command sealed once the daemon has proved itself, shows the
+    /// progress lines it seals, and waits for the reply it seals, or for its connection to close.
+    /// Whatever does not prove the token (a challenge, a progress line, a reply: any local process
+    /// can send to this client's port) is ignored, never taken for the daemon's word, so that a
+    /// stranger can neither fake an answer nor end the command early.
     /// </summary>
     private sealed class Waiter : ReceiveActor, IWithTimers
     {
         private readonly IActorRef _gateway;
         private readonly PendingRequest _request;
+        private readonly IActorRef? _printer;
         private readonly TaskCompletionSource<CommandReply> _done;
         private readonly string _clientNonce = DaemonAuth.NewNonce();
+        private readonly ILoggingAdapter _log = Context.GetLogger();
         private string? _daemonNonce;
+        private DaemonSession? _session;
+        private ulong _nextProgress;
+        private bool _forged;
 
         public ITimerScheduler Timers { get; set; } = null!;
 
-        public Waiter(IActorRef gateway, PendingRequest request, TaskCompletionSource<CommandReply> done)
+        public Waiter(IActorRef gateway, PendingRequest request, IActorRef? printer, TaskCompletionSource<CommandReply> done)
         {
             _gateway = gateway;
             _request = request;
+            _printer = printer;
             _done = done;
             Receive<Challenge>(OnChallenge);
-            Receive<SignedReply>(OnReply);
-            Receive<HandshakeTimedOut>(_ => Fail(_daemonNonce is null
-                ? Impostor("does not answer as btw-backup's daemon")
-                : "the daemon accepted no command"));
-            Receive<Terminated>(_ => Fail(_daemonNonce is null
-                ? Impostor("is not btw-backup's daemon")
-                : "the daemon stopped before it answered: the command may not have finished (btw-backup status tells; what was not synced stays pending)"));
+            Receive<SealedProgress>(OnProgress);
+            Receive<SealedReply>(OnReply);
+            Receive<HandshakeTimedOut>(_ => Fail(_forged
+                ? Impostor("cannot prove it holds " + Path.Combine(_request.ConfigDir, DaemonToken.FileName))
+                : Impostor("does not answer as btw-backup's daemon")));
+            Receive<DisassociatedEvent>(e =>
+            {
+                if (e.RemoteAddress != _gateway.Path.Address)
+                    return;
+                Fail(_session is null
+                    ? Impostor(_forged ? "cannot prove it holds " + Path.Combine(_request.ConfigDir, DaemonToken.FileName) : "closed the connection")
+                    : "the daemon stopped before it answered: the command may not have finished (btw-backup status tells; what was not synced stays pending)");
+            });
         }
 
         protected override void PreStart()
         {
-            Context.Watch(_gateway);
+            Context.System.EventStream.Subscribe(Self, typeof(DisassociatedEvent));
             Timers.StartSingleTimer(nameof(HandshakeTimedOut), new HandshakeTimedOut(), HandshakeTimeout);
             _gateway.Tell(new Hello(_clientNonce));
         }
 
+        protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
+
         private void OnChallenge(Challenge challenge)
         {
-            if (_daemonNonce is not null)
+            if (_session is not null)
                 return;
             if (challenge.ClientNonce != _clientNonce || !DaemonAuth.IsNonce(challenge.DaemonNonce)
                 || !DaemonAuth.Same(_request.Auth.DaemonProof(_clientNonce, challenge.DaemonNonce), challenge.Proof))
             {
-                Fail(Impostor("cannot prove it holds " + Path.Combine(_request.ConfigDir, DaemonToken.FileName)));
+                // An impostor on the port, or a local process racing the daemon's answer: the
+                // daemon's own challenge may still come, within moments.
+                if (!_forged)
+                {
+                    _forged = true;
+                    Timers.StartSingleTimer(nameof(HandshakeTimedOut), new HandshakeTimedOut(), GraceAfterForgery);
+                    Ignored("a challenge");
+                }
+
                 return;
             }
 
             Timers.Cancel(nameof(HandshakeTimedOut));
             _daemonNonce = challenge.DaemonNonce;
-            var proof = _request.Auth.RequestProof(_clientNonce, _daemonNonce, _request.CommandText, _request.ProgressTo);
-            _gateway.Tell(new DaemonRequest(_daemonNonce, proof, _request.CommandText, _request.ProgressTo));
+            _session = _request.Auth.Session(_clientNonce, _daemonNonce);
+            var progressTo = _printer is null ? null : Self.Path.ToSerializationFormatWithAddress(((ExtendedActorSystem)Context.System).Provider.DefaultAddress);
+            _gateway.Tell(new DaemonRequest(_clientNonce, _daemonNonce, progressTo,
+                _session.Seal(SealedWay.Request, 0, _request.CommandText, progressTo ?? "")));
         }
 
-        private void OnReply(SignedReply signed)
+        private void OnProgress(SealedProgress sealedProgress)
         {
-            if (_daemonNonce is null || signed.DaemonNonce != _daemonNonce
-                || !DaemonAuth.Same(_request.Auth.ReplyProof(_clientNonce, _daemonNonce, signed.ReplyText), signed.Proof))
+            // Numbered from 0, each once: a line replayed or moved is not the daemon's.
+            if (_session is null || sealedProgress.DaemonNonce != _daemonNonce || sealedProgress.Sequence < _nextProgress
+                || _session.Open(SealedWay.Progress, sealedProgress.Sequence, sealedProgress.Sealed, _daemonNonce) is not { } text
+                || RemoteSerializer.ParseProgress(text) is not { } report)
             {
-                // Not the daemon's: another local process answering in its name. Wait for the real one.
-                Context.GetLogger().Warning("cli: ignored a reply that the daemon did not sign, from {0}", Sender.Path.Address);
+                Ignored("a progress line");
                 return;
             }
 
-            if (RemoteSerializer.ParseReply(signed.ReplyText) is { } reply)
+            _nextProgress = sealedProgress.Sequence + 1;
+            _printer?.Tell(report);
+        }
+
+        private void OnReply(SealedReply sealedReply)
+        {
+            if (_session is null || sealedReply.DaemonNonce != _daemonNonce
+                || _session.Open(SealedWay.Reply, 0, sealedReply.Sealed, _daemonNonce) is not { } text)
+            {
+                // Not the daemon's: another local process answering in its name. Wait for the real one.
+                Ignored("a reply");
+                return;
+            }
+
+            if (RemoteSerializer.ParseReply(text) is { } reply)
                 _done.TrySetResult(reply);
             else
                 Fail("the daemon's reply could not be read (a different version of btw-backup?)");
         }
+
+        private void Ignored(string what) =>
+            RefusalLog.For(Context.System).Refused(_log, Sender.Path.Address.ToString(), "cli: ignored " + what, "not sealed by the daemon's token");
 
         private string Impostor(string what) =>
             $"something listens on {_request.Where} (daemon.port) but {what}: an impostor, or the daemon of another configuration directory; the command was not sent";

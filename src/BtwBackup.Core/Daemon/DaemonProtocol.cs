@@ -4,9 +4,11 @@ namespace BtwBackup.Daemon;
 // from the wire is deserialized. A command goes in three steps, and neither side ever sends the
 // token (see DaemonAuth):
 //   CLI -> gateway   Hello(client nonce)
-//   gateway -> CLI   Challenge(both nonces, the daemon's proof)      the CLI checks it, or stops
-//   CLI -> gateway   DaemonRequest(daemon nonce, the CLI's proof, the command)
-//   gateway -> CLI   SignedReply(daemon nonce, the daemon's proof, the reply)
+//   gateway -> CLI   Challenge(both nonces, the daemon's proof)      the CLI checks it, or waits
+//   CLI -> gateway   DaemonRequest(both nonces, the command sealed)  the gateway opens it, or refuses
+//   gateway -> CLI   SealedProgress(n, a progress line sealed), ..., SealedReply(the reply sealed)
+// Sealed: AES-GCM under a key of this exchange alone (DaemonSession), so that a local process
+// that slips into the connection can read, forge or replay none of it.
 
 /// <summary>Opens a command: the CLI's fresh nonce.</summary>
 public sealed record Hello(string ClientNonce);
@@ -15,10 +17,13 @@ public sealed record Hello(string ClientNonce);
 public sealed record Challenge(string ClientNonce, string DaemonNonce, string Proof);
 
 /// <summary>
-/// The command, as the JSON text its proof covers (see <see cref="RemoteSerializer.CommandText"/>);
-/// progress lines go to <see cref="ProgressTo"/>, the path of an actor of the client (covered by the proof too).
+/// The command (the JSON of <see cref="RemoteSerializer.CommandText"/>), sealed; progress lines go to
+/// <see cref="ProgressTo"/>, the path of an actor of the client (bound to the seal too).
 /// </summary>
-public sealed record DaemonRequest(string DaemonNonce, string Proof, string CommandText, string? ProgressTo);
+public sealed record DaemonRequest(string ClientNonce, string DaemonNonce, string? ProgressTo, string Sealed);
 
-/// <summary>The reply, as the JSON text its proof covers (see <see cref="RemoteSerializer.ReplyText"/>).</summary>
-public sealed record SignedReply(string DaemonNonce, string Proof, string ReplyText);
+/// <summary>One progress line of the command (the JSON of a ProgressReport), sealed, numbered from 0.</summary>
+public sealed record SealedProgress(string DaemonNonce, ulong Sequence, string Sealed);
+
+/// <summary>The reply (the JSON of <see cref="RemoteSerializer.ReplyText"/>), sealed.</summary>
+public sealed record SealedReply(string DaemonNonce, string Sealed);

@@ -12,8 +12,7 @@ namespace BtwBackup.Daemon;
 /// protobuf type names, remote deployment, exceptions inside Status.Failure or a Failed system
 /// message), replaced on the two remoting systems (the daemon's door and the CLI's client) by
 /// ones that refuse, under the same identifiers: whatever a sender names, only btw-backup's own
-/// wire messages (<see cref="RemoteSerializer"/>) and the few of Akka's own that remote death
-/// watch needs are ever built. See hocon/remoting.conf.
+/// wire messages (<see cref="RemoteSerializer"/>) are ever built. See hocon/remoting.conf.
 /// </summary>
 public abstract class RefusingSerializer(ExtendedActorSystem system, int identifier, string what) : Serializer(system)
 {
@@ -84,44 +83,24 @@ public sealed class RefusedPrimitiveSerializer : RefusingSerializer
 }
 
 /// <summary>
-/// Akka's miscellaneous messages (id 16), of which only the remote watcher's heartbeats are
-/// built; Identify, PoisonPill, Kill, Status.Failure (an exception by type name),
-/// configurations and routers are refused.
+/// Stands for Akka's miscellaneous messages (id 16): Identify, PoisonPill, Kill, Status.Failure
+/// (an exception by type name), configurations, routers and remote watch heartbeats. Nothing of
+/// btw-backup's door needs them: the CLI notices a daemon that dies by its connection closing.
 /// </summary>
-public sealed class GuardedMiscSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
+public sealed class RefusedMiscSerializer : RefusingSerializer
 {
-    private static readonly HashSet<string> Allowed = ["RWHB", "RWHR"];
+    public RefusedMiscSerializer(ExtendedActorSystem system) : base(system, 16, "one of Akka's miscellaneous messages (Identify, PoisonPill, Kill, heartbeats...)") { }
 
-    private readonly MiscMessageSerializer _inner = new(system);
-
-    public override int Identifier => _inner.Identifier;
-
-    public override string Manifest(object o) => _inner.Manifest(o);
-
-    public override byte[] ToBinary(object obj) => _inner.ToBinary(obj);
-
-    public override object FromBinary(byte[] bytes, string manifest) => Allowed.Contains(manifest)
-        ? _inner.FromBinary(bytes, manifest)
-        : throw new RefusedMessageException($"Akka's '{manifest}' message");
+    public RefusedMiscSerializer(ExtendedActorSystem system, HoconConfig _) : this(system) { }
 }
 
 /// <summary>
-/// Akka's system messages (id 22), of which only those of remote death watch are built (the CLI
-/// watches the gateway to notice a daemon that dies); Terminate, Supervise, Failed (an exception
-/// by type name) and the rest are refused.
+/// Stands for Akka's system messages (id 22): Watch, Terminate, Supervise, Failed (an exception by
+/// type name)... No remote death watch crosses the door; a forged "the daemon terminated" cannot.
 /// </summary>
-public sealed class GuardedSystemMessageSerializer(ExtendedActorSystem system) : Serializer(system)
+public sealed class RefusedSystemMessageSerializer : RefusingSerializer
 {
-    private readonly SystemMessageSerializer _inner = new(system);
+    public RefusedSystemMessageSerializer(ExtendedActorSystem system) : base(system, 22, "an Akka system message (Watch, Terminate...)") { }
 
-    public override int Identifier => _inner.Identifier;
-
-    public override bool IncludeManifest => _inner.IncludeManifest;
-
-    public override byte[] ToBinary(object obj) => _inner.ToBinary(obj);
-
-    public override object FromBinary(byte[] bytes, Type type) =>
-        type == typeof(Watch) || type == typeof(Unwatch) || type == typeof(DeathWatchNotification)
-            ? _inner.FromBinary(bytes, type)
-            : throw new RefusedMessageException($"Akka's {type.Name} system message");
+    public RefusedSystemMessageSerializer(ExtendedActorSystem system, HoconConfig _) : this(system) { }
 }

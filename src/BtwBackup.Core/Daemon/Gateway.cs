@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
 using Akka.Actor;
 using Akka.Event;
 using BtwBackup.Protocol;
@@ -7,10 +9,10 @@ namespace BtwBackup.Daemon;
 /// <summary>
 /// The daemon's door (/user/gateway, the only actor of the daemon's remoting system): it answers
 /// a <see cref="Hello"/> with a challenge that proves it holds the token, runs a
-/// <see cref="DaemonRequest"/> whose proof answers a live challenge of its own, and refuses and
-/// logs everything else, once per sender. The command goes to the Orchestrator (in the daemon's
-/// other actor system, which no network reaches) through a <see cref="GatewaySession"/>, which
-/// signs the reply.
+/// <see cref="DaemonRequest"/> sealed under the key of a live challenge of its own, and refuses
+/// and logs everything else, once per sender. The command goes to the Orchestrator (in the
+/// daemon's other actor system, which no network reaches) through a <see cref="GatewaySession"/>,
+/// which seals its progress and its reply.
 /// </summary>
 public sealed class Gateway : ReceiveActor
 {
@@ -19,14 +21,10 @@ public sealed class Gateway : ReceiveActor
     /// <summary>How long a challenge may wait for its request.</summary>
     public static readonly TimeSpan ChallengeLife = TimeSpan.FromSeconds(60);
 
-    /// <summary>At most this many challenges wait at once: a client that only says hello cannot fill memory.</summary>
-    public const int MaxPendingChallenges = 256;
-
     private readonly DaemonAuth _auth;
     private readonly IActorRef _orchestrator;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<string, PendingChallenge> _pending = new(StringComparer.Ordinal);
-    private readonly Queue<string> _order = new();
+    private readonly ChallengeBook _challenges = new();
 
     public Gateway(string token, IActorRef orchestrator)
     {
@@ -50,40 +48,35 @@ public sealed class Gateway : ReceiveActor
             return;
         }
 
-        ForgetExpired();
-        if (_pending.Count >= MaxPendingChallenges && _order.TryDequeue(out var oldest))
-            _pending.Remove(oldest);
-        var nonce = DaemonAuth.NewNonce();
-        _pending[nonce] = new PendingChallenge(hello.ClientNonce, Now);
-        _order.Enqueue(nonce);
+        var nonce = _challenges.Issue(hello.ClientNonce, Now);
         Sender.Tell(new Challenge(hello.ClientNonce, nonce, _auth.DaemonProof(hello.ClientNonce, nonce)));
     }
 
     private void OnRequest(DaemonRequest request)
     {
-        ForgetExpired();
-        // A challenge answers one request only, whatever its fate.
-        if (!_pending.Remove(request.DaemonNonce, out var challenge))
+        if (!DaemonAuth.IsNonce(request.ClientNonce) || !_challenges.IsLive(request.ClientNonce, request.DaemonNonce, Now))
         {
             Refuse(Sender, "a request", "it answers no live challenge of this daemon");
             return;
         }
 
-        if (!DaemonAuth.Same(_auth.RequestProof(challenge.ClientNonce, request.DaemonNonce, request.CommandText, request.ProgressTo), request.Proof))
+        var session = _auth.Session(request.ClientNonce, request.DaemonNonce);
+        if (session.Open(SealedWay.Request, 0, request.Sealed, request.ProgressTo ?? "") is not { } text)
         {
-            Refuse(Sender, "a request", "wrong proof: the sender does not hold this daemon's token");
+            Refuse(Sender, "a request", "not sealed with this daemon's token: the sender does not hold it");
             return;
         }
 
-        if (RemoteSerializer.ParseCommand(request.CommandText) is not { } command)
+        // A challenge answers one request only: a replay of this one is refused above.
+        _challenges.Spend(request.DaemonNonce, Now);
+        if (RemoteSerializer.ParseCommand(text) is not { } command)
         {
-            Refuse(Sender, "a request", "its command is none of btw-backup's");
+            Refuse(Sender, "a request", "its command is none of btw-backup's (a different version of btw-backup?)");
             return;
         }
 
         _log.Info("gateway: {0} from {1}", command.GetType().Name, Sender.Path.Address);
-        Context.ActorOf(GatewaySession.Props(_orchestrator, Sender, new ExecuteCommand(command, ProgressActor(request.ProgressTo)),
-            _auth, challenge.ClientNonce, request.DaemonNonce));
+        Context.ActorOf(GatewaySession.Props(_orchestrator, Sender, ProgressActor(request.ProgressTo), command, session, request.DaemonNonce));
     }
 
     /// <summary>What arrives for any other path of this system: nothing there but the gateway.</summary>
@@ -103,41 +96,85 @@ public sealed class Gateway : ReceiveActor
         return actor is IInternalActorRef { IsLocal: true } ? null : actor;
     }
 
-    private void Refuse(IActorRef sender, string what, string why)
-    {
-        var from = sender.Path.Address.ToString();
-        if (RefusalLog.For(Context.System).FirstFrom(from))
-            _log.Warning("gateway: refused {0} from {1}: {2} (further refusals of this sender are not logged)", what, from, why);
-    }
-
-    private void ForgetExpired()
-    {
-        while (_order.TryPeek(out var nonce) && (!_pending.TryGetValue(nonce, out var c) || Now - c.Issued > ChallengeLife))
-        {
-            _order.Dequeue();
-            _pending.Remove(nonce);
-        }
-    }
+    private void Refuse(IActorRef sender, string what, string why) => RefusalLog.For(Context.System).Refused(_log, sender.Path.Address.ToString(), $"gateway: refused {what}", why);
 
     private DateTimeOffset Now => Context.System.Scheduler.Now;
-
-    private sealed record PendingChallenge(string ClientNonce, DateTimeOffset Issued);
 }
 
-/// <summary>One command that passed the gateway: sent to the Orchestrator, its reply signed for the client.</summary>
-internal sealed class GatewaySession : ReceiveActor
+/// <summary>
+/// The gateway's challenges, kept by no table a stranger can fill: a challenge nonce carries when it
+/// was issued and a MAC (under a key of this process alone) over that and the client's nonce, so a
+/// hello costs no memory and no flood of hellos can push a real client's challenge out. Only the
+/// challenges spent by a request that proved the token are remembered, until they expire, so that
+/// none is used twice.
+/// </summary>
+internal sealed class ChallengeBook
 {
-    public GatewaySession(IActorRef orchestrator, IActorRef client, ExecuteCommand command, DaemonAuth auth, string clientNonce, string daemonNonce)
+    private const int MacBytes = 16;
+
+    private readonly byte[] _key = RandomNumberGenerator.GetBytes(32);
+    private readonly Dictionary<string, DateTimeOffset> _spent = new(StringComparer.Ordinal);
+
+    /// <summary>A fresh challenge nonce for this client nonce (64 hex digits: issue time, random, MAC).</summary>
+    public string Issue(string clientNonce, DateTimeOffset now)
     {
-        Receive<CommandReply>(reply =>
-        {
-            var text = RemoteSerializer.ReplyText(reply);
-            client.Tell(new SignedReply(daemonNonce, auth.ReplyProof(clientNonce, daemonNonce, text), text));
-            Context.Stop(Self);
-        });
-        orchestrator.Tell(command);
+        var nonce = new byte[32];
+        BinaryPrimitives.WriteInt64BigEndian(nonce, now.ToUnixTimeMilliseconds());
+        RandomNumberGenerator.Fill(nonce.AsSpan(8, 8));
+        Mac(nonce.AsSpan(0, 16), clientNonce).CopyTo(nonce.AsSpan(16));
+        return Convert.ToHexStringLower(nonce);
     }
 
-    public static Props Props(IActorRef orchestrator, IActorRef client, ExecuteCommand command, DaemonAuth auth, string clientNonce, string daemonNonce) =>
-        Akka.Actor.Props.Create(() => new GatewaySession(orchestrator, client, command, auth, clientNonce, daemonNonce));
+    /// <summary>True when this process issued the nonce to this client nonce, less than <see cref="Gateway.ChallengeLife"/> ago, and it was not spent.</summary>
+    public bool IsLive(string clientNonce, string daemonNonce, DateTimeOffset now)
+    {
+        if (!DaemonAuth.IsNonce(daemonNonce) || _spent.ContainsKey(daemonNonce))
+            return false;
+        var nonce = Convert.FromHexString(daemonNonce);
+        if (!CryptographicOperations.FixedTimeEquals(Mac(nonce.AsSpan(0, 16), clientNonce), nonce.AsSpan(16)))
+            return false;
+        var age = now - DateTimeOffset.FromUnixTimeMilliseconds(BinaryPrimitives.ReadInt64BigEndian(nonce));
+        return age >= TimeSpan.Zero && age <= Gateway.ChallengeLife;
+    }
+
+    /// <summary>Remembers a spent challenge until it would have expired anyway.</summary>
+    public void Spend(string daemonNonce, DateTimeOffset now)
+    {
+        foreach (var (nonce, expiry) in _spent.Where(e => e.Value < now).ToList())
+            _spent.Remove(nonce, out _);
+        _spent[daemonNonce] = now + Gateway.ChallengeLife;
+    }
+
+    private byte[] Mac(ReadOnlySpan<byte> issued, string clientNonce)
+    {
+        var data = new byte[issued.Length + clientNonce.Length];
+        issued.CopyTo(data);
+        System.Text.Encoding.ASCII.GetBytes(clientNonce, data.AsSpan(issued.Length));
+        return HMACSHA256.HashData(_key, data)[..MacBytes];
+    }
+}
+
+/// <summary>One command that passed the gateway: sent to the Orchestrator, its progress and its reply sealed for the client.</summary>
+internal sealed class GatewaySession : ReceiveActor
+{
+    private ulong _progressSent;
+
+    public GatewaySession(IActorRef orchestrator, IActorRef client, IActorRef? progressTo, CliCommand command, DaemonSession session, string daemonNonce)
+    {
+        Receive<ProgressReport>(report =>
+        {
+            progressTo?.Tell(new SealedProgress(daemonNonce, _progressSent,
+                session.Seal(SealedWay.Progress, _progressSent, RemoteSerializer.ProgressText(report), daemonNonce)));
+            _progressSent++;
+        });
+        Receive<CommandReply>(reply =>
+        {
+            client.Tell(new SealedReply(daemonNonce, session.Seal(SealedWay.Reply, 0, RemoteSerializer.ReplyText(reply), daemonNonce)));
+            Context.Stop(Self);
+        });
+        orchestrator.Tell(new ExecuteCommand(command, progressTo is null ? null : Self));
+    }
+
+    public static Props Props(IActorRef orchestrator, IActorRef client, IActorRef? progressTo, CliCommand command, DaemonSession session, string daemonNonce) =>
+        Akka.Actor.Props.Create(() => new GatewaySession(orchestrator, client, progressTo, command, session, daemonNonce));
 }

@@ -20,8 +20,8 @@ public sealed class RemoteSerializer(ExtendedActorSystem system) : SerializerWit
     private const string HelloManifest = "hello";
     private const string ChallengeManifest = "challenge";
     private const string RequestManifest = "request";
-    private const string ReplyManifest = "signed-reply";
-    private const string ProgressManifest = "progress";
+    private const string ReplyManifest = "sealed-reply";
+    private const string ProgressManifest = "sealed-progress";
 
     public override int Identifier => Id;
 
@@ -30,8 +30,8 @@ public sealed class RemoteSerializer(ExtendedActorSystem system) : SerializerWit
         Hello => HelloManifest,
         Challenge => ChallengeManifest,
         DaemonRequest => RequestManifest,
-        SignedReply => ReplyManifest,
-        ProgressReport => ProgressManifest,
+        SealedReply => ReplyManifest,
+        SealedProgress => ProgressManifest,
         _ => throw new ArgumentException($"{nameof(RemoteSerializer)} cannot serialize {o.GetType()}"),
     };
 
@@ -40,8 +40,8 @@ public sealed class RemoteSerializer(ExtendedActorSystem system) : SerializerWit
         Hello h => JsonSerializer.SerializeToUtf8Bytes(h, WireJson.Default.Hello),
         Challenge c => JsonSerializer.SerializeToUtf8Bytes(c, WireJson.Default.Challenge),
         DaemonRequest r => JsonSerializer.SerializeToUtf8Bytes(r, WireJson.Default.DaemonRequest),
-        SignedReply r => JsonSerializer.SerializeToUtf8Bytes(r, WireJson.Default.SignedReply),
-        ProgressReport p => JsonSerializer.SerializeToUtf8Bytes(p, WireJson.Default.ProgressReport),
+        SealedReply r => JsonSerializer.SerializeToUtf8Bytes(r, WireJson.Default.SealedReply),
+        SealedProgress p => JsonSerializer.SerializeToUtf8Bytes(p, WireJson.Default.SealedProgress),
         _ => throw new ArgumentException($"{nameof(RemoteSerializer)} cannot serialize {obj.GetType()}"),
     };
 
@@ -58,9 +58,9 @@ public sealed class RemoteSerializer(ExtendedActorSystem system) : SerializerWit
                 case RequestManifest:
                     return JsonSerializer.Deserialize(bytes, WireJson.Default.DaemonRequest) ?? throw Empty(manifest);
                 case ReplyManifest:
-                    return JsonSerializer.Deserialize(bytes, WireJson.Default.SignedReply) ?? throw Empty(manifest);
+                    return JsonSerializer.Deserialize(bytes, WireJson.Default.SealedReply) ?? throw Empty(manifest);
                 case ProgressManifest:
-                    return JsonSerializer.Deserialize(bytes, WireJson.Default.ProgressReport) ?? throw Empty(manifest);
+                    return JsonSerializer.Deserialize(bytes, WireJson.Default.SealedProgress) ?? throw Empty(manifest);
                 default:
                     throw new SerializationException($"unknown manifest '{manifest}' (a newer btw-backup on the other side?)");
             }
@@ -71,31 +71,29 @@ public sealed class RemoteSerializer(ExtendedActorSystem system) : SerializerWit
         }
     }
 
-    /// <summary>The text a request's proof covers.</summary>
+    /// <summary>The text a request seals.</summary>
     public static string CommandText(CliCommand command) => JsonSerializer.Serialize(command, WireJson.Default.CliCommand);
 
-    /// <summary>The command in a request whose proof was checked; null when the text is none of btw-backup's commands.</summary>
-    public static CliCommand? ParseCommand(string text)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize(text, WireJson.Default.CliCommand);
-        }
-        catch (Exception e) when (e is JsonException or NotSupportedException)
-        {
-            return null;
-        }
-    }
+    /// <summary>The command of an opened request; null when the text is none of btw-backup's commands.</summary>
+    public static CliCommand? ParseCommand(string text) => Parse(text, WireJson.Default.CliCommand);
 
-    /// <summary>The text a reply's proof covers.</summary>
+    /// <summary>The text a reply seals.</summary>
     public static string ReplyText(CommandReply reply) => JsonSerializer.Serialize(reply, WireJson.Default.CommandReply);
 
-    /// <summary>The reply in a signed reply whose proof was checked; null when the text is not one.</summary>
-    public static CommandReply? ParseReply(string text)
+    /// <summary>The reply of an opened <see cref="SealedReply"/>; null when the text is not one.</summary>
+    public static CommandReply? ParseReply(string text) => Parse(text, WireJson.Default.CommandReply);
+
+    /// <summary>The text a progress line seals.</summary>
+    public static string ProgressText(ProgressReport report) => JsonSerializer.Serialize(report, WireJson.Default.ProgressReport);
+
+    /// <summary>The line of an opened <see cref="SealedProgress"/>; null when the text is not one.</summary>
+    public static ProgressReport? ParseProgress(string text) => Parse(text, WireJson.Default.ProgressReport);
+
+    private static T? Parse<T>(string text, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) where T : class
     {
         try
         {
-            return JsonSerializer.Deserialize(text, WireJson.Default.CommandReply);
+            return JsonSerializer.Deserialize(text, type);
         }
         catch (Exception e) when (e is JsonException or NotSupportedException)
         {
@@ -111,7 +109,8 @@ public sealed class RemoteSerializer(ExtendedActorSystem system) : SerializerWit
 [JsonSerializable(typeof(Hello))]
 [JsonSerializable(typeof(Challenge))]
 [JsonSerializable(typeof(DaemonRequest))]
-[JsonSerializable(typeof(SignedReply))]
+[JsonSerializable(typeof(SealedReply))]
+[JsonSerializable(typeof(SealedProgress))]
 [JsonSerializable(typeof(CliCommand))]
 [JsonSerializable(typeof(CommandReply))]
 [JsonSerializable(typeof(ProgressReport))]

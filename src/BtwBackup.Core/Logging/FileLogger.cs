@@ -15,9 +15,15 @@ public sealed class FileLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMess
     /// <summary>On in the daemon: every line also goes to stdout, for a service manager's journal.</summary>
     public const string EchoKey = "btw-backup.log-stdout";
 
+    /// <summary>Lines per minute a remoting system (door or client) may write, whatever strangers send it.</summary>
+    public const int RemotingLinesPerMinute = 120;
+
     public FileLogger()
     {
         var path = Context.System.Settings.Config.GetString(PathKey, null);
+        var budget = Context.System.Settings.Config.GetString("akka.actor.provider", "").Contains("remote", StringComparison.OrdinalIgnoreCase)
+            ? new LogBudget(RemotingLinesPerMinute, () => DateTimeOffset.UtcNow)
+            : null;
         var echo = Context.System.Settings.Config.GetBoolean(EchoKey, false) ? Console.Out : null;
         var file = string.IsNullOrEmpty(path) ? null : new LogFile(path, echo);
         Context.System.EventStream.Subscribe(Self, typeof(FlushLog));
@@ -34,11 +40,23 @@ public sealed class FileLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMess
                 message = $"refused a message from {sender}: {(e.Cause as Daemon.RefusedMessageException)?.Message ?? (e.Message?.ToString() ?? "").Split('\n')[0]} (further refusals of this sender are not logged)";
             }
 
+            if (budget is not null && !IsAcceptedCommand(e))
+            {
+                if (!budget.TryTake(out var heldBack))
+                    return;
+                if (heldBack > 0)
+                    file.Write("WARNING", "log", $"{heldBack} lines of remoting held back since the last written (more than {RemotingLinesPerMinute} a minute: a client flooding the port?)");
+            }
+
             file.Write(Level(e.LogLevel()), e.LogSource, message);
         });
         // Every event published before the flush request is in the file once it is answered.
         Receive<FlushLog>(f => f.Done.TrySetResult());
     }
+
+    /// <summary>The gateway's line for a command that proved the token: never held back.</summary>
+    private static bool IsAcceptedCommand(LogEvent e) =>
+        e.LogLevel() == LogLevel.InfoLevel && e.LogSource?.EndsWith("/user/" + Daemon.Gateway.Name, StringComparison.Ordinal) == true;
 
     /// <summary>
     /// Remoting's notes on a CLI client that leaves the daemon (one client per command): its

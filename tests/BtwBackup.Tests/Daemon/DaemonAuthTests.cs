@@ -8,26 +8,35 @@ public sealed class DaemonAuthTests
     private static readonly string A = new('a', 64), B = new('b', 64);
 
     [Fact]
-    public void A_proof_needs_the_token_and_is_bound_to_its_nonces_and_text()
+    public void A_proof_needs_the_token_and_is_bound_to_its_nonces()
     {
         var auth = new DaemonAuth("token");
         Assert.Equal(auth.DaemonProof(A, B), new DaemonAuth("token").DaemonProof(A, B));
         Assert.NotEqual(auth.DaemonProof(A, B), new DaemonAuth("other").DaemonProof(A, B));
         Assert.NotEqual(auth.DaemonProof(A, B), auth.DaemonProof(B, A));
-        Assert.NotEqual(auth.RequestProof(A, B, "{\"command\":\"sync\"}", null), auth.RequestProof(A, B, "{\"command\":\"run\"}", null));
-        Assert.NotEqual(auth.RequestProof(A, B, "x", "akka.tcp://a@h:1/user/p"), auth.RequestProof(A, B, "x", "akka.tcp://a@h:1/user/q"));
     }
 
     [Fact]
-    public void No_proof_can_stand_for_another_kind()
+    public void A_sealed_text_opens_only_with_the_token_both_nonces_its_way_its_number_and_its_binding()
     {
-        var auth = new DaemonAuth("token");
-        // The daemon's challenge proof, a reply proof and a request proof over the same nonces all differ,
-        // so an intruder cannot reflect the daemon's own proof back at it as a request.
-        var proofs = new[] { auth.DaemonProof(A, B), auth.ReplyProof(A, B, ""), auth.RequestProof(A, B, "", null) };
-        Assert.Equal(3, proofs.Distinct().Count());
-        // Parts are length-prefixed: moving a boundary changes the proof.
-        Assert.NotEqual(auth.RequestProof(A, B, "xy", "z"), auth.RequestProof(A, B, "y", "zx"));
+        var session = new DaemonAuth("token").Session(A, B);
+        var sealedText = session.Seal(SealedWay.Request, 0, "{\"command\":\"sync\"}", "akka.tcp://c@h:1/user/p");
+        Assert.DoesNotContain("sync", sealedText, StringComparison.Ordinal);
+        Assert.Equal("{\"command\":\"sync\"}", new DaemonAuth("token").Session(A, B).Open(SealedWay.Request, 0, sealedText, "akka.tcp://c@h:1/user/p"));
+
+        Assert.Null(new DaemonAuth("other").Session(A, B).Open(SealedWay.Request, 0, sealedText, "akka.tcp://c@h:1/user/p"));
+        Assert.Null(new DaemonAuth("token").Session(B, A).Open(SealedWay.Request, 0, sealedText, "akka.tcp://c@h:1/user/p"));
+        // Reflected as a reply, moved to another number, or bound to another progress actor: refused.
+        Assert.Null(session.Open(SealedWay.Reply, 0, sealedText, "akka.tcp://c@h:1/user/p"));
+        Assert.Null(session.Open(SealedWay.Request, 1, sealedText, "akka.tcp://c@h:1/user/p"));
+        Assert.Null(session.Open(SealedWay.Request, 0, sealedText, "akka.tcp://c@h:1/user/q"));
+        // Altered, truncated, or not base64 at all.
+        var bytes = Convert.FromBase64String(sealedText);
+        bytes[3] ^= 1;
+        Assert.Null(session.Open(SealedWay.Request, 0, Convert.ToBase64String(bytes), "akka.tcp://c@h:1/user/p"));
+        Assert.Null(session.Open(SealedWay.Request, 0, sealedText[..8], "akka.tcp://c@h:1/user/p"));
+        Assert.Null(session.Open(SealedWay.Request, 0, "not base64!", ""));
+        Assert.Null(session.Open(SealedWay.Request, 0, null, ""));
     }
 
     [Theory]

@@ -18,75 +18,82 @@ public sealed class GatewaySpec : TestKit
         return (Sys.ActorOf(Gateway.Props(Token, orchestrator.Ref)), orchestrator);
     }
 
-    private Challenge Handshake(IActorRef gateway)
+    private Challenge Handshake(IActorRef gateway, string clientNonce = "")
     {
-        gateway.Tell(new Hello(ClientNonce), TestActor);
+        clientNonce = clientNonce == "" ? ClientNonce : clientNonce;
+        gateway.Tell(new Hello(clientNonce), TestActor);
         var challenge = ExpectMsg<Challenge>();
-        Assert.Equal(ClientNonce, challenge.ClientNonce);
-        Assert.True(DaemonAuth.Same(_auth.DaemonProof(ClientNonce, challenge.DaemonNonce), challenge.Proof));
+        Assert.Equal(clientNonce, challenge.ClientNonce);
+        Assert.True(DaemonAuth.Same(_auth.DaemonProof(clientNonce, challenge.DaemonNonce), challenge.Proof));
         return challenge;
     }
 
+    private DaemonRequest Request(Challenge challenge, CliCommand command, DaemonAuth? auth = null) =>
+        Request(challenge, RemoteSerializer.CommandText(command), auth);
+
+    private DaemonRequest Request(Challenge challenge, string text, DaemonAuth? auth = null) =>
+        new(challenge.ClientNonce, challenge.DaemonNonce, null,
+            (auth ?? _auth).Session(challenge.ClientNonce, challenge.DaemonNonce).Seal(SealedWay.Request, 0, text, ""));
+
     [Fact]
-    public void A_request_that_answers_its_challenge_runs_and_its_reply_is_signed()
+    public void A_sealed_request_that_answers_its_challenge_runs_and_its_reply_is_sealed()
     {
         var (gateway, orchestrator) = Start();
         var challenge = Handshake(gateway);
-        var text = RemoteSerializer.CommandText(new SyncNow(Full: false));
-        gateway.Tell(new DaemonRequest(challenge.DaemonNonce, _auth.RequestProof(ClientNonce, challenge.DaemonNonce, text, null), text, null), TestActor);
+        gateway.Tell(Request(challenge, new SyncNow(Full: false)), TestActor);
 
         var execute = orchestrator.ExpectMsg<ExecuteCommand>();
         Assert.Equal(new SyncNow(Full: false), execute.Command);
         orchestrator.Reply(CommandReply.Ok("done"));
-        var signed = ExpectMsg<SignedReply>();
-        Assert.True(DaemonAuth.Same(_auth.ReplyProof(ClientNonce, challenge.DaemonNonce, signed.ReplyText), signed.Proof));
-        Assert.Equal(["done"], RemoteSerializer.ParseReply(signed.ReplyText)!.Stdout);
+        var sealedReply = ExpectMsg<SealedReply>();
+        Assert.DoesNotContain("done", sealedReply.Sealed, StringComparison.Ordinal);
+        var session = _auth.Session(ClientNonce, challenge.DaemonNonce);
+        Assert.Null(new DaemonAuth("guess").Session(ClientNonce, challenge.DaemonNonce).Open(SealedWay.Reply, 0, sealedReply.Sealed, challenge.DaemonNonce));
+        Assert.Equal(["done"], RemoteSerializer.ParseReply(session.Open(SealedWay.Reply, 0, sealedReply.Sealed, challenge.DaemonNonce)!)!.Stdout);
     }
 
     [Fact]
-    public void A_wrong_proof_a_replayed_challenge_and_a_made_up_one_run_nothing()
+    public void A_wrong_token_a_replayed_request_a_moved_challenge_and_a_made_up_one_run_nothing()
     {
         var (gateway, orchestrator) = Start();
-        var text = RemoteSerializer.CommandText(new SyncNow(Full: true));
 
         var challenge = Handshake(gateway);
-        var wrongToken = new DaemonAuth("guess").RequestProof(ClientNonce, challenge.DaemonNonce, text, null);
-        gateway.Tell(new DaemonRequest(challenge.DaemonNonce, wrongToken, text, null), TestActor);
-        // The challenge is spent even by a wrong proof: the right one cannot follow on it.
-        gateway.Tell(new DaemonRequest(challenge.DaemonNonce, _auth.RequestProof(ClientNonce, challenge.DaemonNonce, text, null), text, null), TestActor);
-        // A proof over a command other than the one sent.
-        var second = Handshake(gateway);
-        var other = RemoteSerializer.CommandText(new ShowStatus(false));
-        gateway.Tell(new DaemonRequest(second.DaemonNonce, _auth.RequestProof(ClientNonce, second.DaemonNonce, other, null), text, null), TestActor);
+        gateway.Tell(Request(challenge, new SyncNow(Full: true), new DaemonAuth("guess")), TestActor);
+        orchestrator.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        // The right request runs once; the same bytes again (a replay) do not.
+        var right = Request(challenge, new SyncNow(Full: true));
+        gateway.Tell(right, TestActor);
+        orchestrator.ExpectMsg<ExecuteCommand>();
+        gateway.Tell(right, TestActor);
+        // A challenge issued to another client nonce.
+        var other = Handshake(gateway, new string('d', 64));
+        gateway.Tell(Request(other with { ClientNonce = ClientNonce }, new SyncNow(Full: true)), TestActor);
         // A nonce the daemon never issued.
-        var madeUp = new string('e', 64);
-        gateway.Tell(new DaemonRequest(madeUp, _auth.RequestProof(ClientNonce, madeUp, text, null), text, null), TestActor);
-        // Not a command at all, with a right proof.
+        gateway.Tell(Request(new Challenge(ClientNonce, new string('e', 64), ""), new SyncNow(Full: true)), TestActor);
+        // Not a command at all, rightly sealed.
         var third = Handshake(gateway);
-        const string junk = """{"$type":"BtwBackup.Protocol.InitFileTree, BtwBackup.Core"}""";
-        gateway.Tell(new DaemonRequest(third.DaemonNonce, _auth.RequestProof(ClientNonce, third.DaemonNonce, junk, null), junk, null), TestActor);
+        gateway.Tell(Request(third, """{"$type":"BtwBackup.Protocol.InitFileTree, BtwBackup.Core"}"""), TestActor);
+        // Sealed bytes altered.
+        var fourth = Handshake(gateway);
+        var altered = Request(fourth, new ShowStatus(false));
+        gateway.Tell(altered with { Sealed = "A" + altered.Sealed[1..] }, TestActor);
 
         orchestrator.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
         ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
 
     [Fact]
-    public void A_malformed_hello_gets_no_challenge_and_waiting_challenges_are_bounded()
+    public void A_flood_of_hellos_pushes_no_real_challenge_out()
     {
         var (gateway, orchestrator) = Start();
         gateway.Tell(new Hello("short"), TestActor);
         ExpectNoMsg(TimeSpan.FromMilliseconds(200));
 
         var first = Handshake(gateway);
-        for (var i = 0; i < Gateway.MaxPendingChallenges; i++)
-            Handshake(gateway);
-        // The oldest challenge was let go to make room: it answers no request any more.
-        var text = RemoteSerializer.CommandText(new ShowStatus(false));
-        gateway.Tell(new DaemonRequest(first.DaemonNonce, _auth.RequestProof(ClientNonce, first.DaemonNonce, text, null), text, null), TestActor);
-        orchestrator.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
-        // While the newest still does.
-        var last = Handshake(gateway);
-        gateway.Tell(new DaemonRequest(last.DaemonNonce, _auth.RequestProof(ClientNonce, last.DaemonNonce, text, null), text, null), TestActor);
+        for (var i = 0; i < 2_000; i++)
+            gateway.Tell(new Hello(DaemonAuth.NewNonce()), TestActor);
+        ReceiveN(2_000, TimeSpan.FromSeconds(20));
+        gateway.Tell(Request(first, new ShowStatus(false)), TestActor);
         orchestrator.ExpectMsg<ExecuteCommand>();
     }
 }
