@@ -176,8 +176,8 @@ public static class Program
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>
-    /// The daemon's address, which must be a loopback one: a daemon reachable from the network
-    /// would need TLS on Akka.Remote, which this version does not set up (the README says so).
+    /// The daemon's address, which must be a loopback one unless daemon.tls is set: a daemon
+    /// reachable from the network without TLS would show its traffic to the network.
     /// </summary>
     private static System.Net.IPAddress ListenAddress(GeneralSettings settings)
     {
@@ -192,9 +192,9 @@ public static class Program
             throw new ConfigException($"daemon.hostname \"{hostname}\" in {settings.LoadedFrom} does not resolve: {e.Message}");
         }
 
-        if (addresses.Length == 0 || !addresses.All(System.Net.IPAddress.IsLoopback))
+        if (addresses.Length == 0 || (settings.Daemon.Tls is null && !addresses.All(System.Net.IPAddress.IsLoopback)))
             throw new ConfigException($"daemon.hostname \"{hostname}\" in {settings.LoadedFrom} is not a loopback address: a daemon reachable "
-                + "from other machines needs TLS, which this version does not set up; use 127.0.0.1 (the default) or ::1");
+                + "from other machines needs TLS (daemon.tls); use 127.0.0.1 (the default) or ::1, or set daemon.tls");
         return addresses[0];
     }
 

@@ -224,7 +224,56 @@ public sealed class DaemonDoorTests : IDisposable
         var serve = await _box.RunAsync("serve");
         Assert.Equal(1, serve.ExitCode);
         Assert.Equal($"btw-backup: daemon.hostname \"0.0.0.0\" in {_box.ConfigDir}/btw-backup.conf is not a loopback address: a daemon reachable "
-            + "from other machines needs TLS, which this version does not set up; use 127.0.0.1 (the default) or ::1\n", serve.Stderr);
+            + "from other machines needs TLS (daemon.tls); use 127.0.0.1 (the default) or ::1, or set daemon.tls\n", serve.Stderr);
+    }
+
+    /// <summary>A certificate and its key, made as the README tells an administrator to.</summary>
+    private static async Task MakeCertificateAsync(string dir)
+    {
+        var made = await Sandbox.ShellAsync("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", Path.Combine(dir, "daemon-key.pem"), "-out", Path.Combine(dir, "daemon-cert.pem"), "-days", "30", "-subj", "/CN=btw-backup");
+        Assert.True(made.ExitCode == 0, made.ToString());
+        File.SetUnixFileMode(Path.Combine(dir, "daemon-key.pem"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
+
+    private static string TlsConfig(Sandbox box, string hostname, int port) => $$"""
+        root-path = "{{box.Root}}"
+        daemon { hostname = "{{hostname}}", port = {{port}}, tls { certificate = "daemon-cert.pem", key = "daemon-key.pem" } }
+        """;
+
+    [Fact]
+    public async Task With_tls_the_daemon_serves_beyond_loopback_to_its_own_certificate_only()
+    {
+        await MakeCertificateAsync(_box.ConfigDir);
+        File.SetUnixFileMode(Path.Combine(_box.ConfigDir, "daemon-key.pem"), (UnixFileMode)0b110_100_100);
+        _box.WriteConfig(TlsConfig(_box, "0.0.0.0", _port));
+        var exposed = await _box.RunAsync("serve");
+        Assert.Equal(1, exposed.ExitCode);
+        Assert.Equal($"btw-backup: daemon.tls.key: {_box.ConfigDir}/daemon-key.pem is readable by other users: make it private (chmod 600) first\n", exposed.Stderr);
+        File.SetUnixFileMode(Path.Combine(_box.ConfigDir, "daemon-key.pem"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+
+        await using var daemon = await DaemonProcess.StartAsync(_box);
+        var status = await _box.RunAsync("status");
+        Assert.True(status.ExitCode == 0, status + "\n" + daemon.Output);
+        Assert.StartsWith($"daemon: serving on 0.0.0.0:{_port}", status.Stdout, StringComparison.Ordinal);
+
+        // Plain remoting on the TLS port: no challenge comes back.
+        await using (var plain = await RawAkkaClient.AssociateAsync(_port))
+        {
+            await plain.SendAsync($"akka.tcp://btw-backup@0.0.0.0:{_port}", "/user/gateway", 4102, "hello", Encoding.UTF8.GetBytes($$"""{"client_nonce":"{{new string('c', 64)}}"}"""));
+            Assert.False(await plain.ReceivesAsync("challenge", TimeSpan.FromSeconds(5)));
+        }
+
+        // The same token with another certificate: TLS refuses it before any handshake of btw-backup's.
+        using var other = new Sandbox();
+        await MakeCertificateAsync(other.ConfigDir);
+        other.WriteConfig(TlsConfig(other, "0.0.0.0", _port));
+        File.Copy(Path.Combine(_box.ConfigDir, "daemon.token"), Path.Combine(other.ConfigDir, "daemon.token"));
+        var stranger = await other.RunAsync("sync");
+        Assert.Equal(1, stranger.ExitCode);
+        Assert.StartsWith($"btw-backup: something listens on 0.0.0.0:{_port} (daemon.port) but ", stranger.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("gateway: SyncNow", daemon.Output, StringComparison.Ordinal);
+        Assert.False(daemon.HasExited);
     }
 
     private static (int, string?, byte[]) Json(string type, string body) =>

@@ -108,7 +108,7 @@ public static class ConfigLoader
             {
                 PostgresJournal = Journal(config, path),
             },
-            Daemon = ReadDaemon(config, path),
+            Daemon = ReadDaemon(config, path, configDir),
             PassParallelism = Int(config, "run.parallelism", path, min: 1) ?? 2,
         };
     }
@@ -154,8 +154,13 @@ public static class ConfigLoader
         };
     }
 
-    private static DaemonSettings ReadDaemon(HoconConfig config, string path)
+    private static DaemonSettings ReadDaemon(HoconConfig config, string path, string configDir)
     {
+        var certificate = Str(config, "daemon.tls.certificate", path);
+        var key = Str(config, "daemon.tls.key", path);
+        if ((certificate is null) != (key is null))
+            throw new ConfigException($"{path}: daemon.tls needs both certificate and key (PEM files), or neither");
+        var tls = certificate is null ? null : new Daemon.TlsSettings(Path.Combine(configDir, certificate), Path.Combine(configDir, key!));
         var hostname = Str(config, "daemon.hostname", path) ?? DaemonSettings.Default.Hostname;
         var port = Int(config, "daemon.port", path, min: 1) ?? DaemonSettings.DefaultPort;
         if (port > 65535)
@@ -174,7 +179,7 @@ public static class ConfigLoader
             }
         }
 
-        return new DaemonSettings(hostname, port, schedule, text);
+        return new DaemonSettings(hostname, port, schedule, text) { Tls = tls };
     }
 
     private static int? Int(HoconConfig config, string key, string path, int min)

@@ -74,12 +74,15 @@ public static class SourceTypes
     };
 }
 
-/// <summary>The daemon's address (loopback by default) and its schedule (a cron expression; null: on demand only).</summary>
+/// <summary>The daemon's address (loopback by default), its TLS, and its schedule (a cron expression; null: on demand only).</summary>
 public sealed record DaemonSettings(string Hostname, int Port, Cronos.CronExpression? Schedule, string? ScheduleText)
 {
     public const int DefaultPort = 4718;
 
     public static readonly DaemonSettings Default = new("127.0.0.1", DefaultPort, null, null);
+
+    /// <summary>daemon.tls: pinned mutual TLS on the daemon's port (null: plain TCP, loopback only).</summary>
+    public Daemon.TlsSettings? Tls { get; init; }
 
     /// <summary>The next time the schedule fires after <paramref name="after"/> (local time zone), or null.</summary>
     public DateTime? NextRun(DateTime after) =>

@@ -49,11 +49,12 @@ public static class DaemonClient
             ?? throw new ConfigException($"something answers on {where} (daemon.port), but this user cannot read {Path.Combine(settings.ConfigDir, DaemonToken.FileName)}, " +
                 "so it cannot check that it is btw-backup's daemon: nothing was sent (run the command as the daemon's user, with its --config-dir)");
         var loopback = daemon.Hostname is "127.0.0.1" or "::1" or "localhost";
-        var system = ActorSystem.Create(BackupHost.SystemName + "-cli", BackupHost.RemoteConfig(settings, loopback ? daemon.Hostname : "0.0.0.0", 0));
+        var system = BackupHost.StartRemoting(BackupHost.SystemName + "-cli", settings, loopback ? daemon.Hostname : "0.0.0.0", 0);
         try
         {
             // Sent to the gateway's path: no actor selection, no lookup that an impostor could answer.
-            var gateway = ((ExtendedActorSystem)system).Provider.ResolveActorRef($"akka.tcp://{BackupHost.SystemName}@{where}/user/{Gateway.Name}");
+            var gateway = ((ExtendedActorSystem)system).Provider.ResolveActorRef(
+                $"{(daemon.Tls is null ? "akka.tcp" : "akka.ssl.tcp")}://{BackupHost.SystemName}@{where}/user/{Gateway.Name}");
             var printer = ProgressDisplay.Start(system, progress);
             var done = new TaskCompletionSource<CommandReply>(TaskCreationOptions.RunContinuationsAsynchronously);
             var request = new PendingRequest(new DaemonAuth(token), RemoteSerializer.CommandText(command), where, settings.ConfigDir);

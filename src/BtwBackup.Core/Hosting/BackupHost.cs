@@ -76,6 +76,22 @@ public static class BackupHost
         .WithFallback(BaseConfig(settings));
 
     /// <summary>
+    /// Starts a remoting actor system with <see cref="RemoteConfig"/> (and <paramref name="first"/>
+    /// before it), on TLS pinned to daemon.tls's certificate when it is set (see DaemonTls).
+    /// </summary>
+    public static ActorSystem StartRemoting(string name, GeneralSettings settings, string hostname, int port, HoconConfig? first = null)
+    {
+        var config = RemoteConfig(settings, hostname, port);
+        if (first is not null)
+            config = first.WithFallback(config);
+        if (settings.Daemon.Tls is not { } tls)
+            return ActorSystem.Create(name, config);
+        var certificate = DaemonTls.Load(tls);
+        config = ConfigurationFactory.ParseString("akka.remote.dot-netty.tcp.enable-ssl = true").WithFallback(config);
+        return ActorSystem.Create(name, BootstrapSetup.Create().WithConfig(config).And(DaemonTls.Setup(certificate)));
+    }
+
+    /// <summary>
     /// The daemon: the same Orchestrator as in-process, in an actor system with no network
     /// transport at all, and beside it a second, remoting actor system (the door) that holds the
     /// token-checking <see cref="Gateway"/> and nothing else. Whatever a remote sender names, it
@@ -86,7 +102,7 @@ public static class BackupHost
         var daemon = settings.Daemon;
         var echo = ConfigurationFactory.ParseString($"{FileLogger.EchoKey} = on");
         // The door first: it binds the port, the step that fails when another process holds it.
-        var door = ActorSystem.Create(SystemName, echo.WithFallback(RemoteConfig(settings, daemon.Hostname, daemon.Port)));
+        var door = StartRemoting(SystemName, settings, daemon.Hostname, daemon.Port, echo);
         var system = ActorSystem.Create(SystemName, echo.WithFallback(ActorSystemConfig(settings)));
 
         var info = new DaemonInfo(DateTime.UtcNow, Environment.ProcessId, $"{daemon.Hostname}:{daemon.Port}");

@@ -28,6 +28,16 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Daemon_tls_takes_both_files_relative_to_the_configuration_directory_or_neither()
+    {
+        Assert.Null(LoadHocon("root-path = /b").Daemon.Tls);
+        var tls = LoadHocon("root-path = /b\ndaemon.tls { certificate = \"c.pem\", key = \"/etc/k.pem\" }").Daemon.Tls;
+        Assert.Equal(new BtwBackup.Daemon.TlsSettings(Path.Combine(_dir, "c.pem"), "/etc/k.pem"), tls);
+        var e = Assert.Throws<ConfigException>(() => LoadHocon("root-path = /b\ndaemon.tls.certificate = \"c.pem\""));
+        Assert.Equal($"{Path.Combine(_dir, "btw-backup.conf")}: daemon.tls needs both certificate and key (PEM files), or neither", e.Message);
+    }
+
+    [Fact]
     public void The_embedded_reference_holds_every_default()
     {
         var s = LoadHocon("root-path = \"/srv/backups\"");
