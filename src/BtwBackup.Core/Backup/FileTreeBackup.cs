@@ -38,8 +38,23 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
                 : $"cannot read the source {source}: no such directory");
         }
 
-        EnsureSeriesFolder(job.Series, job.Owner);
+        var created = EnsureSeriesFolder(job.Series, job.Owner);
+        try
+        {
+            return await StoreAsync(job, progress, ct);
+        }
+        catch (Exception)
+        {
+            // A failed first backup leaves no empty series folder behind.
+            if (created)
+                RemoveIfEmpty(job.Series.FullPath);
+            throw;
+        }
+    }
 
+    private async Task<BackupOutcome> StoreAsync(FileTreeJob job, IProgress<string>? progress, CancellationToken ct)
+    {
+        var source = job.Folder.Source;
         if (job.Folder.Type == SourceType.Tar)
             return await tarSeries.BackupAsync(source, job.Series, job.Owner, progress, ct);
 
@@ -49,7 +64,16 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
         try
         {
             progress?.Report($"tar: archiving {source}");
-            var warnings = await tar.CreateAsync(source, archive, bzip2: false, ct);
+            IReadOnlyList<string> warnings;
+            try
+            {
+                warnings = await tar.CreateAsync(source, archive, bzip2: false, ct);
+            }
+            catch (Exception e) when (DiskSpace.IsNoSpace(e))
+            {
+                throw DiskSpace.NoSpace(scratch);
+            }
+
             if (job.Owner is not null)
                 Posix.Chown(archive, job.Owner);
             var outcome = await rdiffSeries.StoreAsync(scratch, RdiffFileName, job.Series, job.Folder.Policy, ByteComparer.Instance, job.Owner, progress, ct, job.Announce);
@@ -63,7 +87,8 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
         }
     }
 
-    internal static void EnsureSeriesFolder(SeriesLocation series, Ownership? owner)
+    /// <summary>Makes the series folder if needed; true when this call created it.</summary>
+    internal static bool EnsureSeriesFolder(SeriesLocation series, Ownership? owner)
     {
         if (!Directory.Exists(series.RootPath))
             throw new BackupException($"the root path does not exist: {series.RootPath}");
@@ -71,12 +96,26 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
         if (Directory.Exists(dir))
         {
             RemoveStalePartials(dir);
-            return;
+            return false;
         }
 
         Directory.CreateDirectory(dir);
         if (owner is not null)
             Posix.Chown(dir, owner);
+        return true;
+    }
+
+    internal static void RemoveIfEmpty(string dir)
+    {
+        try
+        {
+            if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
+                Directory.Delete(dir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Only tidiness: the error being reported matters more.
+        }
     }
 
     /// <summary>

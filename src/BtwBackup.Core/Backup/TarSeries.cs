@@ -14,6 +14,19 @@ public sealed class TarSeries(Tar tar, IClock clock)
 {
     public async Task<BackupOutcome> BackupAsync(string sourceDir, SeriesLocation series, Ownership? owner, IProgress<string>? progress, CancellationToken ct)
     {
+        try
+        {
+            return await BackupCoreAsync(sourceDir, series, owner, progress, ct);
+        }
+        catch (Exception e) when (DiskSpace.IsNoSpace(e))
+        {
+            // The partial archive is gone already (finally below): the series is as it was.
+            throw DiskSpace.NoSpace(series.FullPath);
+        }
+    }
+
+    private async Task<BackupOutcome> BackupCoreAsync(string sourceDir, SeriesLocation series, Ownership? owner, IProgress<string>? progress, CancellationToken ct)
+    {
         var dir = series.FullPath;
         var existing = SeriesNames.List(dir).Where(n => n.EndsWith(SeriesNames.TarSuffix, StringComparison.Ordinal)).ToList();
         var last = existing.LastOrDefault();
