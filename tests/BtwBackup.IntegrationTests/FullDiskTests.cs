@@ -260,4 +260,31 @@ public sealed class FullDiskDatabaseTests : IDisposable
         await _box.QuietOkAsync("db", db, "dbs/" + db);
         Assert.Equal("fi", await _box.ShapeAsync("dbs/" + db));
     }
+
+    [RootFact]
+    public async Task A_globals_increment_on_a_full_disk_is_rolled_back_and_the_next_run_stores_it()
+    {
+        var role = "r" + Guid.NewGuid().ToString("N")[..10];
+        _disk = await SmallDisk.MountAsync(_box.Root, 1024);
+        await _box.QuietOkAsync("db", "-g", "globals");
+        try
+        {
+            await _pg.PsqlAsync("postgres", $"create role {role}");
+            var filler = _disk.Fill(leave: 0);
+            var before = FullDiskTests.SeriesState(_box.Root);
+            await Sandbox.NextSecondAsync();
+            var r = await _box.RunAsync("db", "-g", "globals");
+            FullDiskTests.AssertNoSpaceLine(r, _box.Root);
+            Assert.Equal(before, FullDiskTests.SeriesState(_box.Root));
+            FullDiskTests.AssertNoLeftovers(_box.Root);
+
+            File.Delete(filler);
+            await _box.QuietOkAsync("db", "-g", "globals");
+            Assert.Equal("fi", await _box.ShapeAsync("globals"));
+        }
+        finally
+        {
+            await _pg.PsqlAsync("postgres", $"drop role if exists {role}");
+        }
+    }
 }

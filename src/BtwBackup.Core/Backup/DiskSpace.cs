@@ -20,6 +20,27 @@ public static class DiskSpace
         _ => false,
     };
 
+    /// <summary>
+    /// True when a tool failed where a file of <paramref name="needed"/> bytes had to be written and
+    /// the file system holding <paramref name="path"/> has less room than that: rdiff-backup, on a
+    /// disk with no room at all, dies before it writes anything, with a traceback that does not say why.
+    /// </summary>
+    public static bool IsTooFullFor(Exception e, string path, long needed) =>
+        IsNoSpace(e) || (e is ToolFailedException && FreeBytes(path) is { } free && free < needed);
+
+    /// <summary>The bytes an unprivileged write could still use on the file system holding <paramref name="path"/>; null when unknown.</summary>
+    public static long? FreeBytes(string path)
+    {
+        try
+        {
+            return new DriveInfo(MountOf(path).MountPoint).AvailableFreeSpace;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The error for a full file system holding <paramref name="path"/>.</summary>
     public static BackupException NoSpace(string path)
     {

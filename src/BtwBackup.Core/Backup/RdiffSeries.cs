@@ -47,11 +47,14 @@ public sealed class RdiffSeries(RdiffBackup rdiff, IClock clock)
         {
             return await StoreCoreAsync(scratchDir, fileName, series, policy, comparer, owner, progress, ct, beforeChange);
         }
-        catch (Exception e) when (DiskSpace.IsNoSpace(e))
+        catch (Exception e) when (DiskSpace.IsTooFullFor(e, series.FullPath, SizeOf(Path.Combine(scratchDir, fileName))))
         {
+            // Whatever was written is gone already (a failed increment rolled back, a partial full backup removed).
             throw DiskSpace.NoSpace(series.FullPath);
         }
     }
+
+    private static long SizeOf(string file) => File.Exists(file) ? new FileInfo(file).Length : 0;
 
     private async Task<BackupOutcome> StoreCoreAsync(
         string scratchDir,
