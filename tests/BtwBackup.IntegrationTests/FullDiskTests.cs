@@ -168,6 +168,24 @@ public sealed class FullDiskTests : IDisposable
         Assert.True(verify.ExitCode == 0, verify.ToString());
     }
 
+    [RootFact]
+    public async Task A_full_scratch_disk_names_the_scratch_disk_and_leaves_root_untouched()
+    {
+        var src = _box.MakeTree("www");
+        AddRandomFile(src, "big.bin", 2_000_000);
+        var wd = await _box.InitAsync("rdiff", src, "www");
+        var scratch = Directory.CreateDirectory(Path.Combine(wd, "backup")).FullName;
+        _disk = await SmallDisk.MountAsync(scratch, 1024);
+        var r = await _box.RunAsync("fs", src, "www");
+        AssertNoSpaceLine(r, scratch);
+        Assert.Empty(Directory.GetFileSystemEntries(_box.Root));
+        Assert.Empty(Directory.GetFileSystemEntries(scratch));
+
+        await _disk.ResizeAsync(8192);
+        await _box.QuietOkAsync("fs", src, "www");
+        Assert.Equal("f", await _box.ShapeAsync("www"));
+    }
+
     [Fact]
     public async Task An_rdiff_increment_killed_with_its_process_group_is_regressed_by_the_next_backup()
     {
@@ -259,6 +277,25 @@ public sealed class FullDiskDatabaseTests : IDisposable
         await _disk.ResizeAsync(32768);
         await _box.QuietOkAsync("db", db, "dbs/" + db);
         Assert.Equal("fi", await _box.ShapeAsync("dbs/" + db));
+    }
+
+    [RootFact]
+    public async Task A_dump_that_fills_the_scratch_disk_names_it_and_creates_no_series()
+    {
+        var db = "t" + Guid.NewGuid().ToString("N")[..10];
+        await _pg.CreateDatabaseAsync(db);
+        await _pg.PsqlAsync(db, "create table item (id int primary key, name text); insert into item select g, md5(random()::text) || md5(random()::text) || md5(random()::text) from generate_series(1, 60000) g;");
+        var tmp = Directory.CreateDirectory(Path.Combine(_box.Dir, "small-tmp")).FullName;
+        _disk = await SmallDisk.MountAsync(tmp, 512);
+        _box.Environment = new Dictionary<string, string?>(_box.Environment) { ["TMPDIR"] = tmp };
+        var r = await _box.RunAsync("db", db, "dbs/" + db);
+        FullDiskTests.AssertNoSpaceLine(r, tmp);
+        Assert.Empty(Directory.GetFileSystemEntries(_box.Root));
+        Assert.Empty(Directory.GetFileSystemEntries(tmp));
+
+        await _disk.ResizeAsync(32768);
+        await _box.QuietOkAsync("db", db, "dbs/" + db);
+        Assert.Equal("f", await _box.ShapeAsync("dbs/" + db));
     }
 
     [RootFact]

@@ -20,8 +20,7 @@ public sealed class DatabaseBackup(Postgres postgres, RdiffSeries rdiffSeries, I
         catch (Exception)
         {
             // A failed first backup leaves no empty series folder behind.
-            if (created)
-                FileTreeBackup.RemoveIfEmpty(job.Series.FullPath);
+            FileTreeBackup.RemoveIfEmpty(job.Series, created);
             throw;
         }
     }

@@ -28,6 +28,15 @@ public static class DiskSpace
     public static bool IsTooFullFor(Exception e, string path, long needed) =>
         IsNoSpace(e) || (e is ToolFailedException && FreeBytes(path) is { } free && free < needed);
 
+    /// <summary>
+    /// True when tar failed on a short write ("Wrote only N of M bytes", its words for a full
+    /// disk when it writes the archive itself) and the disk holding <paramref name="path"/> has
+    /// less than a megabyte left. Asked before the partial archive is removed.
+    /// </summary>
+    public static bool IsTarShortOfSpace(Exception e, string path) =>
+        IsNoSpace(e) || (e is ToolFailedException t && t.Stderr.Contains("Wrote only", StringComparison.Ordinal)
+            && FreeBytes(path) is { } free && free < 1024 * 1024);
+
     /// <summary>The bytes an unprivileged write could still use on the file system holding <paramref name="path"/>; null when unknown.</summary>
     public static long? FreeBytes(string path)
     {

@@ -46,8 +46,7 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
         catch (Exception)
         {
             // A failed first backup leaves no empty series folder behind.
-            if (created)
-                RemoveIfEmpty(job.Series.FullPath);
+            RemoveIfEmpty(job.Series, created);
             throw;
         }
     }
@@ -69,7 +68,7 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
             {
                 warnings = await tar.CreateAsync(source, archive, bzip2: false, ct);
             }
-            catch (Exception e) when (DiskSpace.IsNoSpace(e))
+            catch (Exception e) when (DiskSpace.IsTarShortOfSpace(e, scratch))
             {
                 throw DiskSpace.NoSpace(scratch);
             }
@@ -87,8 +86,8 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
         }
     }
 
-    /// <summary>Makes the series folder if needed; true when this call created it.</summary>
-    internal static bool EnsureSeriesFolder(SeriesLocation series, Ownership? owner)
+    /// <summary>Makes the series folder if needed; returns the outermost folder this call created (DST may be a/b), or null.</summary>
+    internal static string? EnsureSeriesFolder(SeriesLocation series, Ownership? owner)
     {
         if (!Directory.Exists(series.RootPath))
             throw new BackupException($"the root path does not exist: {series.RootPath}");
@@ -96,21 +95,31 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
         if (Directory.Exists(dir))
         {
             RemoveStalePartials(dir);
-            return false;
+            return null;
         }
 
+        var outermost = dir;
+        for (var parent = Path.GetDirectoryName(dir); parent is not null && !Directory.Exists(parent); parent = Path.GetDirectoryName(parent))
+            outermost = parent;
         Directory.CreateDirectory(dir);
         if (owner is not null)
             Posix.Chown(dir, owner);
-        return true;
+        return outermost;
     }
 
-    internal static void RemoveIfEmpty(string dir)
+    /// <summary>Removes the series folder, and the parents this run created, while they are empty.</summary>
+    internal static void RemoveIfEmpty(SeriesLocation series, string? createdOutermost)
     {
+        if (createdOutermost is null)
+            return;
         try
         {
-            if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
+            for (var dir = series.FullPath; dir is not null && dir.StartsWith(createdOutermost, StringComparison.Ordinal); dir = Path.GetDirectoryName(dir))
+            {
+                if (!Directory.Exists(dir) || Directory.EnumerateFileSystemEntries(dir).Any())
+                    return;
                 Directory.Delete(dir);
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -14,19 +14,6 @@ public sealed class TarSeries(Tar tar, IClock clock)
 {
     public async Task<BackupOutcome> BackupAsync(string sourceDir, SeriesLocation series, Ownership? owner, IProgress<string>? progress, CancellationToken ct)
     {
-        try
-        {
-            return await BackupCoreAsync(sourceDir, series, owner, progress, ct);
-        }
-        catch (Exception e) when (DiskSpace.IsNoSpace(e))
-        {
-            // The partial archive is gone already (finally below): the series is as it was.
-            throw DiskSpace.NoSpace(series.FullPath);
-        }
-    }
-
-    private async Task<BackupOutcome> BackupCoreAsync(string sourceDir, SeriesLocation series, Ownership? owner, IProgress<string>? progress, CancellationToken ct)
-    {
         var dir = series.FullPath;
         var existing = SeriesNames.List(dir).Where(n => n.EndsWith(SeriesNames.TarSuffix, StringComparison.Ordinal)).ToList();
         var last = existing.LastOrDefault();
@@ -54,6 +41,11 @@ public sealed class TarSeries(Tar tar, IClock clock)
             File.Move(partial, final);
             return new BackupOutcome(BackupResultKind.StoredFull, name, size, [.. warnings],
                 [new PendingPath(series.Relative(name), Sync: false)]);
+        }
+        catch (Exception e) when (DiskSpace.IsTarShortOfSpace(e, dir))
+        {
+            // Asked while the partial archive still fills the disk; removed below: the series is as it was.
+            throw DiskSpace.NoSpace(dir);
         }
         finally
         {
