@@ -12,24 +12,46 @@ public sealed class DatabaseBackup(Postgres postgres, RdiffSeries rdiffSeries, I
 {
     public async Task<BackupOutcome> RunAsync(DatabaseJob job, IProgress<string>? progress, CancellationToken ct)
     {
-        FileTreeBackup.EnsureSeriesFolder(job.Series, job.Owner);
+        var created = FileTreeBackup.EnsureSeriesFolder(job.Series, job.Owner);
+        try
+        {
+            return await StoreAsync(job, progress, ct);
+        }
+        catch (Exception)
+        {
+            // A failed first backup leaves no empty series folder behind.
+            FileTreeBackup.RemoveIfEmpty(job.Series, created);
+            throw;
+        }
+    }
+
+    private async Task<BackupOutcome> StoreAsync(DatabaseJob job, IProgress<string>? progress, CancellationToken ct)
+    {
         var target = job.Target;
         var scratch = Directory.CreateTempSubdirectory("btw-backup").FullName;
         try
         {
             var dump = Path.Combine(scratch, target.FileName);
             IContentComparer comparer;
-            if (target.Database is { } database)
+            try
             {
-                progress?.Report($"pg_dump: dumping {database}");
-                await postgres.DumpAsync(database, target.Connection, dump, ct);
-                comparer = new SqlStreamComparer(runner, Postgres.RestoreToSql);
+                if (target.Database is { } database)
+                {
+                    progress?.Report($"pg_dump: dumping {database}");
+                    await postgres.DumpAsync(database, target.Connection, dump, ct);
+                    comparer = new SqlStreamComparer(runner, Postgres.RestoreToSql);
+                }
+                else
+                {
+                    progress?.Report("pg_dumpall: dumping the globals");
+                    await postgres.DumpGlobalsAsync(target.Connection, dump, ct);
+                    comparer = new SqlStreamComparer(runner, Postgres.Decompress);
+                }
             }
-            else
+            catch (Exception e) when (DiskSpace.IsNoSpace(e))
             {
-                progress?.Report("pg_dumpall: dumping the globals");
-                await postgres.DumpGlobalsAsync(target.Connection, dump, ct);
-                comparer = new SqlStreamComparer(runner, Postgres.Decompress);
+                // The dump goes to a scratch folder (TMPDIR), not under the root path.
+                throw DiskSpace.NoSpace(scratch);
             }
 
             if (job.Owner is not null)

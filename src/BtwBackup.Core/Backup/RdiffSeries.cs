@@ -24,7 +24,8 @@ public sealed class ByteComparer : IContentComparer
 /// An rdiff-backup series: DST/&lt;full-backup-time&gt;/ folders, each an rdiff-backup repository of
 /// one file (backup.tar, DB.dump, global.sql.bz2) that receives increments until the policy asks
 /// for a new full backup. A new full backup is made under a hidden partial name and renamed when
-/// complete; an interrupted increment is rolled back by rdiff-backup itself on the next run.
+/// complete. An increment that fails (a full disk) is rolled back at once; one that was killed is
+/// rolled back by the next backup, before anything else (<see cref="RdiffRepository.RepairAsync"/>).
 /// </summary>
 public sealed class RdiffSeries(RdiffBackup rdiff, IClock clock)
 {
@@ -42,6 +43,30 @@ public sealed class RdiffSeries(RdiffBackup rdiff, IClock clock)
         CancellationToken ct,
         Func<PendingPath, CancellationToken, Task>? beforeChange = null)
     {
+        try
+        {
+            return await StoreCoreAsync(scratchDir, fileName, series, policy, comparer, owner, progress, ct, beforeChange);
+        }
+        catch (Exception e) when (DiskSpace.IsTooFullFor(e, series.FullPath, SizeOf(Path.Combine(scratchDir, fileName))))
+        {
+            // Whatever was written is gone already (a failed increment rolled back, a partial full backup removed).
+            throw DiskSpace.NoSpace(series.FullPath);
+        }
+    }
+
+    private static long SizeOf(string file) => File.Exists(file) ? new FileInfo(file).Length : 0;
+
+    private async Task<BackupOutcome> StoreCoreAsync(
+        string scratchDir,
+        string fileName,
+        SeriesLocation series,
+        SeriesPolicy policy,
+        IContentComparer comparer,
+        Ownership? owner,
+        IProgress<string>? progress,
+        CancellationToken ct,
+        Func<PendingPath, CancellationToken, Task>? beforeChange)
+    {
         var dir = series.FullPath;
         var newFile = Path.Combine(scratchDir, fileName);
         var lastFull = SeriesNames.List(dir).LastOrDefault(n => !n.EndsWith(SeriesNames.TarSuffix, StringComparison.Ordinal));
@@ -49,8 +74,10 @@ public sealed class RdiffSeries(RdiffBackup rdiff, IClock clock)
 
         var taken = new List<DateTime>();
         var increments = 0;
+        var repairs = ImmutableList<string>.Empty;
         if (lastFull is not null)
         {
+            repairs = [.. await RdiffRepository.RepairAsync(rdiff, lastFullPath!, ct)];
             progress?.Report($"rdiff-backup: reading {series.Relative(lastFull)}");
             var times = await rdiff.ListBackupTimesAsync(lastFullPath!, ct);
             increments = Math.Max(0, times.Count - 1);
@@ -73,7 +100,7 @@ public sealed class RdiffSeries(RdiffBackup rdiff, IClock clock)
             if (same)
             {
                 await SeriesLog.AppendAsync(series, name + SeriesLog.NoChange + "skipping creation of new incremental backup", owner, ct);
-                return new BackupOutcome(BackupResultKind.Unchanged, lastFull!, 0, [], [logPath]);
+                return new BackupOutcome(BackupResultKind.Unchanged, lastFull!, 0, repairs, [logPath]);
             }
 
             // rdiff-backup skips a file whose size and whole-second mtime match the mirror's;
@@ -83,24 +110,37 @@ public sealed class RdiffSeries(RdiffBackup rdiff, IClock clock)
             if (beforeChange is not null)
                 await beforeChange(pending, ct);
             progress?.Report($"rdiff-backup: storing an increment in {series.Relative(lastFull!)}");
-            await rdiff.BackupAsync(scratchDir, lastFullPath!, ct);
+            IReadOnlyList<string> warnings;
+            try
+            {
+                warnings = await rdiff.BackupAsync(scratchDir, lastFullPath!, ct);
+            }
+            catch (Exception e) when (e is ToolFailedException or OperationCanceledException or IOException)
+            {
+                // Leave the series as it was: the temporary files hold the space that ran out, and
+                // two current_mirror markers would stop every later backup until a regress.
+                await RollBackAsync(lastFullPath!);
+                throw;
+            }
+
             if (owner is not null)
                 Posix.ChownTree(lastFullPath!, owner);
             // Announced already when there is someone to announce to.
-            return new BackupOutcome(BackupResultKind.StoredIncrement, lastFull!, size, [], beforeChange is null ? [pending] : []);
+            return new BackupOutcome(BackupResultKind.StoredIncrement, lastFull!, size, [.. repairs, .. warnings], beforeChange is null ? [pending] : []);
         }
 
         if (same)
         {
             await SeriesLog.AppendAsync(series, name + SeriesLog.NoChange + "skipping creation of new full backup", owner, ct);
-            return new BackupOutcome(BackupResultKind.Unchanged, lastFull!, 0, [], [logPath]);
+            return new BackupOutcome(BackupResultKind.Unchanged, lastFull!, 0, repairs, [logPath]);
         }
 
         var partial = Path.Combine(dir, "." + name + ".partial");
+        IReadOnlyList<string> fullWarnings;
         try
         {
             progress?.Report($"rdiff-backup: storing a full backup {series.Relative(name)}");
-            await rdiff.BackupAsync(scratchDir, partial, ct);
+            fullWarnings = await rdiff.BackupAsync(scratchDir, partial, ct);
             if (owner is not null)
                 Posix.ChownTree(partial, owner);
             Directory.Move(partial, Path.Combine(dir, name));
@@ -111,7 +151,20 @@ public sealed class RdiffSeries(RdiffBackup rdiff, IClock clock)
                 Directory.Delete(partial, recursive: true);
         }
 
-        return new BackupOutcome(BackupResultKind.StoredFull, name, size, [],
+        return new BackupOutcome(BackupResultKind.StoredFull, name, size, [.. repairs, .. fullWarnings],
             [new PendingPath(series.Relative(name) + "/", Sync: false)]);
+    }
+
+    /// <summary>Rolls back a failed increment now; when that fails too, the next backup does it first.</summary>
+    private async Task RollBackAsync(string repository)
+    {
+        try
+        {
+            await RdiffRepository.RepairAsync(rdiff, repository, CancellationToken.None);
+        }
+        catch (Exception e) when (e is ToolFailedException or BackupException or IOException or UnauthorizedAccessException)
+        {
+            // The original failure is the one to report; the repository stays marked as interrupted.
+        }
     }
 }

@@ -42,6 +42,11 @@ public sealed class TarSeries(Tar tar, IClock clock)
             return new BackupOutcome(BackupResultKind.StoredFull, name, size, [.. warnings],
                 [new PendingPath(series.Relative(name), Sync: false)]);
         }
+        catch (Exception e) when (DiskSpace.IsTarShortOfSpace(e, dir))
+        {
+            // Asked while the partial archive still fills the disk; removed below: the series is as it was.
+            throw DiskSpace.NoSpace(dir);
+        }
         finally
         {
             if (File.Exists(partial))

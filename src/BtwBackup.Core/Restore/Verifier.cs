@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Text.Json.Serialization;
+using BtwBackup.Backup;
 using BtwBackup.Config;
 using BtwBackup.ObjectStore;
 using BtwBackup.Protocol;
@@ -196,6 +197,13 @@ public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres)
                     continue;
                 }
 
+                if (RdiffRepository.IsInterrupted(path))
+                {
+                    // Its files are half old, half new until a regress: name the state, read nothing.
+                    problems.Add($"{entry}: {RdiffRepository.InterruptedNote}");
+                    continue;
+                }
+
                 var times = await rdiff.ListBackupTimesAsync(path, ct);
                 foreach (var time in times)
                 {
@@ -205,7 +213,7 @@ public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres)
                 }
 
                 progress?.Report($"{dst}: reading the current copy in {entry}");
-                if (Directory.GetFiles(path).SingleOrDefault() is { } payload)
+                if (Directory.GetFiles(path).Where(f => !RdiffRepository.IsTempFile(f)).ToList() is [var payload])
                 {
                     var name = Path.GetFileName(payload);
                     if (name.EndsWith(".dump", StringComparison.Ordinal))

@@ -19,10 +19,15 @@ public sealed class SeriesLister(RdiffBackup rdiff)
         var lines = ImmutableList.CreateBuilder<string>();
         foreach (var name in SeriesNames.List(dir))
         {
-            lines.Add(name);
             var path = Path.Combine(dir, name);
             if (name.EndsWith(SeriesNames.TarSuffix, StringComparison.Ordinal) || !Directory.Exists(path))
+            {
+                lines.Add(name);
                 continue;
+            }
+
+            // The name stays the first word: restore --at takes it as list prints it.
+            lines.Add(RdiffRepository.IsInterrupted(path) ? $"{name} ({RdiffRepository.InterruptedNote})" : name);
             var times = await rdiff.ListBackupTimesAsync(path, ct);
             foreach (var t in times.Skip(1))
                 lines.Add(" " + SeriesNames.Of(t));

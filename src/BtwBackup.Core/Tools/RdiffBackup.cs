@@ -7,13 +7,44 @@ public sealed class RdiffBackup(IProcessRunner runner)
 {
     public const string Program = "rdiff-backup";
 
-    /// <summary>Stores <paramref name="sourceDir"/> into the repository: a mirror if new, else an increment.</summary>
-    public async Task<string> BackupAsync(string sourceDir, string repository, CancellationToken ct)
+    /// <summary>
+    /// Stores <paramref name="sourceDir"/> into the repository: a mirror if new, else an increment.
+    /// Exit code 2 (rdiff-backup's "warning" bit alone, e.g. after it regressed a failed backup
+    /// itself) is a stored backup: its WARNING lines are returned. Any other non-zero exit throws.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> BackupAsync(string sourceDir, string repository, CancellationToken ct)
     {
         var result = await runner.RunAsync(new ProcessSpec(Program, ["backup", sourceDir, repository]), ct);
-        if (!result.Succeeded)
+        return result.ExitCode switch
+        {
+            0 => [],
+            WarningExit => WarningLines(result),
+            _ => throw new ToolFailedException(Program, result.ExitCode, result.Stderr),
+        };
+    }
+
+    /// <summary>rdiff-backup's exit code when only its warning bit is set.</summary>
+    public const int WarningExit = 2;
+
+    /// <summary>
+    /// <c>rdiff-backup regress REPO</c>: rolls back an increment that did not complete (two
+    /// current_mirror markers) to the previous mirror. Exit 0 (nothing to do) and 2 (regressed,
+    /// a warning) are both success.
+    /// </summary>
+    public async Task RegressAsync(string repository, CancellationToken ct)
+    {
+        var result = await runner.RunAsync(new ProcessSpec(Program, ["regress", repository]), ct);
+        if (result.ExitCode is not (0 or WarningExit))
             throw new ToolFailedException(Program, result.ExitCode, result.Stderr);
-        return result.Stderr + result.Stdout;
+    }
+
+    private static IReadOnlyList<string> WarningLines(ProcessResult result)
+    {
+        var lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(l => l.StartsWith("WARNING", StringComparison.Ordinal))
+            .Select(l => Program + ": " + l)
+            .ToList();
+        return lines.Count > 0 ? lines : [$"{Program} exited with code {WarningExit} (a warning) and stored the backup"];
     }
 
     /// <summary>

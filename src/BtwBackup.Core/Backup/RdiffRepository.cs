@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using BtwBackup.Tools;
+
+namespace BtwBackup.Backup;
+
+/// <summary>
+/// The state of one rdiff-backup repository (a full-backup folder of an rdiff series) as its files
+/// show it, and the repair of an increment that did not complete (disk full, kill -9): its
+/// temporary files removed and the repository regressed to its previous mirror.
+/// </summary>
+public static partial class RdiffRepository
+{
+    /// <summary>rdiff-backup writes each new version of a file beside the mirror under this prefix, then renames it.</summary>
+    public const string TempPrefix = "rdiff-backup.tmp.";
+
+    /// <summary>How <c>list</c> and <c>verify</c> name a repository whose last increment did not complete.</summary>
+    public const string InterruptedNote = "interrupted increment: the next backup regresses it";
+
+    private const string DataDir = "rdiff-backup-data";
+
+    [GeneratedRegex(@"\.(\d{4}-\d\d-\d\dT\d\d[:;]\d\d[:;]\d\d(?:Z|[+-]\d\d[:;]\d\d))\.")]
+    private static partial Regex Stamp();
+
+    public static bool IsTempFile(string path) => Path.GetFileName(path).StartsWith(TempPrefix, StringComparison.Ordinal);
+
+    /// <summary>True when an increment started and did not complete: two current_mirror markers, or temporary files left.</summary>
+    public static bool IsInterrupted(string repository) => MirrorMarkers(repository).Count > 1 || TempFiles(repository).Count > 0;
+
+    /// <summary>The times of the current_mirror markers, oldest first: one in a sound repository.</summary>
+    public static IReadOnlyList<DateTime> MirrorMarkers(string repository)
+    {
+        var data = Path.Combine(repository, DataDir);
+        if (!Directory.Exists(data))
+            return [];
+        var times = Directory.EnumerateFiles(data, "current_mirror.*")
+            .Select(f => StampOf(Path.GetFileName(f)))
+            .OfType<DateTime>()
+            .ToList();
+        times.Sort();
+        return times;
+    }
+
+    /// <summary>rdiff-backup's temporary files anywhere in the repository.</summary>
+    public static IReadOnlyList<string> TempFiles(string repository) =>
+        Directory.Exists(repository)
+            ? [.. Directory.EnumerateFiles(repository, TempPrefix + "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 })]
+            : [];
+
+    /// <summary>
+    /// Brings an interrupted repository back to its last complete backup: removes the temporary
+    /// files, then <c>rdiff-backup regress</c>. rdiff-backup cannot regress the first increment of
+    /// a repository when it died before storing any file's increment (it takes an empty
+    /// <c>increments</c> folder for a new repository and says there is nothing to do); then the
+    /// mirror is untouched, and the files that increment added are removed here. Returns what was
+    /// done, for the log; empty when the repository was sound.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> RepairAsync(RdiffBackup rdiff, string repository, CancellationToken ct)
+    {
+        var done = new List<string>();
+        var temps = TempFiles(repository);
+        foreach (var temp in temps)
+            File.Delete(temp);
+        if (temps.Count > 0)
+            done.Add($"removed {temps.Count} temporary file(s) of rdiff-backup from {repository}");
+
+        if (MirrorMarkers(repository).Count < 2)
+            return done;
+
+        await rdiff.RegressAsync(repository, ct);
+        var markers = MirrorMarkers(repository);
+        if (markers.Count == 2 && !HasFileIncrements(repository))
+            RollBackFirstIncrement(repository, markers[0]);
+
+        markers = MirrorMarkers(repository);
+        if (markers.Count != 1)
+            throw new BackupException($"{repository}: rdiff-backup regress did not roll back the interrupted increment ({markers.Count} current_mirror markers); see {Path.Combine(repository, DataDir)}");
+        foreach (var temp in TempFiles(repository))
+            File.Delete(temp);
+        done.Add($"regressed the interrupted increment in {repository} to its backup of {markers[0]:yyyy-MM-dd'T'HH:mm:ss}");
+        return done;
+    }
+
+    private static bool HasFileIncrements(string repository)
+    {
+        var increments = Path.Combine(repository, DataDir, "increments");
+        return Directory.Exists(increments) && Directory.EnumerateFileSystemEntries(increments).Any();
+    }
+
+    /// <summary>
+    /// The increment died before any file's reverse diff was written, so no mirror file was
+    /// replaced (rdiff-backup writes a file's increment before it renames the new version in place).
+    /// What it added is named by its own time (markers, statistics, metadata) or, for the root
+    /// folder's increment, by the previous mirror's time: no complete backup writes either.
+    /// </summary>
+    private static void RollBackFirstIncrement(string repository, DateTime previous)
+    {
+        var data = Path.Combine(repository, DataDir);
+        foreach (var path in Directory.EnumerateFileSystemEntries(data))
+        {
+            var name = Path.GetFileName(path);
+            if (StampOf(name) is not { } time)
+                continue;
+            var added = time > previous || (time == previous && name.StartsWith("increments.", StringComparison.Ordinal));
+            if (!added)
+                continue;
+            if (Directory.Exists(path))
+                Directory.Delete(path, recursive: true);
+            else
+                File.Delete(path);
+        }
+    }
+
+    private static DateTime? StampOf(string name)
+    {
+        var m = Stamp().Match(name);
+        if (!m.Success)
+            return null;
+        var text = m.Groups[1].Value.Replace(';', ':');
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var t) ? t.UtcDateTime : null;
+    }
+}
