@@ -118,6 +118,8 @@ public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres)
                     matched += check.Matched;
                     // A difference under a pending path is that work, not a second problem.
                     problems.AddRange(check.Problems.Where(p => !pendingPaths.Any(w => Covers(w.Path, p))));
+                    // Not pending work: a sync that will not go ahead on its own.
+                    problems.AddRange(check.Refusals);
                 }
                 catch (ObjectStoreException e)
                 {

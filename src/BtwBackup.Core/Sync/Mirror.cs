@@ -14,8 +14,13 @@ public sealed record TransferReport(int Uploaded, long BytesUploaded, int Delete
 }
 
 /// <summary>A push or sync in which some files failed; the path stays pending.</summary>
-/// <summary>What a check of the remote copy found: files that match, and one line per problem.</summary>
-public sealed record MirrorCheck(int Matched, System.Collections.Immutable.ImmutableList<string> Problems);
+/// <summary>What a check of the remote copy found: files that match, and one line per problem.
+/// <see cref="Refusals"/>: what a sync of the folder would refuse (a listed key that is no safe path,
+/// deletions <see cref="DeletionGuard"/> holds back), one line each: never pending work.</summary>
+public sealed record MirrorCheck(int Matched, System.Collections.Immutable.ImmutableList<string> Problems, System.Collections.Immutable.ImmutableList<string> Refusals)
+{
+    public MirrorCheck(int matched, System.Collections.Immutable.ImmutableList<string> problems) : this(matched, problems, []) { }
+}
 
 public sealed class MirrorException(string path, IReadOnlyList<string> failures)
     : Exception($"{path}: {failures.Count} file(s) failed: {string.Join("; ", failures.Take(3))}")
@@ -144,6 +149,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     {
         var folder = path.Length == 0 || path.EndsWith('/') ? path : path + "/";
         var problems = new ConcurrentBag<string>();
+        var refusals = new List<string>();
         var remote = new Dictionary<string, RemoteObject>(StringComparer.Ordinal);
         await foreach (var o in store.ListAsync(KeyOf(folder), ct))
         {
@@ -154,7 +160,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
             }
             catch (UnsafePathException e)
             {
-                problems.Add($"{(folder.Length == 0 ? "root" : folder)}: {e.Message}: a sync refuses this listing");
+                refusals.Add($"{(folder.Length == 0 ? "root" : folder.TrimEnd('/'))}: {e.Message}: a sync refuses this listing");
             }
         }
 
@@ -174,9 +180,10 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         foreach (var rel in onlyRemote)
             problems.Add($"{rel}: on the server but not in root");
         // What a sync of this folder would refuse to delete, said as a sync would say it.
-        if (DeletionGuard.Refusal(new DeletionPlan(folder, local.Count, LocalTopLevel(), remote.Count, onlyRemote), limits) is { } refusal)
-            problems.Add($"{(folder.Length == 0 ? "root" : folder.TrimEnd('/'))}: a sync would stop here: {refusal}");
-        return new MirrorCheck(matched, [.. problems.Order(StringComparer.Ordinal)]);
+        var refusal = DeletionGuard.Refusal(new DeletionPlan(folder, local.Count, LocalTopLevel(), remote.Count, onlyRemote), limits);
+        if (refusal is not null)
+            refusals.Add($"{(folder.Length == 0 ? "root" : folder.TrimEnd('/'))}: a sync would stop here: {refusal}");
+        return new MirrorCheck(matched, [.. problems.Order(StringComparer.Ordinal)], [.. refusals]);
     }
 
     /// <summary>
