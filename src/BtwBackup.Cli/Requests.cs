@@ -27,7 +27,7 @@ public static class Requests
             "fs" => new Request(new BackupFileTree(args.Get("src"), args.Get("dst"), Owner(args)), Writes: true, Syncs: true),
             "list" => new Request(new ListBackups(args.Get("dst")), Writes: false),
             "db" => new Request(new BackupDatabase(Database(args), args.Get("dst"), Owner(args)), Writes: true, Syncs: true),
-            "sync" => new Request(new SyncNow(args.Flag("full")), Writes: true, Syncs: true),
+            "sync" => new Request(new SyncNow(args.Flag("full"), args.Flag("allow_deletes")), Writes: true, Syncs: true),
             "sync-state" => new Request(SyncState(args), Writes: true, Syncs: true),
             "run" => new Request(new RunPass([.. args.All("SOURCE").Distinct()], args.Flag("json")), Writes: true),
             "status" => new Request(new ShowStatus(args.Flag("json")), Writes: false),

@@ -87,6 +87,16 @@ public abstract class ObjectStoreContract : IDisposable
     }
 
     [Fact]
+    public async Task Keys_with_spaces_plus_percent_and_colons_are_listed_as_they_are()
+    {
+        // Listings are asked URL-encoded: what comes back must be decoded exactly once.
+        string[] keys = [_prefix + "a b", _prefix + "a+b", _prefix + "a%20b", _prefix + "2016-01-01T00:00:00/é&<x>"];
+        foreach (var key in keys)
+            await PutAsync(key, [1]);
+        Assert.Equal(keys.Order(StringComparer.Ordinal), (await ListAsync(_prefix)).Select(o => o.Key));
+    }
+
+    [Fact]
     public async Task Delete_removes_and_a_missing_key_is_not_an_error()
     {
         await PutAsync(_prefix + "gone", [1, 2, 3]);

@@ -197,7 +197,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         {
             var mirror = new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism);
             var options = new DestinationOptions(d.Name, mirror, settings.Sync.HistoryWindow, settings.Sync.SnapshotEvery,
-                LegacyStateFile: index == 0 ? legacy : null);
+                LegacyStateFile: index == 0 ? legacy : null, MaxDelete: settings.Sync.MaxDelete);
             // A journal failure stops a persistent actor: its backoff supervisor brings it back.
             var supervised = Akka.Pattern.BackoffSupervisor.Props(Akka.Pattern.Backoff.OnStop(
                 DestinationActor.Props(options), "destination", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1));
@@ -216,7 +216,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         }
 
         ImmutableList<PendingPath> changed = sync.Full ? [new PendingPath("", Sync: true)] : [];
-        Context.ActorOf(SyncRound.Props(Destinations, changed, new ReplyWith(Sender, CommandReply.Ok())));
+        Context.ActorOf(SyncRound.Props(Destinations, changed, new ReplyWith(Sender, CommandReply.Ok()), sync.AllowDeletes));
     }
 
     private void InspectSyncState(InspectSyncState inspect)

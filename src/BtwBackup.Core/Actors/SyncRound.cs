@@ -42,7 +42,7 @@ public sealed class SyncRound : ReceiveActor
     private readonly int _destinations;
     private int _recorded;
 
-    public SyncRound(IReadOnlyList<IActorRef> destinations, ImmutableList<PendingPath> changed, object tag)
+    public SyncRound(IReadOnlyList<IActorRef> destinations, ImmutableList<PendingPath> changed, object tag, bool allowDeletes = false)
     {
         _tag = tag;
         _destinations = destinations.Count;
@@ -53,7 +53,7 @@ public sealed class SyncRound : ReceiveActor
             {
                 Context.SetReceiveTimeout(null);
                 foreach (var d in destinations)
-                    d.Tell(new RunSync(0));
+                    d.Tell(new RunSync(0, allowDeletes));
             }
         });
         // Recording takes a journal write: a destination silent that long is down (its journal
@@ -77,8 +77,9 @@ public sealed class SyncRound : ReceiveActor
             d.Tell(new RecordPending(0, changed));
     }
 
-    public static Props Props(IReadOnlyList<IActorRef> destinations, ImmutableList<PendingPath> changed, object tag) =>
-        Akka.Actor.Props.Create(() => new SyncRound(destinations, changed, tag));
+    /// <param name="allowDeletes">sync --allow-deletes: an administrator's go-ahead past the deletion limits.</param>
+    public static Props Props(IReadOnlyList<IActorRef> destinations, ImmutableList<PendingPath> changed, object tag, bool allowDeletes = false) =>
+        Akka.Actor.Props.Create(() => new SyncRound(destinations, changed, tag, allowDeletes));
 
     private void Finish(bool timedOut)
     {

@@ -107,6 +107,7 @@ public static class ConfigLoader
                 Int(config, "sync.snapshot-every", path, min: 1) ?? SyncSettings.Default.SnapshotEvery)
             {
                 PostgresJournal = Journal(config, path),
+                MaxDelete = Int(config, "sync.max-delete", path, min: 0) ?? SyncSettings.Default.MaxDelete,
             },
             Daemon = ReadDaemon(config, path, configDir),
             PassParallelism = Int(config, "run.parallelism", path, min: 1) ?? 2,

@@ -15,6 +15,9 @@ public sealed record SyncSettings(int Parallelism, TimeSpan HistoryWindow, int S
     /// <summary>Null: the embedded default, SQLite in the configuration directory. Else a PostgreSQL connection string.</summary>
     public string? PostgresJournal { get; init; }
 
+    /// <summary>sync.max-delete: a sync that would delete more objects in one folder stops before deleting any (see DeletionGuard).</summary>
+    public int MaxDelete { get; init; } = Sync.DeletionLimits.DefaultMaxDelete;
+
     public override string ToString() => $"SyncSettings {{ Parallelism = {Parallelism}, HistoryWindow = {HistoryWindow}, SnapshotEvery = {SnapshotEvery}, Journal = {(PostgresJournal is null ? "sqlite" : "postgresql")} }}";
 }
 

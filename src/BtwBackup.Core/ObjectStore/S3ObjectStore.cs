@@ -70,9 +70,14 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
                 BucketName = _connection.Bucket,
                 Prefix = prefix,
                 ContinuationToken = token,
+                // Keys come URL-encoded: a key with a control character cannot be carried in XML 1.0,
+                // and would break the listing rather than be refused by name.
+                Encoding = EncodingType.Url,
             }, ct));
+            // The SDK leaves the keys as they came; a server that honoured encoding-type says so.
+            var encoded = response.Encoding == EncodingType.Url;
             foreach (var o in response.S3Objects ?? [])
-                yield return new RemoteObject(o.Key, o.Size ?? 0, PlainMd5(o.ETag));
+                yield return new RemoteObject(encoded ? WebUtility.UrlDecode(o.Key) : o.Key, o.Size ?? 0, PlainMd5(o.ETag));
             token = response.IsTruncated == true ? response.NextContinuationToken : null;
         }
         while (token is not null);
@@ -250,6 +255,10 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         catch (Exception e) when (e is HttpRequestException or IOException or SocketException or WebException or TaskCanceledException && e is not OperationCanceledException { CancellationToken.IsCancellationRequested: true })
         {
             throw new ObjectStoreException($"{what}: {e.Message}", transient: true, e);
+        }
+        catch (Exception e) when (e is System.Xml.XmlException or AmazonUnmarshallingException)
+        {
+            throw new ObjectStoreException($"{what}: the server's answer is not valid S3 XML: {e.Message}", transient: false, e);
         }
     }
 

@@ -44,8 +44,8 @@ public sealed record ListBackups(string Dst) : CliCommand;
 /// <summary><c>db DB DST</c>, or with <paramref name="Database"/> null <c>db -g DST</c>.</summary>
 public sealed record BackupDatabase(string? Database, string Dst, Ownership? Owner) : CliCommand;
 
-/// <summary><c>sync</c> (what is pending) or <c>sync --full</c> (the whole root first).</summary>
-public sealed record SyncNow(bool Full) : CliCommand;
+/// <summary><c>sync</c> (what is pending) or <c>sync --full</c> (the whole root first); <c>--allow-deletes</c>: past the deletion limits.</summary>
+public sealed record SyncNow(bool Full, bool AllowDeletes = false) : CliCommand;
 
 public enum SyncStateAction
 {

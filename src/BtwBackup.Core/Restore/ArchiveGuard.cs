@@ -1,5 +1,6 @@
 using System.Formats.Tar;
 using BtwBackup.Backup;
+using BtwBackup.ObjectStore;
 using BtwBackup.Tools;
 using CliWrap;
 
@@ -7,8 +8,9 @@ namespace BtwBackup.Restore;
 
 /// <summary>
 /// Reads an archive's headers before anything is extracted, and refuses one that would write
-/// outside the target: a member with an absolute path or a <c>..</c> component, a member under
-/// a symbolic link the archive itself made, or a hard link to such a path.
+/// outside the target: a member whose name <see cref="SafePath"/> refuses (absolute, <c>..</c>,
+/// <c>.</c> or empty components, NUL, control characters, backslashes), a member under a
+/// symbolic link the archive itself made, or a hard link to such a path.
 /// </summary>
 public sealed class ArchiveGuard(IProcessRunner runner)
 {
@@ -59,24 +61,39 @@ public sealed class ArchiveGuard(IProcessRunner runner)
 
     private static string? Problem(string name, HashSet<string> links, string what)
     {
-        if (name.StartsWith('/'))
-            return $"the {what} '{name}' is an absolute path";
-        var parts = name.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(p => p != ".").ToList();
-        if (parts.Contains(".."))
-            return $"the {what} '{name}' goes above the target (..)";
-        for (var i = 1; i < parts.Count; i++)
+        string? relative;
+        try
+        {
+            relative = SafePath.Member(name, "the " + what);
+        }
+        catch (UnsafePathException e)
+        {
+            return e.Message;
+        }
+
+        if (relative is null)
+            return null;
+        var parts = relative.Split('/');
+        for (var i = 1; i < parts.Length; i++)
         {
             var prefix = string.Join('/', parts.Take(i));
             if (links.Contains(prefix))
-                return $"the {what} '{name}' would be written through the symbolic link '{prefix}'";
+                return $"the {what} '{SafePath.Show(name)}' would be written through the symbolic link '{prefix}'";
         }
 
         return null;
     }
 
+    /// <summary>A symbolic link member's relative path, for the check of later members; null for a bad name (refused already).</summary>
     private static string? Normalize(string name)
     {
-        var parts = name.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(p => p != ".").ToList();
-        return parts.Count == 0 ? null : string.Join('/', parts);
+        try
+        {
+            return SafePath.Member(name, "the member");
+        }
+        catch (UnsafePathException)
+        {
+            return null;
+        }
     }
 }

@@ -26,17 +26,27 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
 {
     private const string TreeArchive = "backup.tar";
 
+    /// <summary>Databases PostgreSQL itself relies on, with what replacing one would break.</summary>
+    private static readonly Dictionary<string, string> ProtectedDatabases = new(StringComparer.Ordinal)
+    {
+        ["template1"] = "it is the template of every CREATE DATABASE: replacing it puts the dump's content into every database created after, and a failure breaks CREATE DATABASE",
+        ["template0"] = "it is PostgreSQL's pristine template (createdb --template=template0, pg_restore --create rely on it unchanged)",
+        ["postgres"] = "it is the database that tools and administrators connect to by default: replacing it drops what they keep there",
+    };
+
     public async Task<ImmutableList<string>> RestoreAsync(
         GeneralSettings settings, RestoreRequest request, Func<DestinationSettings, IObjectStore>? stores, IProgress<string>? progress, CancellationToken ct)
     {
         if (request.Target is { } target)
             CheckTarget(target, settings.RootPath, request.Force);
+        if (request.Database is { } database && !request.Force && ProtectedDatabases.ContainsKey(database))
+            throw new ConfigException($"--database {database}: refused without --force: {ProtectedDatabases[database]}");
         var scratch = Directory.CreateTempSubdirectory("btw-backup-restore-").FullName;
         try
         {
             var (seriesDir, fetched) = request.From is null
                 ? (Path.Combine(settings.RootPath, request.Dst), "")
-                : await FetchAsync(settings, request, stores, scratch, progress, ct);
+                : await FetchCheckedAsync(settings, request, stores, scratch, progress, ct);
             if (!Directory.Exists(seriesDir))
                 throw new ConfigException($"no backups at {request.Dst}: {seriesDir} does not exist");
 
@@ -76,12 +86,28 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
         }
     }
 
-    /// <summary>TARGET: absent, or an empty folder, or anything with --force; never root, inside it, or above it.</summary>
+    /// <summary>
+    /// TARGET: absent, or an empty folder, or anything with --force; never root, inside it, or
+    /// above it, also when a symbolic link on the way leads there (both sides are compared with
+    /// their links resolved); never a symbolic link itself (the restored folder would replace
+    /// the link, or the writes follow it).
+    /// </summary>
     private static void CheckTarget(string target, string root, bool force)
     {
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
-        if (full == root || full.StartsWith(root + "/", StringComparison.Ordinal) || root.StartsWith(full + "/", StringComparison.Ordinal))
-            throw new ConfigException($"the target {target} is inside the backups (root-path {root}) or holds them: restore somewhere else");
+        var real = SafePath.Resolve(full);
+        var realRoot = SafePath.Resolve(root);
+        foreach (var (t, r) in new[] { (full, root), (real, realRoot) })
+        {
+            if (t == r || t.StartsWith(r + "/", StringComparison.Ordinal) || r.StartsWith(t + "/", StringComparison.Ordinal) || t == "/")
+            {
+                var via = real == full ? "" : $" (through a symbolic link: it is {real})";
+                throw new ConfigException($"the target {target} is inside the backups (root-path {root}) or holds them{via}: restore somewhere else");
+            }
+        }
+
+        if (new FileInfo(full).LinkTarget is { } link)
+            throw new ConfigException($"the target {target} is a symbolic link (to {link}): give the folder it leads to, or another folder");
         if (File.Exists(target) && !Directory.Exists(target))
             throw new ConfigException($"the target {target} is a file: give a folder (absent or empty)");
         if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any() && !force)
@@ -89,6 +115,20 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
         var parent = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(target));
         if (parent is null)
             throw new ConfigException($"the target cannot be {target}");
+    }
+
+    /// <summary>A key of the destination that is no safe path refuses the whole restore, before anything is written.</summary>
+    private async Task<(string SeriesDir, string Fetched)> FetchCheckedAsync(
+        GeneralSettings settings, RestoreRequest request, Func<DestinationSettings, IObjectStore>? stores, string scratch, IProgress<string>? progress, CancellationToken ct)
+    {
+        try
+        {
+            return await FetchAsync(settings, request, stores, scratch, progress, ct);
+        }
+        catch (UnsafePathException e)
+        {
+            throw new BackupException($"refused to restore {request.Dst} from {request.From}: {e.Message}; nothing was restored");
+        }
     }
 
     private async Task<(string SeriesDir, string Fetched)> FetchAsync(
@@ -108,6 +148,8 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
         var entries = new SortedSet<string>(StringComparer.Ordinal);
         await foreach (var o in store.ListAsync(seriesKey, ct))
         {
+            // The listing is the server's word: every key must be a safe path under what was asked.
+            mirror.CheckKey(o.Key, seriesKey);
             var name = o.Key[seriesKey.Length..].Split('/')[0];
             if (SeriesNames.IsBackupName(name))
                 entries.Add(name);

@@ -115,10 +115,12 @@ public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres)
             {
                 try
                 {
-                    var check = await mirror.CheckAsync(folder, ct);
+                    var check = await mirror.CheckAsync(folder, new DeletionLimits(settings.Sync.MaxDelete), ct);
                     matched += check.Matched;
                     // A difference under a pending path is that work, not a second problem.
                     problems.AddRange(check.Problems.Where(p => !pendingPaths.Any(w => Covers(w.Path, p))));
+                    // Not pending work: a sync that will not go ahead on its own.
+                    problems.AddRange(check.Refusals);
                 }
                 catch (ObjectStoreException e)
                 {

@@ -6,8 +6,8 @@ using BtwBackup.Backup;
 
 namespace BtwBackup.Sync;
 
-/// <summary>Where and how a destination is mirrored, and how its journal is kept.</summary>
-public sealed record DestinationOptions(string Name, Mirror Mirror, TimeSpan HistoryWindow, int SnapshotEvery = 200, string? LegacyStateFile = null);
+/// <summary>Where and how a destination is mirrored, and how its journal is kept. <see cref="MaxDelete"/>: sync.max-delete.</summary>
+public sealed record DestinationOptions(string Name, Mirror Mirror, TimeSpan HistoryWindow, int SnapshotEvery = 200, string? LegacyStateFile = null, int MaxDelete = DeletionLimits.DefaultMaxDelete);
 
 /// <summary>
 /// One destination's sync state, persisted: the only writer of it. "push P" and "sync P" are
@@ -56,11 +56,12 @@ public sealed class DestinationActor : ReceivePersistentActor
 
     public static Props Props(DestinationOptions options) => Akka.Actor.Props.Create(() => new DestinationActor(options));
 
-    private sealed record Run(long Correlation, IActorRef ReplyTo, ImmutableQueue<(string Path, bool Sync)> Todo, TransferReport Report, ImmutableList<string> Failures);
+    private sealed record Run(long Correlation, IActorRef ReplyTo, ImmutableQueue<(string Path, bool Sync)> Todo, TransferReport Report, ImmutableList<string> Failures, bool AllowDeletes);
 
     private sealed record PathTransferred(string Path, bool Sync, TransferReport Report);
 
-    private sealed record PathFailed(string Path, bool Sync, string Error);
+    /// <summary><see cref="Refused"/>: the sync deleted nothing on purpose (<see cref="DeletionGuard"/>), rather than failed.</summary>
+    private sealed record PathFailed(string Path, bool Sync, string Error, bool Refused = false);
 
     private void Record(RecordPending record)
     {
@@ -91,7 +92,7 @@ public sealed class DestinationActor : ReceivePersistentActor
         }
 
         var todo = _state.MustPush.Select(p => (p, false)).Concat(_state.MustSync.Select(p => (p, true)));
-        _run = new Run(run.Correlation, Sender, ImmutableQueue.CreateRange(todo), TransferReport.None, []);
+        _run = new Run(run.Correlation, Sender, ImmutableQueue.CreateRange(todo), TransferReport.None, [], run.AllowDeletes);
         Next();
     }
 
@@ -108,10 +109,12 @@ public sealed class DestinationActor : ReceivePersistentActor
 
         var (path, sync) = run.Todo.Peek();
         var mirror = _options.Mirror;
-        var task = sync ? mirror.SyncAsync(path, _cts.Token) : mirror.PushAsync(path, _cts.Token);
+        var task = sync ? mirror.SyncAsync(path, new DeletionLimits(_options.MaxDelete, run.AllowDeletes), _cts.Token) : mirror.PushAsync(path, _cts.Token);
         task.PipeTo(Self,
             success: r => new PathTransferred(path, sync, r),
-            failure: e => new PathFailed(path, sync, (e is AggregateException { InnerException: { } inner } ? inner : e).Message));
+            failure: e => (e is AggregateException { InnerException: { } inner } ? inner : e) is var cause && cause is DeletionRefusedException
+                ? new PathFailed(path, sync, cause.Message, Refused: true)
+                : new PathFailed(path, sync, cause.Message));
     }
 
     private void Transferred(PathTransferred done)
@@ -134,7 +137,10 @@ public sealed class DestinationActor : ReceivePersistentActor
     private void Failed(PathFailed failed)
     {
         _log.Warning("destination {0}: {1} {2} failed, it stays pending: {3}", _options.Name, failed.Sync ? "sync" : "push", failed.Path, failed.Error);
-        _run = _run! with { Todo = _run.Todo.Dequeue(), Failures = _run.Failures.Add($"{(failed.Sync ? "sync" : "push")} of {failed.Path} to {_options.Name} failed: {failed.Error}") };
+        var line = failed.Refused
+            ? $"{_options.Name}: {failed.Error}"
+            : $"{(failed.Sync ? "sync" : "push")} of {failed.Path} to {_options.Name} failed: {failed.Error}";
+        _run = _run! with { Todo = _run.Todo.Dequeue(), Failures = _run.Failures.Add(line) };
         Next();
     }
 

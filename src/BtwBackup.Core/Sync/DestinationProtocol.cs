@@ -8,8 +8,8 @@ public sealed record RecordPending(long Correlation, ImmutableList<PendingPath> 
 
 public sealed record PendingRecorded(long Correlation, string Destination);
 
-/// <summary>Push and sync everything pending now.</summary>
-public sealed record RunSync(long Correlation);
+/// <summary>Push and sync everything pending now; <paramref name="AllowDeletes"/>: sync --allow-deletes (past <see cref="DeletionGuard"/>'s limits).</summary>
+public sealed record RunSync(long Correlation, bool AllowDeletes = false);
 
 /// <summary>The outcome of a sync run: what moved, which paths failed (each with one line), what is still pending.</summary>
 public sealed record SyncFinished(long Correlation, string Destination, TransferReport Report, ImmutableList<string> Failures, SyncState Pending);

@@ -14,8 +14,13 @@ public sealed record TransferReport(int Uploaded, long BytesUploaded, int Delete
 }
 
 /// <summary>A push or sync in which some files failed; the path stays pending.</summary>
-/// <summary>What a check of the remote copy found: files that match, and one line per problem.</summary>
-public sealed record MirrorCheck(int Matched, System.Collections.Immutable.ImmutableList<string> Problems);
+/// <summary>What a check of the remote copy found: files that match, and one line per problem.
+/// <see cref="Refusals"/>: what a sync of the folder would refuse (a listed key that is no safe path,
+/// deletions <see cref="DeletionGuard"/> holds back), one line each: never pending work.</summary>
+public sealed record MirrorCheck(int Matched, System.Collections.Immutable.ImmutableList<string> Problems, System.Collections.Immutable.ImmutableList<string> Refusals)
+{
+    public MirrorCheck(int matched, System.Collections.Immutable.ImmutableList<string> problems) : this(matched, problems, []) { }
+}
 
 public sealed class MirrorException(string path, IReadOnlyList<string> failures)
     : Exception($"{path}: {failures.Count} file(s) failed: {string.Join("; ", failures.Take(3))}")
@@ -48,17 +53,26 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         return new TransferReport(uploaded, bytes, 0, 0);
     }
 
-    public async Task<TransferReport> SyncAsync(string path, CancellationToken ct)
+    public Task<TransferReport> SyncAsync(string path, CancellationToken ct) => SyncAsync(path, DeletionLimits.Default, ct);
+
+    /// <summary>
+    /// Makes the remote folder equal to the local one. What it would delete is weighed by
+    /// <see cref="DeletionGuard"/> first: when the guard refuses, what differs is still uploaded,
+    /// nothing is deleted, and <see cref="DeletionRefusedException"/> says why (the path stays pending).
+    /// </summary>
+    public async Task<TransferReport> SyncAsync(string path, DeletionLimits limits, CancellationToken ct)
     {
         var folder = path.Length == 0 || path.EndsWith('/') ? path : path + "/";
         if (!Directory.Exists(Path.Combine(root, folder)))
             throw new MirrorException(path, ["trying to sync a path which is not a local directory"]);
 
-        var remote = new Dictionary<string, RemoteObject>(StringComparer.Ordinal);
-        await foreach (var o in store.ListAsync(KeyOf(folder), ct))
-            remote[o.Key] = o;
-
+        var remote = await ListCheckedAsync(folder, ct);
         var local = LocalFiles(folder);
+        var localKeys = local.Select(KeyOf).ToHashSet(StringComparer.Ordinal);
+        var deletions = remote.Keys.Where(k => !localKeys.Contains(k)).Order(StringComparer.Ordinal).ToList();
+        var refusal = DeletionGuard.Refusal(
+            new DeletionPlan(folder, local.Count, LocalTopLevel(), remote.Count, [.. deletions.Select(k => k[prefix.Length..])]), limits);
+
         var failures = new ConcurrentBag<string>();
         long bytes = 0;
         int uploaded = 0, unchanged = 0, deleted = 0;
@@ -75,8 +89,13 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
             Interlocked.Increment(ref uploaded);
         });
 
-        var localKeys = local.Select(KeyOf).ToHashSet(StringComparer.Ordinal);
-        await EachAsync(remote.Keys.Where(k => !localKeys.Contains(k)), failures, ct, async (key, token) =>
+        if (refusal is not null)
+        {
+            ThrowIfFailed(path, failures);
+            throw new DeletionRefusedException(refusal);
+        }
+
+        await EachAsync(deletions, failures, ct, async (key, token) =>
         {
             await store.DeleteAsync(key, token);
             Interlocked.Increment(ref deleted);
@@ -86,18 +105,66 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         return new TransferReport(uploaded, bytes, deleted, unchanged);
     }
 
+    /// <summary>The top-level folders of root: the series a destination's top-level folders are compared with.</summary>
+    private HashSet<string> LocalTopLevel() =>
+        Directory.Exists(root)
+            ? Directory.EnumerateDirectories(root).Select(d => Path.GetFileName(d)).ToHashSet(StringComparer.Ordinal)
+            : [];
+
+    /// <summary>
+    /// The objects under a folder, each key checked: it must lie under the prefix asked for, and
+    /// the rest must be a path <see cref="SafePath"/> accepts. A listing is the server's word,
+    /// not ours: one bad key refuses the whole listing, naming it.
+    /// </summary>
+    private async Task<Dictionary<string, RemoteObject>> ListCheckedAsync(string folder, CancellationToken ct)
+    {
+        var asked = KeyOf(folder);
+        var remote = new Dictionary<string, RemoteObject>(StringComparer.Ordinal);
+        await foreach (var o in store.ListAsync(asked, ct))
+        {
+            CheckKey(o.Key, asked);
+            remote[o.Key] = o;
+        }
+
+        return remote;
+    }
+
+    /// <summary>Refuses a key of a listing of <paramref name="asked"/> that is not under it or not a safe path below the prefix.</summary>
+    public void CheckKey(string key, string asked)
+    {
+        if (!key.StartsWith(asked, StringComparison.Ordinal))
+            throw new UnsafePathException($"the key '{SafePath.Show(key)}' of the listing is not under the prefix asked for ('{SafePath.Show(asked)}')");
+        if (SafePath.Problem(key[prefix.Length..]) is { } problem)
+            throw new UnsafePathException($"the key '{SafePath.Show(key)}' of the listing {problem}");
+    }
+
     /// <summary>
     /// Compares the remote copy of a folder (relative to root; "" for all of it) with the local
     /// one by content, changing nothing: one line per file missing, different, or only remote.
     /// </summary>
-    public async Task<MirrorCheck> CheckAsync(string path, CancellationToken ct)
+    public async Task<MirrorCheck> CheckAsync(string path, CancellationToken ct) => await CheckAsync(path, DeletionLimits.Default, ct);
+
+    /// <inheritdoc cref="CheckAsync(string, CancellationToken)"/>
+    public async Task<MirrorCheck> CheckAsync(string path, DeletionLimits limits, CancellationToken ct)
     {
         var folder = path.Length == 0 || path.EndsWith('/') ? path : path + "/";
+        var problems = new ConcurrentBag<string>();
+        var refusals = new List<string>();
         var remote = new Dictionary<string, RemoteObject>(StringComparer.Ordinal);
         await foreach (var o in store.ListAsync(KeyOf(folder), ct))
-            remote[o.Key] = o;
+        {
+            try
+            {
+                CheckKey(o.Key, KeyOf(folder));
+                remote[o.Key] = o;
+            }
+            catch (UnsafePathException e)
+            {
+                refusals.Add($"{(folder.Length == 0 ? "root" : folder.TrimEnd('/'))}: {e.Message}: a sync refuses this listing");
+            }
+        }
+
         var local = Directory.Exists(Path.Combine(root, folder)) ? LocalFiles(folder) : [];
-        var problems = new ConcurrentBag<string>();
         var matched = 0;
         await EachAsync(local, problems, ct, async (rel, token) =>
         {
@@ -109,9 +176,14 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
                 Interlocked.Increment(ref matched);
         });
         var localKeys = local.Select(KeyOf).ToHashSet(StringComparer.Ordinal);
-        foreach (var key in remote.Keys.Where(k => !localKeys.Contains(k)))
-            problems.Add($"{key[prefix.Length..]}: on the server but not in root");
-        return new MirrorCheck(matched, [.. problems.Order(StringComparer.Ordinal)]);
+        var onlyRemote = remote.Keys.Where(k => !localKeys.Contains(k)).Select(k => k[prefix.Length..]).ToList();
+        foreach (var rel in onlyRemote)
+            problems.Add($"{rel}: on the server but not in root");
+        // What a sync of this folder would refuse to delete, said as a sync would say it.
+        var refusal = DeletionGuard.Refusal(new DeletionPlan(folder, local.Count, LocalTopLevel(), remote.Count, onlyRemote), limits);
+        if (refusal is not null)
+            refusals.Add($"{(folder.Length == 0 ? "root" : folder.TrimEnd('/'))}: a sync would stop here: {refusal}");
+        return new MirrorCheck(matched, [.. problems.Order(StringComparer.Ordinal)], [.. refusals]);
     }
 
     /// <summary>
@@ -122,11 +194,17 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     public async Task<long> FetchAsync(string path, IProgress<string>? progress, CancellationToken ct)
     {
         var objects = new List<RemoteObject>();
+        var files = new Dictionary<string, string>(StringComparer.Ordinal);
         await foreach (var o in store.ListAsync(KeyOf(path), ct))
         {
+            CheckKey(o.Key, KeyOf(path));
             if (path.EndsWith('/') || o.Key == KeyOf(path))
                 objects.Add(o);
         }
+
+        // Every key is mapped (and refused) before the first download: a bad one leaves nothing behind.
+        foreach (var o in objects)
+            files[o.Key] = SafePath.Under(root, o.Key[prefix.Length..], "the key", o.Key);
 
         if (objects.Count == 0)
             throw new MirrorException(path, ["nothing on the server under " + KeyOf(path)]);
@@ -135,8 +213,10 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         var failures = new ConcurrentBag<string>();
         await EachAsync(objects.Select(o => o.Key), failures, ct, async (key, token) =>
         {
-            var file = Path.Combine(root, key[prefix.Length..]);
+            var file = files[key];
             Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            // Checked again now that the folders on the way exist: none may have become a link.
+            SafePath.Under(root, key[prefix.Length..], "the key", key);
             await store.GetFileAsync(key, file, token);
             var o = objects.First(x => x.Key == key);
             var expected = o.ContentMd5 ?? await store.StoredMd5Async(key, token);

@@ -77,7 +77,7 @@ public sealed class ConfigLoaderTests : IDisposable
               a { uri = "s3://bucket/pre/fix", s3cmd-config = "{{cfg}}" }
               b { uri = "s3://other", endpoint = "https://s3.example.net", region = eu-west-1, access-key = X, secret-key = Y, server-side-encryption = none }
             }
-            sync { parallelism = 3, history-window = 30d, snapshot-every = 50, journal { provider = postgresql, connection-string = "Host=/run/pg;Database=btw" } }
+            sync { parallelism = 3, history-window = 30d, snapshot-every = 50, max-delete = 0, journal { provider = postgresql, connection-string = "Host=/run/pg;Database=btw" } }
             """);
         Assert.Equal(
         [
@@ -87,6 +87,7 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal((3, TimeSpan.FromDays(30), 50, "Host=/run/pg;Database=btw"), (s.Sync.Parallelism, s.Sync.HistoryWindow, s.Sync.SnapshotEvery, s.Sync.PostgresJournal));
         Assert.DoesNotContain("SK", s.Destinations[0].ToString());
         Assert.Null(LoadHocon("root-path = /b").Sync.PostgresJournal);
+        Assert.Equal((0, 1000), (s.Sync.MaxDelete, LoadHocon("root-path = /b").Sync.MaxDelete));
     }
 
     [Theory]
@@ -98,6 +99,9 @@ public sealed class ConfigLoaderTests : IDisposable
     [InlineData("sync.journal.provider = postgresql", "sync.journal.connection-string is required")]
     [InlineData("sync.parallelism = 0", "sync.parallelism must be a whole number of 1 or more")]
     [InlineData("run.parallelism = 0", "run.parallelism must be a whole number of 1 or more")]
+    [InlineData("sync.max-delete = -1", "sync.max-delete must be a whole number of 0 or more, not '-1'")]
+    [InlineData("sync.max-delete = 99999999999", "sync.max-delete must be a whole number of 0 or more")]
+    [InlineData("sync.max-delete = all", "sync.max-delete must be a whole number of 0 or more, not 'all'")]
     [InlineData("daemon.port = 70000", "daemon.port must be a TCP port")]
     [InlineData("daemon.schedule = \"every night\"", "daemon.schedule must be a cron expression")]
     [InlineData("daemon.schedule = \"61 2 * * *\"", "daemon.schedule must be a cron expression")]

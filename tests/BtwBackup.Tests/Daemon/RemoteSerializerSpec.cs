@@ -26,6 +26,7 @@ public sealed class RemoteSerializerSpec : TestKit
         new BackupDatabase("shop", "db/shop", null),
         new BackupDatabase(null, "db/global", null),
         new SyncNow(Full: true),
+        new SyncNow(Full: false, AllowDeletes: true),
         new InspectSyncState(SyncStateAction.History, new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc)),
         new RunPass(["www", "shop"], Json: true),
         new ShowStatus(Json: false),

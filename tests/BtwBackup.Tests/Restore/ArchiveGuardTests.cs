@@ -33,10 +33,18 @@ public sealed class ArchiveGuardTests
     [Fact]
     public async Task A_member_above_the_target_or_absolute_is_refused()
     {
-        Assert.Equal("the member '../x' goes above the target (..)", await ScanAsync(File("./a"), File("../x")));
-        Assert.Equal("the member './sub/../../x' goes above the target (..)", await ScanAsync(File("./sub/../../x")));
+        Assert.Equal("the member '../x' has a '..' component (it would go above its folder)", await ScanAsync(File("./a"), File("../x")));
+        Assert.Equal("the member './sub/../../x' has a '..' component (it would go above its folder)", await ScanAsync(File("./sub/../../x")));
         Assert.Equal("the member '/etc/cron.d/x' is an absolute path", await ScanAsync(File("/etc/cron.d/x")));
-        Assert.Equal("the hard link target '../../etc/shadow' goes above the target (..)", await ScanAsync(Link(TarEntryType.HardLink, "./h", "../../etc/shadow")));
+        Assert.Equal("the hard link target '../../etc/shadow' has a '..' component (it would go above its folder)", await ScanAsync(Link(TarEntryType.HardLink, "./h", "../../etc/shadow")));
+    }
+
+    [Fact]
+    public async Task A_member_with_a_name_no_tar_of_btw_backup_writes_is_refused()
+    {
+        Assert.Equal("the member './a\\b' holds a backslash", await ScanAsync(File("./a\\b")));
+        Assert.Equal("the member './a/./b' has a '.' component", await ScanAsync(File("./a/./b")));
+        Assert.Equal("the member './a\\x1b[2J' holds a control character (\\x1b)", await ScanAsync(File("./a\u001b[2J")));
     }
 
     [Fact]

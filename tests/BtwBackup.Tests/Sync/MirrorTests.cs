@@ -81,4 +81,57 @@ public sealed class MirrorTests : IDisposable
         await Assert.ThrowsAsync<MirrorException>(() => _mirror.SyncAsync("s/", CancellationToken.None));
         Assert.Single(_store.Objects);
     }
+
+    [Fact]
+    public async Task Sync_of_an_empty_root_or_without_a_series_deletes_nothing_and_says_why()
+    {
+        Write("www/a", "a");
+        Write("db/b", "b");
+        await _mirror.SyncAsync("", CancellationToken.None);
+        Directory.Delete(Path.Combine(_root, "db"), recursive: true);
+        var series = await Assert.ThrowsAsync<DeletionRefusedException>(() => _mirror.SyncAsync("", CancellationToken.None));
+        Assert.StartsWith("nothing deleted: root does not hold the series db (1 object(s))", series.Message);
+        Assert.Equal(2, _store.Objects.Count);
+
+        Directory.Delete(Path.Combine(_root, "www"), recursive: true);
+        var empty = await Assert.ThrowsAsync<DeletionRefusedException>(() => _mirror.SyncAsync("", new DeletionLimits(1000, AllowDeletes: true), CancellationToken.None));
+        Assert.StartsWith("nothing deleted: the local folder root holds no file", empty.Message);
+        Assert.Equal(2, _store.Objects.Count);
+
+        // The administrator's go-ahead deletes what the series rule held back, and uploads still happen when refused.
+        Write("www/a", "a2");
+        await Assert.ThrowsAsync<DeletionRefusedException>(() => _mirror.SyncAsync("", CancellationToken.None));
+        Assert.Equal("a2", Remote()["pre/www/a"]);
+        Assert.Equal(1, (await _mirror.SyncAsync("", new DeletionLimits(1000, AllowDeletes: true), CancellationToken.None)).Deleted);
+        Assert.Equal(["pre/www/a"], _store.Objects.Keys);
+    }
+
+    [Theory]
+    [InlineData("pre/s/../../etc/x")]
+    [InlineData("pre/s//x")]
+    [InlineData("pre/s/a\\b")]
+    [InlineData("pre/s/\u0000")]
+    public async Task A_listed_key_that_is_no_safe_path_refuses_the_sync_and_the_fetch(string key)
+    {
+        Write("s/a", "a");
+        await _mirror.SyncAsync("s/", CancellationToken.None);
+        var hostile = Path.Combine(_root, "hostile");
+        File.WriteAllText(hostile, "x");
+        await _store.PutFileAsync(key, hostile, System.Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData("x"u8)), CancellationToken.None);
+        var e = await Assert.ThrowsAsync<UnsafePathException>(() => _mirror.SyncAsync("s/", CancellationToken.None));
+        Assert.StartsWith($"the key '{SafePath.Show(key)}' of the listing ", e.Message);
+        Assert.True(_store.Objects.ContainsKey("pre/s/a"));
+
+        var fetchRoot = Directory.CreateTempSubdirectory("btw-fetch-").FullName;
+        try
+        {
+            var fetcher = new Mirror(_store, Path.Combine(fetchRoot, "in"), "pre/", 2);
+            await Assert.ThrowsAsync<UnsafePathException>(() => fetcher.FetchAsync("s/", null, CancellationToken.None));
+            Assert.Empty(Directory.GetFileSystemEntries(fetchRoot));
+        }
+        finally
+        {
+            Directory.Delete(fetchRoot, recursive: true);
+        }
+    }
 }
