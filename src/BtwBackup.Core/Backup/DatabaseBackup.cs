@@ -12,7 +12,20 @@ public sealed class DatabaseBackup(Postgres postgres, RdiffSeries rdiffSeries, I
 {
     public async Task<BackupOutcome> RunAsync(DatabaseJob job, IProgress<string>? progress, CancellationToken ct)
     {
-        FileTreeBackup.EnsureSeriesFolder(job.Series, job.Owner);
+        var created = FileTreeBackup.EnsureSeriesFolder(job.Series, job.Owner);
+        try
+        {
+            return await DumpAndStoreAsync(job, progress, ct);
+        }
+        catch
+        {
+            FileTreeBackup.RemoveIfEmpty(created);
+            throw;
+        }
+    }
+
+    private async Task<BackupOutcome> DumpAndStoreAsync(DatabaseJob job, IProgress<string>? progress, CancellationToken ct)
+    {
         var target = job.Target;
         var scratch = Directory.CreateTempSubdirectory("btw-backup").FullName;
         try

@@ -38,8 +38,20 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
                 : $"cannot read the source {source}: no such directory");
         }
 
-        EnsureSeriesFolder(job.Series, job.Owner);
+        var created = EnsureSeriesFolder(job.Series, job.Owner);
+        try
+        {
+            return await StoreAsync(job, source, progress, ct);
+        }
+        catch
+        {
+            RemoveIfEmpty(created);
+            throw;
+        }
+    }
 
+    private async Task<BackupOutcome> StoreAsync(FileTreeJob job, string source, IProgress<string>? progress, CancellationToken ct)
+    {
         if (job.Folder.Type == SourceType.Tar)
             return await tarSeries.BackupAsync(source, job.Series, job.Owner, progress, ct);
 
@@ -63,7 +75,8 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
         }
     }
 
-    internal static void EnsureSeriesFolder(SeriesLocation series, Ownership? owner)
+    /// <summary>Makes ROOT/DST if needed; gives the topmost folder it made (DST or a parent of it), null when DST was there.</summary>
+    internal static string? EnsureSeriesFolder(SeriesLocation series, Ownership? owner)
     {
         if (!Directory.Exists(series.RootPath))
             throw new BackupException($"the root path does not exist: {series.RootPath}");
@@ -71,12 +84,40 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
         if (Directory.Exists(dir))
         {
             RemoveStalePartials(dir);
-            return;
+            return null;
         }
 
+        var top = dir;
+        var root = Path.TrimEndingDirectorySeparator(series.RootPath);
+        for (var parent = Path.GetDirectoryName(dir); parent is not null && parent.Length > root.Length && !Directory.Exists(parent); parent = Path.GetDirectoryName(parent))
+            top = parent;
         Directory.CreateDirectory(dir);
         if (owner is not null)
             Posix.Chown(dir, owner);
+        return top;
+    }
+
+    /// <summary>
+    /// After a failed backup: removes the folders <see cref="EnsureSeriesFolder"/> made when
+    /// nothing was stored in them, so that a failure leaves root as it found it. A folder
+    /// holding anything (a file, a link) is left alone.
+    /// </summary>
+    internal static void RemoveIfEmpty(string? created)
+    {
+        if (created is null)
+            return;
+        try
+        {
+            var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 };
+            var onlyFolders = Directory.EnumerateFileSystemEntries(created, "*", options)
+                .All(e => (File.GetAttributes(e) & (FileAttributes.Directory | FileAttributes.ReparsePoint)) == FileAttributes.Directory);
+            if (onlyFolders)
+                Directory.Delete(created, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Left behind, empty: the next backup of the series uses it.
+        }
     }
 
     /// <summary>

@@ -18,7 +18,7 @@ public sealed record TransferReport(int Uploaded, long BytesUploaded, int Delete
 public sealed record MirrorCheck(int Matched, System.Collections.Immutable.ImmutableList<string> Problems);
 
 public sealed class MirrorException(string path, IReadOnlyList<string> failures)
-    : Exception($"{path}: {failures.Count} file(s) failed: {string.Join("; ", failures.Take(3))}")
+    : Exception($"{SyncState.Display(path)}: {failures.Count} file(s) failed: {string.Join("; ", failures.Take(3))}")
 {
     public IReadOnlyList<string> Failures { get; } = failures;
 }
