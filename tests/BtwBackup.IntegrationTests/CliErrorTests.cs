@@ -80,7 +80,7 @@ public sealed class CliErrorTests : IDisposable
         await ExpectErrorAsync(1, $"btw-backup: {conf}:2: malformed HOCON: '{{' is never closed\n", "list", "www");
 
         _box.WriteConfig("log-level = INFO\n");
-        await ExpectErrorAsync(1, "btw-backup: you must specify root-path in the general configuration\n", "list", "www");
+        await ExpectErrorAsync(1, $"btw-backup: {conf}: you must specify root-path in the general configuration\n", "list", "www");
     }
 
     [Fact]

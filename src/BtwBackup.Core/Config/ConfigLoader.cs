@@ -43,9 +43,12 @@ public static class ConfigLoader
         var hoconPath = Path.Combine(configDir, GeneralFileName);
         if (File.Exists(hoconPath) || Directory.Exists(hoconPath))
         {
-            var doc = ReadHocon(hoconPath);
-            ConfigKeys.CheckGeneral(doc, Reference);
-            return Trusted(hoconPath, () => FromHocon(configDir, doc.Config.WithFallback(Reference), hoconPath));
+            return Trusted(hoconPath, () =>
+            {
+                var doc = ReadHocon(hoconPath);
+                ConfigKeys.CheckGeneral(doc, Reference);
+                return FromHocon(configDir, doc.Config.WithFallback(Reference), hoconPath);
+            });
         }
 
         var legacyPath = Path.Combine(configDir, LegacyGeneralFileName);
@@ -134,8 +137,9 @@ public static class ConfigLoader
     }
 
     /// <summary>
-    /// Reads settings, turning any failure that is not already a <see cref="ConfigException"/>
-    /// (a value of a form the reader did not expect) into one line about the file.
+    /// Reads a file's settings so that every refusal names the file: a <see cref="ConfigException"/>
+    /// that does not gets it in front; any other failure (a value of a form the reader did not
+    /// expect) becomes one line about the file, never the runtime's own text.
     /// </summary>
     private static T Trusted<T>(string path, Func<T> read)
     {
@@ -143,11 +147,18 @@ public static class ConfigLoader
         {
             return read();
         }
+        catch (ConfigException e) when (!e.Message.Contains(path, StringComparison.Ordinal))
+        {
+            throw new ConfigException($"{path}: {e.Message}");
+        }
         catch (Exception e) when (e is not ConfigException and not OutOfMemoryException)
         {
-            throw new ConfigException($"{path}: a setting has a value of the wrong form ({e.GetType().Name.Replace("Exception", "", StringComparison.Ordinal)}); compare the file with the annotated reference, hocon/btw-backup.conf");
+            throw new ConfigException($"{path}: {WrongForm}");
         }
     }
+
+    /// <summary>The last resort of <see cref="Trusted"/>; the fuzz test counts how often it is reached (never, ideally).</summary>
+    public const string WrongForm = "a setting has a value of a form btw-backup does not read; compare the file with the annotated reference, hocon/btw-backup.conf";
 
     internal static GeneralSettings FromHocon(string configDir, HoconConfig config, string path)
     {
@@ -278,11 +289,13 @@ public static class ConfigLoader
         var hoconPath = Path.Combine(workingDir, SourceFileName);
         if (File.Exists(hoconPath) || Directory.Exists(hoconPath))
         {
-            var doc = ReadHocon(hoconPath);
-            ConfigKeys.CheckFlat(doc, SourceFileKeys);
-            var config = doc.Config;
-            var type = SourceTypes.Parse(Str(config, "type", hoconPath));
-            return Trusted(hoconPath, () => (type, ReadPolicy(config, "", defaults, hoconPath)));
+            return Trusted(hoconPath, () =>
+            {
+                var doc = ReadHocon(hoconPath);
+                ConfigKeys.CheckFlat(doc, SourceFileKeys);
+                var type = SourceTypes.Parse(Str(doc.Config, "type", hoconPath));
+                return (type, ReadPolicy(doc.Config, "", defaults, hoconPath));
+            });
         }
 
         var legacyPath = Path.Combine(workingDir, LegacySourceFileName);
@@ -306,10 +319,12 @@ public static class ConfigLoader
         var hoconPath = Path.Combine(configDir, "db", name + ".conf");
         if (File.Exists(hoconPath) || Directory.Exists(hoconPath))
         {
-            var doc = ReadHocon(hoconPath);
-            ConfigKeys.CheckFlat(doc, DatabaseFileKeys);
-            var config = doc.Config;
-            return Trusted(hoconPath, () => new DatabaseTarget(database, ReadConnection(config, "", hoconPath), ReadPolicy(config, "", defaults, hoconPath)));
+            return Trusted(hoconPath, () =>
+            {
+                var doc = ReadHocon(hoconPath);
+                ConfigKeys.CheckFlat(doc, DatabaseFileKeys);
+                return new DatabaseTarget(database, ReadConnection(doc.Config, "", hoconPath), ReadPolicy(doc.Config, "", defaults, hoconPath));
+            });
         }
 
         var legacyPath = Path.Combine(configDir, "db", name + ".py");

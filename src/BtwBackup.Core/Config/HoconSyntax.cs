@@ -162,6 +162,9 @@ public static class HoconSyntax
             return text[start.._pos];
         }
 
+        /// <summary>What HOCON forbids in an unquoted value (besides the separators handled above); Akka's parser is lenient about some and reads them wrongly.</summary>
+        private static readonly HashSet<char> Forbidden = ['$', '{', ':', '=', '+', '`', '^', '?', '!', '@', '*', '&', '\\', '[', ']'];
+
         private static string Printable(char c) => char.IsControl(c) ? $"U+{(int)c:X4}" : c.ToString();
 
         /// <summary>A value: concatenated strings, objects, arrays and substitutions, up to the end of the line, a comma or a closer.</summary>
@@ -174,10 +177,11 @@ public static class HoconSyntax
                 var c = Peek;
                 if (c is '\n' or ',' or '}' or ']' || IsComment())
                     break;
+                var first = !any;
                 any = true;
                 if (c == '{')
                 {
-                    if (any)
+                    if (!first)
                         throw Error(_line, $"the value of '{key}' mixes text and a block {{ }}");
                     Open('{');
                     _prefix.Push(full + ".");
@@ -196,6 +200,10 @@ public static class HoconSyntax
                 if (c == '"')
                 {
                     String();
+                }
+                else if (Forbidden.Contains(c))
+                {
+                    throw Error(_line, $"'{c}' outside quotes in the value of '{key}': put the value in quotes (\"...\")");
                 }
                 else if (char.IsControl(c) && c != '\t' && c != '\r')
                 {
