@@ -95,17 +95,21 @@ public static class ConfigLoader
     /// Parses HOCON text, bounded in size and time: the syntax check first (one line naming the
     /// line of the problem), then Akka's parser under <see cref="ParseDeadline"/>.
     /// </summary>
-    public static HoconDocument ParseDocument(string text, string path)
+    public static HoconDocument ParseDocument(string text, string path) =>
+        ParseDocument(text, path, ConfigurationFactory.ParseString, ParseDeadline);
+
+    /// <summary><see cref="ParseDocument(string, string)"/> with the parser and its deadline given (tests).</summary>
+    internal static HoconDocument ParseDocument(string text, string path, Func<string, HoconConfig> parser, TimeSpan deadline)
     {
         var scan = HoconSyntax.Run(text);
         if (scan.Problem is { } problem)
             throw new ConfigException($"{path}:{problem.Line}: malformed HOCON: {problem.Message}");
-        var parse = Task.Factory.StartNew(() => ConfigurationFactory.ParseString(text), CancellationToken.None,
+        var parse = Task.Factory.StartNew(() => parser(text), CancellationToken.None,
             TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
-            if (!parse.Wait(ParseDeadline))
-                throw new ConfigException($"{path}: malformed HOCON: not parsed within {ParseDeadline.TotalSeconds:0} s; keep to plain keys, values and blocks");
+            if (!parse.Wait(deadline))
+                throw new ConfigException($"{path}: malformed HOCON: not parsed within {deadline.TotalSeconds:0.#} s; keep to plain keys, values and blocks");
             return new HoconDocument(parse.Result, path, scan.KeyLines);
         }
         catch (AggregateException e) when (e.InnerException is { } inner and not ConfigException)
