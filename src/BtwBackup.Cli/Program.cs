@@ -67,8 +67,10 @@ public static class Program
                 reply = await ExecuteAsync(settings, request.Command, progress, interrupt.Token);
             }
 
-            // Names from outside (S3 keys, archive members) never steer the terminal.
-            foreach (var line in reply.Stdout)
+            // Names from outside (S3 keys, archive members) never steer the terminal. -q keeps a
+            // successful pass silent (for cron), unless its JSON was asked for.
+            var silent = run.Quiet && run.Command == "run" && reply.ExitCode == Protocol.ExitCode.Ok && !run.Flag("json");
+            foreach (var line in silent ? [] : reply.Stdout)
                 Console.Out.WriteLine(TerminalText.PrintableLines(line));
             foreach (var line in reply.Stderr)
                 Console.Error.WriteLine(TerminalText.PrintableLines(line));
@@ -90,13 +92,15 @@ public static class Program
         }
         catch (Exception e)
         {
-            foreach (var line in ErrorReport.Lines(e))
+            // "the log has the details" only when they were written there.
+            var logged = !ErrorReport.IsExpected(e) && log is not null && TryLog(log, e);
+            foreach (var line in ErrorReport.Lines(e, logged))
                 Console.Error.WriteLine(line);
-            if (!ErrorReport.IsExpected(e))
-                log?.Write("ERROR", "cli", e.ToString());
             return (int)Protocol.ExitCode.Error;
         }
     }
+
+    private static bool TryLog(LogFile log, Exception e) => log.Write("ERROR", "cli", e.ToString());
 
     private static async Task<CommandReply> ExecuteAsync(GeneralSettings settings, CliCommand command, TextWriter? progress, CancellationToken ct)
     {

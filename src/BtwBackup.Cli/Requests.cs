@@ -18,20 +18,19 @@ public static class Requests
 {
     public static Request From(ParsedArgs args)
     {
-        if (args.Find("dst") is { } dst)
-            CheckDst(dst);
+        var dst = args.Find("dst") is { } given ? SeriesPath.Check(given) : null;
 
         return args.Command switch
         {
             "fs-init" => new Request(new InitFileTree(args.Get("src"), args.Get("name"), SourceTypes.Parse(args.Get("backup_type"))), Writes: false),
-            "fs" => new Request(new BackupFileTree(args.Get("src"), args.Get("dst"), Owner(args)), Writes: true, Syncs: true),
-            "list" => new Request(new ListBackups(args.Get("dst")), Writes: false),
-            "db" => new Request(new BackupDatabase(Database(args), args.Get("dst"), Owner(args)), Writes: true, Syncs: true),
+            "fs" => new Request(new BackupFileTree(args.Get("src"), dst!, Owner(args)), Writes: true, Syncs: true),
+            "list" => new Request(new ListBackups(dst!), Writes: false),
+            "db" => new Request(new BackupDatabase(Database(args), dst!, Owner(args)), Writes: true, Syncs: true),
             "sync" => new Request(new SyncNow(args.Flag("full"), args.Flag("allow_deletes")), Writes: true, Syncs: true),
             "sync-state" => new Request(SyncState(args), Writes: true, Syncs: true),
             "run" => new Request(new RunPass([.. args.All("SOURCE").Distinct()], args.Flag("json")), Writes: true),
             "status" => new Request(new ShowStatus(args.Flag("json")), Writes: false),
-            "restore" => new Request(Restore(args), Writes: false),
+            "restore" => new Request(Restore(args, dst!), Writes: false),
             "verify" => new Request(Verify(args), Writes: false),
             _ => throw new InvalidOperationException("no request for the command " + args.Command),
         };
@@ -71,7 +70,7 @@ public static class Requests
         return new InspectSyncState(action, time);
     }
 
-    private static RestoreBackup Restore(ParsedArgs args)
+    private static RestoreBackup Restore(ParsedArgs args, string dst)
     {
         var target = args.Find("target");
         var database = args.Find("database");
@@ -82,29 +81,17 @@ public static class Requests
         if (database is not null && (database.Length == 0 || database == DatabaseTarget.GlobalName))
             throw Usage(args, $"argument --database: not a database name: '{database}'");
         // The daemon may run elsewhere than the caller's working directory: the target goes absolute.
-        return new RestoreBackup(args.Get("dst"), target is null ? null : Path.GetFullPath(target), args.Find("at"), args.Find("from"), database, args.Flag("force"));
+        return new RestoreBackup(dst, target is null ? null : Path.GetFullPath(target), args.Find("at"), args.Find("from"), database, args.Flag("force"));
     }
 
     private static VerifyBackups Verify(ParsedArgs args)
     {
-        var dsts = args.All("DST");
-        foreach (var dst in dsts)
-            CheckDst(dst);
+        var dsts = args.All("DST").Select(d => SeriesPath.Check(d));
         return new VerifyBackups([.. dsts.Distinct()], args.Flag("json"));
     }
 
     private static UsageException Usage(ParsedArgs args, string message) =>
         new(CommandLine.Parser().CommandUsage(CommandLine.Commands.First(c => c.Name == args.Command)), message);
-
-    private static void CheckDst(string dst)
-    {
-        if (dst.Length == 0)
-            throw new ConfigException("the dst argument cannot be empty");
-        if (dst[0] == '/')
-            throw new ConfigException("the dst argument cannot be an absolute path");
-        if (dst.Split('/').Contains(".."))
-            throw new ConfigException("the dst argument cannot go above the root path: " + dst);
-    }
 
     private static Ownership? Owner(ParsedArgs args)
     {

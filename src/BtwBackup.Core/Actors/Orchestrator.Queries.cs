@@ -17,6 +17,12 @@ public sealed partial class Orchestrator
 {
     private void ShowStatus(ShowStatus show)
     {
+        if (_statusUnreadable is { } unreadable)
+        {
+            Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + unreadable + ": the last results of the sources are unknown (fix the file, or remove it to start afresh)"]));
+            return;
+        }
+
         var settings = _services.Settings;
         var busy = _jobs.Values.Select(j => j.Source).ToHashSet(StringComparer.Ordinal);
         var next = _nextRun ?? settings.Daemon.NextRun(DateTime.UtcNow);
@@ -39,6 +45,8 @@ public sealed partial class Orchestrator
     // Restores and verifications run as tasks: long, reading, and each with its own requester.
     private void Restore(RestoreBackup r, IActorRef? progressTo)
     {
+        if (!CheckDsts([r.Dst]))
+            return;
         if (_services.Restorer is not { } restorer)
         {
             Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "restore is not available here"]));
@@ -64,6 +72,8 @@ public sealed partial class Orchestrator
 
     private void Verify(VerifyBackups v, IActorRef? progressTo)
     {
+        if (!CheckDsts(v.Dsts))
+            return;
         if (_services.Verifier is not { } verifier)
         {
             Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "verify is not available here"]));

@@ -70,6 +70,9 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     private readonly Func<string, Props> _sourceProps;
     private readonly CancellationTokenSource _stopping = new();
     private PersistedStatus _status = PersistedStatus.Empty;
+
+    /// <summary>Why status.json could not be read at start, if it could not: <c>status</c> then says so instead of "never backed up".</summary>
+    private string? _statusUnreadable;
     private IActorRef? _pass;
     private IActorRef? _passReplyTo;
     private DateTime? _nextRun;
@@ -163,6 +166,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidDataException)
             {
                 _log.Warning("status: cannot read {0}, starting from nothing: {1}", statusFile.Path, e.Message);
+                _statusUnreadable = $"cannot read {statusFile.Path}: {(e is System.Text.Json.JsonException ? "it is not the JSON btw-backup writes" : e.Message.ReplaceLineEndings(" "))}";
             }
         }
 
@@ -288,14 +292,14 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         var settings = _services.Settings;
         Resolve(() => new FileTreeJob(
             WorkingFolders.Load(settings.ConfigDir, backup.Source, settings.Defaults),
-            new SeriesLocation(settings.RootPath, backup.Dst),
+            new SeriesLocation(settings.RootPath, SeriesPath.Check(backup.Dst)),
             backup.Owner), progressTo);
     }
 
     private void BackupDatabase(BackupDatabase backup, IActorRef? progressTo)
     {
         var settings = _services.Settings;
-        Resolve(() => new DatabaseJob(settings.Database(backup.Database), new SeriesLocation(settings.RootPath, backup.Dst), backup.Owner), progressTo);
+        Resolve(() => new DatabaseJob(settings.Database(backup.Database), new SeriesLocation(settings.RootPath, SeriesPath.Check(backup.Dst)), backup.Owner), progressTo);
     }
 
     /// <summary>Builds a job from its settings files in a task; the job comes back as <see cref="Resolved"/>, a refusal as <see cref="Refused"/>.</summary>
@@ -383,12 +387,30 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
 
     private void ListBackups(ListBackups list)
     {
-        var series = new SeriesLocation(_services.Settings.RootPath, list.Dst);
+        if (!CheckDsts([list.Dst]))
+            return;
+        var series = new SeriesLocation(_services.Settings.RootPath, SeriesPath.Check(list.Dst));
         _services.Lister.ListAsync(series, CancellationToken.None)
             .PipeTo(
                 Sender,
                 success: lines => new CommandReply(ExitCode.Ok, lines, []),
                 failure: e => CommandReply.Failed(ErrorReport.Lines(e)));
+    }
+
+    /// <summary>DSTs from a command (the daemon's clients too) pass <see cref="SeriesPath.Check"/>, else the requester is told why.</summary>
+    private bool CheckDsts(IEnumerable<string> dsts)
+    {
+        try
+        {
+            foreach (var dst in dsts)
+                SeriesPath.Check(dst);
+            return true;
+        }
+        catch (ConfigException e)
+        {
+            Sender.Tell(CommandReply.Failed(ErrorReport.Lines(e)));
+            return false;
+        }
     }
 
     // Every backup command syncs at its end, also when the backup failed.

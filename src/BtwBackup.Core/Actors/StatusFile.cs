@@ -33,6 +33,8 @@ public sealed class StatusFile(string path)
     /// <summary>What the file holds; empty when there is none. Throws when it cannot be read or parsed.</summary>
     public PersistedStatus Load()
     {
+        if (Directory.Exists(Path))
+            throw new IOException("it is a directory, not a file");
         if (!File.Exists(Path))
             return PersistedStatus.Empty;
         var loaded = JsonSerializer.Deserialize<PersistedStatus>(File.ReadAllText(Path), SummaryFormat.Json)

@@ -73,7 +73,7 @@ public sealed class StatusQuery : ReceiveActor
         {
             var record = _records.GetValueOrDefault(d.Name);
             var state = _states.GetValueOrDefault(d.Name);
-            ImmutableList<string> pending = state is null ? [] : [.. state.MustPush.Select(p => "push " + p), .. state.MustSync.Select(p => "sync " + p)];
+            ImmutableList<string> pending = state is null ? [] : [.. state.MustPush.Select(p => "push " + SyncState.Display(p)), .. state.MustSync.Select(p => "sync " + SyncState.Display(p))];
             return new DestinationState(d.Name, state is null ? null : pending.Count, pending,
                 record?.LastSync, record?.LastError, record?.LastErrorAt, _restarts.GetValueOrDefault(d.Ref));
         }).ToImmutableList();

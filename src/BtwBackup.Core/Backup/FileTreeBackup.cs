@@ -99,7 +99,8 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
         }
 
         var outermost = dir;
-        for (var parent = Path.GetDirectoryName(dir); parent is not null && !Directory.Exists(parent); parent = Path.GetDirectoryName(parent))
+        var root = Path.TrimEndingDirectorySeparator(series.RootPath);
+        for (var parent = Path.GetDirectoryName(dir); parent is not null && parent.Length > root.Length && !Directory.Exists(parent); parent = Path.GetDirectoryName(parent))
             outermost = parent;
         Directory.CreateDirectory(dir);
         if (owner is not null)

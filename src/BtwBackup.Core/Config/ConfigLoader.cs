@@ -41,8 +41,15 @@ public static class ConfigLoader
     {
         configDir = Path.GetFullPath(configDir);
         var hoconPath = Path.Combine(configDir, GeneralFileName);
-        if (File.Exists(hoconPath))
-            return FromHocon(configDir, ParseHoconFile(hoconPath).WithFallback(Reference), hoconPath);
+        if (File.Exists(hoconPath) || Directory.Exists(hoconPath))
+        {
+            return Trusted(hoconPath, () =>
+            {
+                var doc = ReadHocon(hoconPath);
+                ConfigKeys.CheckGeneral(doc, Reference);
+                return FromHocon(configDir, doc.Config.WithFallback(Reference), hoconPath);
+            });
+        }
 
         var legacyPath = Path.Combine(configDir, LegacyGeneralFileName);
         if (File.Exists(legacyPath))
@@ -52,11 +59,18 @@ public static class ConfigLoader
             $"no general configuration in {configDir}: create {hoconPath} with at least root-path = \"/path/to/backups\"");
     }
 
-    public static HoconConfig ParseHoconFile(string path)
+    public static HoconConfig ParseHoconFile(string path) => ReadHocon(path).Config;
+
+    /// <summary>A HOCON file, parsed and checked (see <see cref="ParseDocument"/>), with the line of each key.</summary>
+    public static HoconDocument ReadHocon(string path)
     {
         string text;
         try
         {
+            if (Directory.Exists(path))
+                throw new IOException("it is a directory");
+            if (new FileInfo(path).Length > HoconSyntax.MaxLength)
+                throw new ConfigException($"{path}: larger than {HoconSyntax.MaxLength / 1024} KiB; a btw-backup configuration is a few lines");
             text = File.ReadAllText(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -64,22 +78,91 @@ public static class ConfigLoader
             throw new ConfigException($"cannot read {path}: {e.Message}");
         }
 
-        return ParseHocon(text, path);
+        return ParseDocument(text, path);
     }
 
-    public static HoconConfig ParseHocon(string text, string path)
+    public static HoconConfig ParseHocon(string text, string path) => ParseDocument(text, path).Config;
+
+    /// <summary>
+    /// How long Akka's parser may take on one file. A few milliseconds are the rule; the
+    /// syntax check refuses the inputs known to make it loop, and this is the second line of
+    /// defence: past it the file is refused (the parser's thread is left behind, and the
+    /// process, which cannot go on without its configuration, exits).
+    /// </summary>
+    public static readonly TimeSpan ParseDeadline = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// Parses HOCON text, bounded in size and time: the syntax check first (one line naming the
+    /// line of the problem), then Akka's parser under <see cref="ParseDeadline"/>.
+    /// </summary>
+    public static HoconDocument ParseDocument(string text, string path) =>
+        ParseDocument(text, path, ConfigurationFactory.ParseString, ParseDeadline);
+
+    /// <summary><see cref="ParseDocument(string, string)"/> with the parser and its deadline given (tests).</summary>
+    internal static HoconDocument ParseDocument(string text, string path, Func<string, HoconConfig> parser, TimeSpan deadline)
     {
-        if (HoconSyntax.Check(text) is { } problem)
+        var scan = HoconSyntax.Run(text);
+        if (scan.Problem is { } problem)
             throw new ConfigException($"{path}:{problem.Line}: malformed HOCON: {problem.Message}");
+        var parse = Task.Factory.StartNew(() => parser(text), CancellationToken.None,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
-            return ConfigurationFactory.ParseString(text);
+            if (!parse.Wait(deadline))
+                throw new ConfigException($"{path}: malformed HOCON: not parsed within {deadline.TotalSeconds:0.#} s; keep to plain keys, values and blocks");
+            return new HoconDocument(parse.Result, path, scan.KeyLines);
         }
-        catch (Exception e) when (e is not ConfigException)
+        catch (AggregateException e) when (e.InnerException is { } inner and not ConfigException)
         {
-            throw new ConfigException($"{path}: malformed HOCON: {e.Message.ReplaceLineEndings(" ").Trim()}");
+            throw ParserError(text, path, inner.Message);
         }
     }
+
+    /// <summary>
+    /// Akka's parser message as one line: its first line, without the echo of the text and
+    /// the caret under it, and with the line of the file when it gives a position.
+    /// </summary>
+    internal static ConfigException ParserError(string text, string path, string message)
+    {
+        var first = message.Split('\n', 2)[0].Trim();
+        var at = System.Text.RegularExpressions.Regex.Match(first, @"\s*at position (\d+)\s*:?.*$");
+        var where = path;
+        if (at.Success && int.TryParse(at.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture, out var position))
+        {
+            first = first[..at.Index];
+            where = $"{path}:{text.AsSpan(0, Math.Clamp(position, 0, text.Length)).Count('\n') + 1}";
+        }
+
+        if (first.Length == 0)
+            first = "the parser refused the text";
+        if (first.Length > 160)
+            first = first[..160] + "...";
+        return new ConfigException($"{where}: malformed HOCON: {first.TrimEnd(':', ' ', '.')} (write plain keys, values and blocks; see hocon/btw-backup.conf)");
+    }
+
+    /// <summary>
+    /// Reads a file's settings so that every refusal names the file: a <see cref="ConfigException"/>
+    /// that does not gets it in front; any other failure (a value of a form the reader did not
+    /// expect) becomes one line about the file, never the runtime's own text.
+    /// </summary>
+    private static T Trusted<T>(string path, Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (ConfigException e) when (!e.Message.Contains(path, StringComparison.Ordinal))
+        {
+            throw new ConfigException($"{path}: {e.Message}");
+        }
+        catch (Exception e) when (e is not ConfigException and not OutOfMemoryException)
+        {
+            throw new ConfigException($"{path}: {WrongForm}");
+        }
+    }
+
+    /// <summary>The last resort of <see cref="Trusted"/>; the fuzz test counts how often it is reached (never, ideally).</summary>
+    public const string WrongForm = "a setting has a value of a form btw-backup does not read; compare the file with the annotated reference, hocon/btw-backup.conf";
 
     internal static GeneralSettings FromHocon(string configDir, HoconConfig config, string path)
     {
@@ -96,21 +179,21 @@ public static class ConfigLoader
             defaults,
             Path.Combine(configDir, logFile),
             level,
-            Duration(config, "lock-timeout", path) ?? TimeSpan.FromHours(1),
+            Duration(config, "lock-timeout", path, TimeSpan.FromDays(7)) ?? TimeSpan.FromHours(1),
             path)
         {
             Sources = SourcesReader.Read(config, defaults, path),
             Destinations = DestinationsReader.Read(config, path),
             Sync = new SyncSettings(
-                Int(config, "sync.parallelism", path, min: 1) ?? SyncSettings.Default.Parallelism,
-                Duration(config, "sync.history-window", path) ?? SyncSettings.Default.HistoryWindow,
-                Int(config, "sync.snapshot-every", path, min: 1) ?? SyncSettings.Default.SnapshotEvery)
+                Int(config, "sync.parallelism", path, min: 1, max: 256) ?? SyncSettings.Default.Parallelism,
+                Duration(config, "sync.history-window", path, MaxSpan) ?? SyncSettings.Default.HistoryWindow,
+                Int(config, "sync.snapshot-every", path, min: 1, max: 1_000_000) ?? SyncSettings.Default.SnapshotEvery)
             {
                 PostgresJournal = Journal(config, path),
-                MaxDelete = Int(config, "sync.max-delete", path, min: 0) ?? SyncSettings.Default.MaxDelete,
+                MaxDelete = Int(config, "sync.max-delete", path, min: 0, max: 100_000_000) ?? SyncSettings.Default.MaxDelete,
             },
             Daemon = ReadDaemon(config, path, configDir),
-            PassParallelism = Int(config, "run.parallelism", path, min: 1) ?? 2,
+            PassParallelism = Int(config, "run.parallelism", path, min: 1, max: 256) ?? 2,
         };
     }
 
@@ -163,9 +246,10 @@ public static class ConfigLoader
             throw new ConfigException($"{path}: daemon.tls needs both certificate and key (PEM files), or neither");
         var tls = certificate is null ? null : new Daemon.TlsSettings(Path.Combine(configDir, certificate), Path.Combine(configDir, key!));
         var hostname = Str(config, "daemon.hostname", path) ?? DaemonSettings.Default.Hostname;
-        var port = Int(config, "daemon.port", path, min: 1) ?? DaemonSettings.DefaultPort;
-        if (port > 65535)
-            throw new ConfigException($"{path}: daemon.port must be a TCP port (1 to 65535), not {port}");
+        var portText = Str(config, "daemon.port", path);
+        var port = DaemonSettings.DefaultPort;
+        if (portText is not null && !(int.TryParse(portText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out port) && port is >= 1 and <= 65535))
+            throw new ConfigException($"{path}: daemon.port must be a TCP port (1 to 65535), not '{portText}'");
         var text = Str(config, "daemon.schedule", path);
         Cronos.CronExpression? schedule = null;
         if (text is not null)
@@ -183,15 +267,18 @@ public static class ConfigLoader
         return new DaemonSettings(hostname, port, schedule, text) { Tls = tls };
     }
 
-    private static int? Int(HoconConfig config, string key, string path, int min)
+    private static int? Int(HoconConfig config, string key, string path, int min, int max)
     {
         var text = Str(config, key, path);
         if (text is null)
             return null;
-        return int.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= min
+        return int.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
             ? n
-            : throw new ConfigException($"{path}: {key} must be a whole number of {min} or more, not '{text}'");
+            : throw new ConfigException($"{path}: {key} must be a whole number from {min} to {max}, not '{text}'");
     }
+
+    /// <summary>The longest series span or history kept: ten years. Beyond it a value is a typo, not a policy.</summary>
+    public static readonly TimeSpan MaxSpan = TimeSpan.FromDays(3650);
 
     private static string ValidateRoot(string root)
     {
@@ -200,15 +287,25 @@ public static class ConfigLoader
         return Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
     }
 
+    /// <summary>The keys of source.conf (hocon/source.conf).</summary>
+    public static readonly IReadOnlyCollection<string> SourceFileKeys = ["type", "max-incremental-count", "max-incremental-span"];
+
+    /// <summary>The keys of db/NAME.conf (hocon/database.conf); password only to be refused with its own message.</summary>
+    public static readonly IReadOnlyCollection<string> DatabaseFileKeys = ["max-incremental-count", "max-incremental-span", "host", "port", "user", "password"];
+
     /// <summary>Reads a working folder's type and policy (source.conf, else the original's config.py).</summary>
     public static (SourceType Type, SeriesPolicy Policy) LoadSource(string workingDir, SeriesPolicy defaults)
     {
         var hoconPath = Path.Combine(workingDir, SourceFileName);
-        if (File.Exists(hoconPath))
+        if (File.Exists(hoconPath) || Directory.Exists(hoconPath))
         {
-            var config = ParseHoconFile(hoconPath);
-            var type = SourceTypes.Parse(Str(config, "type", hoconPath));
-            return (type, ReadPolicy(config, "", defaults, hoconPath));
+            return Trusted(hoconPath, () =>
+            {
+                var doc = ReadHocon(hoconPath);
+                ConfigKeys.CheckFlat(doc, SourceFileKeys);
+                var type = SourceTypes.Parse(Str(doc.Config, "type", hoconPath));
+                return (type, ReadPolicy(doc.Config, "", defaults, hoconPath));
+            });
         }
 
         var legacyPath = Path.Combine(workingDir, LegacySourceFileName);
@@ -230,10 +327,14 @@ public static class ConfigLoader
     {
         var name = database ?? DatabaseTarget.GlobalName;
         var hoconPath = Path.Combine(configDir, "db", name + ".conf");
-        if (File.Exists(hoconPath))
+        if (File.Exists(hoconPath) || Directory.Exists(hoconPath))
         {
-            var config = ParseHoconFile(hoconPath);
-            return new DatabaseTarget(database, ReadConnection(config, "", hoconPath), ReadPolicy(config, "", defaults, hoconPath));
+            return Trusted(hoconPath, () =>
+            {
+                var doc = ReadHocon(hoconPath);
+                ConfigKeys.CheckFlat(doc, DatabaseFileKeys);
+                return new DatabaseTarget(database, ReadConnection(doc.Config, "", hoconPath), ReadPolicy(doc.Config, "", defaults, hoconPath));
+            });
         }
 
         var legacyPath = Path.Combine(configDir, "db", name + ".py");
@@ -297,7 +398,7 @@ public static class ConfigLoader
                 throw new ConfigException($"{path}: {countKey} must be a whole number of 0 or more, not '{text}'");
         }
 
-        var span = Duration(config, prefix + "max-incremental-span", path) ?? defaults.MaxIncrementalSpan;
+        var span = Duration(config, prefix + "max-incremental-span", path, MaxSpan) ?? defaults.MaxIncrementalSpan;
         return new SeriesPolicy(count, span);
     }
 
@@ -316,8 +417,8 @@ public static class ConfigLoader
         {
             span = s switch
             {
-                PyValue.Str str when Durations.TryParse(str.Value, out var d) => d,
-                PyValue.Int i when i.Value >= 0 => TimeSpan.FromSeconds(i.Value),
+                PyValue.Str str when Durations.TryParse(str.Value, out var d) && d <= MaxSpan => d,
+                PyValue.Int i when i.Value >= 0 && i.Value <= MaxSpan.TotalSeconds => TimeSpan.FromSeconds(i.Value),
                 _ => throw new ConfigException($"{path}: MAX_INCREMENTAL_SPAN must be a duration such as \"24h\" or \"7d\""),
             };
         }
@@ -325,13 +426,15 @@ public static class ConfigLoader
         return new SeriesPolicy(count, span);
     }
 
-    private static TimeSpan? Duration(HoconConfig config, string key, string path)
+    private static TimeSpan? Duration(HoconConfig config, string key, string path, TimeSpan max)
     {
         var text = Str(config, key, path);
         if (text is null)
             return null;
         if (!Durations.TryParse(text, out var d) || d < TimeSpan.Zero)
             throw new ConfigException($"{path}: {key} must be a duration such as 0s, 90m, 24h or 7d, not '{text}'");
+        if (d > max)
+            throw new ConfigException($"{path}: {key} must be at most {Durations.Format(max)}, not '{text}'");
         return d;
     }
 
@@ -368,9 +471,9 @@ public static class ConfigLoader
         {
             throw;
         }
-        catch (Exception e)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new ConfigException($"{path}: {key}: {e.Message}");
+            throw new ConfigException($"{path}: {key} must be a single value (text, a number or a duration)");
         }
     }
 }

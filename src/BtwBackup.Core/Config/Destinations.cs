@@ -33,9 +33,11 @@ internal static class DestinationsReader
         foreach (var name in ConfigLoader.BlockNames(config, "destinations", path, "destinations { NAME { uri = \"s3://BUCKET/PREFIX/\" } }"))
         {
             var where = $"{path}: destinations.{name}";
-            var d = config.GetConfig("destinations." + name);
-            if (d.Root.GetObject().Items.Keys.Except(Keys).Order(StringComparer.Ordinal).FirstOrDefault() is { } unknown)
-                throw new ConfigException($"{where}: unknown setting '{unknown}'");
+            var d = config.GetConfig("destinations." + SourcesReader.QuoteKey(name));
+            if (d?.Root is not { } block || !block.IsObject())
+                throw new ConfigException($"{where} must be a block: {{ uri = \"s3://BUCKET/PREFIX/\" }}");
+            if (block.GetObject().Items.Keys.Except(Keys).Order(StringComparer.Ordinal).FirstOrDefault() is { } unknown)
+                throw new ConfigException($"{where}: {ConfigKeys.UnknownMessage(unknown, Keys)}");
             string? Get(string key) => ConfigLoader.ReadString(d, key, path);
             var uri = Get("uri") ?? throw new ConfigException($"{where}: uri is required (s3://BUCKET/PREFIX/)");
             var sse = (Get("server-side-encryption") ?? "AES256") switch

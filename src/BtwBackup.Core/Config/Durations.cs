@@ -24,22 +24,18 @@ public static partial class Durations
             return false;
 
         if (double.TryParse(s, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var bare))
-        {
-            duration = TimeSpan.FromSeconds(bare);
-            return true;
-        }
+            return FromSeconds(bare, out duration);
 
         var clock = Clock().Match(s);
         if (clock.Success)
         {
-            var h = clock.Groups["h"].Success ? int.Parse(clock.Groups["h"].Value, CultureInfo.InvariantCulture) : 0;
-            duration = TimeSpan.FromHours(h)
-                + TimeSpan.FromMinutes(int.Parse(clock.Groups["m"].Value, CultureInfo.InvariantCulture))
-                + TimeSpan.FromSeconds(double.Parse(clock.Groups["s"].Value, CultureInfo.InvariantCulture));
-            return true;
+            var h = clock.Groups["h"].Success ? double.Parse(clock.Groups["h"].Value, CultureInfo.InvariantCulture) : 0;
+            return FromSeconds(h * 3600
+                + double.Parse(clock.Groups["m"].Value, CultureInfo.InvariantCulture) * 60
+                + double.Parse(clock.Groups["s"].Value, CultureInfo.InvariantCulture), out duration);
         }
 
-        var total = TimeSpan.Zero;
+        var total = 0.0;
         var pos = 0;
         var any = false;
         while (pos < s.Length)
@@ -51,13 +47,27 @@ public static partial class Durations
             var unit = UnitSeconds(m.Groups["u"].Value.ToLowerInvariant());
             if (unit is null)
                 return false;
-            total += TimeSpan.FromSeconds(n * unit.Value);
+            total += n * unit.Value;
             pos += m.Length;
             any = true;
         }
 
-        duration = total;
-        return any;
+        return any && FromSeconds(total, out duration);
+    }
+
+    /// <summary>
+    /// The longest duration read: a hundred years. Past it (or for a number too large to be a
+    /// number) the text is no duration, instead of an overflow; readers apply their own, smaller bounds.
+    /// </summary>
+    public static readonly TimeSpan Longest = TimeSpan.FromDays(36525);
+
+    private static bool FromSeconds(double seconds, out TimeSpan duration)
+    {
+        duration = TimeSpan.Zero;
+        if (!double.IsFinite(seconds) || seconds < 0 || seconds > Longest.TotalSeconds)
+            return false;
+        duration = TimeSpan.FromSeconds(seconds);
+        return true;
     }
 
     public static TimeSpan Parse(string text) =>

@@ -25,26 +25,35 @@ internal static class SourcesReader
         {
             var where = $"{path}: sources.{name}";
             var source = config.GetConfig("sources." + QuoteKey(name));
-            var keys = source.Root.GetObject().Items.Keys.ToImmutableHashSet();
+            if (source?.Root is not { } block || !block.IsObject())
+                throw new ConfigException($"{where} must be a block: {{ type = ..., dst = ... }}");
+            var keys = block.GetObject().Items.Keys.ToImmutableHashSet();
             string Required(string key) => ConfigLoader.ReadString(source, key, path)
                 ?? throw new ConfigException($"{where}: {key} is required");
 
             var type = Required("type");
-            var dst = Required("dst");
-            if (dst.StartsWith('/') || dst.Split('/').Contains(".."))
-                throw new ConfigException($"{where}: dst must be a path relative to root-path, not '{dst}'");
 
-            ImmutableHashSet<string> allowed;
+            ImmutableHashSet<string> allowed = type switch
+            {
+                "rdiff" or "tar" => PolicyKeys.Union(["type", "dst", "path"]),
+                "pg-dump" or "pg-globals" => PolicyKeys.Union(ConnectionKeys).Union(["type", "dst", "database"]),
+                _ => throw new ConfigException($"{where}: unknown type '{type}' (rdiff, tar, pg-dump or pg-globals)"),
+            };
+            // Unknown keys first: a misspelt dst is a typo to name, not a missing dst.
+            if (keys.Except(allowed).OrderBy(k => k, StringComparer.Ordinal).FirstOrDefault() is { } unknown)
+                throw new ConfigException($"{where}: unknown setting '{unknown}' for a {type} source"
+                    + (ConfigKeys.Nearest(unknown, allowed) is { } near ? $" (did you mean {near}?)" : ""));
+
+            var dst = SeriesPath.Check(Required("dst"), $"{where}: dst");
             switch (type)
             {
                 case "rdiff" or "tar":
                     var treePath = Required("path");
                     if (!System.IO.Path.IsPathRooted(treePath))
                         throw new ConfigException($"{where}: path must be absolute, not '{treePath}'");
-                    allowed = PolicyKeys.Union(["type", "dst", "path"]);
                     result.Add(new TreeSource(name, dst, treePath, SourceTypes.Parse(type), ConfigLoader.ReadPolicy(source, "", defaults, path)));
                     break;
-                case "pg-dump" or "pg-globals":
+                default:
                     string? database = null;
                     if (type == "pg-dump")
                     {
@@ -53,16 +62,11 @@ internal static class SourcesReader
                             throw new ConfigException($"{where}: the name 'global' cannot be used as a database name");
                     }
 
-                    allowed = PolicyKeys.Union(ConnectionKeys).Union(["type", "dst", "database"]);
                     var connection = ConfigLoader.ReadConnection(source, "", $"{where}");
                     result.Add(new DatabaseSource(name, dst, new DatabaseTarget(database, connection, ConfigLoader.ReadPolicy(source, "", defaults, path))));
                     break;
-                default:
-                    throw new ConfigException($"{where}: unknown type '{type}' (rdiff, tar, pg-dump or pg-globals)");
             }
 
-            if (keys.Except(allowed).OrderBy(k => k, StringComparer.Ordinal).FirstOrDefault() is { } unknown)
-                throw new ConfigException($"{where}: unknown setting '{unknown}' for a {type} source");
             if (type == "pg-globals" && keys.Contains("database"))
                 throw new ConfigException($"{where}: a pg-globals source has no database");
         }
@@ -74,9 +78,23 @@ internal static class SourcesReader
         var sameTree = sources.OfType<TreeSource>().GroupBy(s => s.Path).FirstOrDefault(g => g.Count() > 1);
         if (sameTree is not null)
             throw new ConfigException($"{path}: sources {string.Join(" and ", sameTree.Select(s => s.Name))} back up the same path {sameTree.Key}");
+        // A series is one source's: two sources in one folder would mix their backups (a tar
+        // and an rdiff series side by side), one inside another would back up the other's.
+        foreach (var a in sources)
+        {
+            foreach (var b in sources.Where(b => string.CompareOrdinal(a.Name, b.Name) < 0))
+            {
+                if (a.Dst == b.Dst)
+                    throw new ConfigException($"{path}: sources {a.Name} and {b.Name} share the dst {a.Dst}: give each its own folder");
+                var (outer, inner) = SeriesPath.Within(b.Dst, a.Dst) ? (a, b) : SeriesPath.Within(a.Dst, b.Dst) ? (b, a) : (null, null);
+                if (outer is not null && inner is not null)
+                    throw new ConfigException($"{path}: the dst of source {inner.Name} ({inner.Dst}) is inside the dst of source {outer.Name} ({outer.Dst}): give each its own folder, side by side");
+            }
+        }
+
         return sources;
     }
 
-    private static string QuoteKey(string key) =>
+    internal static string QuoteKey(string key) =>
         key.All(c => char.IsLetterOrDigit(c) || c is '-' or '_') ? key : "\"" + key.Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 }

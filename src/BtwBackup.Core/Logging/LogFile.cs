@@ -9,7 +9,8 @@ public sealed class LogFile(string path, TextWriter? echo = null)
 
     public string Path { get; } = path;
 
-    public void Write(string level, string source, string message)
+    /// <summary>Appends one line; false when the file could not be written (never an exception).</summary>
+    public bool Write(string level, string source, string message)
     {
         var line = string.Create(CultureInfo.InvariantCulture,
             $"{DateTime.UtcNow:yyyy-MM-dd'T'HH:mm:ss.fff'Z'} {level,-7} [{Environment.ProcessId}] {source}: {message}\n");
@@ -19,10 +20,12 @@ public sealed class LogFile(string path, TextWriter? echo = null)
             try
             {
                 File.AppendAllText(Path, line);
+                return true;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 // The log is never a reason for a backup to fail.
+                return false;
             }
         }
     }

@@ -14,7 +14,8 @@ public static class ErrorReport
         Unwrap(e) is ConfigException or BackupException or ToolFailedException or ToolMissingException or IOException or UnauthorizedAccessException
             or Sync.MirrorException or ObjectStore.ObjectStoreException;
 
-    public static IReadOnlyList<string> Lines(Exception e)
+    /// <summary>The lines for <paramref name="e"/>; <paramref name="logged"/>: its details are in the log (an unexpected error then says so).</summary>
+    public static IReadOnlyList<string> Lines(Exception e, bool logged = true)
     {
         e = Unwrap(e);
         return e switch
@@ -23,7 +24,7 @@ public static class ErrorReport
             ToolFailedException t => [.. t.StderrLines(), Prefix + t.Message],
             OperationCanceledException => [Prefix + "interrupted"],
             _ when IsExpected(e) => [Prefix + e.Message],
-            _ => [Prefix + "unexpected error: " + e.Message + " (the log has the details)"],
+            _ => [Prefix + "unexpected error: " + e.Message.ReplaceLineEndings(" ") + (logged ? " (the log has the details)" : "")],
         };
     }
 

@@ -136,10 +136,10 @@ public sealed class DestinationActor : ReceivePersistentActor
 
     private void Failed(PathFailed failed)
     {
-        _log.Warning("destination {0}: {1} {2} failed, it stays pending: {3}", _options.Name, failed.Sync ? "sync" : "push", failed.Path, failed.Error);
+        _log.Warning("destination {0}: {1} {2} failed, it stays pending: {3}", _options.Name, failed.Sync ? "sync" : "push", SyncState.Display(failed.Path), failed.Error);
         var line = failed.Refused
             ? $"{_options.Name}: {failed.Error}"
-            : $"{(failed.Sync ? "sync" : "push")} of {failed.Path} to {_options.Name} failed: {failed.Error}";
+            : $"{(failed.Sync ? "sync" : "push")} of {SyncState.Display(failed.Path)} to {_options.Name} failed: {failed.Error}";
         _run = _run! with { Todo = _run.Todo.Dequeue(), Failures = _run.Failures.Add(line) };
         Next();
     }

@@ -23,7 +23,7 @@ public sealed record MirrorCheck(int Matched, System.Collections.Immutable.Immut
 }
 
 public sealed class MirrorException(string path, IReadOnlyList<string> failures)
-    : Exception($"{path}: {failures.Count} file(s) failed: {string.Join("; ", failures.Take(3))}")
+    : Exception($"{SyncState.Display(path)}: {failures.Count} file(s) failed: {string.Join("; ", failures.Take(3))}")
 {
     public IReadOnlyList<string> Failures { get; } = failures;
 }

@@ -99,7 +99,10 @@ public sealed record SyncState(ImmutableList<string> MustPush, ImmutableList<str
 
     /// <summary><c>sync-state --list</c>, the original's lines: syncs first, then pushes.</summary>
     public IEnumerable<string> ListLines() =>
-        MustSync.Select(p => "Must sync: " + p).Concat(MustPush.Select(p => "Must push: " + p));
+        MustSync.Select(p => "Must sync: " + Display(p)).Concat(MustPush.Select(p => "Must push: " + Display(p)));
+
+    /// <summary>A path under root as a user reads it: root itself (the empty path) is ".".</summary>
+    public static string Display(string path) => path.Length == 0 ? "." : path;
 
     private static void CheckPath(string path)
     {

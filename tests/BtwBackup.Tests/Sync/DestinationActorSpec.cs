@@ -90,6 +90,21 @@ public sealed class DestinationActorSpec : IDisposable
     }
 
     [Fact]
+    public void A_failed_sync_of_root_names_root_as_dot()
+    {
+        var kit = NewSystem();
+        _store.Fault = (op, key) => op == "put" && key.EndsWith("log.txt", StringComparison.Ordinal) ? throw new ObjectStoreException("put: 500 InternalError", transient: false) : Task.CompletedTask;
+        var dest = Destination(kit);
+        dest.Tell(new RecordPending(1, [new PendingPath("", true)]), kit.TestActor);
+        kit.ExpectMsg<PendingRecorded>(Patience);
+        dest.Tell(new RunSync(2), kit.TestActor);
+        var finished = kit.ExpectMsg<SyncFinished>(Patience);
+        Assert.Equal(["sync of . to offsite failed: .: 1 file(s) failed: www/log.txt: put: 500 InternalError"], finished.Failures);
+        Assert.Equal(["Must sync: ."], finished.Pending.ListLines());
+        kit.Shutdown();
+    }
+
+    [Fact]
     public void A_journal_failure_stops_the_actor_and_its_backoff_supervisor_brings_it_back()
     {
         var journal = Path.Combine(_dir, "failing.db");

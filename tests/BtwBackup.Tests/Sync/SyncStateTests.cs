@@ -20,6 +20,14 @@ public class SyncStateTests
     }
 
     [Fact]
+    public void Root_itself_is_named_dot_not_an_empty_string()
+    {
+        var s = Run(SyncState.Empty, new RequestSync(""));
+        Assert.Equal(["Must sync: ."], s.ListLines());
+        Assert.Equal(".: 1 file(s) failed: a: denied", new BtwBackup.Sync.MirrorException("", ["a: denied"]).Message);
+    }
+
+    [Fact]
     public void Requests_become_pending_in_first_request_order_and_completions_clear_them()
     {
         var s = Run(SyncState.Empty, new RequestPush("dst/b"), new RequestPush("dst/a"), new RequestSync("dst/full/"), new RequestPush("dst/b"));
