@@ -38,7 +38,7 @@ public sealed class DaemonDoorTests : IDisposable
             Json("BtwBackup.Protocol.ExecuteCommand", $$"""{"Command":{"$type":"BtwBackup.Protocol.RestoreBackup, BtwBackup.Core","Dst":"x","Target":"{{canary}}","At":null,"From":null,"Database":null,"Force":true},"ProgressTo":null}"""),
             Json("BtwBackup.Protocol.InitFileTree", """{"Source":"/","Name":"pwned","Type":0}"""),
             // btw-backup's own request, with made-up nonces and a command in clear instead of sealed.
-            (4102, "request", Encoding.UTF8.GetBytes($$"""{"client_nonce":"{{new string('b', 64)}}","daemon_nonce":"{{new string('a', 64)}}","progress_to":null,"sealed":"{\"command\":\"fs-init\",\"source\":\"/\",\"name\":\"pwned\",\"type\":\"Tar\"}"}""")),
+            (4102, "request", Encoding.UTF8.GetBytes($$"""{"client_nonce":"{{new string('b', 64)}}","daemon_nonce":"{{new string('a', 64)}}","progress":false,"sealed":"{\"command\":\"fs-init\",\"source\":\"/\",\"name\":\"pwned\",\"type\":\"Tar\"}"}""")),
             (4102, "hello", Encoding.UTF8.GetBytes("""{"client_nonce":"not a nonce"}""")),
             (16, "PP", []),                                      // PoisonPill
             (16, "K", []),                                       // Kill
@@ -109,7 +109,7 @@ public sealed class DaemonDoorTests : IDisposable
         // The live challenge, answered with a command sealed under a guessed token: refused.
         var guessed = new DaemonAuth("a guess").Session(clientNonce, daemonNonce).Seal(SealedWay.Request, 0, """{"command":"fs-init","source":"/","name":"pwned","type":"Tar"}""", "");
         await intruder.SendAsync(DaemonAddress, "/user/gateway", 4102, "request", Encoding.UTF8.GetBytes(
-            $$"""{"client_nonce":"{{clientNonce}}","daemon_nonce":"{{daemonNonce}}","progress_to":null,"sealed":"{{guessed}}"}"""));
+            $$"""{"client_nonce":"{{clientNonce}}","daemon_nonce":"{{daemonNonce}}","progress":false,"sealed":"{{guessed}}"}"""));
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (!daemon.Output.Contains("gateway: refused a request from " + intruder.Address, StringComparison.Ordinal) && DateTime.UtcNow < deadline)
             await Task.Delay(50);
@@ -142,8 +142,8 @@ public sealed class DaemonDoorTests : IDisposable
 
             var sync = await _box.RunAsync("fs-init", "--type", "tar", _box.MakeTree("www"), "www");
             Assert.Equal(1, sync.ExitCode);
-            Assert.Equal($"btw-backup: something listens on 127.0.0.1:{_port} (daemon.port) but does not answer as btw-backup's daemon: "
-                + "an impostor, or the daemon of another configuration directory; the command was not sent\n", sync.Stderr);
+            Assert.Equal($"btw-backup: something listens on 127.0.0.1:{_port} (daemon.port) but does not answer as btw-backup's daemon within 10 s: "
+                + "an impostor, the daemon of another configuration directory, or a daemon too busy to answer; the command was not sent\n", sync.Stderr);
             Assert.Empty(Directory.GetDirectories(_box.ConfigDir, "www.*"));
             var received = File.ReadAllText(capture, Encoding.Latin1);
             Assert.DoesNotContain(File.ReadAllText(token).Trim(), received, StringComparison.Ordinal);

@@ -48,7 +48,7 @@ public static class DaemonClient
         var token = DaemonToken.Read(settings.ConfigDir)
             ?? throw new ConfigException($"something answers on {where} (daemon.port), but this user cannot read {Path.Combine(settings.ConfigDir, DaemonToken.FileName)}, " +
                 "so it cannot check that it is btw-backup's daemon: nothing was sent (run the command as the daemon's user, with its --config-dir)");
-        var loopback = daemon.Hostname is "127.0.0.1" or "::1" or "localhost";
+        var loopback = Gateway.IsLoopback(daemon.Hostname);
         var system = BackupHost.StartRemoting(BackupHost.SystemName + "-cli", settings, loopback ? daemon.Hostname : "0.0.0.0", 0);
         try
         {
@@ -78,6 +78,9 @@ public static class DaemonClient
     /// <summary>After a challenge that does not prove the token, how long the real daemon's may still come.</summary>
     private static readonly TimeSpan GraceAfterForgery = TimeSpan.FromSeconds(2);
 
+    /// <summary>How long a sent command may go without a word from the daemon (it sends a keepalive every 10 s).</summary>
+    public static readonly TimeSpan SilenceTimeout = TimeSpan.FromSeconds(45);
+
     /// <summary>
     /// Runs the handshake, sends the command sealed once the daemon has proved itself, shows the
     /// progress lines it seals, and waits for the reply it seals, or for its connection to close.
@@ -97,6 +100,7 @@ public static class DaemonClient
         private DaemonSession? _session;
         private ulong _nextProgress;
         private bool _forged;
+        private string?[]? _replyParts;
 
         public ITimerScheduler Timers { get; set; } = null!;
 
@@ -111,7 +115,10 @@ public static class DaemonClient
             Receive<SealedReply>(OnReply);
             Receive<HandshakeTimedOut>(_ => Fail(_forged
                 ? Impostor("cannot prove it holds " + Path.Combine(_request.ConfigDir, DaemonToken.FileName))
-                : Impostor("does not answer as btw-backup's daemon")));
+                : $"something listens on {_request.Where} (daemon.port) but does not answer as btw-backup's daemon within {HandshakeTimeout.TotalSeconds:0} s: "
+                  + "an impostor, the daemon of another configuration directory, or a daemon too busy to answer; the command was not sent"));
+            Receive<Silence>(_ => Fail($"the daemon has not answered for {SilenceTimeout.TotalSeconds:0} s: the command may not have reached it, or may still run "
+                + "(btw-backup status tells; what was not synced stays pending)"));
             Receive<DisassociatedEvent>(e =>
             {
                 if (e.RemoteAddress != _gateway.Path.Address)
@@ -153,10 +160,13 @@ public static class DaemonClient
             Timers.Cancel(nameof(HandshakeTimedOut));
             _daemonNonce = challenge.DaemonNonce;
             _session = _request.Auth.Session(_clientNonce, _daemonNonce);
-            var progressTo = _printer is null ? null : Self.Path.ToSerializationFormatWithAddress(((ExtendedActorSystem)Context.System).Provider.DefaultAddress);
-            _gateway.Tell(new DaemonRequest(_clientNonce, _daemonNonce, progressTo,
-                _session.Seal(SealedWay.Request, 0, _request.CommandText, progressTo ?? "")));
+            var progress = _printer is not null;
+            _gateway.Tell(new DaemonRequest(_clientNonce, _daemonNonce, progress,
+                _session.Seal(SealedWay.Request, 0, _request.CommandText, progress ? "progress" : "")));
+            HeardFromTheDaemon();
         }
+
+        private void HeardFromTheDaemon() => Timers.StartSingleTimer(nameof(Silence), new Silence(), SilenceTimeout);
 
         private void OnProgress(SealedProgress sealedProgress)
         {
@@ -170,20 +180,28 @@ public static class DaemonClient
             }
 
             _nextProgress = sealedProgress.Sequence + 1;
-            _printer?.Tell(report);
+            HeardFromTheDaemon();
+            if (report is not { Source: "", Message: "" })
+                _printer?.Tell(report);
         }
 
         private void OnReply(SealedReply sealedReply)
         {
-            if (_session is null || sealedReply.DaemonNonce != _daemonNonce
-                || _session.Open(SealedWay.Reply, 0, sealedReply.Sealed, _daemonNonce) is not { } text)
+            if (_session is null || sealedReply.DaemonNonce != _daemonNonce || sealedReply.Parts is < 1 or > MaxReplyParts
+                || sealedReply.Part < 0 || sealedReply.Part >= sealedReply.Parts || (_replyParts is not null && _replyParts.Length != sealedReply.Parts)
+                || _session.Open(SealedWay.Reply, (ulong)sealedReply.Part, sealedReply.Sealed, GatewaySession.ReplyBinding(_daemonNonce, sealedReply.Parts)) is not { } part)
             {
                 // Not the daemon's: another local process answering in its name. Wait for the real one.
                 Ignored("a reply");
                 return;
             }
 
-            if (RemoteSerializer.ParseReply(text) is { } reply)
+            HeardFromTheDaemon();
+            _replyParts ??= new string?[sealedReply.Parts];
+            _replyParts[sealedReply.Part] = part;
+            if (_replyParts.Any(p => p is null))
+                return;
+            if (RemoteSerializer.ParseReply(string.Concat(_replyParts)) is { } reply)
                 _done.TrySetResult(reply);
             else
                 Fail("the daemon's reply could not be read (a different version of btw-backup?)");
@@ -198,5 +216,10 @@ public static class DaemonClient
         private void Fail(string message) => _done.TrySetResult(CommandReply.Failed([ErrorReport.Prefix + message]));
 
         private sealed record HandshakeTimedOut;
+
+        private sealed record Silence;
+
+        /// <summary>Parts of a reply, at most (64 Ki characters each): far beyond any listing.</summary>
+        private const int MaxReplyParts = 16 * 1024;
     }
 }

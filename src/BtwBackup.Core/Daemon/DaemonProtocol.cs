@@ -6,7 +6,8 @@ namespace BtwBackup.Daemon;
 //   CLI -> gateway   Hello(client nonce)
 //   gateway -> CLI   Challenge(both nonces, the daemon's proof)      the CLI checks it, or waits
 //   CLI -> gateway   DaemonRequest(both nonces, the command sealed)  the gateway opens it, or refuses
-//   gateway -> CLI   SealedProgress(n, a progress line sealed), ..., SealedReply(the reply sealed)
+//   gateway -> CLI   SealedProgress(n, a progress line or a keepalive sealed), ...,
+//                    SealedReply(part i of n of the reply, sealed), ...
 // Sealed: AES-GCM under a key of this exchange alone (DaemonSession), so that a local process
 // that slips into the connection can read, forge or replay none of it.
 
@@ -17,13 +18,21 @@ public sealed record Hello(string ClientNonce);
 public sealed record Challenge(string ClientNonce, string DaemonNonce, string Proof);
 
 /// <summary>
-/// The command (the JSON of <see cref="RemoteSerializer.CommandText"/>), sealed; progress lines go to
-/// <see cref="ProgressTo"/>, the path of an actor of the client (bound to the seal too).
+/// The command (the JSON of <see cref="RemoteSerializer.CommandText"/>), sealed; whether the
+/// client shows progress lines is bound to the seal too. Everything the daemon sends back goes to
+/// the sender of the request.
 /// </summary>
-public sealed record DaemonRequest(string ClientNonce, string DaemonNonce, string? ProgressTo, string Sealed);
+public sealed record DaemonRequest(string ClientNonce, string DaemonNonce, bool Progress, string Sealed);
 
-/// <summary>One progress line of the command (the JSON of a ProgressReport), sealed, numbered from 0.</summary>
+/// <summary>
+/// One progress line of the command (the JSON of a ProgressReport), sealed, numbered from 0; an
+/// empty line is a keepalive, sent every few seconds while the command runs.
+/// </summary>
 public sealed record SealedProgress(string DaemonNonce, ulong Sequence, string Sealed);
 
-/// <summary>The reply (the JSON of <see cref="RemoteSerializer.ReplyText"/>), sealed.</summary>
-public sealed record SealedReply(string DaemonNonce, string Sealed);
+/// <summary>
+/// Part <see cref="Part"/> (from 0) of the <see cref="Parts"/> parts of the reply (the JSON of
+/// <see cref="RemoteSerializer.ReplyText"/>), sealed: a long listing crosses in frames the door's
+/// small frame size allows.
+/// </summary>
+public sealed record SealedReply(string DaemonNonce, int Part, int Parts, string Sealed);

@@ -25,11 +25,13 @@ public sealed class Gateway : ReceiveActor
     private readonly IActorRef _orchestrator;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ChallengeBook _challenges = new();
+    private readonly bool _loopbackOnly;
 
     public Gateway(string token, IActorRef orchestrator)
     {
         _auth = new DaemonAuth(token);
         _orchestrator = orchestrator;
+        _loopbackOnly = IsLoopback(((ExtendedActorSystem)Context.System).Provider.DefaultAddress.Host);
         Receive<Hello>(OnHello);
         Receive<DaemonRequest>(OnRequest);
         Receive<DeadLetter>(OnDeadLetter);
@@ -42,6 +44,8 @@ public sealed class Gateway : ReceiveActor
 
     private void OnHello(Hello hello)
     {
+        if (FromAfar(Sender))
+            return;
         if (!DaemonAuth.IsNonce(hello.ClientNonce))
         {
             Refuse(Sender, "a malformed hello", "its nonce is not 64 hex digits");
@@ -54,6 +58,8 @@ public sealed class Gateway : ReceiveActor
 
     private void OnRequest(DaemonRequest request)
     {
+        if (FromAfar(Sender))
+            return;
         if (!DaemonAuth.IsNonce(request.ClientNonce) || !_challenges.IsLive(request.ClientNonce, request.DaemonNonce, Now))
         {
             Refuse(Sender, "a request", "it answers no live challenge of this daemon");
@@ -61,7 +67,7 @@ public sealed class Gateway : ReceiveActor
         }
 
         var session = _auth.Session(request.ClientNonce, request.DaemonNonce);
-        if (session.Open(SealedWay.Request, 0, request.Sealed, request.ProgressTo ?? "") is not { } text)
+        if (session.Open(SealedWay.Request, 0, request.Sealed, request.Progress ? "progress" : "") is not { } text)
         {
             Refuse(Sender, "a request", "not sealed with this daemon's token: the sender does not hold it");
             return;
@@ -76,7 +82,7 @@ public sealed class Gateway : ReceiveActor
         }
 
         _log.Info("gateway: {0} from {1}", command.GetType().Name, Sender.Path.Address);
-        Context.ActorOf(GatewaySession.Props(_orchestrator, Sender, ProgressActor(request.ProgressTo), command, session, request.DaemonNonce));
+        Context.ActorOf(GatewaySession.Props(_orchestrator, Sender, request.Progress, command, session, request.DaemonNonce));
     }
 
     /// <summary>What arrives for any other path of this system: nothing there but the gateway.</summary>
@@ -87,14 +93,20 @@ public sealed class Gateway : ReceiveActor
         Refuse(letter.Sender, $"a {letter.Message.GetType().Name} for {letter.Recipient.Path.ToStringWithoutAddress()}", "only the gateway receives");
     }
 
-    /// <summary>Where progress goes: an actor of a remote system (the client's), never one of this process, whatever path the wire names.</summary>
-    private IActorRef? ProgressActor(string? path)
+    /// <summary>
+    /// A door on loopback answers loopback senders only: a sender names the address the answer
+    /// goes to, and the daemon would otherwise connect out to any host and port a stranger names.
+    /// </summary>
+    private bool FromAfar(IActorRef sender)
     {
-        if (path is null || !ActorPath.TryParse(path, out var parsed) || !parsed.Address.HasGlobalScope)
-            return null;
-        var actor = ((ExtendedActorSystem)Context.System).Provider.ResolveActorRef(path);
-        return actor is IInternalActorRef { IsLocal: true } ? null : actor;
+        if (!_loopbackOnly || IsLoopback(sender.Path.Address.Host))
+            return false;
+        Refuse(sender, "a message", "this daemon listens on loopback and answers nothing beyond it");
+        return true;
     }
+
+    internal static bool IsLoopback(string? host) =>
+        host == "localhost" || (host is not null && System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip));
 
     private void Refuse(IActorRef sender, string what, string why) => RefusalLog.For(Context.System).Refused(_log, sender.Path.Address.ToString(), $"gateway: refused {what}", why);
 
@@ -154,27 +166,61 @@ internal sealed class ChallengeBook
     }
 }
 
-/// <summary>One command that passed the gateway: sent to the Orchestrator, its progress and its reply sealed for the client.</summary>
-internal sealed class GatewaySession : ReceiveActor
+/// <summary>
+/// One command that passed the gateway: sent to the Orchestrator; its progress, a keepalive every
+/// few seconds, and its reply (in parts) sealed for the client.
+/// </summary>
+internal sealed class GatewaySession : ReceiveActor, IWithTimers
 {
+    /// <summary>How often a running command tells the client it still runs.</summary>
+    public static readonly TimeSpan KeepaliveEvery = TimeSpan.FromSeconds(10);
+
+    /// <summary>Characters of the reply's text per sealed part (a part stays far below the door's frame size).</summary>
+    public const int ReplyPartChars = 64 * 1024;
+
+    private readonly IActorRef _client;
+    private readonly DaemonSession _session;
+    private readonly string _daemonNonce;
     private ulong _progressSent;
 
-    public GatewaySession(IActorRef orchestrator, IActorRef client, IActorRef? progressTo, CliCommand command, DaemonSession session, string daemonNonce)
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public GatewaySession(IActorRef orchestrator, IActorRef client, bool progress, CliCommand command, DaemonSession session, string daemonNonce)
     {
-        Receive<ProgressReport>(report =>
-        {
-            progressTo?.Tell(new SealedProgress(daemonNonce, _progressSent,
-                session.Seal(SealedWay.Progress, _progressSent, RemoteSerializer.ProgressText(report), daemonNonce)));
-            _progressSent++;
-        });
+        _client = client;
+        _session = session;
+        _daemonNonce = daemonNonce;
+        Receive<ProgressReport>(Send);
+        Receive<Keepalive>(_ => Send(new ProgressReport("", "")));
         Receive<CommandReply>(reply =>
         {
-            client.Tell(new SealedReply(daemonNonce, session.Seal(SealedWay.Reply, 0, RemoteSerializer.ReplyText(reply), daemonNonce)));
+            var text = RemoteSerializer.ReplyText(reply);
+            var parts = Math.Max(1, (text.Length + ReplyPartChars - 1) / ReplyPartChars);
+            for (var i = 0; i < parts; i++)
+            {
+                var part = text.Substring(i * ReplyPartChars, Math.Min(ReplyPartChars, text.Length - i * ReplyPartChars));
+                client.Tell(new SealedReply(daemonNonce, i, parts, session.Seal(SealedWay.Reply, (ulong)i, part, ReplyBinding(daemonNonce, parts))));
+            }
+
             Context.Stop(Self);
         });
-        orchestrator.Tell(new ExecuteCommand(command, progressTo is null ? null : Self));
+        orchestrator.Tell(new ExecuteCommand(command, progress ? Self : null));
     }
 
-    public static Props Props(IActorRef orchestrator, IActorRef client, IActorRef? progressTo, CliCommand command, DaemonSession session, string daemonNonce) =>
-        Akka.Actor.Props.Create(() => new GatewaySession(orchestrator, client, progressTo, command, session, daemonNonce));
+    protected override void PreStart() => Timers.StartPeriodicTimer(nameof(Keepalive), new Keepalive(), KeepaliveEvery);
+
+    /// <summary>What a reply part's seal is bound to besides its number: the exchange and how many parts there are.</summary>
+    public static string ReplyBinding(string daemonNonce, int parts) => $"{daemonNonce} {parts}";
+
+    private void Send(ProgressReport report)
+    {
+        _client.Tell(new SealedProgress(_daemonNonce, _progressSent,
+            _session.Seal(SealedWay.Progress, _progressSent, RemoteSerializer.ProgressText(report), _daemonNonce)));
+        _progressSent++;
+    }
+
+    public static Props Props(IActorRef orchestrator, IActorRef client, bool progress, CliCommand command, DaemonSession session, string daemonNonce) =>
+        Akka.Actor.Props.Create(() => new GatewaySession(orchestrator, client, progress, command, session, daemonNonce));
+
+    private sealed record Keepalive;
 }

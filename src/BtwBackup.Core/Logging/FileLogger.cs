@@ -18,6 +18,9 @@ public sealed class FileLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMess
     /// <summary>Lines per minute a remoting system (door or client) may write, whatever strangers send it.</summary>
     public const int RemotingLinesPerMinute = 120;
 
+    /// <summary>Characters of one line of a remoting system, at most.</summary>
+    public const int RemotingLineLength = 2_000;
+
     public FileLogger()
     {
         var path = Context.System.Settings.Config.GetString(PathKey, null);
@@ -37,7 +40,7 @@ public sealed class FileLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMess
             {
                 if (!Daemon.RefusalLog.For(Context.System).FirstFrom(sender))
                     return;
-                message = $"refused a message from {sender}: {(e.Cause as Daemon.RefusedMessageException)?.Message ?? (e.Message?.ToString() ?? "").Split('\n')[0]} (further refusals of this sender are not logged)";
+                message = $"refused a message from {Daemon.RefusalLog.Shown(sender)}: {(e.Cause as Daemon.RefusedMessageException)?.Message ?? (e.Message?.ToString() ?? "").Split('\n')[0]} (further refusals of this sender are not logged)";
             }
 
             if (budget is not null && !IsAcceptedCommand(e))
@@ -46,6 +49,9 @@ public sealed class FileLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMess
                     return;
                 if (heldBack > 0)
                     file.Write("WARNING", "log", $"{heldBack} lines of remoting held back since the last written (more than {RemotingLinesPerMinute} a minute: a client flooding the port?)");
+                // What a stranger sends can be long (an address of a megabyte): the line is cut.
+                if (message.Length > RemotingLineLength)
+                    message = $"{message[..RemotingLineLength]}... ({message.Length - RemotingLineLength} more characters)";
             }
 
             file.Write(Level(e.LogLevel()), e.LogSource, message);
@@ -87,8 +93,10 @@ public sealed class FileLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMess
             || !(e.Cause is Daemon.RefusedMessageException || message.StartsWith("Deserialization failed", StringComparison.Ordinal)
                  || message.Contains(nameof(Daemon.RefusedMessageException), StringComparison.Ordinal)))
             return null;
-        var match = System.Text.RegularExpressions.Regex.Match(source, "endpoint(?:Reader|Writer)-([^/]+)-[0-9]+(?:/|$)");
-        return match.Success ? Uri.UnescapeDataString(match.Groups[1].Value) : "an unknown sender";
+        // endpointReader-, endpointWriter-, reliableEndpointWriter- (a system message's).
+        var match = System.Text.RegularExpressions.Regex.Match(source, "endpoint(?:Reader|Writer)-([^/]+)-[0-9]+(?:/|$)",
+            System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+        return match.Success ? Uri.UnescapeDataString(match.Groups[1].Value) : Daemon.RefusalLog.UnknownSender;
     }
 
     /// <summary>The CLI client's actor system name as it appears, URL-escaped, in an endpoint writer's path.</summary>

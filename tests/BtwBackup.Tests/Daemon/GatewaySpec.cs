@@ -32,7 +32,7 @@ public sealed class GatewaySpec : TestKit
         Request(challenge, RemoteSerializer.CommandText(command), auth);
 
     private DaemonRequest Request(Challenge challenge, string text, DaemonAuth? auth = null) =>
-        new(challenge.ClientNonce, challenge.DaemonNonce, null,
+        new(challenge.ClientNonce, challenge.DaemonNonce, false,
             (auth ?? _auth).Session(challenge.ClientNonce, challenge.DaemonNonce).Seal(SealedWay.Request, 0, text, ""));
 
     [Fact]
@@ -46,10 +46,49 @@ public sealed class GatewaySpec : TestKit
         Assert.Equal(new SyncNow(Full: false), execute.Command);
         orchestrator.Reply(CommandReply.Ok("done"));
         var sealedReply = ExpectMsg<SealedReply>();
+        Assert.Equal((0, 1), (sealedReply.Part, sealedReply.Parts));
         Assert.DoesNotContain("done", sealedReply.Sealed, StringComparison.Ordinal);
         var session = _auth.Session(ClientNonce, challenge.DaemonNonce);
-        Assert.Null(new DaemonAuth("guess").Session(ClientNonce, challenge.DaemonNonce).Open(SealedWay.Reply, 0, sealedReply.Sealed, challenge.DaemonNonce));
-        Assert.Equal(["done"], RemoteSerializer.ParseReply(session.Open(SealedWay.Reply, 0, sealedReply.Sealed, challenge.DaemonNonce)!)!.Stdout);
+        var binding = GatewaySession.ReplyBinding(challenge.DaemonNonce, 1);
+        Assert.Null(new DaemonAuth("guess").Session(ClientNonce, challenge.DaemonNonce).Open(SealedWay.Reply, 0, sealedReply.Sealed, binding));
+        Assert.Equal(["done"], RemoteSerializer.ParseReply(session.Open(SealedWay.Reply, 0, sealedReply.Sealed, binding)!)!.Stdout);
+    }
+
+    [Fact]
+    public void A_long_reply_crosses_in_sealed_parts_that_make_it_whole_again_and_a_running_command_sends_keepalives()
+    {
+        var (gateway, orchestrator) = Start();
+        var challenge = Handshake(gateway);
+        gateway.Tell(Request(challenge, new ShowStatus(false)) with { Progress = true }, TestActor);
+        // Sealed for another binding than the one sent: refused.
+        orchestrator.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        var second = Handshake(gateway);
+        var session = _auth.Session(ClientNonce, second.DaemonNonce);
+        gateway.Tell(new DaemonRequest(ClientNonce, second.DaemonNonce, true,
+            session.Seal(SealedWay.Request, 0, RemoteSerializer.CommandText(new ShowStatus(false)), "progress")), TestActor);
+        var execute = orchestrator.ExpectMsg<ExecuteCommand>();
+        Assert.NotNull(execute.ProgressTo);
+        execute.ProgressTo.Tell(new ProgressReport("www", "tar: 10%"));
+        var progress = ExpectMsg<SealedProgress>();
+        Assert.Equal("www", RemoteSerializer.ParseProgress(session.Open(SealedWay.Progress, 0, progress.Sealed, second.DaemonNonce)!)!.Source);
+        // Ten seconds without a word: a keepalive (an empty line) comes.
+        var keepalive = ExpectMsg<SealedProgress>(TimeSpan.FromSeconds(15));
+        Assert.Equal(1UL, keepalive.Sequence);
+        Assert.Equal(new ProgressReport("", ""), RemoteSerializer.ParseProgress(session.Open(SealedWay.Progress, 1, keepalive.Sealed, second.DaemonNonce)!));
+
+        var lines = Enumerable.Range(0, 20_000).Select(i => $"line {i} of a long listing").ToArray();
+        var reply = new CommandReply(ExitCode.Ok, [.. lines], []);
+        var count = (RemoteSerializer.ReplyText(reply).Length + GatewaySession.ReplyPartChars - 1) / GatewaySession.ReplyPartChars;
+        Assert.True(count > 1, "the reply is not long enough to need parts");
+        orchestrator.Reply(reply);
+        var parts = ReceiveN(count, TimeSpan.FromSeconds(5)).Cast<SealedReply>().ToList();
+        Assert.Equal(Enumerable.Repeat(count, count), parts.Select(p => p.Parts));
+        Assert.Equal(Enumerable.Range(0, count), parts.Select(p => p.Part));
+        var text = string.Concat(parts.Select(p => session.Open(SealedWay.Reply, (ulong)p.Part, p.Sealed, GatewaySession.ReplyBinding(second.DaemonNonce, count))));
+        Assert.Equal(lines, RemoteSerializer.ParseReply(text)!.Stdout);
+        // A part moved to another place does not open.
+        Assert.Null(session.Open(SealedWay.Reply, 1, parts[0].Sealed, GatewaySession.ReplyBinding(second.DaemonNonce, count)));
     }
 
     [Fact]
