@@ -214,6 +214,25 @@ public sealed class OffsiteTrustTests : IDisposable
     }
 
     [Fact]
+    public async Task Through_the_daemon_the_same_refusal_and_the_same_go_ahead()
+    {
+        var remote = await MirroredAsync();
+        Configure($"daemon {{ port = {Sandbox.FreePort()} }}");
+        await using var daemon = await DaemonProcess.StartAsync(_box);
+        Directory.Delete(Path.Combine(_box.Root, "db"), recursive: true);
+
+        var r = await _box.RunAsync("sync", "--full");
+        Assert.Equal(1, r.ExitCode);
+        Assert.StartsWith("btw-backup: offsite: nothing deleted: root does not hold the series db (2 object(s))", Assert.Single(Lines(r.Stderr)), StringComparison.Ordinal);
+        Assert.Equal(remote, await RemoteAsync());
+
+        await _box.QuietOkAsync("sync", "--allow-deletes");
+        Assert.Equal(Sandbox.FileHashes(_box.Root), await RemoteAsync());
+        Assert.Contains("gateway: SyncNow from akka.tcp://btw-backup-cli@127.0.0.1:", daemon.Output, StringComparison.Ordinal);
+        Assert.Equal(daemon.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(_box.ConfigDir, "lock.pid")).Trim());
+    }
+
+    [Fact]
     public async Task More_deletions_than_max_delete_or_than_half_a_folder_stop_and_list_until_allowed()
     {
         Configure("sync.max-delete = 5");
