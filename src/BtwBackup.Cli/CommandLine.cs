@@ -39,7 +39,7 @@ public static class CommandLine
         new("sync", "sync the files from the root path to S3 storage",
         [
             new(["--full"], "full", "queue the whole root path, then sync"),
-            new(["--allow-deletes"], "allow_deletes", "delete on the destinations what the sync.max-delete and whole-series limits hold back"),
+            new(["--allow-deletes"], "allow_deletes", "go ahead with deletions the limits hold back (sync.max-delete, half a folder, a whole series)"),
         ], []),
         new("sync-state", "checks or resets the sync state",
         [

@@ -214,6 +214,25 @@ public sealed class OffsiteTrustTests : IDisposable
     }
 
     [Fact]
+    public async Task Through_the_daemon_the_same_refusal_and_the_same_go_ahead()
+    {
+        var remote = await MirroredAsync();
+        Configure($"daemon {{ port = {Sandbox.FreePort()} }}");
+        await using var daemon = await DaemonProcess.StartAsync(_box);
+        Directory.Delete(Path.Combine(_box.Root, "db"), recursive: true);
+
+        var r = await _box.RunAsync("sync", "--full");
+        Assert.Equal(1, r.ExitCode);
+        Assert.StartsWith("btw-backup: offsite: nothing deleted: root does not hold the series db (2 object(s))", Assert.Single(Lines(r.Stderr)), StringComparison.Ordinal);
+        Assert.Equal(remote, await RemoteAsync());
+
+        await _box.QuietOkAsync("sync", "--allow-deletes");
+        Assert.Equal(Sandbox.FileHashes(_box.Root), await RemoteAsync());
+        Assert.Contains("gateway: SyncNow from akka.tcp://btw-backup-cli@127.0.0.1:", daemon.Output, StringComparison.Ordinal);
+        Assert.Equal(daemon.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(_box.ConfigDir, "lock.pid")).Trim());
+    }
+
+    [Fact]
     public async Task More_deletions_than_max_delete_or_than_half_a_folder_stop_and_list_until_allowed()
     {
         Configure("sync.max-delete = 5");
@@ -245,6 +264,39 @@ public sealed class OffsiteTrustTests : IDisposable
         var now = await RemoteAsync();
         Assert.Equal(9, now.Count);
         Assert.Equal(Sandbox.FileHashes(_box.Root), now);
+    }
+
+    // ---- archive members ----
+
+    [Theory]
+    [InlineData("./../evil", "has a '..' component (it would go above its folder)")]
+    [InlineData("./a\\b", "holds a backslash")]
+    [InlineData("./a//b", "has an empty component ('//', or a '/' at its end)")]
+    public async Task An_archive_with_a_member_no_tar_of_btw_backup_writes_is_refused_by_restore_and_named_by_verify(string member, string reason)
+    {
+        var tar = Path.Combine(_box.Dir, "hostile.tar");
+        await using (var output = File.Create(tar))
+        await using (var writer = new System.Formats.Tar.TarWriter(output, System.Formats.Tar.TarEntryFormat.Gnu))
+        {
+            await writer.WriteEntryAsync(new System.Formats.Tar.GnuTarEntry(System.Formats.Tar.TarEntryType.Directory, "./"));
+            await writer.WriteEntryAsync(new System.Formats.Tar.GnuTarEntry(System.Formats.Tar.TarEntryType.RegularFile, member) { DataStream = new MemoryStream("pwned\n"u8.ToArray()) });
+        }
+
+        Assert.Equal(0, (await Sandbox.ShellAsync("bzip2", tar)).ExitCode);
+        Directory.CreateDirectory(Path.Combine(_box.Root, "www"));
+        File.Move(tar + ".bz2", Path.Combine(_box.Root, "www", Entry));
+        var line = $"the member '{member}' {reason}";
+
+        var verify = await _box.RunAsync("verify", "www");
+        Assert.Equal(1, verify.ExitCode);
+        Assert.Contains($"  {Entry}: a restore would refuse it: {line}\n", verify.Stdout, StringComparison.Ordinal);
+
+        var target = Path.Combine(_box.Dir, "restored", "www");
+        var r = await _box.RunAsync("restore", "www", target);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal([$"btw-backup: refused to restore {Entry}: {line}; nothing was restored"], Lines(r.Stderr));
+        Assert.False(File.Exists(Path.Combine(_box.Dir, "restored", "evil")));
+        Assert.False(Directory.Exists(target));
     }
 
     // ---- restore into root, or over PostgreSQL's own databases ----

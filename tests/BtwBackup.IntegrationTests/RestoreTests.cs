@@ -239,7 +239,7 @@ public sealed class RestoreTests : IDisposable
 
         var r = await _box.RunAsync("restore", "evil", Target("evil"));
         Assert.Equal(1, r.ExitCode);
-        Assert.Equal("btw-backup: refused to restore 2030-01-01T00:00:00.tbz: the member '../x' goes above the target (..); nothing was restored\n", r.Stderr);
+        Assert.Equal("btw-backup: refused to restore 2030-01-01T00:00:00.tbz: the member '../x' has a '..' component (it would go above its folder); nothing was restored\n", r.Stderr);
         Assert.False(Directory.Exists(Target("evil")));
         Assert.False(File.Exists(Path.Combine(_box.Dir, "restored", "x")));
         Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(_box.Dir, "restored")));

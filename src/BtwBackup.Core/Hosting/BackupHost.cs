@@ -49,7 +49,7 @@ public static class BackupHost
         return new OrchestratorServices(settings, procedures, new SeriesLister(rdiff))
         {
             Restorer = new Restorer(rdiff, tar, postgres, new ArchiveGuard(runner), runner),
-            Verifier = new Verifier(rdiff, tar, postgres),
+            Verifier = new Verifier(rdiff, tar, postgres, new ArchiveGuard(runner)),
             Stores = settings.Destinations.IsEmpty ? null : d => new RetryingObjectStore(new S3ObjectStore(d.Connection)),
             History = SyncHistory.ReadAsync,
             StatusFile = new StatusFile(Path.Combine(settings.ConfigDir, StatusFile.FileName)),

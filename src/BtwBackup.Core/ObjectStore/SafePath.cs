@@ -108,7 +108,9 @@ public static class SafePath
     /// <paramref name="path"/> with every symbolic link resolved, as the kernel would follow it
     /// for a write: the longest existing part through realpath(3), the rest appended as it is.
     /// </summary>
-    public static string Resolve(string path)
+    public static string Resolve(string path) => Resolve(path, hops: 0);
+
+    private static string Resolve(string path, int hops)
     {
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
         var rest = new Stack<string>();
@@ -122,7 +124,16 @@ public static class SafePath
             existing = parent;
         }
 
-        var resolved = RealPath(existing) ?? existing;
+        var resolved = RealPath(existing);
+        if (resolved is null)
+        {
+            // A link that leads nowhere yet: a write through it creates what it names, so that is where it goes.
+            if (new FileInfo(existing).LinkTarget is not { } target || hops >= 40)
+                return full;
+            var parent = Path.GetDirectoryName(existing) ?? "/";
+            return Resolve(Path.Combine([Path.GetFullPath(target, parent), .. rest]), hops + 1);
+        }
+
         while (rest.Count > 0)
             resolved = Path.Combine(resolved, rest.Pop());
         return resolved;

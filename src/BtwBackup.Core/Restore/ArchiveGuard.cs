@@ -18,6 +18,13 @@ public sealed class ArchiveGuard(IProcessRunner runner)
     /// while it is checked, so that the extraction does not decompress it a second time.</param>
     public async Task CheckAsync(string archive, bool bzip2, CancellationToken ct, string? decompressTo = null)
     {
+        if (await ProblemAsync(archive, bzip2, ct, decompressTo) is { } problem)
+            throw new BackupException($"refused to restore {Path.GetFileName(archive)}: {problem}; nothing was restored");
+    }
+
+    /// <summary>The first reason a restore would refuse the archive, or null (verify reports it as a problem).</summary>
+    public async Task<string?> ProblemAsync(string archive, bool bzip2, CancellationToken ct, string? decompressTo = null)
+    {
         string? problem = null;
         if (bzip2)
         {
@@ -35,8 +42,7 @@ public sealed class ArchiveGuard(IProcessRunner runner)
             problem = await ScanAsync(stream, ct);
         }
 
-        if (problem is not null)
-            throw new BackupException($"refused to restore {Path.GetFileName(archive)}: {problem}; nothing was restored");
+        return problem;
     }
 
     /// <summary>The first reason to refuse, or null. Reads to the end (so that a decompressor upstream finishes).</summary>

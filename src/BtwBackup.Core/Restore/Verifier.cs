@@ -89,7 +89,7 @@ public sealed record PendingWork(string Destination, ImmutableList<(string Path,
 /// compared with root by content. A path pending since before the last completed sync is a
 /// problem (a sync that keeps failing); one requested since is work in progress.
 /// </summary>
-public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres)
+public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres, ArchiveGuard? guard = null)
 {
     public async Task<VerifyReport> VerifyAsync(
         GeneralSettings settings, IReadOnlyList<string> dsts, Func<DestinationSettings, IObjectStore>? stores,
@@ -176,6 +176,13 @@ public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres)
         return found;
     }
 
+    /// <summary>Every member's name as a restore checks it (<see cref="ArchiveGuard"/>): one a restore would refuse is a problem now.</summary>
+    private async Task CheckMembersAsync(string archive, string entry, bool bzip2, List<string> problems, CancellationToken ct)
+    {
+        if (guard is not null && await guard.ProblemAsync(archive, bzip2, ct) is { } problem)
+            problems.Add($"{entry}: a restore would refuse it: {problem}");
+    }
+
     private async Task<SeriesCheck> CheckSeriesAsync(string root, string dst, IProgress<string>? progress, CancellationToken ct)
     {
         var dir = Path.Combine(root, dst);
@@ -195,6 +202,7 @@ public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres)
                 {
                     progress?.Report($"{dst}: reading {entry}");
                     await tar.CheckReadableAsync(path, bzip2: true, ct);
+                    await CheckMembersAsync(path, entry, bzip2: true, problems, ct);
                     read++;
                     continue;
                 }
@@ -223,7 +231,10 @@ public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres)
                     else if (name == DatabaseTarget.GlobalFileName)
                         await postgres.CheckBzip2Async(payload, ct);
                     else if (name == "backup.tar")
+                    {
                         await tar.CheckReadableAsync(payload, bzip2: false, ct);
+                        await CheckMembersAsync(payload, entry, bzip2: false, problems, ct);
+                    }
                 }
             }
             catch (ToolFailedException e)

@@ -13,15 +13,12 @@ public sealed record TransferReport(int Uploaded, long BytesUploaded, int Delete
         new(Uploaded + o.Uploaded, BytesUploaded + o.BytesUploaded, Deleted + o.Deleted, Unchanged + o.Unchanged);
 }
 
-/// <summary>A push or sync in which some files failed; the path stays pending.</summary>
 /// <summary>What a check of the remote copy found: files that match, and one line per problem.
 /// <see cref="Refusals"/>: what a sync of the folder would refuse (a listed key that is no safe path,
 /// deletions <see cref="DeletionGuard"/> holds back), one line each: never pending work.</summary>
-public sealed record MirrorCheck(int Matched, System.Collections.Immutable.ImmutableList<string> Problems, System.Collections.Immutable.ImmutableList<string> Refusals)
-{
-    public MirrorCheck(int matched, System.Collections.Immutable.ImmutableList<string> problems) : this(matched, problems, []) { }
-}
+public sealed record MirrorCheck(int Matched, System.Collections.Immutable.ImmutableList<string> Problems, System.Collections.Immutable.ImmutableList<string> Refusals);
 
+/// <summary>A push or sync in which some files failed; the path stays pending.</summary>
 public sealed class MirrorException(string path, IReadOnlyList<string> failures)
     : Exception($"{SyncState.Display(path)}: {failures.Count} file(s) failed: {string.Join("; ", failures.Take(3))}")
 {
@@ -33,7 +30,9 @@ public sealed class MirrorException(string path, IReadOnlyList<string> failures)
 /// uploads a file or a folder as it is; sync makes the remote folder equal to the local one by
 /// content (MD5, never size or mtime: rdiff-backup rewrites files with the same size within the
 /// same second). Transfers run in parallel up to a limit; a file that fails does not stop the
-/// others, and the whole path is reported failed so that it stays pending.
+/// others, and the whole path is reported failed so that it stays pending. Every listed key is
+/// checked (<see cref="CheckKey"/>) before it is used, and what a sync would delete passes
+/// <see cref="DeletionGuard"/> first.
 /// </summary>
 public sealed class Mirror(IObjectStore store, string root, string prefix, int parallelism)
 {

@@ -77,5 +77,8 @@ public sealed class SafePathTests : IDisposable
         Assert.Equal(Path.Combine(real, "a", "b"), SafePath.Resolve(Path.Combine(_dir, "link", "a", "b")));
         Assert.Equal(real, SafePath.Resolve(Path.Combine(_dir, "link") + "/"));
         Assert.Equal(Path.Combine(_dir, "none"), SafePath.Resolve(Path.Combine(_dir, "none")));
+        // A link to what does not exist yet leads there all the same.
+        Directory.CreateSymbolicLink(Path.Combine(_dir, "dangling"), Path.Combine(real, "later"));
+        Assert.Equal(Path.Combine(real, "later", "x"), SafePath.Resolve(Path.Combine(_dir, "dangling", "x")));
     }
 }

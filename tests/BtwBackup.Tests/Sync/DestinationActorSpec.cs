@@ -66,6 +66,38 @@ public sealed class DestinationActorSpec : IDisposable
     }
 
     [Fact]
+    public void A_sync_whose_deletions_are_held_back_stays_pending_with_one_line_until_allowed()
+    {
+        var kit = NewSystem();
+        var dest = Destination(kit);
+        dest.Tell(new RecordPending(1, [new PendingPath("", Sync: true)]), kit.TestActor);
+        kit.ExpectMsg<PendingRecorded>(Patience);
+        dest.Tell(new RunSync(2), kit.TestActor);
+        Assert.Empty(kit.ExpectMsg<SyncFinished>(Patience).Failures);
+
+        // The series folder is gone from root: its objects stay, and so does the pending sync.
+        Directory.Delete(Path.Combine(_root, "www", "2016-01-01T00:00:00"), recursive: true);
+        Directory.CreateDirectory(Path.Combine(_root, "db"));
+        File.WriteAllText(Path.Combine(_root, "db", "log.txt"), "db\n");
+        Directory.Delete(Path.Combine(_root, "www"), recursive: true);
+        dest.Tell(new RecordPending(3, [new PendingPath("", Sync: true)]), kit.TestActor);
+        kit.ExpectMsg<PendingRecorded>(Patience);
+        dest.Tell(new RunSync(4), kit.TestActor);
+        var refused = kit.ExpectMsg<SyncFinished>(Patience);
+        Assert.Equal(["offsite: nothing deleted: root does not hold the series www (2 object(s)) that the destination holds: a sync never deletes a whole series; sync --allow-deletes if it was removed on purpose; the sync stays pending"],
+            refused.Failures);
+        Assert.Equal([""], refused.Pending.MustSync);
+        Assert.Equal(["pre/db/log.txt", "pre/www/2016-01-01T00:00:00/backup.tar", "pre/www/log.txt"], _store.Objects.Keys.Order(StringComparer.Ordinal));
+
+        dest.Tell(new RunSync(5, AllowDeletes: true), kit.TestActor);
+        var allowed = kit.ExpectMsg<SyncFinished>(Patience);
+        Assert.Empty(allowed.Failures);
+        Assert.True(allowed.Pending.IsEmpty);
+        Assert.Equal(2, allowed.Report.Deleted);
+        Assert.Equal(["pre/db/log.txt"], _store.Objects.Keys);
+    }
+
+    [Fact]
     public void A_failed_path_stays_pending_with_one_line_and_the_others_are_done()
     {
         var kit = NewSystem();
