@@ -81,6 +81,14 @@ public sealed class FullDiskTests : IDisposable
         Assert.Empty(left);
     }
 
+    /// <summary>Root holds at most the empty series folder: no file, no partial folder.</summary>
+    internal static void AssertNothingStored(string root)
+    {
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 };
+        Assert.Empty(Directory.EnumerateFiles(root, "*", options));
+        Assert.DoesNotContain(Directory.EnumerateDirectories(root, "*", options), d => Path.GetFileName(d).StartsWith('.'));
+    }
+
     internal static void AssertNoSpaceLine(RunResult r, string root)
     {
         Assert.Equal(1, r.ExitCode);
@@ -114,7 +122,7 @@ public sealed class FullDiskTests : IDisposable
     }
 
     [RootFact]
-    public async Task A_first_backup_that_fills_the_disk_leaves_no_series_folder()
+    public async Task A_first_backup_that_fills_the_disk_stores_nothing()
     {
         var src = _box.MakeTree("www");
         AddRandomFile(src, "big.bin", 2_000_000);
@@ -122,7 +130,7 @@ public sealed class FullDiskTests : IDisposable
         _disk = await SmallDisk.MountAsync(_box.Root, 1024);
         var r = await _box.RunAsync("fs", src, "www");
         AssertNoSpaceLine(r, _box.Root);
-        Assert.Empty(Directory.GetFileSystemEntries(_box.Root));
+        FullDiskTests.AssertNothingStored(_box.Root);
 
         await _disk.ResizeAsync(8192);
         await _box.QuietOkAsync("fs", src, "www");
@@ -178,7 +186,7 @@ public sealed class FullDiskTests : IDisposable
         _disk = await SmallDisk.MountAsync(scratch, 1024);
         var r = await _box.RunAsync("fs", src, "www");
         AssertNoSpaceLine(r, scratch);
-        Assert.Empty(Directory.GetFileSystemEntries(_box.Root));
+        FullDiskTests.AssertNothingStored(_box.Root);
         Assert.Empty(Directory.GetFileSystemEntries(scratch));
 
         await _disk.ResizeAsync(8192);
@@ -280,7 +288,7 @@ public sealed class FullDiskDatabaseTests : IDisposable
     }
 
     [RootFact]
-    public async Task A_dump_that_fills_the_scratch_disk_names_it_and_creates_no_series()
+    public async Task A_dump_that_fills_the_scratch_disk_names_it_and_stores_nothing()
     {
         var db = "t" + Guid.NewGuid().ToString("N")[..10];
         await _pg.CreateDatabaseAsync(db);
@@ -290,7 +298,7 @@ public sealed class FullDiskDatabaseTests : IDisposable
         _box.Environment = new Dictionary<string, string?>(_box.Environment) { ["TMPDIR"] = tmp };
         var r = await _box.RunAsync("db", db, "dbs/" + db);
         FullDiskTests.AssertNoSpaceLine(r, tmp);
-        Assert.Empty(Directory.GetFileSystemEntries(_box.Root));
+        FullDiskTests.AssertNothingStored(_box.Root);
         Assert.Empty(Directory.GetFileSystemEntries(tmp));
 
         await _disk.ResizeAsync(32768);

@@ -12,21 +12,7 @@ public sealed class DatabaseBackup(Postgres postgres, RdiffSeries rdiffSeries, I
 {
     public async Task<BackupOutcome> RunAsync(DatabaseJob job, IProgress<string>? progress, CancellationToken ct)
     {
-        var created = FileTreeBackup.EnsureSeriesFolder(job.Series, job.Owner);
-        try
-        {
-            return await StoreAsync(job, progress, ct);
-        }
-        catch (Exception)
-        {
-            // A failed first backup leaves no empty series folder behind.
-            FileTreeBackup.RemoveIfEmpty(job.Series, created);
-            throw;
-        }
-    }
-
-    private async Task<BackupOutcome> StoreAsync(DatabaseJob job, IProgress<string>? progress, CancellationToken ct)
-    {
+        FileTreeBackup.EnsureSeriesFolder(job.Series, job.Owner);
         var target = job.Target;
         var scratch = Directory.CreateTempSubdirectory("btw-backup").FullName;
         try

@@ -38,22 +38,8 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
                 : $"cannot read the source {source}: no such directory");
         }
 
-        var created = EnsureSeriesFolder(job.Series, job.Owner);
-        try
-        {
-            return await StoreAsync(job, progress, ct);
-        }
-        catch (Exception)
-        {
-            // A failed first backup leaves no empty series folder behind.
-            RemoveIfEmpty(job.Series, created);
-            throw;
-        }
-    }
+        EnsureSeriesFolder(job.Series, job.Owner);
 
-    private async Task<BackupOutcome> StoreAsync(FileTreeJob job, IProgress<string>? progress, CancellationToken ct)
-    {
-        var source = job.Folder.Source;
         if (job.Folder.Type == SourceType.Tar)
             return await tarSeries.BackupAsync(source, job.Series, job.Owner, progress, ct);
 
@@ -86,8 +72,7 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
         }
     }
 
-    /// <summary>Makes the series folder if needed; returns the outermost folder this call created (DST may be a/b), or null.</summary>
-    internal static string? EnsureSeriesFolder(SeriesLocation series, Ownership? owner)
+    internal static void EnsureSeriesFolder(SeriesLocation series, Ownership? owner)
     {
         if (!Directory.Exists(series.RootPath))
             throw new BackupException($"the root path does not exist: {series.RootPath}");
@@ -95,36 +80,12 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
         if (Directory.Exists(dir))
         {
             RemoveStalePartials(dir);
-            return null;
+            return;
         }
 
-        var outermost = dir;
-        for (var parent = Path.GetDirectoryName(dir); parent is not null && !Directory.Exists(parent); parent = Path.GetDirectoryName(parent))
-            outermost = parent;
         Directory.CreateDirectory(dir);
         if (owner is not null)
             Posix.Chown(dir, owner);
-        return outermost;
-    }
-
-    /// <summary>Removes the series folder, and the parents this run created, while they are empty.</summary>
-    internal static void RemoveIfEmpty(SeriesLocation series, string? createdOutermost)
-    {
-        if (createdOutermost is null)
-            return;
-        try
-        {
-            for (var dir = series.FullPath; dir is not null && dir.StartsWith(createdOutermost, StringComparison.Ordinal); dir = Path.GetDirectoryName(dir))
-            {
-                if (!Directory.Exists(dir) || Directory.EnumerateFileSystemEntries(dir).Any())
-                    return;
-                Directory.Delete(dir);
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Only tidiness: the error being reported matters more.
-        }
     }
 
     /// <summary>
