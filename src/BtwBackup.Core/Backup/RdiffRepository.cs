@@ -58,6 +58,8 @@ public static partial class RdiffRepository
     public static async Task<IReadOnlyList<string>> RepairAsync(RdiffBackup rdiff, string repository, CancellationToken ct)
     {
         var done = new List<string>();
+        if (RunningWriter(repository) is { } pid)
+            throw new BackupException($"{repository}: rdiff-backup (pid {pid}) is still writing an increment into it; try again when it has finished");
         var temps = TempFiles(repository);
         foreach (var temp in temps)
             File.Delete(temp);
@@ -80,6 +82,34 @@ public static partial class RdiffRepository
         done.Add($"regressed the interrupted increment in {repository} to its backup of {markers[0]:yyyy-MM-dd'T'HH:mm:ss}");
         return done;
     }
+
+    /// <summary>
+    /// The pid of a live rdiff-backup named in the newest current_mirror marker ("PID N"), as
+    /// rdiff-backup's own regress checks before it touches anything; null when none is running.
+    /// </summary>
+    private static int? RunningWriter(string repository)
+    {
+        var data = Path.Combine(repository, DataDir);
+        if (MirrorMarkers(repository).Count < 2)
+            return null;
+        try
+        {
+            var newest = Directory.GetFiles(data, "current_mirror.*").Where(f => StampOf(Path.GetFileName(f)) is not null)
+                .OrderBy(f => StampOf(Path.GetFileName(f))).Last();
+            var m = Pid().Match(File.ReadAllText(newest));
+            if (!m.Success || !int.TryParse(m.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+                return null;
+            var cmdline = Path.Combine("/proc", pid.ToString(CultureInfo.InvariantCulture), "cmdline");
+            return File.Exists(cmdline) && File.ReadAllText(cmdline).Contains("rdiff-backup", StringComparison.Ordinal) ? pid : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    [GeneratedRegex(@"^PID\s*([0-9]+)", RegexOptions.Multiline | RegexOptions.IgnoreCase)]
+    private static partial Regex Pid();
 
     private static bool HasFileIncrements(string repository)
     {
