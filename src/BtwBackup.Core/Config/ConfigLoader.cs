@@ -459,6 +459,8 @@ public static class ConfigLoader
             if (value.IsObject())
                 throw new ConfigException($"{path}: {key} must be a value, not an object");
             var s = value.GetString();
+            if (s is not null && s.Any(c => char.IsControl(c) && c != '\t'))
+                throw new ConfigException($"{path}: {key} cannot hold control characters (a line break, NUL...)");
             return s is null or "null" ? null : s;
         }
         catch (ConfigException)

@@ -136,7 +136,8 @@ public sealed class ConfigTrustTests : IDisposable
     [InlineData("daemon.port = -1", "daemon.port must be a TCP port (1 to 65535), not '-1'")]
     [InlineData("run.parallelism = 100000", "run.parallelism must be a whole number from 1 to 256, not '100000'")]
     [InlineData("sync.snapshot-every = 0", "sync.snapshot-every must be a whole number from 1 to 1000000, not '0'")]
-    [InlineData("root-path = \"a\\nb\"", "the root path must be absolute: a\\x0ab")]
+    [InlineData("root-path = \"a\\nb\"", "root-path cannot hold control characters (a line break, NUL...)")]
+    [InlineData("root-path = \"/srv\\u0000/b\"", "root-path cannot hold control characters (a line break, NUL...)")]
     public void Every_value_is_range_checked(string text, string message) =>
         Assert.Equal($"{General}: {message}", RefuseGeneral("root-path = /b\n" + text + "\n"));
 
@@ -164,6 +165,10 @@ public sealed class ConfigTrustTests : IDisposable
     [InlineData("db//shop", "db/shop")]
     [InlineData("./a/./b", "a/b")]
     public void A_dst_in_its_plain_form(string dst, string plain) => Assert.Equal(plain, SeriesPath.Check(dst));
+
+    [Fact]
+    public void A_refusal_quoting_a_line_break_stays_one_line() =>
+        Assert.Equal("not 'a\\x0ab\\x1b[2J'", new ConfigException("not 'a\nb\u001b[2J'").Message);
 
     [Fact]
     public void An_unexpected_error_mentions_the_log_only_when_it_was_written()
