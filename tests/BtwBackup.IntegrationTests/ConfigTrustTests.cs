@@ -199,6 +199,30 @@ public sealed class ConfigTrustTests : IDisposable
     }
 
     [Fact]
+    public async Task Status_run_by_a_user_who_cannot_read_its_file_says_so_and_fails()
+    {
+        // Needs root (to act as nobody); elsewhere the directory and JSON cases above stand for it.
+        if (Environment.UserName != "root" || !File.Exists("/usr/sbin/runuser"))
+            return;
+        var statusFile = Path.Combine(_box.ConfigDir, "status.json");
+        File.WriteAllText(statusFile, "{}");
+        File.SetUnixFileMode(statusFile, UnixFileMode.None);
+        var open = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+        File.SetUnixFileMode(_box.Dir, open);
+        File.SetUnixFileMode(_box.ConfigDir, open);
+        File.SetUnixFileMode(Conf, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        using var timeout = new CancellationTokenSource(ProcessTimeout);
+        var r = await Cli.Wrap("/usr/sbin/runuser")
+            .WithArguments(["-u", "nobody", "--", Sandbox.Exe, "--config-dir", _box.ConfigDir, "status"])
+            .WithValidation(CommandResultValidation.None)
+            .WithWorkingDirectory("/")
+            .ExecuteBufferedAsync(Encoding.UTF8, timeout.Token);
+        Assert.True(r.ExitCode == 1, $"exit {r.ExitCode}\n{r.StandardOutput}\n{r.StandardError}");
+        Assert.Equal($"btw-backup: cannot read {statusFile}: permission denied (run status as the user that runs the backups): the last results of the sources are unknown (fix the file, or remove it to start afresh)\n", r.StandardError);
+        Assert.Equal("", r.StandardOutput);
+    }
+
+    [Fact]
     public async Task Quiet_run_prints_nothing_on_success()
     {
         var src = _box.MakeTree("www");

@@ -166,7 +166,12 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidDataException)
             {
                 _log.Warning("status: cannot read {0}, starting from nothing: {1}", statusFile.Path, e.Message);
-                _statusUnreadable = $"cannot read {statusFile.Path}: {(e is System.Text.Json.JsonException ? "it is not the JSON btw-backup writes" : e.Message.ReplaceLineEndings(" "))}";
+                _statusUnreadable = $"cannot read {statusFile.Path}: " + e switch
+                {
+                    UnauthorizedAccessException => "permission denied (run status as the user that runs the backups)",
+                    System.Text.Json.JsonException => "it is not the JSON btw-backup writes",
+                    _ => e.Message.ReplaceLineEndings(" ").TrimEnd('.'),
+                };
             }
         }
 
