@@ -170,7 +170,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
                 {
                     UnauthorizedAccessException => "permission denied (run status as the user that runs the backups)",
                     System.Text.Json.JsonException => "it is not the JSON btw-backup writes",
-                    _ => e.Message.ReplaceLineEndings(" ").TrimEnd('.'),
+                    _ => ConfigException.Reason(e),
                 };
             }
         }

@@ -75,7 +75,7 @@ public static class ConfigLoader
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ConfigException($"cannot read {path}: {e.Message}");
+            throw new ConfigException($"cannot read {path}: {ConfigException.Reason(e)}");
         }
 
         return ParseDocument(text, path);

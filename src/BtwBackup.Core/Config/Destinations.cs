@@ -93,11 +93,13 @@ public sealed record S3cmdConfig(string? AccessKey, string? SecretKey, string? E
         string[] lines;
         try
         {
+            if (Directory.Exists(path))
+                throw new IOException("it is a directory");
             lines = File.ReadAllLines(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ConfigException($"cannot read the s3cmd configuration {path}: {e.Message}");
+            throw new ConfigException($"cannot read the s3cmd configuration {path}: {ConfigException.Reason(e)}");
         }
 
         var values = new Dictionary<string, string>(StringComparer.Ordinal);

@@ -167,6 +167,20 @@ public sealed class ConfigTrustTests : IDisposable
     public void A_dst_in_its_plain_form(string dst, string plain) => Assert.Equal(plain, SeriesPath.Check(dst));
 
     [Fact]
+    public void Files_that_cannot_be_read_are_named_with_the_reason_in_words()
+    {
+        Directory.CreateDirectory(General);
+        Assert.Equal($"cannot read {General}: it is a directory", Assert.Throws<ConfigException>(() => ConfigLoader.LoadGeneral(_dir)).Message);
+        Directory.Delete(General);
+        var s3cfg = Directory.CreateDirectory(Path.Combine(_dir, "s3cfg")).FullName;
+        Assert.Equal($"{General}: cannot read the s3cmd configuration {s3cfg}: it is a directory",
+            RefuseGeneral($"root-path = /b\ndestinations {{ a {{ uri = \"s3://b/\", s3cmd-config = \"{s3cfg}\" }} }}\n"));
+        Assert.Equal($"{General}: cannot read the s3cmd configuration {s3cfg}/none: no such file",
+            RefuseGeneral($"root-path = /b\ndestinations {{ a {{ uri = \"s3://b/\", s3cmd-config = \"{s3cfg}/none\" }} }}\n"));
+        Assert.Equal("permission denied", ConfigException.Reason(new UnauthorizedAccessException("Access to the path '/x' is denied.")));
+    }
+
+    [Fact]
     public void A_refusal_quoting_a_line_break_stays_one_line() =>
         Assert.Equal("not 'a\\x0ab\\x1b[2J'", new ConfigException("not 'a\nb\u001b[2J'").Message);
 
