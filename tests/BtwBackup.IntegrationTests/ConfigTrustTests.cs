@@ -84,9 +84,9 @@ public sealed class ConfigTrustTests : IDisposable
         Configure("log-file = ${HOME}");
         await ExpectRefusedAsync($"btw-backup: {Conf}:3: malformed HOCON: substitutions (${{...}}) are not supported: write the value itself", "status");
         Configure("lock-timeout = 99999999999999999999999d");
-        await ExpectRefusedAsync($"btw-backup: {Conf}: lock-timeout must be a duration such as 0s, 90m, 24h or 7d, not '99999999999999999999999d'", "status");
+        await ExpectRefusedAsync($"btw-backup: {Conf}:3: lock-timeout must be a duration such as 0s, 90m, 24h or 7d, not '99999999999999999999999d'", "status");
         Configure("defaults.max-incremental-span = 9999d");
-        await ExpectRefusedAsync($"btw-backup: {Conf}: defaults.max-incremental-span must be at most 3650d, not '9999d'", "status");
+        await ExpectRefusedAsync($"btw-backup: {Conf}:3: defaults.max-incremental-span must be at most 3650d, not '9999d'", "status");
         // No log was written: nothing may say it has details.
         Assert.False(File.Exists(Path.Combine(_box.ConfigDir, "btw-backup.log")));
     }
@@ -141,20 +141,20 @@ public sealed class ConfigTrustTests : IDisposable
               www  { type = rdiff, path = "{{b}}", dst = "./srv/" }
             }
             """);
-        await ExpectRefusedAsync($"btw-backup: {Conf}: sources logs and www share the dst srv: give each its own folder", "run");
+        await ExpectRefusedAsync($"btw-backup: {Conf}:3: sources logs and www share the dst srv: give each its own folder", "run");
         Configure($$"""
             sources {
               logs { type = tar, path = "{{a}}", dst = "srv" }
               www  { type = rdiff, path = "{{b}}", dst = "srv/www" }
             }
             """);
-        await ExpectRefusedAsync($"btw-backup: {Conf}: the dst of source www (srv/www) is inside the dst of source logs (srv): give each its own folder, side by side", "run");
+        await ExpectRefusedAsync($"btw-backup: {Conf}:3: sources logs and www nest: the dst of www (srv/www) is inside the dst of logs (srv): give each its own folder, side by side", "run");
         Configure($$"""
             sources {
               root { type = tar, path = "{{a}}", dst = "." }
             }
             """);
-        await ExpectRefusedAsync($"btw-backup: {Conf}: sources.root: dst must name a folder inside the root path, not the root itself: '.'", "run");
+        await ExpectRefusedAsync($"btw-backup: {Conf}:4: sources.root: dst must name a folder inside the root path, not the root itself: '.'", "run");
         Assert.Empty(RootEntries());
     }
 

@@ -47,7 +47,7 @@ public static class ConfigLoader
             {
                 var doc = ReadHocon(hoconPath);
                 ConfigKeys.CheckGeneral(doc, Reference);
-                return FromHocon(configDir, doc.Config.WithFallback(Reference), hoconPath);
+                return doc.Lined(() => FromHocon(configDir, doc.Config.WithFallback(Reference), hoconPath));
             });
         }
 
@@ -297,8 +297,7 @@ public static class ConfigLoader
             {
                 var doc = ReadHocon(hoconPath);
                 ConfigKeys.CheckFlat(doc, SourceFileKeys);
-                var type = SourceTypes.Parse(Str(doc.Config, "type", hoconPath));
-                return (type, ReadPolicy(doc.Config, "", defaults, hoconPath));
+                return doc.Lined(() => (SourceTypes.Parse(Str(doc.Config, "type", hoconPath)), ReadPolicy(doc.Config, "", defaults, hoconPath)));
             });
         }
 
@@ -327,7 +326,7 @@ public static class ConfigLoader
             {
                 var doc = ReadHocon(hoconPath);
                 ConfigKeys.CheckFlat(doc, DatabaseFileKeys);
-                return new DatabaseTarget(database, ReadConnection(doc.Config, "", hoconPath), ReadPolicy(doc.Config, "", defaults, hoconPath));
+                return doc.Lined(() => new DatabaseTarget(database, ReadConnection(doc.Config, "", hoconPath), ReadPolicy(doc.Config, "", defaults, hoconPath)));
             });
         }
 

@@ -82,7 +82,7 @@ public static class HoconSyntax
                     throw Error(keyLine, "include is not supported: write the settings in this file");
 
                 var full = _prefix.Peek() + KeyPath(key);
-                _keys.TryAdd(full, keyLine);
+                _keys[full] = keyLine; // the last one written wins, in HOCON and in the messages
                 SkipBlank(newlines: false, commas: false);
                 if (Peek == '{')
                 {

@@ -96,21 +96,21 @@ public sealed class ConfigTrustTests : IDisposable
         Assert.Equal($"{db}:2: unknown setting 'hots' (did you mean host?)",
             Assert.Throws<ConfigException>(() => ConfigLoader.LoadDatabase(_dir, "shop", SeriesPolicy.Default)).Message);
         File.WriteAllText(db, "port = 0\n");
-        Assert.Equal($"{db}: port must be a port number, not '0'",
+        Assert.Equal($"{db}:1: port must be a port number, not '0'",
             Assert.Throws<ConfigException>(() => ConfigLoader.LoadDatabase(_dir, "shop", SeriesPolicy.Default)).Message);
     }
 
     [Theory]
-    [InlineData("a { type = tar, path = /s, dts = x }", "sources.a: unknown setting 'dts' for a tar source (did you mean dst?)")]
-    [InlineData("a { type = pg-dump, database = d, dst = x, hots = h }", "sources.a: unknown setting 'hots' for a pg-dump source (did you mean host?)")]
-    [InlineData("a = 3", "sources.a must be a block: { type = ..., dst = ... }")]
-    [InlineData("a { type = tar, path = /s, dst = x }\nb { type = rdiff, path = /t, dst = \"./x/\" }", "sources a and b share the dst x: give each its own folder")]
-    [InlineData("a { type = tar, path = /s, dst = x }\nb { type = pg-dump, database = d, dst = \"x/db\" }", "the dst of source b (x/db) is inside the dst of source a (x): give each its own folder, side by side")]
-    [InlineData("z { type = tar, path = /s, dst = \"x/y/z\" }\nb { type = rdiff, path = /t, dst = \"x/y\" }", "the dst of source z (x/y/z) is inside the dst of source b (x/y): give each its own folder, side by side")]
-    [InlineData("a { type = tar, path = /s, dst = \".\" }", "sources.a: dst must name a folder inside the root path, not the root itself: '.'")]
-    [InlineData("a { type = tar, path = /s, dst = \"x/..\" }", "sources.a: dst cannot go above the root path: x/..")]
-    public void Sources_refused_with_both_names(string sources, string message) =>
-        Assert.Equal($"{General}: {message}", RefuseGeneral("root-path = /b\nsources {\n" + sources + "\n}\n"));
+    [InlineData("a { type = tar, path = /s, dts = x }", 3, "sources.a: unknown setting 'dts' for a tar source (did you mean dst?)")]
+    [InlineData("a { type = pg-dump, database = d, dst = x, hots = h }", 3, "sources.a: unknown setting 'hots' for a pg-dump source (did you mean host?)")]
+    [InlineData("a = 3", 3, "sources.a must be a block: { type = ..., dst = ... }")]
+    [InlineData("a { type = tar, path = /s, dst = x }\nb { type = rdiff, path = /t, dst = \"./x/\" }", 2, "sources a and b share the dst x: give each its own folder")]
+    [InlineData("a { type = tar, path = /s, dst = x }\nb { type = pg-dump, database = d, dst = \"x/db\" }", 2, "sources a and b nest: the dst of b (x/db) is inside the dst of a (x): give each its own folder, side by side")]
+    [InlineData("z { type = tar, path = /s, dst = \"x/y/z\" }\nb { type = rdiff, path = /t, dst = \"x/y\" }", 2, "sources b and z nest: the dst of z (x/y/z) is inside the dst of b (x/y): give each its own folder, side by side")]
+    [InlineData("a { type = tar, path = /s, dst = \".\" }", 3, "sources.a: dst must name a folder inside the root path, not the root itself: '.'")]
+    [InlineData("a { type = tar, path = /s, dst = \"x/..\" }", 3, "sources.a: dst cannot go above the root path: x/..")]
+    public void Sources_refused_with_both_names(string sources, int line, string message) =>
+        Assert.Equal($"{General}{(line > 0 ? ":" + line : "")}: {message}", RefuseGeneral("root-path = /b\nsources {\n" + sources + "\n}\n"));
 
     [Fact]
     public void Sources_side_by_side_with_a_common_prefix_are_fine()
@@ -121,7 +121,7 @@ public sealed class ConfigTrustTests : IDisposable
 
     [Fact]
     public void Destinations_name_the_nearest_key() =>
-        Assert.Equal($"{General}: destinations.a: unknown setting 'endpiont' (did you mean endpoint?)",
+        Assert.Equal($"{General}:2: destinations.a: unknown setting 'endpiont' (did you mean endpoint?)",
             RefuseGeneral("root-path = /b\ndestinations { a { uri = \"s3://b/\", endpiont = \"http://x\" } }\n"));
 
     [Theory]
@@ -139,7 +139,7 @@ public sealed class ConfigTrustTests : IDisposable
     [InlineData("root-path = \"a\\nb\"", "root-path cannot hold control characters (a line break, NUL...)")]
     [InlineData("root-path = \"/srv\\u0000/b\"", "root-path cannot hold control characters (a line break, NUL...)")]
     public void Every_value_is_range_checked(string text, string message) =>
-        Assert.Equal($"{General}: {message}", RefuseGeneral("root-path = /b\n" + text + "\n"));
+        Assert.Equal($"{General}:2: {message}", RefuseGeneral("root-path = /b\n" + text + "\n"));
 
     [Theory]
     [InlineData("99999999999999999999d")]
