@@ -14,7 +14,7 @@ namespace BtwBackup.IntegrationTests;
 public sealed class ConfigTrustTests : IDisposable
 {
     /// <summary>A configuration the parser could loop on must be refused well within this; the process is killed past it (and the test fails).</summary>
-    private static readonly TimeSpan ProcessTimeout = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan ProcessTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Sandbox _box = new();
     private readonly int _port = Sandbox.FreePort();

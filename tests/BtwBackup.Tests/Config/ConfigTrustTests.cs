@@ -30,6 +30,8 @@ public sealed class ConfigTrustTests : IDisposable
     [InlineData("defaults.max-incremental-count = 1ount = 10", 2, "'=' outside quotes in the value of 'defaults.max-incremental-count': put the value in quotes (\"...\")")]
     [InlineData("log-file = {a = 1} b", 2, "the value of 'log-file' mixes a block { } and text")]
     [InlineData("a..b = 1", 2, "the key 'a..b' has an empty part")]
+    [InlineData("defaults { max-incremental-count = 1 }, log-level = INFO", 2, "a comma after the block of 'defaults': put what follows on its own line")]
+    [InlineData("sources {\n a { type = tar, path = /s, dst = x },\n b { type = tar, path = /t, dst = y }\n}", 3, "a comma after the block of 'a': put what follows on its own line")]
     public void What_the_parser_could_loop_on_is_refused_before_it_with_the_line(string line, int lineNumber, string message) =>
         Assert.Equal($"{General}:{lineNumber}: malformed HOCON: {message}", RefuseGeneral("root-path = /b\n" + line + "\n"));
 
