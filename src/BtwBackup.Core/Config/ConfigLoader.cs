@@ -278,6 +278,8 @@ public static class ConfigLoader
     {
         if (!Path.IsPathRooted(root))
             throw new ConfigException($"the root path must be absolute: {root}");
+        if (root.Any(char.IsControl))
+            throw new ConfigException("the root path cannot hold control characters (a line break, NUL...)");
         return Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
     }
 

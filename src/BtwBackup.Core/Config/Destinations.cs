@@ -93,6 +93,8 @@ public sealed record S3cmdConfig(string? AccessKey, string? SecretKey, string? E
         string[] lines;
         try
         {
+            if (path.Any(char.IsControl))
+                throw new IOException("the path holds control characters");
             if (Directory.Exists(path))
                 throw new IOException("it is a directory");
             lines = File.ReadAllLines(path);

@@ -183,6 +183,16 @@ public sealed class ConfigTrustTests : IDisposable
     }
 
     [Fact]
+    public void A_legacy_config_py_with_a_nul_in_its_paths_is_refused_in_one_line()
+    {
+        var py = Path.Combine(_dir, "config.py");
+        File.WriteAllText(py, "ROOT_PATH = \"/srv\\0/b\"\n");
+        Assert.Equal("the root path cannot hold control characters (a line break, NUL...)", Assert.Throws<ConfigException>(() => ConfigLoader.LoadGeneral(_dir)).Message);
+        File.WriteAllText(py, "ROOT_PATH = \"/srv\"\nS3_URI_PREFIX = \"s3://b/p/\"\nS3CMD_CONFIG = \"/root/\\0s3cfg\"\n");
+        Assert.Equal("cannot read the s3cmd configuration /root/\\x00s3cfg: the path holds control characters", Assert.Throws<ConfigException>(() => ConfigLoader.LoadGeneral(_dir)).Message);
+    }
+
+    [Fact]
     public void A_refusal_quoting_a_line_break_stays_one_line() =>
         Assert.Equal("not 'a\\x0ab\\x1b[2J'", new ConfigException("not 'a\nb\u001b[2J'").Message);
 
