@@ -14,7 +14,7 @@ namespace BtwBackup.IntegrationTests;
 public sealed class ConfigTrustTests : IDisposable
 {
     /// <summary>A configuration the parser could loop on must be refused well within this; the process is killed past it (and the test fails).</summary>
-    private static readonly TimeSpan ProcessTimeout = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan ProcessTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Sandbox _box = new();
     private readonly int _port = Sandbox.FreePort();
@@ -84,9 +84,9 @@ public sealed class ConfigTrustTests : IDisposable
         Configure("log-file = ${HOME}");
         await ExpectRefusedAsync($"btw-backup: {Conf}:3: malformed HOCON: substitutions (${{...}}) are not supported: write the value itself", "status");
         Configure("lock-timeout = 99999999999999999999999d");
-        await ExpectRefusedAsync($"btw-backup: {Conf}: lock-timeout must be a duration such as 0s, 90m, 24h or 7d, not '99999999999999999999999d'", "status");
+        await ExpectRefusedAsync($"btw-backup: {Conf}:3: lock-timeout must be a duration such as 0s, 90m, 24h or 7d, not '99999999999999999999999d'", "status");
         Configure("defaults.max-incremental-span = 9999d");
-        await ExpectRefusedAsync($"btw-backup: {Conf}: defaults.max-incremental-span must be at most 3650d, not '9999d'", "status");
+        await ExpectRefusedAsync($"btw-backup: {Conf}:3: defaults.max-incremental-span must be at most 3650d, not '9999d'", "status");
         // No log was written: nothing may say it has details.
         Assert.False(File.Exists(Path.Combine(_box.ConfigDir, "btw-backup.log")));
     }
@@ -141,20 +141,20 @@ public sealed class ConfigTrustTests : IDisposable
               www  { type = rdiff, path = "{{b}}", dst = "./srv/" }
             }
             """);
-        await ExpectRefusedAsync($"btw-backup: {Conf}: sources logs and www share the dst srv: give each its own folder", "run");
+        await ExpectRefusedAsync($"btw-backup: {Conf}:3: sources logs and www share the dst srv: give each its own folder", "run");
         Configure($$"""
             sources {
               logs { type = tar, path = "{{a}}", dst = "srv" }
               www  { type = rdiff, path = "{{b}}", dst = "srv/www" }
             }
             """);
-        await ExpectRefusedAsync($"btw-backup: {Conf}: the dst of source www (srv/www) is inside the dst of source logs (srv): give each its own folder, side by side", "run");
+        await ExpectRefusedAsync($"btw-backup: {Conf}:3: sources logs and www nest: the dst of www (srv/www) is inside the dst of logs (srv): give each its own folder, side by side", "run");
         Configure($$"""
             sources {
               root { type = tar, path = "{{a}}", dst = "." }
             }
             """);
-        await ExpectRefusedAsync($"btw-backup: {Conf}: sources.root: dst must name a folder inside the root path, not the root itself: '.'", "run");
+        await ExpectRefusedAsync($"btw-backup: {Conf}:4: sources.root: dst must name a folder inside the root path, not the root itself: '.'", "run");
         Assert.Empty(RootEntries());
     }
 
@@ -196,6 +196,30 @@ public sealed class ConfigTrustTests : IDisposable
         File.Delete(statusFile);
         var ok = await RunAsync("status");
         Assert.True(ok.ExitCode == 0, ok.ToString());
+    }
+
+    [Fact]
+    public async Task Status_run_by_a_user_who_cannot_read_its_file_says_so_and_fails()
+    {
+        // Needs root (to act as nobody); elsewhere the directory and JSON cases above stand for it.
+        if (Environment.UserName != "root" || !File.Exists("/usr/sbin/runuser"))
+            return;
+        var statusFile = Path.Combine(_box.ConfigDir, "status.json");
+        File.WriteAllText(statusFile, "{}");
+        File.SetUnixFileMode(statusFile, UnixFileMode.None);
+        var open = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+        File.SetUnixFileMode(_box.Dir, open);
+        File.SetUnixFileMode(_box.ConfigDir, open);
+        File.SetUnixFileMode(Conf, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        using var timeout = new CancellationTokenSource(ProcessTimeout);
+        var r = await Cli.Wrap("/usr/sbin/runuser")
+            .WithArguments(["-u", "nobody", "--", Sandbox.Exe, "--config-dir", _box.ConfigDir, "status"])
+            .WithValidation(CommandResultValidation.None)
+            .WithWorkingDirectory("/")
+            .ExecuteBufferedAsync(Encoding.UTF8, timeout.Token);
+        Assert.True(r.ExitCode == 1, $"exit {r.ExitCode}\n{r.StandardOutput}\n{r.StandardError}");
+        Assert.Equal($"btw-backup: cannot read {statusFile}: permission denied (run status as the user that runs the backups): the last results of the sources are unknown (fix the file, or remove it to start afresh)\n", r.StandardError);
+        Assert.Equal("", r.StandardOutput);
     }
 
     [Fact]

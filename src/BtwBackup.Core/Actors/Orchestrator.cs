@@ -166,7 +166,12 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidDataException)
             {
                 _log.Warning("status: cannot read {0}, starting from nothing: {1}", statusFile.Path, e.Message);
-                _statusUnreadable = $"cannot read {statusFile.Path}: {(e is System.Text.Json.JsonException ? "it is not the JSON btw-backup writes" : e.Message.ReplaceLineEndings(" "))}";
+                _statusUnreadable = $"cannot read {statusFile.Path}: " + e switch
+                {
+                    UnauthorizedAccessException => "permission denied (run status as the user that runs the backups)",
+                    System.Text.Json.JsonException => "it is not the JSON btw-backup writes",
+                    _ => ConfigException.Reason(e),
+                };
             }
         }
 
@@ -266,8 +271,15 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     /// </summary>
     private sealed class ChildStrategy() : OneForOneStrategy(-1, -1, _ => Directive.Restart, loggingEnabled: false)
     {
-        public override void ProcessFailure(IActorContext context, bool restart, IActorRef child, Exception cause, ChildRestartStats stats, IReadOnlyCollection<ChildRestartStats> children) =>
-            base.ProcessFailure(context, restart && child.Path.Name.StartsWith(SourcePrefix, StringComparison.Ordinal), child, cause, stats, children);
+        public override void ProcessFailure(IActorContext context, bool restart, IActorRef child, Exception cause, ChildRestartStats stats, IReadOnlyCollection<ChildRestartStats> children)
+        {
+            var isSource = child.Path.Name.StartsWith(SourcePrefix, StringComparison.Ordinal);
+            // A pass, sync round or query that fails is a bug; its requester is told "the log has
+            // the details", so the details go there.
+            if (!isSource)
+                context.System.Log.Error(cause, "{0} stopped on an unexpected error", child.Path.Name);
+            base.ProcessFailure(context, restart && isSource, child, cause, stats, children);
+        }
     }
 
     private const string SourcePrefix = "source-";

@@ -11,6 +11,27 @@ public sealed record HoconDocument(HoconConfig Config, string Path, IReadOnlyDic
 {
     /// <summary>"FILE:LINE" for a key written in the file, else "FILE".</summary>
     public string At(string key) => KeyLines.TryGetValue(key, out var line) ? $"{Path}:{line}" : Path;
+
+    /// <summary>
+    /// Reads settings from this file; a refusal "FILE: KEY ..." about a key written in it
+    /// becomes "FILE:LINE: KEY ...", so that every message about a value names its line.
+    /// </summary>
+    public T Lined<T>(Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (ConfigException e) when (e.Message.StartsWith(Path + ": ", StringComparison.Ordinal))
+        {
+            var rest = e.Message[(Path.Length + 2)..];
+            var end = rest.IndexOfAny([' ', ':']);
+            var key = end < 0 ? rest : rest[..end];
+            if (!KeyLines.TryGetValue(key, out var line))
+                throw;
+            throw new ConfigException($"{Path}:{line}: {rest}");
+        }
+    }
 }
 
 /// <summary>

@@ -47,7 +47,7 @@ public static class ConfigLoader
             {
                 var doc = ReadHocon(hoconPath);
                 ConfigKeys.CheckGeneral(doc, Reference);
-                return FromHocon(configDir, doc.Config.WithFallback(Reference), hoconPath);
+                return doc.Lined(() => FromHocon(configDir, doc.Config.WithFallback(Reference), hoconPath));
             });
         }
 
@@ -75,7 +75,7 @@ public static class ConfigLoader
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ConfigException($"cannot read {path}: {e.Message}");
+            throw new ConfigException($"cannot read {path}: {ConfigException.Reason(e)}");
         }
 
         return ParseDocument(text, path);
@@ -284,6 +284,8 @@ public static class ConfigLoader
     {
         if (!Path.IsPathRooted(root))
             throw new ConfigException($"the root path must be absolute: {root}");
+        if (root.Any(char.IsControl))
+            throw new ConfigException("the root path cannot hold control characters (a line break, NUL...)");
         return Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
     }
 
@@ -303,8 +305,7 @@ public static class ConfigLoader
             {
                 var doc = ReadHocon(hoconPath);
                 ConfigKeys.CheckFlat(doc, SourceFileKeys);
-                var type = SourceTypes.Parse(Str(doc.Config, "type", hoconPath));
-                return (type, ReadPolicy(doc.Config, "", defaults, hoconPath));
+                return doc.Lined(() => (SourceTypes.Parse(Str(doc.Config, "type", hoconPath)), ReadPolicy(doc.Config, "", defaults, hoconPath)));
             });
         }
 
@@ -333,7 +334,7 @@ public static class ConfigLoader
             {
                 var doc = ReadHocon(hoconPath);
                 ConfigKeys.CheckFlat(doc, DatabaseFileKeys);
-                return new DatabaseTarget(database, ReadConnection(doc.Config, "", hoconPath), ReadPolicy(doc.Config, "", defaults, hoconPath));
+                return doc.Lined(() => new DatabaseTarget(database, ReadConnection(doc.Config, "", hoconPath), ReadPolicy(doc.Config, "", defaults, hoconPath)));
             });
         }
 
@@ -465,6 +466,8 @@ public static class ConfigLoader
             if (value.IsObject())
                 throw new ConfigException($"{path}: {key} must be a value, not an object");
             var s = value.GetString();
+            if (s is not null && s.Any(c => char.IsControl(c) && c != '\t'))
+                throw new ConfigException($"{path}: {key} cannot hold control characters (a line break, NUL...)");
             return s is null or "null" ? null : s;
         }
         catch (ConfigException)

@@ -96,11 +96,15 @@ public sealed record S3cmdConfig(string? AccessKey, string? SecretKey, string? E
         string[] lines;
         try
         {
+            if (path.Any(char.IsControl))
+                throw new IOException("the path holds control characters");
+            if (Directory.Exists(path))
+                throw new IOException("it is a directory");
             lines = File.ReadAllLines(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ConfigException($"cannot read the s3cmd configuration {path}: {e.Message}");
+            throw new ConfigException($"cannot read the s3cmd configuration {path}: {ConfigException.Reason(e)}");
         }
 
         var values = new Dictionary<string, string>(StringComparer.Ordinal);

@@ -82,7 +82,7 @@ public static class HoconSyntax
                     throw Error(keyLine, "include is not supported: write the settings in this file");
 
                 var full = _prefix.Peek() + KeyPath(key);
-                _keys.TryAdd(full, keyLine);
+                _keys[full] = keyLine; // the last one written wins, in HOCON and in the messages
                 SkipBlank(newlines: false, commas: false);
                 if (Peek == '{')
                 {
@@ -90,6 +90,7 @@ public static class HoconSyntax
                     _prefix.Push(full + ".");
                     Object(topLevel: false);
                     _prefix.Pop();
+                    NoCommaAfterBlock(key);
                     continue;
                 }
 
@@ -102,6 +103,14 @@ public static class HoconSyntax
 
                 Value(keyLine, key, full);
             }
+        }
+
+        /// <summary>Akka's parser stops on a comma after a block (<c>a { } , b = 1</c>): said here, with the line.</summary>
+        private void NoCommaAfterBlock(string key)
+        {
+            SkipBlank(newlines: false, commas: false);
+            if (Peek == ',')
+                throw Error(_line, $"a comma after the block of '{key}': put what follows on its own line");
         }
 
         /// <summary>A key as written (<c>a.b</c>, <c>"a".b</c>) as a dotted path, quotes removed.</summary>
@@ -187,8 +196,8 @@ public static class HoconSyntax
                     _prefix.Push(full + ".");
                     Object(topLevel: false);
                     _prefix.Pop();
-                    SkipBlank(newlines: false, commas: false);
-                    if (!AtEnd && !(Peek is '\n' or ',' or '}' || IsComment()))
+                    NoCommaAfterBlock(key);
+                    if (!AtEnd && !(Peek is '\n' or '}' || IsComment()))
                         throw Error(_line, $"the value of '{key}' mixes a block {{ }} and text");
                     return;
                 }

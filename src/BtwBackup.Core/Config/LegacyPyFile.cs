@@ -33,7 +33,7 @@ public static partial class LegacyPyFile
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ConfigException($"cannot read {path}: {e.Message}");
+            throw new ConfigException($"cannot read {path}: {ConfigException.Reason(e)}");
         }
 
         return Parse(lines, path);

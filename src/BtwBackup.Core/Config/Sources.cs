@@ -88,7 +88,7 @@ internal static class SourcesReader
                     throw new ConfigException($"{path}: sources {a.Name} and {b.Name} share the dst {a.Dst}: give each its own folder");
                 var (outer, inner) = SeriesPath.Within(b.Dst, a.Dst) ? (a, b) : SeriesPath.Within(a.Dst, b.Dst) ? (b, a) : (null, null);
                 if (outer is not null && inner is not null)
-                    throw new ConfigException($"{path}: the dst of source {inner.Name} ({inner.Dst}) is inside the dst of source {outer.Name} ({outer.Dst}): give each its own folder, side by side");
+                    throw new ConfigException($"{path}: sources {outer.Name} and {inner.Name} nest: the dst of {inner.Name} ({inner.Dst}) is inside the dst of {outer.Name} ({outer.Dst}): give each its own folder, side by side");
             }
         }
 

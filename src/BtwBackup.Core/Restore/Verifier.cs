@@ -136,7 +136,7 @@ public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
                     continue; // requested after the last completed sync: work in progress
                 var when = since is { } s ? "since " + SeriesNames.Of(s) : "since before the history kept";
                 var why = last is { } l ? $"the last completed sync ({SeriesNames.Of(l)}) did not take it" : "no sync has completed since";
-                problems.Add($"{path}: pending {when}, and {why}: run sync; if it keeps failing, status and the log say why");
+                problems.Add($"{BtwBackup.Sync.SyncState.Display(path)}: pending {when}, and {why}: run sync; if it keeps failing, status and the log say why");
             }
 
             if (work?.StateUnknown == true)

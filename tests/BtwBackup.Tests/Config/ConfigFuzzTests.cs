@@ -14,8 +14,9 @@ namespace BtwBackup.Tests.Config;
 /// </summary>
 public sealed class ConfigFuzzTests(ITestOutputHelper output) : IDisposable
 {
-    private const int Seed = 20261203;
-    private const int Cases = 4000;
+    // Fixed, so that a failure reproduces; BTW_FUZZ_SEED and BTW_FUZZ_CASES explore further by hand.
+    private static readonly int Seed = int.TryParse(Environment.GetEnvironmentVariable("BTW_FUZZ_SEED"), out var s) ? s : 20261203;
+    private static readonly int Cases = int.TryParse(Environment.GetEnvironmentVariable("BTW_FUZZ_CASES"), out var n) ? n : 5000;
     private static readonly TimeSpan PerCase = TimeSpan.FromSeconds(1);
 
     private static readonly string[] Tokens =
@@ -59,12 +60,26 @@ public sealed class ConfigFuzzTests(ITestOutputHelper output) : IDisposable
         var general = Path.Combine(_dir, ConfigLoader.GeneralFileName);
         var sourceFile = Path.Combine(work, ConfigLoader.SourceFileName);
         var dbFile = Path.Combine(_dir, "db", "shop.conf");
+        var legacyDir = Directory.CreateDirectory(Path.Combine(_dir, "legacy")).FullName;
+        var legacyWork = Directory.CreateDirectory(Path.Combine(_dir, "old.abc")).FullName;
+        var s3cfg = Path.Combine(legacyDir, "s3cfg");
+        System.IO.File.WriteAllText(s3cfg, "[default]\naccess_key = AK\nsecret_key = SK\n");
+        // Without its comments, most edits of the reference land on a setting.
+        var bare = string.Join('\n', reference.Split('\n').Where(l => !l.TrimStart().StartsWith('#')));
         return
         [
             ("btw-backup.conf", reference, general, () => ConfigLoader.LoadGeneral(_dir)),
+            ("btw-backup.conf (no comments)", bare, general, () => ConfigLoader.LoadGeneral(_dir)),
             ("source.conf", source, sourceFile, () => ConfigLoader.LoadSource(work, SeriesPolicy.Default)),
             ("source.conf (fs-init, tar)", ConfigLoader.SourceFileText(SourceType.Tar, SeriesPolicy.Default), sourceFile, () => ConfigLoader.LoadSource(work, SeriesPolicy.Default)),
             ("db/shop.conf", database, dbFile, () => ConfigLoader.LoadDatabase(_dir, "shop", SeriesPolicy.Default)),
+            // The original's files, read as data: one line each too (the original's own messages kept, so not always naming the file).
+            ("config.py", "# the original's\nROOT_PATH = \"/srv/backups\"\nS3_URI_PREFIX = 's3://bucket/prefix/'\nS3CMD_CONFIG = \"" + s3cfg + "\"\n",
+                Path.Combine(legacyDir, "config.py"), () => ConfigLoader.LoadGeneral(legacyDir)),
+            ("NAME.HASH/config.py", "TYPE = \"rdiff\"\nMAX_INCREMENTAL_COUNT = 10\nMAX_INCREMENTAL_SPAN = \"24h\"\n",
+                Path.Combine(legacyWork, "config.py"), () => ConfigLoader.LoadSource(legacyWork, SeriesPolicy.Default)),
+            ("db/old.py", "MAX_INCREMENTAL_COUNT = 3\nMAX_INCREMENTAL_SPAN = 3600\nHOST = \"/run/pg\"\nPORT = 5432\nUSER = 'backup'\n",
+                Path.Combine(_dir, "db", "old.py"), () => ConfigLoader.LoadDatabase(_dir, "old", SeriesPolicy.Default)),
         ];
     }
 
@@ -80,7 +95,7 @@ public sealed class ConfigFuzzTests(ITestOutputHelper output) : IDisposable
         }
 
         var random = new Random(Seed);
-        var (valid, refused, lastResort) = (0, 0, 0);
+        var (valid, refused, lastResort, retimed) = (0, 0, 0, 0);
         var slowest = (Elapsed: TimeSpan.Zero, Case: "");
         var problems = new List<string>();
         for (var i = 0; i < Cases; i++)
@@ -88,16 +103,20 @@ public sealed class ConfigFuzzTests(ITestOutputHelper output) : IDisposable
             var b = bases[random.Next(bases.Count)];
             var text = Mutate(b.Text, random);
             System.IO.File.WriteAllText(b.File, text, new System.Text.UTF8Encoding(false, false));
-            var watch = Stopwatch.StartNew();
-            var run = Task.Factory.StartNew(b.Read, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-            // A case that hangs fails the test here rather than hanging it.
-            var ended = await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(10))) == run;
-            Assert.True(ended, $"case {i} of {b.Name} did not end within 10 s:\n{text}");
-            watch.Stop();
-            if (watch.Elapsed > slowest.Elapsed)
-                slowest = (watch.Elapsed, $"case {i} of {b.Name}");
-            if (watch.Elapsed > PerCase)
-                problems.Add($"case {i} of {b.Name} took {watch.Elapsed.TotalMilliseconds:0} ms");
+            var (elapsed, run) = await TimeAsync(b.Read, $"case {i} of {b.Name}", text);
+            // The machine is shared (a load of 20 on two cores is seen): a case over the limit is
+            // timed twice more, and only one slow every time is slow. A parser loop is slow every time.
+            for (var again = 0; again < 2 && elapsed > PerCase; again++)
+            {
+                retimed++;
+                var (next, _) = await TimeAsync(b.Read, $"case {i} of {b.Name}", text);
+                elapsed = next < elapsed ? next : elapsed;
+            }
+
+            if (elapsed > slowest.Elapsed)
+                slowest = (elapsed, $"case {i} of {b.Name}");
+            if (elapsed > PerCase)
+                problems.Add($"case {i} of {b.Name} took {elapsed.TotalMilliseconds:0} ms (the fastest of three runs)\n---\n{text}\n---");
 
             if (run.Exception?.InnerException is { } e)
             {
@@ -108,9 +127,9 @@ public sealed class ConfigFuzzTests(ITestOutputHelper output) : IDisposable
                 }
 
                 refused++;
-                if (e.Message.Contains(ConfigLoader.WrongForm, StringComparison.Ordinal))
-                    lastResort++;
-                if (Check(e.Message, b.File) is { } why)
+                if (e.Message.Contains(ConfigLoader.WrongForm, StringComparison.Ordinal) && ++lastResort <= 3)
+                    output.WriteLine($"last resort, case {i} of {b.Name}:\n{text}\n---");
+                if (Check(e.Message, b.File, namesFile: !b.File.EndsWith(".py", StringComparison.Ordinal)) is { } why)
                     problems.Add($"case {i} of {b.Name}: {why}: {e.Message}\n---\n{text}\n---");
             }
             else
@@ -119,21 +138,31 @@ public sealed class ConfigFuzzTests(ITestOutputHelper output) : IDisposable
             }
         }
 
-        output.WriteLine($"config fuzz: {Cases} cases (seed {Seed}): {valid} valid, {refused} refused with one line ({lastResort} by the last-resort message); slowest {slowest.Elapsed.TotalMilliseconds:0} ms ({slowest.Case})");
+        output.WriteLine($"config fuzz: {Cases} cases (seed {Seed}): {valid} valid, {refused} refused with one line ({lastResort} by the last-resort message); slowest {slowest.Elapsed.TotalMilliseconds:0} ms ({slowest.Case}); {retimed} re-run(s) of a case over {PerCase.TotalSeconds:0} s");
         Assert.True(problems.Count == 0, $"{problems.Count} problem(s):\n" + string.Join("\n", problems.Take(15)));
         Assert.True(valid > Cases / 20, $"only {valid} valid cases: the mutations are too destructive to test acceptance");
         Assert.True(refused > Cases / 4, $"only {refused} refused cases: the mutations hardly change anything");
+    }
+
+    /// <summary>Reads once on a thread of its own; a read that does not end within 10 s fails the test rather than hanging it.</summary>
+    private static async Task<(TimeSpan Elapsed, Task Run)> TimeAsync(Action read, string name, string text)
+    {
+        var watch = Stopwatch.StartNew();
+        var run = Task.Factory.StartNew(read, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var ended = await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(10))) == run;
+        Assert.True(ended, $"{name} did not end within 10 s:\n{text}");
+        return (watch.Elapsed, run);
     }
 
     private static readonly string[] RuntimeText =
         ["Exception", "Object reference", "overflow", "Index was outside", "Input string", "Value cannot be null", "Sequence contains", "unexpected error", "at position", "   at "];
 
     /// <summary>Why a refusal is not one clear line naming the file, or null.</summary>
-    private static string? Check(string message, string file)
+    private static string? Check(string message, string file, bool namesFile)
     {
         if (message.Contains('\n') || message.Contains('\r'))
             return "more than one line";
-        if (!Regex.IsMatch(message, "^" + Regex.Escape(file) + @"(:\d+)?: \S"))
+        if (namesFile && !Regex.IsMatch(message, "^" + Regex.Escape(file) + @"(:\d+)?: \S"))
             return "does not start with the file (and line)";
         if (RuntimeText.FirstOrDefault(t => message.Contains(t, StringComparison.OrdinalIgnoreCase)) is { } leaked)
             return $"runtime text '{leaked}'";

@@ -30,6 +30,8 @@ public sealed class ConfigTrustTests : IDisposable
     [InlineData("defaults.max-incremental-count = 1ount = 10", 2, "'=' outside quotes in the value of 'defaults.max-incremental-count': put the value in quotes (\"...\")")]
     [InlineData("log-file = {a = 1} b", 2, "the value of 'log-file' mixes a block { } and text")]
     [InlineData("a..b = 1", 2, "the key 'a..b' has an empty part")]
+    [InlineData("defaults { max-incremental-count = 1 }, log-level = INFO", 2, "a comma after the block of 'defaults': put what follows on its own line")]
+    [InlineData("sources {\n a { type = tar, path = /s, dst = x },\n b { type = tar, path = /t, dst = y }\n}", 3, "a comma after the block of 'a': put what follows on its own line")]
     public void What_the_parser_could_loop_on_is_refused_before_it_with_the_line(string line, int lineNumber, string message) =>
         Assert.Equal($"{General}:{lineNumber}: malformed HOCON: {message}", RefuseGeneral("root-path = /b\n" + line + "\n"));
 
@@ -96,21 +98,21 @@ public sealed class ConfigTrustTests : IDisposable
         Assert.Equal($"{db}:2: unknown setting 'hots' (did you mean host?)",
             Assert.Throws<ConfigException>(() => ConfigLoader.LoadDatabase(_dir, "shop", SeriesPolicy.Default)).Message);
         File.WriteAllText(db, "port = 0\n");
-        Assert.Equal($"{db}: port must be a port number, not '0'",
+        Assert.Equal($"{db}:1: port must be a port number, not '0'",
             Assert.Throws<ConfigException>(() => ConfigLoader.LoadDatabase(_dir, "shop", SeriesPolicy.Default)).Message);
     }
 
     [Theory]
-    [InlineData("a { type = tar, path = /s, dts = x }", "sources.a: unknown setting 'dts' for a tar source (did you mean dst?)")]
-    [InlineData("a { type = pg-dump, database = d, dst = x, hots = h }", "sources.a: unknown setting 'hots' for a pg-dump source (did you mean host?)")]
-    [InlineData("a = 3", "sources.a must be a block: { type = ..., dst = ... }")]
-    [InlineData("a { type = tar, path = /s, dst = x }\nb { type = rdiff, path = /t, dst = \"./x/\" }", "sources a and b share the dst x: give each its own folder")]
-    [InlineData("a { type = tar, path = /s, dst = x }\nb { type = pg-dump, database = d, dst = \"x/db\" }", "the dst of source b (x/db) is inside the dst of source a (x): give each its own folder, side by side")]
-    [InlineData("z { type = tar, path = /s, dst = \"x/y/z\" }\nb { type = rdiff, path = /t, dst = \"x/y\" }", "the dst of source z (x/y/z) is inside the dst of source b (x/y): give each its own folder, side by side")]
-    [InlineData("a { type = tar, path = /s, dst = \".\" }", "sources.a: dst must name a folder inside the root path, not the root itself: '.'")]
-    [InlineData("a { type = tar, path = /s, dst = \"x/..\" }", "sources.a: dst cannot go above the root path: x/..")]
-    public void Sources_refused_with_both_names(string sources, string message) =>
-        Assert.Equal($"{General}: {message}", RefuseGeneral("root-path = /b\nsources {\n" + sources + "\n}\n"));
+    [InlineData("a { type = tar, path = /s, dts = x }", 3, "sources.a: unknown setting 'dts' for a tar source (did you mean dst?)")]
+    [InlineData("a { type = pg-dump, database = d, dst = x, hots = h }", 3, "sources.a: unknown setting 'hots' for a pg-dump source (did you mean host?)")]
+    [InlineData("a = 3", 3, "sources.a must be a block: { type = ..., dst = ... }")]
+    [InlineData("a { type = tar, path = /s, dst = x }\nb { type = rdiff, path = /t, dst = \"./x/\" }", 2, "sources a and b share the dst x: give each its own folder")]
+    [InlineData("a { type = tar, path = /s, dst = x }\nb { type = pg-dump, database = d, dst = \"x/db\" }", 2, "sources a and b nest: the dst of b (x/db) is inside the dst of a (x): give each its own folder, side by side")]
+    [InlineData("z { type = tar, path = /s, dst = \"x/y/z\" }\nb { type = rdiff, path = /t, dst = \"x/y\" }", 2, "sources b and z nest: the dst of z (x/y/z) is inside the dst of b (x/y): give each its own folder, side by side")]
+    [InlineData("a { type = tar, path = /s, dst = \".\" }", 3, "sources.a: dst must name a folder inside the root path, not the root itself: '.'")]
+    [InlineData("a { type = tar, path = /s, dst = \"x/..\" }", 3, "sources.a: dst cannot go above the root path: x/..")]
+    public void Sources_refused_with_both_names(string sources, int line, string message) =>
+        Assert.Equal($"{General}{(line > 0 ? ":" + line : "")}: {message}", RefuseGeneral("root-path = /b\nsources {\n" + sources + "\n}\n"));
 
     [Fact]
     public void Sources_side_by_side_with_a_common_prefix_are_fine()
@@ -121,7 +123,7 @@ public sealed class ConfigTrustTests : IDisposable
 
     [Fact]
     public void Destinations_name_the_nearest_key() =>
-        Assert.Equal($"{General}: destinations.a: unknown setting 'endpiont' (did you mean endpoint?)",
+        Assert.Equal($"{General}:2: destinations.a: unknown setting 'endpiont' (did you mean endpoint?)",
             RefuseGeneral("root-path = /b\ndestinations { a { uri = \"s3://b/\", endpiont = \"http://x\" } }\n"));
 
     [Theory]
@@ -136,9 +138,10 @@ public sealed class ConfigTrustTests : IDisposable
     [InlineData("daemon.port = -1", "daemon.port must be a TCP port (1 to 65535), not '-1'")]
     [InlineData("run.parallelism = 100000", "run.parallelism must be a whole number from 1 to 256, not '100000'")]
     [InlineData("sync.snapshot-every = 0", "sync.snapshot-every must be a whole number from 1 to 1000000, not '0'")]
-    [InlineData("root-path = \"a\\nb\"", "the root path must be absolute: a\\x0ab")]
+    [InlineData("root-path = \"a\\nb\"", "root-path cannot hold control characters (a line break, NUL...)")]
+    [InlineData("root-path = \"/srv\\u0000/b\"", "root-path cannot hold control characters (a line break, NUL...)")]
     public void Every_value_is_range_checked(string text, string message) =>
-        Assert.Equal($"{General}: {message}", RefuseGeneral("root-path = /b\n" + text + "\n"));
+        Assert.Equal($"{General}:2: {message}", RefuseGeneral("root-path = /b\n" + text + "\n"));
 
     [Theory]
     [InlineData("99999999999999999999d")]
@@ -164,6 +167,34 @@ public sealed class ConfigTrustTests : IDisposable
     [InlineData("db//shop", "db/shop")]
     [InlineData("./a/./b", "a/b")]
     public void A_dst_in_its_plain_form(string dst, string plain) => Assert.Equal(plain, SeriesPath.Check(dst));
+
+    [Fact]
+    public void Files_that_cannot_be_read_are_named_with_the_reason_in_words()
+    {
+        Directory.CreateDirectory(General);
+        Assert.Equal($"cannot read {General}: it is a directory", Assert.Throws<ConfigException>(() => ConfigLoader.LoadGeneral(_dir)).Message);
+        Directory.Delete(General);
+        var s3cfg = Directory.CreateDirectory(Path.Combine(_dir, "s3cfg")).FullName;
+        Assert.Equal($"{General}: cannot read the s3cmd configuration {s3cfg}: it is a directory",
+            RefuseGeneral($"root-path = /b\ndestinations {{ a {{ uri = \"s3://b/\", s3cmd-config = \"{s3cfg}\" }} }}\n"));
+        Assert.Equal($"{General}: cannot read the s3cmd configuration {s3cfg}/none: no such file",
+            RefuseGeneral($"root-path = /b\ndestinations {{ a {{ uri = \"s3://b/\", s3cmd-config = \"{s3cfg}/none\" }} }}\n"));
+        Assert.Equal("permission denied", ConfigException.Reason(new UnauthorizedAccessException("Access to the path '/x' is denied.")));
+    }
+
+    [Fact]
+    public void A_legacy_config_py_with_a_nul_in_its_paths_is_refused_in_one_line()
+    {
+        var py = Path.Combine(_dir, "config.py");
+        File.WriteAllText(py, "ROOT_PATH = \"/srv\\0/b\"\n");
+        Assert.Equal("the root path cannot hold control characters (a line break, NUL...)", Assert.Throws<ConfigException>(() => ConfigLoader.LoadGeneral(_dir)).Message);
+        File.WriteAllText(py, "ROOT_PATH = \"/srv\"\nS3_URI_PREFIX = \"s3://b/p/\"\nS3CMD_CONFIG = \"/root/\\0s3cfg\"\n");
+        Assert.Equal("cannot read the s3cmd configuration /root/\\x00s3cfg: the path holds control characters", Assert.Throws<ConfigException>(() => ConfigLoader.LoadGeneral(_dir)).Message);
+    }
+
+    [Fact]
+    public void A_refusal_quoting_a_line_break_stays_one_line() =>
+        Assert.Equal("not 'a\\x0ab\\x1b[2J'", new ConfigException("not 'a\nb\u001b[2J'").Message);
 
     [Fact]
     public void An_unexpected_error_mentions_the_log_only_when_it_was_written()
