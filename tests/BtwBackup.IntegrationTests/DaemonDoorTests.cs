@@ -271,7 +271,8 @@ public sealed class DaemonDoorTests : IDisposable
         File.Copy(Path.Combine(_box.ConfigDir, "daemon.token"), Path.Combine(other.ConfigDir, "daemon.token"));
         var stranger = await other.RunAsync("sync");
         Assert.Equal(1, stranger.ExitCode);
-        Assert.StartsWith($"btw-backup: something listens on 0.0.0.0:{_port} (daemon.port) but ", stranger.Stderr, StringComparison.Ordinal);
+        // Remoting gives up on the transport (and stops the client), or the handshake times out.
+        Assert.Matches($@"^btw-backup: (the connection to 0\.0\.0\.0:{_port} \(daemon\.port\) failed before the daemon answered|something listens on 0\.0\.0\.0:{_port} \(daemon\.port\) but )", stranger.Stderr);
         Assert.DoesNotContain("gateway: SyncNow", daemon.Output, StringComparison.Ordinal);
         Assert.False(daemon.HasExited);
     }

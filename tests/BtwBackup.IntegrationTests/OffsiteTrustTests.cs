@@ -160,7 +160,7 @@ public sealed class OffsiteTrustTests : IDisposable
             Assert.Equal(remote, await RemoteAsync());
         }
 
-        Assert.Equal("Must sync: \n", (await _box.RunAsync("sync-state", "--list")).Stdout);
+        Assert.Equal("Must sync: .\n", (await _box.RunAsync("sync-state", "--list")).Stdout);
         var verify = await _box.RunAsync("verify");
         Assert.Equal(1, verify.ExitCode);
         Assert.Contains("  root: a sync would stop here: nothing deleted: the local folder root holds no file", verify.Stdout, StringComparison.Ordinal);
@@ -200,7 +200,7 @@ public sealed class OffsiteTrustTests : IDisposable
         var after = await RemoteAsync();
         Assert.Equal(Sandbox.FileHashes(_box.Root)["www/log.txt"], after["www/log.txt"]);
         Assert.Equal(remote.Where(kv => kv.Key.StartsWith("db/", StringComparison.Ordinal)), after.Where(kv => kv.Key.StartsWith("db/", StringComparison.Ordinal)));
-        Assert.Equal("Must sync: \n", (await _box.RunAsync("sync-state", "--list")).Stdout);
+        Assert.Equal("Must sync: .\n", (await _box.RunAsync("sync-state", "--list")).Stdout);
 
         var verify = await _box.RunAsync("verify");
         Assert.Equal(1, verify.ExitCode);

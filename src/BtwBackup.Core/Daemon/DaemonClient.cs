@@ -20,6 +20,9 @@ public static class DaemonClient
 {
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long the client's actor system may take to stop once the command has its answer.</summary>
+    private static readonly TimeSpan TerminateTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>How long the daemon has to answer the CLI's hello with its proof.</summary>
     public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
 
@@ -59,17 +62,25 @@ public static class DaemonClient
             var done = new TaskCompletionSource<CommandReply>(TaskCreationOptions.RunContinuationsAsynchronously);
             var request = new PendingRequest(new DaemonAuth(token), RemoteSerializer.CommandText(command), where, settings.ConfigDir);
             system.ActorOf(Props.Create(() => new Waiter(gateway, request, printer, done)), "waiter");
+            // Remoting stops the client's actor system when its transport fails for good (a TLS
+            // handshake that the daemon refuses): the waiter and its timers stop with it.
+            _ = system.WhenTerminated.ContinueWith(_ => done.TrySetResult(CommandReply.Failed([ErrorReport.Prefix +
+                $"the connection to {where} (daemon.port) failed before the daemon answered (with daemon.tls: a certificate the daemon refuses?); the command may not have reached it"])),
+                TaskScheduler.Default);
             CommandReply reply;
             await using (ct.Register(() => done.TrySetCanceled(ct)))
                 reply = await done.Task;
-            await ProgressDisplay.ClearAsync(printer);
+            if (!system.WhenTerminated.IsCompleted)
+                await ProgressDisplay.ClearAsync(printer);
             return reply;
         }
         finally
         {
             await Logging.FileLogger.FlushAsync(system, TimeSpan.FromSeconds(2));
             // Awaited: leaving the association abruptly puts a stack trace in the daemon's log.
-            await system.Terminate();
+            // Bounded: after a refused TLS handshake, remoting's shutdown can wait forever on a
+            // transport that never opened, and the command's answer is already known.
+            await Task.WhenAny(system.Terminate(), Task.Delay(TerminateTimeout, CancellationToken.None));
         }
     }
 
