@@ -23,7 +23,10 @@ public static class CommandLine
             new("src", "the source to backup"),
             new("name", "a mnemonic to use for the working directory"),
         ]),
-        new("list", "lists backups", [],
+        new("list", "lists backups",
+        [
+            new(["--retention"], "retention", "marks each point kept (and why) or removed by the series' retention policy"),
+        ],
         [
             new("dst", "the directory the backups are stored (relative to the root path)"),
         ]),

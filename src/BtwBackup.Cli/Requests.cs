@@ -24,7 +24,7 @@ public static class Requests
         {
             "fs-init" => new Request(new InitFileTree(args.Get("src"), args.Get("name"), SourceTypes.Parse(args.Get("backup_type"))), Writes: false),
             "fs" => new Request(new BackupFileTree(args.Get("src"), dst!, Owner(args)), Writes: true, Syncs: true),
-            "list" => new Request(new ListBackups(dst!), Writes: false),
+            "list" => new Request(new ListBackups(dst!, args.Flag("retention")), Writes: false),
             "db" => new Request(new BackupDatabase(Database(args), dst!, Owner(args)), Writes: true, Syncs: true),
             "sync" => new Request(new SyncNow(args.Flag("full"), args.Flag("allow_deletes")), Writes: true, Syncs: true),
             "sync-state" => new Request(SyncState(args), Writes: true, Syncs: true),

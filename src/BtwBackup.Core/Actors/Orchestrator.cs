@@ -401,8 +401,18 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     {
         if (!CheckDsts([list.Dst]))
             return;
-        var series = new SeriesLocation(_services.Settings.RootPath, SeriesPath.Check(list.Dst));
-        _services.Lister.ListAsync(series, CancellationToken.None)
+        var dst = SeriesPath.Check(list.Dst);
+        var series = new SeriesLocation(_services.Settings.RootPath, dst);
+        if (list.Retention && _services.Settings.RetentionOf(dst) is null)
+        {
+            Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + $"{dst} has no retention policy: every point is kept "
+                + "(set defaults.retention, or retention in the source of this dst, in btw-backup.conf)"]));
+            return;
+        }
+
+        (list.Retention
+                ? _services.Lister.ListRetentionAsync(series, _services.Settings.RetentionOf(dst)!, CancellationToken.None)
+                : _services.Lister.ListAsync(series, CancellationToken.None))
             .PipeTo(
                 Sender,
                 success: lines => new CommandReply(ExitCode.Ok, lines, []),

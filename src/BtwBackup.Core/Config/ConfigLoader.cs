@@ -194,6 +194,7 @@ public static class ConfigLoader
             },
             Daemon = ReadDaemon(config, path, configDir),
             PassParallelism = Int(config, "run.parallelism", path, min: 1, max: 256) ?? 2,
+            RetentionZone = ReadZone(config, path),
         };
     }
 
@@ -400,7 +401,49 @@ public static class ConfigLoader
         }
 
         var span = Duration(config, prefix + "max-incremental-span", path, MaxSpan) ?? defaults.MaxIncrementalSpan;
-        return new SeriesPolicy(count, span);
+        return new SeriesPolicy(count, span) { Retention = ReadRetention(config, prefix + "retention", path) ?? defaults.Retention };
+    }
+
+    /// <summary>The keys of a retention block.</summary>
+    internal static readonly ImmutableArray<string> RetentionKeys =
+        ["keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly", "keep-within"];
+
+    /// <summary>A retention block (<paramref name="key"/>), or null when it sets no rule (the level above applies).</summary>
+    private static Retention.RetentionPolicy? ReadRetention(HoconConfig config, string key, string path)
+    {
+        if (!config.HasPath(key))
+            return null;
+        var block = config.GetConfig(key);
+        if (block?.Root is not { } root || !root.IsObject())
+            throw new ConfigException($"{path}: {key} must be a block {{ keep-daily = 7, ... }}");
+        foreach (var name in root.GetObject().Items.Keys.Order(StringComparer.Ordinal))
+        {
+            if (!RetentionKeys.Contains(name))
+                throw new ConfigException($"{path}: {key}: {ConfigKeys.UnknownMessage(name, RetentionKeys)}");
+        }
+
+        int? Count(string name) => Int(config, $"{key}.{name}", path, min: 0, max: 1_000_000);
+        var within = Duration(config, key + ".keep-within", path, MaxSpan * 10);
+        var counts = RetentionKeys.Take(6).Select(Count).ToArray();
+        if (counts.All(c => c is null) && within is null)
+            return null;
+        return new Retention.RetentionPolicy(counts[0] ?? 0, counts[1] ?? 0, counts[2] ?? 0, counts[3] ?? 0, counts[4] ?? 0, counts[5] ?? 0, within)
+            .Validated($"{path}: {key}");
+    }
+
+    /// <summary>retention.timezone: an IANA zone name (Europe/Berlin), or the machine's zone.</summary>
+    private static TimeZoneInfo ReadZone(HoconConfig config, string path)
+    {
+        if (Str(config, "retention.timezone", path) is not { } name)
+            return TimeZoneInfo.Local;
+        try
+        {
+            return TimeZoneInfo.FindSystemTimeZoneById(name);
+        }
+        catch (Exception e) when (e is TimeZoneNotFoundException or InvalidTimeZoneException)
+        {
+            throw new ConfigException($"{path}: retention.timezone '{name}' is not a time zone this machine knows (a name such as Europe/Berlin or UTC)");
+        }
     }
 
     private static SeriesPolicy ReadLegacyPolicy(ImmutableDictionary<string, PyValue> values, SeriesPolicy defaults, string path)

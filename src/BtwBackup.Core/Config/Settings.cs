@@ -1,9 +1,11 @@
 namespace BtwBackup.Config;
 
-/// <summary>When an rdiff-backup series starts a new full backup.</summary>
+/// <summary>When an rdiff-backup series starts a new full backup, and which of its points a retention policy keeps (null: all).</summary>
 public sealed record SeriesPolicy(int MaxIncrementalCount, TimeSpan MaxIncrementalSpan)
 {
     public static readonly SeriesPolicy Default = new(10, TimeSpan.FromHours(24));
+
+    public Retention.RetentionPolicy? Retention { get; init; }
 }
 
 public enum SourceType
@@ -35,6 +37,24 @@ public sealed record GeneralSettings(
 
     /// <summary>How many sources a pass (<c>run</c>) backs up at once.</summary>
     public int PassParallelism { get; init; } = 2;
+
+    /// <summary>retention.timezone: the zone in which retention counts days, weeks, months and years.</summary>
+    public TimeZoneInfo RetentionZone { get; init; } = TimeZoneInfo.Local;
+
+    /// <summary>
+    /// The policy of the series at <paramref name="dst"/>: its configured source's, else the
+    /// defaults' (null: no retention, every point kept), counted in <see cref="RetentionZone"/>.
+    /// </summary>
+    public Retention.RetentionPolicy? RetentionOf(string dst)
+    {
+        var policy = Sources.FirstOrDefault(s => s.Dst == dst) switch
+        {
+            TreeSource t => t.Policy.Retention,
+            DatabaseSource d => d.Target.Policy.Retention,
+            _ => Defaults.Retention,
+        };
+        return policy is null ? null : policy with { TimeZone = RetentionZone };
+    }
 
     /// <summary>For a legacy config.py without S3_URI_PREFIX or S3CMD_CONFIG: the original's message, for the commands that sync.</summary>
     public string? DestinationError { get; init; }

@@ -15,7 +15,7 @@ public sealed record DatabaseSource(string Name, string Dst, DatabaseTarget Targ
 /// <summary>Reads and validates the <c>sources</c> block: every key known, every path of the right kind.</summary>
 internal static class SourcesReader
 {
-    private static readonly ImmutableHashSet<string> PolicyKeys = ["max-incremental-count", "max-incremental-span"];
+    private static readonly ImmutableHashSet<string> PolicyKeys = ["max-incremental-count", "max-incremental-span", "retention"];
     private static readonly ImmutableHashSet<string> ConnectionKeys = ["host", "port", "user", "password"];
 
     public static ImmutableList<ConfiguredSource> Read(HoconConfig config, SeriesPolicy defaults, string path)

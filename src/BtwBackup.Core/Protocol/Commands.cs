@@ -39,7 +39,7 @@ public sealed record InitFileTree(string Source, string Name, SourceType Type) :
 
 public sealed record BackupFileTree(string Source, string Dst, Ownership? Owner) : CliCommand;
 
-public sealed record ListBackups(string Dst) : CliCommand;
+public sealed record ListBackups(string Dst, bool Retention = false) : CliCommand;
 
 /// <summary><c>db DB DST</c>, or with <paramref name="Database"/> null <c>db -g DST</c>.</summary>
 public sealed record BackupDatabase(string? Database, string Dst, Ownership? Owner) : CliCommand;

@@ -35,4 +35,30 @@ public sealed class SeriesLister(RdiffBackup rdiff)
 
         return lines.ToImmutable();
     }
+
+    /// <summary>
+    /// <c>list --retention DST</c>: the same lines, each with what <paramref name="policy"/>
+    /// does to that point: <c>kept: REASONS</c> or <c>removed</c>.
+    /// </summary>
+    public async Task<ImmutableList<string>> ListRetentionAsync(SeriesLocation series, Retention.RetentionPolicy policy, CancellationToken ct)
+    {
+        var dir = series.FullPath;
+        if (!Directory.Exists(dir))
+            throw new BackupException($"no backups at {series.Dst}: {dir} does not exist");
+
+        var entries = new List<(string Name, IReadOnlyList<DateTime> Times)>();
+        foreach (var name in SeriesNames.List(dir))
+        {
+            var path = Path.Combine(dir, name);
+            entries.Add((name, name.EndsWith(SeriesNames.TarSuffix, StringComparison.Ordinal) || !Directory.Exists(path)
+                ? []
+                : await rdiff.ListBackupTimesAsync(path, ct)));
+        }
+
+        var plan = Retention.RetentionPlanner.Plan(Retention.RetentionPlanner.PointsOf(entries), policy);
+        return plan.Points
+            .Select(v => $"{(v.Point.Chain is { } chain && chain != v.Point.Name ? " " : "")}{v.Point.Name}  "
+                + (v.Kept ? "kept: " + string.Join(", ", v.Reasons) : "removed"))
+            .ToImmutableList();
+    }
 }

@@ -28,6 +28,27 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Retention_comes_from_the_source_else_the_defaults_in_the_configured_zone()
+    {
+        Assert.Null(LoadHocon("root-path = /b").RetentionOf("www"));
+        var s = LoadHocon("""
+            root-path = /b
+            defaults.retention { keep-daily = 7, keep-within = 2d }
+            retention.timezone = "Europe/Berlin"
+            sources {
+              www { type = tar, path = /srv/www, dst = www, retention { keep-last = 3 } }
+              notes { type = tar, path = /srv/notes, dst = notes }
+            }
+            """);
+        Assert.Equal(new BtwBackup.Retention.RetentionPolicy(KeepLast: 3, TimeZone: s.RetentionZone), s.RetentionOf("www"));
+        Assert.Equal(new BtwBackup.Retention.RetentionPolicy(KeepDaily: 7, KeepWithin: TimeSpan.FromDays(2), TimeZone: s.RetentionZone), s.RetentionOf("notes"));
+        Assert.Equal(s.RetentionOf("notes"), s.RetentionOf("db/other"));
+        Assert.Equal("Europe/Berlin", s.RetentionZone.Id);
+        var e = Assert.Throws<ConfigException>(() => LoadHocon("root-path = /b\nretention.timezone = \"Mars/Olympus\""));
+        Assert.EndsWith("retention.timezone 'Mars/Olympus' is not a time zone this machine knows (a name such as Europe/Berlin or UTC)", e.Message);
+    }
+
+    [Fact]
     public void Daemon_tls_takes_both_files_relative_to_the_configuration_directory_or_neither()
     {
         Assert.Null(LoadHocon("root-path = /b").Daemon.Tls);
