@@ -84,6 +84,14 @@ public static class CommandLine
         [
             new("DST", "a series to verify (default: every series under the root path)", Many: true),
         ]),
+        new("prune", "removes the points a series' retention policy does not keep",
+        [
+            new(["--dry-run"], "dry_run", "says what it would remove and why, and changes nothing"),
+            new(["--json"], "json", "prints the points as JSON"),
+        ],
+        [
+            new("DST", "a series to prune (default: every configured source with a retention policy)", Many: true),
+        ]),
         new("serve", "runs the daemon: passes on the schedule, the CLI's commands over the network", [], []),
     ];
 

@@ -32,6 +32,8 @@ public static class Requests
             "status" => new Request(new ShowStatus(args.Flag("json")), Writes: false),
             "restore" => new Request(Restore(args, dst!), Writes: false),
             "verify" => new Request(Verify(args), Writes: false),
+            "prune" => new Request(new PruneSeries([.. args.All("DST").Select(d => SeriesPath.Check(d)).Distinct()], args.Flag("dry_run"), args.Flag("json")),
+                Writes: !args.Flag("dry_run")),
             _ => throw new InvalidOperationException("no request for the command " + args.Command),
         };
     }

@@ -95,6 +95,8 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         Receive<ExecuteCommand>(e => e.Command is ShowStatus, e => ShowStatus((ShowStatus)e.Command));
         Receive<ExecuteCommand>(e => e.Command is RestoreBackup, e => Restore((RestoreBackup)e.Command, e.ProgressTo));
         Receive<ExecuteCommand>(e => e.Command is VerifyBackups, e => Verify((VerifyBackups)e.Command, e.ProgressTo));
+        Receive<ExecuteCommand>(e => e.Command is PruneSeries, e => Prune((PruneSeries)e.Command));
+        Receive<Pruned>(Finish);
         Receive<ExecuteCommand>(e => Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "unknown command " + e.Command.GetType().Name])));
         Receive<Resolved>(r => Start(r.Job, new JobOwner(r.ReplyTo, IsPass: false), r.ProgressTo));
         Receive<Refused>(r => r.ReplyTo.Tell(CommandReply.Failed(r.Lines)));

@@ -60,8 +60,10 @@ public enum BackupResultKind
 /// <summary>
 /// A path under root that off-site copies must learn about: <c>Push</c> uploads it as it is
 /// (a new file or folder); <c>Sync</c> makes the remote folder equal to the local one.
+/// <see cref="Deletion"/>: instead, a path a plan of the tool removed (see SyncState.Planned),
+/// which the sync of a folder holding it deletes whatever the deletion limits.
 /// </summary>
-public sealed record PendingPath(string Path, bool Sync);
+public sealed record PendingPath(string Path, bool Sync, bool Deletion = false);
 
 /// <summary>What a backup did.</summary>
 public sealed record BackupOutcome(

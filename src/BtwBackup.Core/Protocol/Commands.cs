@@ -33,6 +33,7 @@ public enum ExitCode
 [JsonDerivedType(typeof(ShowStatus), "status")]
 [JsonDerivedType(typeof(RestoreBackup), "restore")]
 [JsonDerivedType(typeof(VerifyBackups), "verify")]
+[JsonDerivedType(typeof(PruneSeries), "prune")]
 public abstract record CliCommand;
 
 public sealed record InitFileTree(string Source, string Name, SourceType Type) : CliCommand;
@@ -68,6 +69,9 @@ public sealed record RestoreBackup(string Dst, string? Target, string? At, strin
 
 /// <summary><c>verify [--json] [DST...]</c>.</summary>
 public sealed record VerifyBackups(ImmutableList<string> Dsts, bool Json) : CliCommand;
+
+/// <summary><c>prune [--dry-run] [--json] [DST...]</c>: removes what the series' retention policies do not keep (none given: every configured source with a policy).</summary>
+public sealed record PruneSeries(ImmutableList<string> Dsts, bool DryRun, bool Json) : CliCommand;
 
 /// <summary>Progress lines as messages: safe from any thread, no actor context captured.</summary>
 public sealed class ActorProgress(IActorRef target, string source) : IProgress<string>

@@ -27,6 +27,10 @@ public sealed record RemoveIncrementsBefore(string Name, DateTime OldestKept) : 
 public sealed record RetentionPlan(ImmutableList<PointVerdict> Points, ImmutableList<RemovalStep> Steps)
 {
     public IEnumerable<PointVerdict> Removed => Points.Where(p => !p.Kept);
+
+    /// <summary>As <c>list</c> prints the points (increments indented by one space), each with <c>kept: REASONS</c> or <c>removed</c>.</summary>
+    public IEnumerable<string> Lines() => Points.Select(v =>
+        $"{(v.Point.Chain is { } chain && chain != v.Point.Name ? " " : "")}{v.Point.Name}  " + (v.Kept ? "kept: " + string.Join(", ", v.Reasons) : "removed"));
 }
 
 /// <summary>

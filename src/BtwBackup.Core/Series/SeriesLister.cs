@@ -10,6 +10,9 @@ namespace BtwBackup.Series;
 /// </summary>
 public sealed class SeriesLister(RdiffBackup rdiff)
 {
+    /// <summary>Prunes with the same rdiff-backup.</summary>
+    public Retention.Pruner Pruner { get; } = new(rdiff);
+
     public async Task<ImmutableList<string>> ListAsync(SeriesLocation series, CancellationToken ct)
     {
         var dir = series.FullPath;
@@ -46,19 +49,7 @@ public sealed class SeriesLister(RdiffBackup rdiff)
         if (!Directory.Exists(dir))
             throw new BackupException($"no backups at {series.Dst}: {dir} does not exist");
 
-        var entries = new List<(string Name, IReadOnlyList<DateTime> Times)>();
-        foreach (var name in SeriesNames.List(dir))
-        {
-            var path = Path.Combine(dir, name);
-            entries.Add((name, name.EndsWith(SeriesNames.TarSuffix, StringComparison.Ordinal) || !Directory.Exists(path)
-                ? []
-                : await rdiff.ListBackupTimesAsync(path, ct)));
-        }
-
-        var plan = Retention.RetentionPlanner.Plan(Retention.RetentionPlanner.PointsOf(entries), policy);
-        return plan.Points
-            .Select(v => $"{(v.Point.Chain is { } chain && chain != v.Point.Name ? " " : "")}{v.Point.Name}  "
-                + (v.Kept ? "kept: " + string.Join(", ", v.Reasons) : "removed"))
-            .ToImmutableList();
+        var entries = await Pruner.EntriesAsync(dir, ct);
+        return [.. Retention.RetentionPlanner.Plan(Retention.RetentionPlanner.PointsOf(entries), policy).Lines()];
     }
 }

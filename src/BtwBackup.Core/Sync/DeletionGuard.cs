@@ -3,8 +3,9 @@ namespace BtwBackup.Sync;
 /// <summary>
 /// How far a sync may delete on its own. <see cref="MaxDelete"/>: <c>sync.max-delete</c>;
 /// <see cref="AllowDeletes"/>: <c>sync --allow-deletes</c>, an administrator's go-ahead for
-/// what the limits hold back; <see cref="Planned"/>: keys (relative to root) a plan of the tool
-/// itself deletes, such as a retention policy: allowed whatever their number.
+/// what the limits hold back; <see cref="Planned"/>: paths (relative to root: a file, or a folder
+/// with all under it) that a plan of the tool itself removed, such as a retention prune: their
+/// keys are deleted whatever their number.
 /// </summary>
 public sealed record DeletionLimits(int MaxDelete, bool AllowDeletes = false)
 {
@@ -41,7 +42,7 @@ public static class DeletionGuard
     /// <summary>Why this sync must delete nothing, or null when it may go ahead.</summary>
     public static string? Refusal(DeletionPlan plan, DeletionLimits limits)
     {
-        var deletions = plan.Deletions.Where(d => !limits.Planned.Contains(d)).Order(StringComparer.Ordinal).ToList();
+        var deletions = plan.Deletions.Where(d => !limits.Planned.Any(p => SyncState.Covers(p, d))).Order(StringComparer.Ordinal).ToList();
         if (deletions.Count == 0)
             return null;
         var where = plan.Folder.Length == 0 ? "root" : plan.Folder.TrimEnd('/');

@@ -66,7 +66,7 @@ public sealed class DestinationActor : ReceivePersistentActor
     private void Record(RecordPending record)
     {
         var events = record.Paths
-            .SelectMany(p => _state.Decide(p.Sync ? new RequestSync(p.Path) : new RequestPush(p.Path), DateTime.UtcNow).Events)
+            .SelectMany(p => _state.Decide(p.Deletion ? new PlanDeletion(p.Path) : p.Sync ? new RequestSync(p.Path) : new RequestPush(p.Path), DateTime.UtcNow).Events)
             .ToList();
         var sender = Sender;
         if (events.Count == 0)
@@ -109,7 +109,8 @@ public sealed class DestinationActor : ReceivePersistentActor
 
         var (path, sync) = run.Todo.Peek();
         var mirror = _options.Mirror;
-        var task = sync ? mirror.SyncAsync(path, new DeletionLimits(_options.MaxDelete, run.AllowDeletes), _cts.Token) : mirror.PushAsync(path, _cts.Token);
+        var limits = new DeletionLimits(_options.MaxDelete, run.AllowDeletes) { Planned = _state.Planned.ToHashSet(StringComparer.Ordinal) };
+        var task = sync ? mirror.SyncAsync(path, limits, _cts.Token) : mirror.PushAsync(path, _cts.Token);
         task.PipeTo(Self,
             success: r => new PathTransferred(path, sync, r),
             failure: e => (e is AggregateException { InnerException: { } inner } ? inner : e) is var cause && cause is DeletionRefusedException

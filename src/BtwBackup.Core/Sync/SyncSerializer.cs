@@ -23,6 +23,7 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
         SyncRequested => "sync-requested",
         SyncDone => "sync-done",
         StateReset => "state-reset",
+        DeletionPlanned => "deletion-planned",
         SyncState => "sync-state",
         _ => throw new ArgumentException("cannot serialize " + o.GetType().Name, nameof(o)),
     };
@@ -36,10 +37,12 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
             SyncRequested e => Event(e, e.Path),
             SyncDone e => Event(e, e.Path),
             StateReset e => Event(e, null),
+            DeletionPlanned e => Event(e, e.Path),
             SyncState s => new JsonObject
             {
                 ["push"] = new JsonArray([.. s.MustPush.Select(p => (JsonNode)p)]),
                 ["sync"] = new JsonArray([.. s.MustSync.Select(p => (JsonNode)p)]),
+                ["planned"] = new JsonArray([.. s.Planned.Select(p => (JsonNode)p)]),
             },
             _ => throw new ArgumentException("cannot serialize " + obj.GetType().Name, nameof(obj)),
         };
@@ -53,7 +56,11 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
         {
             return new SyncState(
                 [.. json["push"]!.AsArray().Select(n => n!.GetValue<string>())],
-                [.. json["sync"]!.AsArray().Select(n => n!.GetValue<string>())]);
+                [.. json["sync"]!.AsArray().Select(n => n!.GetValue<string>())])
+            {
+                // Snapshots written before planned deletions existed have none.
+                Planned = [.. json["planned"]?.AsArray().Select(n => n!.GetValue<string>()) ?? []],
+            };
         }
 
         var at = DateTime.SpecifyKind(json["at"]!.GetValue<DateTime>(), DateTimeKind.Utc);
@@ -65,6 +72,7 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
             "sync-requested" => new SyncRequested(at, Path()),
             "sync-done" => new SyncDone(at, Path()),
             "state-reset" => new StateReset(at),
+            "deletion-planned" => new DeletionPlanned(at, Path()),
             _ => throw new System.Runtime.Serialization.SerializationException("unknown manifest " + manifest),
         };
     }

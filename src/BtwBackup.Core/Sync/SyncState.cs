@@ -21,6 +21,13 @@ public sealed record SyncDone(DateTime At, string Path) : SyncEvent(At);
 /// <summary>The state was emptied by <c>sync-state --reset</c> (only ever with nothing pending).</summary>
 public sealed record StateReset(DateTime At) : SyncEvent(At);
 
+/// <summary>
+/// A plan of the tool (a retention prune) removed a path (a file or a folder, with all under
+/// it): the next sync of a folder holding it deletes it on the destination whatever the
+/// deletion limits, and nothing else beyond them. Cleared by the sync that covers it.
+/// </summary>
+public sealed record DeletionPlanned(DateTime At, string Path) : SyncEvent(At);
+
 /// <summary>A command the state decides on: it gives the events to persist, or a refusal.</summary>
 public abstract record SyncCommand;
 
@@ -33,6 +40,8 @@ public sealed record CompletePush(string Path) : SyncCommand;
 public sealed record CompleteSync(string Path) : SyncCommand;
 
 public sealed record ResetState : SyncCommand;
+
+public sealed record PlanDeletion(string Path) : SyncCommand;
 
 /// <summary>The outcome of <see cref="SyncState.Decide"/>.</summary>
 public sealed record Decision(ImmutableList<SyncEvent> Events, string? Refusal)
@@ -54,11 +63,14 @@ public sealed record SyncState(ImmutableList<string> MustPush, ImmutableList<str
 
     public static readonly SyncState Empty = new([], []);
 
-    public bool IsEmpty => MustPush.IsEmpty && MustSync.IsEmpty;
+    /// <summary>Paths a plan removed (see <see cref="DeletionPlanned"/>), until the sync that covers them is done.</summary>
+    public ImmutableList<string> Planned { get; init; } = [];
+
+    public bool IsEmpty => MustPush.IsEmpty && MustSync.IsEmpty && Planned.IsEmpty;
 
     /// <summary>Two states are equal when they hold the same paths in the same order.</summary>
     public bool Equals(SyncState? other) =>
-        other is not null && MustPush.SequenceEqual(other.MustPush) && MustSync.SequenceEqual(other.MustSync);
+        other is not null && MustPush.SequenceEqual(other.MustPush) && MustSync.SequenceEqual(other.MustSync) && Planned.SequenceEqual(other.Planned);
 
     public override int GetHashCode() => HashCode.Combine(MustPush.Count, MustSync.Count, MustPush.FirstOrDefault(), MustSync.FirstOrDefault());
 
@@ -80,6 +92,11 @@ public sealed record SyncState(ImmutableList<string> MustPush, ImmutableList<str
                 return MustSync.Contains(c.Path) ? Decision.Accept(new SyncDone(now, c.Path)) : Decision.Accept();
             case ResetState:
                 return IsEmpty ? Decision.Accept(new StateReset(now)) : Decision.Refuse(CannotReset);
+            case PlanDeletion d:
+                CheckPath(d.Path);
+                if (d.Path.Length == 0)
+                    throw new ArgumentException("a planned deletion cannot be root itself", nameof(command));
+                return Planned.Contains(d.Path) ? Decision.Accept() : Decision.Accept(new DeletionPlanned(now, d.Path));
             default:
                 throw new ArgumentException("unknown command " + command.GetType().Name, nameof(command));
         }
@@ -90,16 +107,22 @@ public sealed record SyncState(ImmutableList<string> MustPush, ImmutableList<str
         PushRequested p => MustPush.Contains(p.Path) ? this : this with { MustPush = MustPush.Add(p.Path) },
         PushDone p => this with { MustPush = MustPush.Remove(p.Path) },
         SyncRequested s => MustSync.Contains(s.Path) ? this : this with { MustSync = MustSync.Add(s.Path) },
-        SyncDone s => this with { MustSync = MustSync.Remove(s.Path) },
+        SyncDone s => this with { MustSync = MustSync.Remove(s.Path), Planned = Planned.RemoveAll(p => Covers(s.Path, p)) },
         StateReset => Empty,
+        DeletionPlanned d => Planned.Contains(d.Path) ? this : this with { Planned = Planned.Add(d.Path) },
         _ => throw new ArgumentException("unknown event " + e.GetType().Name, nameof(e)),
     };
 
     public static SyncState Replay(IEnumerable<SyncEvent> events) => events.Aggregate(Empty, (s, e) => s.Apply(e));
 
-    /// <summary><c>sync-state --list</c>, the original's lines: syncs first, then pushes.</summary>
+    /// <summary><c>sync-state --list</c>, the original's lines: syncs first, then pushes; then the deletions a plan left to do.</summary>
     public IEnumerable<string> ListLines() =>
-        MustSync.Select(p => "Must sync: " + Display(p)).Concat(MustPush.Select(p => "Must push: " + Display(p)));
+        MustSync.Select(p => "Must sync: " + Display(p)).Concat(MustPush.Select(p => "Must push: " + Display(p)))
+            .Concat(Planned.Select(p => "Must delete (planned): " + p));
+
+    /// <summary>True when <paramref name="path"/> is <paramref name="folder"/> or lies under it ("" is root, under which everything lies).</summary>
+    public static bool Covers(string folder, string path) =>
+        folder.Length == 0 || path == folder.TrimEnd('/') || path.StartsWith(folder.TrimEnd('/') + "/", StringComparison.Ordinal);
 
     /// <summary>A path under root as a user reads it: root itself (the empty path) is ".".</summary>
     public static string Display(string path) => path.Length == 0 ? "." : path;
@@ -128,6 +151,7 @@ public static class SyncHistoryFormat
             SyncRequested s => $"{at} +sync {s.Path}",
             SyncDone s => $"{at} -sync {s.Path}",
             StateReset => $"{at} reset",
+            DeletionPlanned d => $"{at} +delete {d.Path}",
             _ => throw new ArgumentException("unknown event " + e.GetType().Name, nameof(e)),
         };
     }
@@ -148,6 +172,7 @@ public static class SyncHistoryFormat
             "-push" => new PushDone(at, path),
             "+sync" => new SyncRequested(at, path),
             "-sync" => new SyncDone(at, path),
+            "+delete" => new DeletionPlanned(at, path),
             _ => null,
         };
     }

@@ -76,6 +76,14 @@ public sealed class RdiffBackup(IProcessRunner runner)
             throw new ToolFailedException(Program, result.ExitCode, result.Stderr + result.Stdout);
     }
 
+    /// <summary>Removes the repository's increments strictly older than <paramref name="time"/> (one of its backup times, which stays).</summary>
+    public async Task RemoveIncrementsOlderThanAsync(string repository, DateTime time, CancellationToken ct)
+    {
+        var result = await runner.RunAsync(new ProcessSpec(Program, ["--force", "remove", "increments", "--older-than", Epoch(time), repository]), ct);
+        if (!result.Succeeded)
+            throw new ToolFailedException(Program, result.ExitCode, result.Stderr + result.Stdout);
+    }
+
     private static string Epoch(DateTime utc) =>
         ((long)(utc - DateTime.UnixEpoch).TotalSeconds).ToString(CultureInfo.InvariantCulture);
 

@@ -59,4 +59,14 @@ public sealed class DeletionGuardTests
         Assert.Null(Refusal("www/", 10, 60, planned, limits));
         Assert.NotNull(Refusal("www/", 10, 60, [.. planned, .. Keys("www/x", 11)], limits));
     }
+
+    [Fact]
+    public void A_planned_folder_lets_every_key_under_it_go_and_nothing_beside_it()
+    {
+        var limits = new DeletionLimits(2) { Planned = new HashSet<string>(["www/2026-10-30T02:30:00"]) };
+        var planned = Keys("www/2026-10-30T02:30:00/", 50);
+        Assert.Null(Refusal("www/", 10, 60, planned, limits));
+        // A key that only starts like the planned folder's name is not under it.
+        Assert.NotNull(Refusal("www/", 10, 60, [.. planned, "www/2026-10-30T02:30:00x/a", "www/b", "www/c"], limits));
+    }
 }

@@ -28,6 +28,34 @@ public class SyncStateTests
     }
 
     [Fact]
+    public void A_planned_deletion_stays_until_a_sync_that_covers_it_is_done_and_survives_a_snapshot()
+    {
+        var s = Run(SyncState.Empty, new RequestSync("notes"), new PlanDeletion("notes/2026-11-20T02:30:00.tbz"), new PlanDeletion("www/2026-10-30T02:30:00"),
+            new PlanDeletion("notes/2026-11-20T02:30:00.tbz"));
+        Assert.Equal(["notes/2026-11-20T02:30:00.tbz", "www/2026-10-30T02:30:00"], s.Planned);
+        Assert.Equal(["Must sync: notes", "Must delete (planned): notes/2026-11-20T02:30:00.tbz", "Must delete (planned): www/2026-10-30T02:30:00"], s.ListLines());
+        Assert.Equal(CannotResetMessage, s.Decide(new ResetState(), T).Refusal);
+        Assert.Throws<ArgumentException>(() => s.Decide(new PlanDeletion(""), T));
+        Assert.Equal("2016-01-01T12:00:00 +delete www/2026-10-30T02:30:00", SyncHistoryFormat.Line(new DeletionPlanned(T.AddMilliseconds(-500), "www/2026-10-30T02:30:00")));
+
+        // A snapshot written and read back holds them; an old snapshot without the field holds none.
+        var serializer = new SyncSerializer((Akka.Actor.ExtendedActorSystem)Akka.Actor.ActorSystem.Create("t"));
+        var back = (SyncState)serializer.FromBinary(serializer.ToBinary(s), serializer.Manifest(s));
+        Assert.Equal(s, back);
+        Assert.Empty(((SyncState)serializer.FromBinary("""{"push":[],"sync":["x"]}"""u8.ToArray(), "sync-state")).Planned);
+        var planned = new DeletionPlanned(T, "notes/a.tbz");
+        Assert.Equal(planned, serializer.FromBinary(serializer.ToBinary(planned), serializer.Manifest(planned)));
+
+        // The sync of notes covers what was planned under it, not what was planned elsewhere.
+        s = Run(s, new CompleteSync("notes"));
+        Assert.Equal(["www/2026-10-30T02:30:00"], s.Planned);
+        s = Run(s, new RequestSync(""), new CompleteSync(""));
+        Assert.True(s.IsEmpty);
+    }
+
+    private const string CannotResetMessage = SyncState.CannotReset;
+
+    [Fact]
     public void Requests_become_pending_in_first_request_order_and_completions_clear_them()
     {
         var s = Run(SyncState.Empty, new RequestPush("dst/b"), new RequestPush("dst/a"), new RequestSync("dst/full/"), new RequestPush("dst/b"));

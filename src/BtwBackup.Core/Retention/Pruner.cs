@@ -1,0 +1,120 @@
+using System.Collections.Immutable;
+using BtwBackup.Backup;
+using BtwBackup.Series;
+using BtwBackup.Tools;
+
+namespace BtwBackup.Retention;
+
+/// <summary>What <c>prune</c> did (or, dry, would do) to one series.</summary>
+public sealed record SeriesPrune(string Dst, RetentionPlan Plan, bool DryRun);
+
+/// <summary>
+/// Removes the points of a series its retention policy does not keep (see
+/// <see cref="RetentionPlanner"/>). In this order, so that a crash at any step is finished by the
+/// next prune and nothing outside the plan is ever deleted anywhere:
+/// <list type="number">
+/// <item>every destination records, in its journal, the series as to sync and each removed path as a planned deletion (only those are deleted there beyond the sync's limits);</item>
+/// <item>an archive or a whole full-backup folder is renamed to a hidden <c>.pruned-NAME</c>, then removed (a leftover is removed first by the next prune);</item>
+/// <item>a full-backup folder that keeps its newer points loses the older ones with <c>rdiff-backup remove increments --older-than</c> the oldest kept point, then is renamed to that point's name, as a folder is named by its oldest point (a folder left unrenamed is renamed by the next prune).</item>
+/// </list>
+/// </summary>
+public sealed class Pruner(RdiffBackup rdiff)
+{
+    public const string HiddenPrefix = ".pruned-";
+
+    public async Task<SeriesPrune> PruneAsync(
+        SeriesLocation series,
+        RetentionPolicy policy,
+        bool dryRun,
+        Func<ImmutableList<PendingPath>, CancellationToken, Task>? announce,
+        CancellationToken ct)
+    {
+        var dir = series.FullPath;
+        if (!Directory.Exists(dir))
+            throw new BackupException($"no backups at {series.Dst}: {dir} does not exist");
+        if (!dryRun)
+            await FinishInterruptedAsync(dir, ct);
+
+        var plan = RetentionPlanner.Plan(RetentionPlanner.PointsOf(await EntriesAsync(dir, ct)), policy);
+        if (dryRun || plan.Steps.IsEmpty)
+            return new SeriesPrune(series.Dst, plan, dryRun);
+
+        if (announce is not null)
+        {
+            await announce(
+                [new PendingPath(series.Dst, Sync: true), .. plan.Steps.Select(s => new PendingPath($"{series.Dst}/{s.Name}", Sync: false, Deletion: true))],
+                ct);
+        }
+
+        foreach (var step in plan.Steps)
+        {
+            ct.ThrowIfCancellationRequested();
+            var path = Path.Combine(dir, step.Name);
+            switch (step)
+            {
+                case RemoveWhole:
+                    RemoveHidden(dir, step.Name);
+                    break;
+                case RemoveIncrementsBefore older:
+                    await rdiff.RemoveIncrementsOlderThanAsync(path, older.OldestKept, ct);
+                    RenameToOldest(dir, step.Name, older.OldestKept);
+                    break;
+            }
+        }
+
+        return new SeriesPrune(series.Dst, plan, dryRun);
+    }
+
+    /// <summary>The entries of a series folder with, for a full-backup folder, its backup times.</summary>
+    public async Task<IReadOnlyList<(string Name, IReadOnlyList<DateTime> Times)>> EntriesAsync(string dir, CancellationToken ct)
+    {
+        var entries = new List<(string Name, IReadOnlyList<DateTime> Times)>();
+        foreach (var name in SeriesNames.List(dir))
+        {
+            var path = Path.Combine(dir, name);
+            entries.Add((name, name.EndsWith(SeriesNames.TarSuffix, StringComparison.Ordinal) || !Directory.Exists(path)
+                ? []
+                : await rdiff.ListBackupTimesAsync(path, ct)));
+        }
+
+        return entries;
+    }
+
+    /// <summary>What a prune interrupted left: hidden removals to finish, folders to rename after their oldest point.</summary>
+    private async Task FinishInterruptedAsync(string dir, CancellationToken ct)
+    {
+        foreach (var hidden in Directory.EnumerateFileSystemEntries(dir, HiddenPrefix + "*").ToList())
+            Delete(hidden);
+        foreach (var (name, times) in await EntriesAsync(dir, ct))
+        {
+            if (times.Count > 0 && SeriesNames.Of(times[0]) != name[..19] && times[0] > SeriesNames.TimeOf(name))
+                RenameToOldest(dir, name, times[0]);
+        }
+    }
+
+    private static void RemoveHidden(string dir, string name)
+    {
+        var path = Path.Combine(dir, name);
+        var hidden = Path.Combine(dir, HiddenPrefix + name);
+        if (Directory.Exists(path))
+            Directory.Move(path, hidden);
+        else if (File.Exists(path))
+            File.Move(path, hidden);
+        Delete(hidden);
+    }
+
+    private static void RenameToOldest(string dir, string name, DateTime oldest)
+    {
+        var target = SeriesNames.Of(oldest);
+        if (target != name && !Directory.Exists(Path.Combine(dir, target)))
+            Directory.Move(Path.Combine(dir, name), Path.Combine(dir, target));
+    }
+
+    private static void Delete(string path)
+    {
+        if (Directory.Exists(path))
+            Directory.Delete(path, recursive: true);
+        else if (File.Exists(path))
+            File.Delete(path);
+    }
+}

@@ -1,0 +1,123 @@
+using System.Globalization;
+using Xunit;
+
+namespace BtwBackup.IntegrationTests;
+
+/// <summary><c>prune</c> on real series, mirrored to the S3 test server and checked there by content.</summary>
+[Collection(S3Collection.Name)]
+public sealed class PruneTests : IDisposable
+{
+    private readonly S3TestServer _s3;
+    private readonly Sandbox _box = new();
+    private readonly string _prefix = "p" + Guid.NewGuid().ToString("N")[..10] + "/";
+
+    public PruneTests(S3TestServer s3) => _s3 = s3;
+
+    public void Dispose() => _box.Dispose();
+
+    private void Configure(string sources) => _box.WriteConfig($$"""
+        root-path = "{{_box.Root}}"
+        retention.timezone = "UTC"
+        sources {
+          {{sources}}
+        }
+        destinations {
+          offsite { uri = "s3://{{S3TestServer.Bucket}}/{{_prefix}}", s3cmd-config = "{{_s3.S3cmdConfig(_box.Dir)}}" }
+        }
+        """);
+
+    private Task<SortedDictionary<string, string>> RemoteAsync() => _s3.DownloadAsync(_prefix, _box.Dir);
+
+    private static long Epoch(string utc) =>
+        (long)(DateTime.ParseExact(utc, "yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal) - DateTime.UnixEpoch).TotalSeconds;
+
+    /// <summary>A full-backup folder of an rdiff series made by rdiff-backup itself: each backup.tar a real tar of one file saying its time.</summary>
+    private async Task MakeRdiffFolderAsync(string dst, params string[] times)
+    {
+        var src = Directory.CreateDirectory(Path.Combine(_box.Dir, "src-" + times[0].Replace(':', '-'))).FullName;
+        var state = Directory.CreateDirectory(Path.Combine(_box.Dir, "state-" + times[0].Replace(':', '-'))).FullName;
+        var repo = Path.Combine(_box.Root, dst, times[0]);
+        Directory.CreateDirectory(Path.GetDirectoryName(repo)!);
+        foreach (var t in times)
+        {
+            File.WriteAllText(Path.Combine(state, "state.txt"), "state at " + t + "\n");
+            var tar = Path.Combine(src, "backup.tar");
+            Assert.Equal(0, (await Sandbox.ShellAsync("tar", "-cf", tar, "-C", state, ".")).ExitCode);
+            File.SetLastWriteTimeUtc(tar, DateTime.UnixEpoch.AddSeconds(Epoch(t) - 60));
+            var r = await Sandbox.ShellAsync("rdiff-backup", "--current-time", Epoch(t).ToString(CultureInfo.InvariantCulture), "backup", src, repo);
+            Assert.True(r.ExitCode == 0, r.ToString());
+        }
+    }
+
+    [Fact]
+    public async Task A_dry_run_changes_nothing_anywhere_and_prune_removes_what_the_policy_drops_here_and_on_the_destination()
+    {
+        var notesSrc = _box.MakeTree("notes-src");
+        Configure($$"""notes { type = tar, path = "{{notesSrc}}", dst = "notes", retention { keep-last = 2 } }""");
+        var notes = Directory.CreateDirectory(Path.Combine(_box.Root, "notes")).FullName;
+        var names = Enumerable.Range(0, 6).Select(i => new DateTime(2026, 11, 20 + i, 2, 30, 0, DateTimeKind.Utc).ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture) + ".tbz").ToList();
+        foreach (var name in names)
+            File.WriteAllText(Path.Combine(notes, name), "archive " + name);
+        File.WriteAllText(Path.Combine(notes, "log.txt"), "the series' log\n");
+        await _box.QuietOkAsync("sync", "--full");
+        var remoteBefore = await RemoteAsync();
+        Assert.Equal(Sandbox.FileHashes(_box.Root), remoteBefore);
+
+        var rootBefore = Sandbox.FileHashes(_box.Root);
+        var journal = Path.Combine(_box.ConfigDir, "sync-state.db");
+        var journalBefore = File.ReadAllBytes(journal);
+        var dry = await _box.RunAsync("prune", "--dry-run");
+        Assert.True(dry.ExitCode == 0, dry.ToString());
+        Assert.Equal("notes: would remove 4 point(s) and keep 2 (dry run: nothing changed)", dry.StdoutLines[0]);
+        Assert.Equal("  2026-11-25T02:30:00.tbz  kept: newest, last 1 of 2", dry.StdoutLines[^1]);
+        Assert.Equal(rootBefore, Sandbox.FileHashes(_box.Root));
+        Assert.Equal(journalBefore, File.ReadAllBytes(journal));
+        Assert.Equal(remoteBefore, await RemoteAsync());
+
+        // Four of the folder's seven objects go: more than half, which a sync alone would refuse;
+        // these were planned, and nothing else is deleted.
+        var prune = await _box.RunAsync("prune");
+        Assert.True(prune.ExitCode == 0, prune.ToString());
+        Assert.Equal("notes: removed 4 point(s), kept 2", prune.StdoutLines[0]);
+        Assert.Equal([names[4], names[5], "log.txt"], Directory.GetFiles(notes).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(Sandbox.FileHashes(_box.Root), await RemoteAsync());
+        Assert.Equal("", (await _box.RunAsync("sync-state", "--list")).Stdout);
+        Assert.Contains((await _box.RunAsync("sync-state", "--history")).StdoutLines, l => l.EndsWith(" +delete notes/" + names[0], StringComparison.Ordinal));
+
+        // Pruned already: a second prune removes nothing.
+        Assert.Equal("notes: removed 0 point(s), kept 2", (await _box.RunAsync("prune", "notes")).StdoutLines[0]);
+    }
+
+    [Fact]
+    public async Task An_rdiff_series_loses_whole_folders_and_old_increments_and_every_kept_point_restores()
+    {
+        var wwwSrc = _box.MakeTree("www-src");
+        Configure($$"""www { type = rdiff, path = "{{wwwSrc}}", dst = "www", retention { keep-last = 2 } }""");
+        await MakeRdiffFolderAsync("www", "2026-10-30T02:30:00", "2026-10-31T02:30:00");
+        await MakeRdiffFolderAsync("www", "2026-11-02T02:30:00", "2026-11-03T02:30:00", "2026-11-04T02:30:00");
+        await _box.QuietOkAsync("sync", "--full");
+
+        var prune = await _box.RunAsync("prune", "--json");
+        Assert.True(prune.ExitCode == 0, prune.ToString());
+        using (var json = System.Text.Json.JsonDocument.Parse(prune.Stdout))
+        {
+            var series = json.RootElement.GetProperty("series")[0];
+            Assert.Equal(("www", 3, 2), (series.GetProperty("dst").GetString(), series.GetProperty("removed").GetInt32(), series.GetProperty("kept").GetInt32()));
+        }
+
+        // The first folder is gone; the second keeps its two newest points and is named after the older of them.
+        Assert.Equal("2026-11-03T02:30:00\n 2026-11-04T02:30:00\n", (await _box.RunAsync("list", "www")).Stdout);
+        foreach (var at in new[] { "2026-11-03T02:30:00", "2026-11-04T02:30:00" })
+        {
+            var target = Path.Combine(_box.Dir, "restored-" + at.Replace(':', '-'));
+            var restore = await _box.RunAsync("restore", "--at", at, "www", target);
+            Assert.True(restore.ExitCode == 0, restore.ToString());
+            Assert.Equal("state at " + at + "\n", File.ReadAllText(Path.Combine(target, "state.txt")));
+        }
+
+        var verify = await _box.RunAsync("verify", "www");
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+        Assert.Equal(Sandbox.FileHashes(_box.Root), await RemoteAsync());
+        Assert.DoesNotContain((await RemoteAsync()).Keys, k => k.StartsWith("www/2026-10-30", StringComparison.Ordinal) || k.StartsWith("www/2026-11-02", StringComparison.Ordinal));
+    }
+}
