@@ -120,4 +120,32 @@ public sealed class PruneTests : IDisposable
         Assert.Equal(Sandbox.FileHashes(_box.Root), await RemoteAsync());
         Assert.DoesNotContain((await RemoteAsync()).Keys, k => k.StartsWith("www/2026-10-30", StringComparison.Ordinal) || k.StartsWith("www/2026-11-02", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task With_the_destination_down_root_is_pruned_and_the_deletions_wait_for_the_next_sync()
+    {
+        var notesSrc = _box.MakeTree("notes-src");
+        Configure($$"""notes { type = tar, path = "{{notesSrc}}", dst = "notes", retention { keep-last = 1 } }""");
+        var notes = Directory.CreateDirectory(Path.Combine(_box.Root, "notes")).FullName;
+        foreach (var day in new[] { 20, 21, 22 })
+            File.WriteAllText(Path.Combine(notes, $"2026-11-{day}T02:30:00.tbz"), "archive " + day);
+        await _box.QuietOkAsync("sync", "--full");
+
+        // The server moves away (the same bucket, reached at a port where nothing listens).
+        var config = Path.Combine(_box.Dir, "s3cmd.cfg");
+        var reachable = File.ReadAllText(config);
+        File.WriteAllText(config, System.Text.RegularExpressions.Regex.Replace(reachable, @"127\.0\.0\.1:\d+", "127.0.0.1:" + Sandbox.FreePort()));
+        var prune = await _box.RunAsync("prune");
+        Assert.Equal(1, prune.ExitCode);
+        Assert.Equal("notes: removed 2 point(s), kept 1", prune.StdoutLines[0]);
+        Assert.Equal(["2026-11-22T02:30:00.tbz"], Directory.GetFiles(notes).Select(Path.GetFileName));
+        Assert.Equal(
+            "Must sync: notes\nMust delete (planned): notes/2026-11-20T02:30:00.tbz\nMust delete (planned): notes/2026-11-21T02:30:00.tbz\n",
+            (await _box.RunAsync("sync-state", "--list")).Stdout);
+
+        File.WriteAllText(config, reachable);
+        await _box.QuietOkAsync("sync");
+        Assert.Equal(Sandbox.FileHashes(_box.Root), await RemoteAsync());
+        Assert.Equal("", (await _box.RunAsync("sync-state", "--list")).Stdout);
+    }
 }
