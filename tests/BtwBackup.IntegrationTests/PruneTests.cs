@@ -148,4 +148,30 @@ public sealed class PruneTests : IDisposable
         Assert.Equal(Sandbox.FileHashes(_box.Root), await RemoteAsync());
         Assert.Equal("", (await _box.RunAsync("sync-state", "--list")).Stdout);
     }
+
+    [Fact]
+    public async Task A_prune_interrupted_between_its_steps_is_finished_by_the_next_one()
+    {
+        var wwwSrc = _box.MakeTree("www-src");
+        Configure($$"""www { type = rdiff, path = "{{wwwSrc}}", dst = "www", retention { keep-last = 2 } }""");
+        await MakeRdiffFolderAsync("www", "2026-11-02T02:30:00", "2026-11-03T02:30:00", "2026-11-04T02:30:00");
+        var www = Path.Combine(_box.Root, "www");
+        // Where a prune stopped: a whole removal renamed but not deleted, and a folder whose old
+        // increment is gone (its marker written first) but which was not renamed yet.
+        Directory.CreateDirectory(Path.Combine(www, ".pruned-2026-10-30T02:30:00", "rdiff-backup-data"));
+        File.WriteAllText(Path.Combine(www, ".prune-rename-2026-11-02T02:30:00"), "2026-11-03T02:30:00");
+        var removed = await Sandbox.ShellAsync("rdiff-backup", "--force", "remove", "increments", "--older-than", Epoch("2026-11-03T02:30:00").ToString(CultureInfo.InvariantCulture),
+            Path.Combine(www, "2026-11-02T02:30:00"));
+        Assert.True(removed.ExitCode == 0, removed.ToString());
+
+        var prune = await _box.RunAsync("prune", "www");
+        Assert.True(prune.ExitCode == 0, prune.ToString());
+        Assert.Equal("www: removed 0 point(s), kept 2", prune.StdoutLines[0]);
+        Assert.Equal(["2026-11-03T02:30:00"], Directory.GetFileSystemEntries(www).Select(Path.GetFileName));
+        Assert.Equal("2026-11-03T02:30:00\n 2026-11-04T02:30:00\n", (await _box.RunAsync("list", "www")).Stdout);
+        // (The interrupted prune had journaled its sync at the destinations; this made-up state did not.)
+        await _box.QuietOkAsync("sync", "--full");
+        var verify = await _box.RunAsync("verify", "www");
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+    }
 }

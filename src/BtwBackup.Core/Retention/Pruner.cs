@@ -15,12 +15,14 @@ public sealed record SeriesPrune(string Dst, RetentionPlan Plan, bool DryRun);
 /// <list type="number">
 /// <item>every destination records, in its journal, the series as to sync and each removed path as a planned deletion (only those are deleted there beyond the sync's limits);</item>
 /// <item>an archive or a whole full-backup folder is renamed to a hidden <c>.pruned-NAME</c>, then removed (a leftover is removed first by the next prune);</item>
-/// <item>a full-backup folder that keeps its newer points loses the older ones with <c>rdiff-backup remove increments --older-than</c> the oldest kept point, then is renamed to that point's name, as a folder is named by its oldest point (a folder left unrenamed is renamed by the next prune).</item>
+/// <item>a full-backup folder that keeps its newer points loses the older ones with <c>rdiff-backup remove increments --older-than</c> the oldest kept point, then is renamed to that point's name, as a folder is named by its oldest point; a marker <c>.prune-rename-NAME</c> written first lets the next prune finish the rename (only once the increments are gone).</item>
 /// </list>
 /// </summary>
 public sealed class Pruner(RdiffBackup rdiff)
 {
     public const string HiddenPrefix = ".pruned-";
+
+    public const string RenamePrefix = ".prune-rename-";
 
     public async Task<SeriesPrune> PruneAsync(
         SeriesLocation series,
@@ -56,8 +58,11 @@ public sealed class Pruner(RdiffBackup rdiff)
                     RemoveHidden(dir, step.Name);
                     break;
                 case RemoveIncrementsBefore older:
+                    var marker = Path.Combine(dir, RenamePrefix + step.Name);
+                    await File.WriteAllTextAsync(marker, SeriesNames.Of(older.OldestKept), ct);
                     await rdiff.RemoveIncrementsOlderThanAsync(path, older.OldestKept, ct);
                     RenameToOldest(dir, step.Name, older.OldestKept);
+                    File.Delete(marker);
                     break;
             }
         }
@@ -80,15 +85,21 @@ public sealed class Pruner(RdiffBackup rdiff)
         return entries;
     }
 
-    /// <summary>What a prune interrupted left: hidden removals to finish, folders to rename after their oldest point.</summary>
+    /// <summary>What a prune interrupted left: hidden removals to finish, and folders to rename once their old increments are gone.</summary>
     private async Task FinishInterruptedAsync(string dir, CancellationToken ct)
     {
         foreach (var hidden in Directory.EnumerateFileSystemEntries(dir, HiddenPrefix + "*").ToList())
             Delete(hidden);
-        foreach (var (name, times) in await EntriesAsync(dir, ct))
+        foreach (var marker in Directory.EnumerateFiles(dir, RenamePrefix + "*").ToList())
         {
-            if (times.Count > 0 && SeriesNames.Of(times[0]) != name[..19] && times[0] > SeriesNames.TimeOf(name))
-                RenameToOldest(dir, name, times[0]);
+            var name = Path.GetFileName(marker)[RenamePrefix.Length..];
+            var target = (await File.ReadAllTextAsync(marker, ct)).Trim();
+            var repo = Path.Combine(dir, name);
+            if (SeriesNames.IsBackupName(name) && SeriesNames.IsBackupName(target) && Directory.Exists(repo)
+                && (await rdiff.ListBackupTimesAsync(repo, ct)) is [var oldest, ..] && SeriesNames.Of(oldest) == target)
+                RenameToOldest(dir, name, oldest);
+            // Else the increments are still there: this prune plans them again.
+            File.Delete(marker);
         }
     }
 
