@@ -18,6 +18,13 @@ public sealed partial class Orchestrator
     {
         if (!CheckDsts(prune.Dsts))
             return;
+        // rdiff-backup must never work twice on one repository at once (the daemon's passes).
+        if (!prune.DryRun && (_pass is not null || _jobs.Count > 0))
+        {
+            Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "backups are running: prune when they have ended (status shows them); nothing was pruned"]));
+            return;
+        }
+
         var settings = _services.Settings;
         var dsts = prune.Dsts.Count > 0
             ? prune.Dsts.Select(d => SeriesPath.Check(d)).ToList()
