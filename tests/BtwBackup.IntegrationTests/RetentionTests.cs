@@ -1,4 +1,3 @@
-using System.Globalization;
 using Xunit;
 
 namespace BtwBackup.IntegrationTests;
@@ -9,26 +8,6 @@ public sealed class RetentionTests : IDisposable
     private readonly Sandbox _box = new();
 
     public void Dispose() => _box.Dispose();
-
-    private static long Epoch(string utc) =>
-        (long)(DateTime.ParseExact(utc, "yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal) - DateTime.UnixEpoch).TotalSeconds;
-
-    /// <summary>A full-backup folder made by rdiff-backup itself, one backup per time given (the first names the folder).</summary>
-    private async Task MakeRdiffFolderAsync(string dst, params string[] times)
-    {
-        var src = Directory.CreateDirectory(Path.Combine(_box.Dir, "src-" + times[0].Replace(':', '-'))).FullName;
-        var repo = Path.Combine(_box.Root, dst, times[0]);
-        Directory.CreateDirectory(Path.GetDirectoryName(repo)!);
-        foreach (var t in times)
-        {
-            // A new tar each time, as fs stores: other bytes, another length, its own mtime.
-            var tar = Path.Combine(src, "backup.tar");
-            File.WriteAllText(tar, "state at " + t + new string('.', Array.IndexOf(times, t) + 1));
-            File.SetLastWriteTimeUtc(tar, DateTime.UnixEpoch.AddSeconds(Epoch(t) - 60));
-            var r = await Sandbox.ShellAsync("rdiff-backup", "--current-time", Epoch(t).ToString(CultureInfo.InvariantCulture), "backup", src, repo);
-            Assert.True(r.ExitCode == 0, r.ToString());
-        }
-    }
 
     [Fact]
     public async Task A_tar_series_is_marked_by_the_default_policy_in_the_configured_zone()
@@ -70,8 +49,8 @@ public sealed class RetentionTests : IDisposable
               www { type = rdiff, path = "{{www}}", dst = "www", retention { keep-last = 2, keep-monthly = 2 } }
             }
             """);
-        await MakeRdiffFolderAsync("www", "2026-10-30T02:30:00", "2026-10-31T02:30:00", "2026-11-01T02:30:00");
-        await MakeRdiffFolderAsync("www", "2026-11-02T02:30:00", "2026-11-03T02:30:00", "2026-11-04T02:30:00");
+        await _box.MakeRdiffFolderAsync("www", "2026-10-30T02:30:00", "2026-10-31T02:30:00", "2026-11-01T02:30:00");
+        await _box.MakeRdiffFolderAsync("www", "2026-11-02T02:30:00", "2026-11-03T02:30:00", "2026-11-04T02:30:00");
 
         var r = await _box.RunAsync("list", "--retention", "www");
         Assert.True(r.ExitCode == 0, r.ToString());

@@ -1,7 +1,9 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using CliWrap;
 using CliWrap.Buffered;
+using Xunit;
 
 namespace BtwBackup.IntegrationTests;
 
@@ -86,6 +88,28 @@ public sealed class Sandbox : IDisposable
         if (r.ExitCode != 0)
             throw new Xunit.Sdk.XunitException("fs-init failed: " + r);
         return r.Stdout.Trim()["btw-backup: created ".Length..];
+    }
+
+    /// <summary>Seconds since the epoch of a UTC time written as series names are.</summary>
+    public static long Epoch(string utc) =>
+        (long)(DateTime.ParseExact(utc, "yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal) - DateTime.UnixEpoch).TotalSeconds;
+
+    /// <summary>A full-backup folder under root, made by rdiff-backup itself at the given times (UTC, the first names the folder): each backup.tar a real tar of one file saying its time.</summary>
+    public async Task MakeRdiffFolderAsync(string dst, params string[] times)
+    {
+        var src = Directory.CreateDirectory(Path.Combine(Dir, "src-" + times[0].Replace(':', '-'))).FullName;
+        var state = Directory.CreateDirectory(Path.Combine(Dir, "state-" + times[0].Replace(':', '-'))).FullName;
+        var repo = Path.Combine(Root, dst, times[0]);
+        Directory.CreateDirectory(Path.GetDirectoryName(repo)!);
+        foreach (var t in times)
+        {
+            File.WriteAllText(Path.Combine(state, "state.txt"), "state at " + t + "\n");
+            var tar = Path.Combine(src, "backup.tar");
+            Assert.Equal(0, (await Sandbox.ShellAsync("tar", "-cf", tar, "-C", state, ".")).ExitCode);
+            File.SetLastWriteTimeUtc(tar, DateTime.UnixEpoch.AddSeconds(Epoch(t) - 60));
+            var r = await Sandbox.ShellAsync("rdiff-backup", "--current-time", Epoch(t).ToString(CultureInfo.InvariantCulture), "backup", src, repo);
+            Assert.True(r.ExitCode == 0, r.ToString());
+        }
     }
 
     /// <summary>A small source tree with a few files, a subfolder, modes and a symlink.</summary>

@@ -46,17 +46,8 @@ public sealed partial class Orchestrator
         var destinations = Destinations;
         Func<ImmutableList<PendingPath>, CancellationToken, Task>? announce = destinations.Count == 0 || prune.DryRun
             ? null
-            : async (paths, ct) =>
-            {
-                try
-                {
-                    await Task.WhenAll(destinations.Select(d => d.Ask<PendingRecorded>(new RecordPending(0, paths), TimeSpan.FromMinutes(2), ct)));
-                }
-                catch (AskTimeoutException)
-                {
-                    throw new BackupException("a destination did not record the planned deletions in time (see the log): nothing was pruned");
-                }
-            };
+            : (paths, ct) => RecordEverywhereAsync(destinations, paths,
+                "a destination did not record the planned deletions in time (see the log): nothing was pruned", ct);
         var pruner = _services.Lister.Pruner;
         var root = settings.RootPath;
         var replyTo = Sender;

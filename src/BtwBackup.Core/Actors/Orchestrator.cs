@@ -338,17 +338,8 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
             {
                 // From the backup's task, not from a handler: the increment waits until every
                 // destination has persisted the intent, and gives up (no increment) if one is down.
-                Announce = async (path, ct) =>
-                {
-                    try
-                    {
-                        await Task.WhenAll(destinations.Select(d => d.Ask<PendingRecorded>(new RecordPending(0, [path]), TimeSpan.FromMinutes(2), ct)));
-                    }
-                    catch (AskTimeoutException)
-                    {
-                        throw new BackupException($"a destination did not record the sync of {path} in time (see the log): no increment was made");
-                    }
-                },
+                Announce = (path, ct) => RecordEverywhereAsync(destinations, [path],
+                    $"a destination did not record the sync of {path} in time (see the log): no increment was made", ct),
             };
         }
 
@@ -367,6 +358,22 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         }
         else
             source.Tell(start);
+    }
+
+    /// <summary>
+    /// Write-ahead: every destination persists <paramref name="paths"/> as pending work before
+    /// root changes; one that does not answer within two minutes fails the caller with <paramref name="whenLate"/>.
+    /// </summary>
+    private static async Task RecordEverywhereAsync(IReadOnlyList<IActorRef> destinations, ImmutableList<PendingPath> paths, string whenLate, CancellationToken ct)
+    {
+        try
+        {
+            await Task.WhenAll(destinations.Select(d => d.Ask<PendingRecorded>(new RecordPending(0, paths), TimeSpan.FromMinutes(2), ct)));
+        }
+        catch (AskTimeoutException)
+        {
+            throw new BackupException(whenLate);
+        }
     }
 
     /// <summary>How long a source that failed <c>n</c> times in a row waits before its next job: 1 s, 2 s, 4 s... at most a minute.</summary>
