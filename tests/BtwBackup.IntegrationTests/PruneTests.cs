@@ -28,27 +28,6 @@ public sealed class PruneTests : IDisposable
 
     private Task<SortedDictionary<string, string>> RemoteAsync() => _s3.DownloadAsync(_prefix, _box.Dir);
 
-    private static long Epoch(string utc) =>
-        (long)(DateTime.ParseExact(utc, "yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal) - DateTime.UnixEpoch).TotalSeconds;
-
-    /// <summary>A full-backup folder of an rdiff series made by rdiff-backup itself: each backup.tar a real tar of one file saying its time.</summary>
-    private async Task MakeRdiffFolderAsync(string dst, params string[] times)
-    {
-        var src = Directory.CreateDirectory(Path.Combine(_box.Dir, "src-" + times[0].Replace(':', '-'))).FullName;
-        var state = Directory.CreateDirectory(Path.Combine(_box.Dir, "state-" + times[0].Replace(':', '-'))).FullName;
-        var repo = Path.Combine(_box.Root, dst, times[0]);
-        Directory.CreateDirectory(Path.GetDirectoryName(repo)!);
-        foreach (var t in times)
-        {
-            File.WriteAllText(Path.Combine(state, "state.txt"), "state at " + t + "\n");
-            var tar = Path.Combine(src, "backup.tar");
-            Assert.Equal(0, (await Sandbox.ShellAsync("tar", "-cf", tar, "-C", state, ".")).ExitCode);
-            File.SetLastWriteTimeUtc(tar, DateTime.UnixEpoch.AddSeconds(Epoch(t) - 60));
-            var r = await Sandbox.ShellAsync("rdiff-backup", "--current-time", Epoch(t).ToString(CultureInfo.InvariantCulture), "backup", src, repo);
-            Assert.True(r.ExitCode == 0, r.ToString());
-        }
-    }
-
     [Fact]
     public async Task A_dry_run_changes_nothing_anywhere_and_prune_removes_what_the_policy_drops_here_and_on_the_destination()
     {
@@ -93,8 +72,8 @@ public sealed class PruneTests : IDisposable
     {
         var wwwSrc = _box.MakeTree("www-src");
         Configure($$"""www { type = rdiff, path = "{{wwwSrc}}", dst = "www", retention { keep-last = 2 } }""");
-        await MakeRdiffFolderAsync("www", "2026-10-30T02:30:00", "2026-10-31T02:30:00");
-        await MakeRdiffFolderAsync("www", "2026-11-02T02:30:00", "2026-11-03T02:30:00", "2026-11-04T02:30:00");
+        await _box.MakeRdiffFolderAsync("www", "2026-10-30T02:30:00", "2026-10-31T02:30:00");
+        await _box.MakeRdiffFolderAsync("www", "2026-11-02T02:30:00", "2026-11-03T02:30:00", "2026-11-04T02:30:00");
         await _box.QuietOkAsync("sync", "--full");
 
         var prune = await _box.RunAsync("prune", "--json");
@@ -154,13 +133,13 @@ public sealed class PruneTests : IDisposable
     {
         var wwwSrc = _box.MakeTree("www-src");
         Configure($$"""www { type = rdiff, path = "{{wwwSrc}}", dst = "www", retention { keep-last = 2 } }""");
-        await MakeRdiffFolderAsync("www", "2026-11-02T02:30:00", "2026-11-03T02:30:00", "2026-11-04T02:30:00");
+        await _box.MakeRdiffFolderAsync("www", "2026-11-02T02:30:00", "2026-11-03T02:30:00", "2026-11-04T02:30:00");
         var www = Path.Combine(_box.Root, "www");
         // Where a prune stopped: a whole removal renamed but not deleted, and a folder whose old
         // increment is gone (its marker written first) but which was not renamed yet.
         Directory.CreateDirectory(Path.Combine(www, ".pruned-2026-10-30T02:30:00", "rdiff-backup-data"));
         File.WriteAllText(Path.Combine(www, ".prune-rename-2026-11-02T02:30:00"), "2026-11-03T02:30:00");
-        var removed = await Sandbox.ShellAsync("rdiff-backup", "--force", "remove", "increments", "--older-than", Epoch("2026-11-03T02:30:00").ToString(CultureInfo.InvariantCulture),
+        var removed = await Sandbox.ShellAsync("rdiff-backup", "--force", "remove", "increments", "--older-than", Sandbox.Epoch("2026-11-03T02:30:00").ToString(CultureInfo.InvariantCulture),
             Path.Combine(www, "2026-11-02T02:30:00"));
         Assert.True(removed.ExitCode == 0, removed.ToString());
 
@@ -173,5 +152,23 @@ public sealed class PruneTests : IDisposable
         await _box.QuietOkAsync("sync", "--full");
         var verify = await _box.RunAsync("verify", "www");
         Assert.True(verify.ExitCode == 0, verify.ToString());
+    }
+
+    [Fact]
+    public async Task A_series_with_an_interrupted_increment_is_not_pruned_until_the_next_backup_regresses_it()
+    {
+        var wwwSrc = _box.MakeTree("www-src");
+        Configure($$"""www { type = rdiff, path = "{{wwwSrc}}", dst = "www", retention { keep-last = 1 } }""");
+        await _box.MakeRdiffFolderAsync("www", "2026-11-02T02:30:00", "2026-11-03T02:30:00");
+        // What a kill -9 mid-increment leaves: a second current_mirror marker.
+        var data = Path.Combine(_box.Root, "www", "2026-11-02T02:30:00", "rdiff-backup-data");
+        File.Copy(Directory.GetFiles(data, "current_mirror.*").Single(), Path.Combine(data, "current_mirror.2026-11-04T02:30:00Z.data"));
+        var before = Sandbox.FileHashes(_box.Root);
+
+        var prune = await _box.RunAsync("prune");
+        Assert.Equal(1, prune.ExitCode);
+        Assert.Equal("btw-backup: www/2026-11-02T02:30:00: interrupted increment: the next backup regresses it; nothing was pruned (prune after that backup)\n", prune.Stderr);
+        Assert.Equal(before, Sandbox.FileHashes(_box.Root));
+        Assert.Equal("", (await _box.RunAsync("sync-state", "--list")).Stdout);
     }
 }

@@ -37,6 +37,10 @@ public sealed class Pruner(RdiffBackup rdiff)
         if (!dryRun)
             await FinishInterruptedAsync(dir, ct);
 
+        // A killed increment is the next backup's to regress: its points are not yet what they seem.
+        if (SeriesNames.List(dir).FirstOrDefault(n => Directory.Exists(Path.Combine(dir, n)) && RdiffRepository.IsInterrupted(Path.Combine(dir, n))) is { } interrupted)
+            throw new BackupException($"{series.Dst}/{interrupted}: {RdiffRepository.InterruptedNote}; nothing was pruned (prune after that backup)");
+
         var plan = RetentionPlanner.Plan(RetentionPlanner.PointsOf(await EntriesAsync(dir, ct)), policy);
         if (dryRun || plan.Steps.IsEmpty)
             return new SeriesPrune(series.Dst, plan, dryRun);

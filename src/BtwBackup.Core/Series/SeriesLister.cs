@@ -43,13 +43,6 @@ public sealed class SeriesLister(RdiffBackup rdiff)
     /// <c>list --retention DST</c>: the same lines, each with what <paramref name="policy"/>
     /// does to that point: <c>kept: REASONS</c> or <c>removed</c>.
     /// </summary>
-    public async Task<ImmutableList<string>> ListRetentionAsync(SeriesLocation series, Retention.RetentionPolicy policy, CancellationToken ct)
-    {
-        var dir = series.FullPath;
-        if (!Directory.Exists(dir))
-            throw new BackupException($"no backups at {series.Dst}: {dir} does not exist");
-
-        var entries = await Pruner.EntriesAsync(dir, ct);
-        return [.. Retention.RetentionPlanner.Plan(Retention.RetentionPlanner.PointsOf(entries), policy).Lines()];
-    }
+    public async Task<ImmutableList<string>> ListRetentionAsync(SeriesLocation series, Retention.RetentionPolicy policy, CancellationToken ct) =>
+        [.. (await Pruner.PruneAsync(series, policy, dryRun: true, announce: null, ct)).Plan.Lines()];
 }
