@@ -52,8 +52,11 @@ public static class ConfigKeys
         Walk(doc, doc.Config.Root, reference.Root, "", known);
     }
 
-    /// <summary>A flat file (source.conf, db/NAME.conf): every key one of <paramref name="allowed"/>, each a value.</summary>
-    public static void CheckFlat(HoconDocument doc, IReadOnlyCollection<string> allowed)
+    /// <summary>
+    /// A flat file (source.conf, db/NAME.conf): every key one of <paramref name="allowed"/>, each a
+    /// value, but for the <paramref name="blocks"/> (whose reader checks what is inside).
+    /// </summary>
+    public static void CheckFlat(HoconDocument doc, IReadOnlyCollection<string> allowed, IReadOnlyCollection<string>? blocks = null)
     {
         if (!doc.Config.Root.IsObject())
             return;
@@ -61,7 +64,7 @@ public static class ConfigKeys
         {
             if (!allowed.Contains(key))
                 throw Unknown(doc, key, allowed);
-            if (value.IsObject())
+            if (value.IsObject() && blocks?.Contains(key) != true)
                 throw new ConfigException($"{doc.At(key)}: {key} must be a value, not a block {{ }}");
         }
     }

@@ -294,7 +294,7 @@ public static class ConfigLoader
     public static readonly IReadOnlyCollection<string> SourceFileKeys = ["type", "max-incremental-count", "max-incremental-span"];
 
     /// <summary>The keys of db/NAME.conf (hocon/database.conf); password only to be refused with its own message.</summary>
-    public static readonly IReadOnlyCollection<string> DatabaseFileKeys = ["max-incremental-count", "max-incremental-span", "host", "port", "user", "password"];
+    public static readonly IReadOnlyCollection<string> DatabaseFileKeys = ["max-incremental-count", "max-incremental-span", "retention", "host", "port", "user", "password"];
 
     /// <summary>Reads a working folder's type and policy (source.conf, else the original's config.py).</summary>
     public static (SourceType Type, SeriesPolicy Policy) LoadSource(string workingDir, SeriesPolicy defaults)
@@ -334,7 +334,7 @@ public static class ConfigLoader
             return Trusted(hoconPath, () =>
             {
                 var doc = ReadHocon(hoconPath);
-                ConfigKeys.CheckFlat(doc, DatabaseFileKeys);
+                ConfigKeys.CheckFlat(doc, DatabaseFileKeys, blocks: ["retention"]);
                 return doc.Lined(() => new DatabaseTarget(database, ReadConnection(doc.Config, "", hoconPath), ReadPolicy(doc.Config, "", defaults, hoconPath)));
             });
         }

@@ -42,8 +42,9 @@ public sealed record GeneralSettings(
     public TimeZoneInfo RetentionZone { get; init; } = TimeZoneInfo.Local;
 
     /// <summary>
-    /// The policy of the series at <paramref name="dst"/>: its configured source's, else the
-    /// defaults' (null: no retention, every point kept), counted in <see cref="RetentionZone"/>.
+    /// The policy of the series at <paramref name="dst"/>: its configured source's; else, for a
+    /// series of <c>db DB</c> (or <c>db -g</c>), that database's (db/DB.conf); else the defaults'
+    /// (null: no retention, every point kept); counted in <see cref="RetentionZone"/>.
     /// </summary>
     public Retention.RetentionPolicy? RetentionOf(string dst)
     {
@@ -51,9 +52,33 @@ public sealed record GeneralSettings(
         {
             TreeSource t => t.Policy.Retention,
             DatabaseSource d => d.Target.Policy.Retention,
-            _ => Defaults.Retention,
+            _ => DatabaseOfSeries(Path.Combine(RootPath, dst)) is { } db
+                ? Database(db == DatabaseTarget.GlobalName ? null : db).Policy.Retention
+                : Defaults.Retention,
         };
         return policy is null ? null : policy with { TimeZone = RetentionZone };
+    }
+
+    /// <summary>
+    /// The database a series made by <c>db</c> holds, from the one file of its newest full-backup
+    /// folder: DB for DB.dump, <c>global</c> for global.sql.bz2 (its settings file's name); null
+    /// for any other series.
+    /// </summary>
+    public static string? DatabaseOfSeries(string seriesDir)
+    {
+        if (!Directory.Exists(seriesDir) || Series.SeriesNames.List(seriesDir).LastOrDefault(n => Directory.Exists(Path.Combine(seriesDir, n))) is not { } newest)
+            return null;
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(seriesDir, newest)).Select(Path.GetFileName).Order(StringComparer.Ordinal))
+        {
+            if (file == DatabaseTarget.GlobalFileName)
+                return DatabaseTarget.GlobalName;
+            // The names db accepts: a database whose settings file can be named.
+            if (file!.EndsWith(".dump", StringComparison.Ordinal) && file.Length > ".dump".Length && !file.StartsWith('.')
+                && file[..^".dump".Length] is var name && name != DatabaseTarget.GlobalName)
+                return name;
+        }
+
+        return null;
     }
 
     /// <summary>For a legacy config.py without S3_URI_PREFIX or S3CMD_CONFIG: the original's message, for the commands that sync.</summary>

@@ -49,6 +49,33 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void A_db_series_takes_the_retention_of_its_database_settings_file()
+    {
+        var root = Path.Combine(_dir, "root");
+        foreach (var (series, file) in new[] { ("db/shop", "shop.dump"), ("db/g", "global.sql.bz2"), ("db/other", "other.dump"), ("files", "backup.tar") })
+        {
+            Directory.CreateDirectory(Path.Combine(root, series, "2026-11-01T02:00:00"));
+            File.WriteAllText(Path.Combine(root, series, "2026-11-01T02:00:00", file), "x");
+        }
+
+        Directory.CreateDirectory(Path.Combine(_dir, "db"));
+        File.WriteAllText(Path.Combine(_dir, "db", "shop.conf"), "max-incremental-count = 3\nretention { keep-daily = 14 }\n");
+        File.WriteAllText(Path.Combine(_dir, "db", "global.conf"), "retention.keep-monthly = 2\n");
+        var s = LoadHocon($"root-path = \"{root}\"\ndefaults.retention.keep-last = 5");
+        Assert.Equal(new BtwBackup.Retention.RetentionPolicy(KeepDaily: 14, TimeZone: s.RetentionZone), s.RetentionOf("db/shop"));
+        Assert.Equal(new BtwBackup.Retention.RetentionPolicy(KeepMonthly: 2, TimeZone: s.RetentionZone), s.RetentionOf("db/g"));
+        Assert.Equal(new BtwBackup.Retention.RetentionPolicy(KeepLast: 5, TimeZone: s.RetentionZone), s.RetentionOf("db/other"));
+        Assert.Equal(s.RetentionOf("db/other"), s.RetentionOf("files"));
+
+        File.WriteAllText(Path.Combine(_dir, "db", "shop.conf"), "retention { keep-dayly = 14 }\n");
+        var typo = Assert.Throws<ConfigException>(() => s.RetentionOf("db/shop"));
+        Assert.EndsWith("retention: unknown setting 'keep-dayly' (did you mean keep-daily?)", typo.Message);
+        File.WriteAllText(Path.Combine(_dir, "db", "shop.conf"), "host { name = x }\n");
+        var block = Assert.Throws<ConfigException>(() => s.RetentionOf("db/shop"));
+        Assert.EndsWith("host must be a value, not a block { }", block.Message);
+    }
+
+    [Fact]
     public void Daemon_tls_takes_both_files_relative_to_the_configuration_directory_or_neither()
     {
         Assert.Null(LoadHocon("root-path = /b").Daemon.Tls);
