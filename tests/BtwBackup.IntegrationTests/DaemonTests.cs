@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Xunit;
 
 namespace BtwBackup.IntegrationTests;
@@ -131,13 +132,21 @@ public sealed class DaemonTests : IDisposable
         var status = await _box.RunAsync("status");
         Assert.Equal(0, status.ExitCode);
         Assert.Matches($@"^daemon: serving on 127\.0\.0\.1:{_port} since .* \(pid {daemon.Pid}\)$", status.StdoutLines[0]);
-        Assert.Contains(status.StdoutLines, l => l.StartsWith("  www    rdiff -> www: backed up (increment on ", StringComparison.Ordinal));
-        Assert.Contains(status.StdoutLines, l => l.StartsWith("  notes  tar -> notes: backed up (full) ", StringComparison.Ordinal));
+        // Each series with its points (www: a full backup and its increment) and the bytes it takes.
+        Assert.Contains(status.StdoutLines, l => Regex.IsMatch(l, @"^  www    rdiff -> www \(2 points, [\d.]+ KiB\): backed up \(increment on "));
+        Assert.Contains(status.StdoutLines, l => Regex.IsMatch(l, @"^  notes  tar -> notes \(1 point, [\d.]+ (KiB|B)\): backed up \(full\) "));
         Assert.Contains("  offsite: nothing pending, last sync ", status.Stdout, StringComparison.Ordinal);
 
         using var json = JsonDocument.Parse((await _box.RunAsync("status", "--json")).Stdout);
         Assert.True(json.RootElement.GetProperty("daemon").GetProperty("serving").GetBoolean());
         Assert.Equal(0, json.RootElement.GetProperty("destinations")[0].GetProperty("pending").GetInt32());
+        foreach (var (name, points) in new[] { ("www", 2), ("notes", 1) })
+        {
+            var usage = json.RootElement.GetProperty("sources").EnumerateArray().Single(s => s.GetProperty("name").GetString() == name).GetProperty("usage");
+            Assert.Equal(points, usage.GetProperty("points").GetInt32());
+            var onDisk = new DirectoryInfo(Path.Combine(_box.Root, name)).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+            Assert.Equal(onDisk, usage.GetProperty("bytes").GetInt64());
+        }
 
         // Every command was the daemon's work: its log names each, and the CLI never took the lock.
         foreach (var command in new[] { "RunPass", "BackupFileTree", "ListBackups", "InspectSyncState", "ShowStatus" })
@@ -157,7 +166,7 @@ public sealed class DaemonTests : IDisposable
         // Without the daemon, status reads what it left behind.
         var after = await _box.RunAsync("status");
         Assert.Equal("daemon: not running", after.StdoutLines[0]);
-        Assert.Contains(after.StdoutLines, l => l.StartsWith("  www    rdiff -> www: backed up (increment on ", StringComparison.Ordinal));
+        Assert.Contains(after.StdoutLines, l => l.StartsWith("  www    rdiff -> www (2 points, ", StringComparison.Ordinal) && l.Contains("): backed up (increment on ", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -86,6 +86,7 @@ public sealed class PruneTests : IDisposable
 
         // The first folder is gone; the second keeps its two newest points and is named after the older of them.
         Assert.Equal("2026-11-03T02:30:00\n 2026-11-04T02:30:00\n", (await _box.RunAsync("list", "www")).Stdout);
+        Assert.Contains((await _box.RunAsync("status")).StdoutLines, l => l.StartsWith("  www  rdiff -> www (2 points, ", StringComparison.Ordinal));
         foreach (var at in new[] { "2026-11-03T02:30:00", "2026-11-04T02:30:00" })
         {
             var target = Path.Combine(_box.Dir, "restored-" + at.Replace(':', '-'));

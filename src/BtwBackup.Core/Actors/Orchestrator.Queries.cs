@@ -39,7 +39,13 @@ public sealed partial class Orchestrator
         var daemon = _services.Daemon is { } d
             ? new DaemonState(true, d.Since, d.Pid, d.Address, settings.Daemon.ScheduleText, next)
             : new DaemonState(false, null, null, null, settings.Daemon.ScheduleText, next);
-        Context.ActorOf(StatusQuery.Props(new StatusReport(daemon, sources, []), DestinationList, _status.Destinations, show.Json, Sender));
+        var root = settings.RootPath;
+        var dsts = sources.Select(s => s.Dst).OfType<string>().Distinct().ToList();
+        var usage = Task.Run(() => dsts
+            .Select(dst => (dst, Usage: SeriesUsage.Measure(Path.Combine(root, dst))))
+            .Where(u => u.Usage is not null)
+            .ToImmutableDictionary(u => u.dst, u => u.Usage!, StringComparer.Ordinal));
+        Context.ActorOf(StatusQuery.Props(new StatusReport(daemon, sources, []), usage, DestinationList, _status.Destinations, show.Json, Sender));
     }
 
     // Restores and verifications run as tasks: long, reading, and each with its own requester.

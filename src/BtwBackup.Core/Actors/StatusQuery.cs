@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Pattern;
 using BtwBackup.Protocol;
+using BtwBackup.Series;
 using BtwBackup.Sync;
 
 namespace BtwBackup.Actors;
@@ -10,7 +11,8 @@ namespace BtwBackup.Actors;
 /// <c>status</c>: completes the Orchestrator's report with each destination's pending paths
 /// and restart count, asked of the destinations themselves. A destination that does not answer
 /// within a few seconds (its journal down, its supervisor backing off) is shown as unavailable
-/// rather than holding the reply.
+/// rather than holding the reply. Each source's series is measured meanwhile (points, bytes);
+/// a measure that takes longer than that is left out.
 /// </summary>
 public sealed class StatusQuery : ReceiveActor
 {
@@ -23,8 +25,9 @@ public sealed class StatusQuery : ReceiveActor
     private readonly ImmutableSortedDictionary<string, DestinationRecord> _records;
     private readonly bool _json;
     private readonly IActorRef _replyTo;
+    private ImmutableDictionary<string, SeriesUsage>? _usage;
 
-    public StatusQuery(StatusReport report, IReadOnlyList<(string Name, IActorRef Ref)> destinations,
+    public StatusQuery(StatusReport report, Task<ImmutableDictionary<string, SeriesUsage>> usage, IReadOnlyList<(string Name, IActorRef Ref)> destinations,
         ImmutableSortedDictionary<string, DestinationRecord> records, bool json, IActorRef replyTo)
     {
         _report = report;
@@ -43,7 +46,13 @@ public sealed class StatusQuery : ReceiveActor
             _restarts[Sender] = c.Count;
             ReplyWhenComplete();
         });
+        Receive<Measured>(m =>
+        {
+            _usage = m.Usage;
+            ReplyWhenComplete();
+        });
         Receive<ReceiveTimeout>(_ => Reply());
+        usage.PipeTo(Self, success: u => new Measured(u), failure: _ => new Measured(ImmutableDictionary<string, SeriesUsage>.Empty));
 
         foreach (var (_, d) in destinations)
         {
@@ -51,19 +60,18 @@ public sealed class StatusQuery : ReceiveActor
             d.Tell(BackoffSupervisor.GetRestartCount.Instance);
         }
 
-        if (destinations.Count == 0)
-            Reply();
-        else
-            Context.SetReceiveTimeout(Patience);
+        Context.SetReceiveTimeout(Patience);
     }
 
-    public static Props Props(StatusReport report, IReadOnlyList<(string Name, IActorRef Ref)> destinations,
+    public static Props Props(StatusReport report, Task<ImmutableDictionary<string, SeriesUsage>> usage, IReadOnlyList<(string Name, IActorRef Ref)> destinations,
         ImmutableSortedDictionary<string, DestinationRecord> records, bool json, IActorRef replyTo) =>
-        Akka.Actor.Props.Create(() => new StatusQuery(report, destinations, records, json, replyTo));
+        Akka.Actor.Props.Create(() => new StatusQuery(report, usage, destinations, records, json, replyTo));
+
+    private sealed record Measured(ImmutableDictionary<string, SeriesUsage> Usage);
 
     private void ReplyWhenComplete()
     {
-        if (_states.Count == _destinations.Count && _restarts.Count == _destinations.Count)
+        if (_usage is not null && _states.Count == _destinations.Count && _restarts.Count == _destinations.Count)
             Reply();
     }
 
@@ -77,7 +85,9 @@ public sealed class StatusQuery : ReceiveActor
             return new DestinationState(d.Name, state is null ? null : pending.Count, pending,
                 record?.LastSync, record?.LastError, record?.LastErrorAt, _restarts.GetValueOrDefault(d.Ref));
         }).ToImmutableList();
-        var report = _report with { Destinations = destinations };
+        var usage = _usage ?? ImmutableDictionary<string, SeriesUsage>.Empty;
+        var sources = _report.Sources.Select(s => s.Dst is { } dst && usage.TryGetValue(dst, out var u) ? s with { Usage = u } : s).ToImmutableList();
+        var report = _report with { Sources = sources, Destinations = destinations };
         _replyTo.Tell(CommandReply.Ok(_json ? [SummaryFormat.ToJson(report)] : [.. SummaryFormat.Lines(report)]));
         Context.Stop(Self);
     }

@@ -17,7 +17,7 @@ public static partial class RdiffRepository
     /// <summary>How <c>list</c> and <c>verify</c> name a repository whose last increment did not complete.</summary>
     public const string InterruptedNote = "interrupted increment: the next backup regresses it";
 
-    private const string DataDir = "rdiff-backup-data";
+    public const string DataDir = "rdiff-backup-data";
 
     [GeneratedRegex(@"\.(\d{4}-\d\d-\d\dT\d\d[:;]\d\d[:;]\d\d(?:Z|[+-]\d\d[:;]\d\d))\.")]
     private static partial Regex Stamp();

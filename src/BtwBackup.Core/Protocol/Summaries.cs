@@ -29,8 +29,11 @@ public sealed record PassSummary(DateTime Started, double Seconds, ImmutableList
 
 public sealed record PassSource(string Name, string Type, string Dst, SourceRun Run);
 
-/// <summary>A source as <c>status</c> shows it.</summary>
-public sealed record SourceState(string Name, string Type, string? Dst, SourceRun? Last, bool Busy, int Restarts, string? LastFailure, DateTime? NextRun);
+/// <summary>A source as <c>status</c> shows it, with what its series holds locally (null: no series yet, or not measured in time).</summary>
+public sealed record SourceState(string Name, string Type, string? Dst, SourceRun? Last, bool Busy, int Restarts, string? LastFailure, DateTime? NextRun)
+{
+    public Series.SeriesUsage? Usage { get; init; }
+}
 
 /// <summary>A destination as <c>status</c> shows it; <c>Pending</c> null when its state could not be read.</summary>
 public sealed record DestinationState(string Name, int? Pending, ImmutableList<string> PendingPaths, DateTime? LastSync, string? LastError, DateTime? LastErrorAt, int Restarts);
@@ -88,7 +91,8 @@ public static class SummaryFormat
                 extra.Add("backing up now");
             if (s.Restarts > 0)
                 extra.Add($"restarted {s.Restarts} time{(s.Restarts == 1 ? "" : "s")}, last failure: {s.LastFailure}");
-            yield return $"  {s.Name.PadRight(width)}  {s.Type} -> {s.Dst ?? "?"}: {what}{(extra.Count > 0 ? " [" + string.Join("; ", extra) + "]" : "")}";
+            var usage = s.Usage is { } u ? $" ({u.Points} point{(u.Points == 1 ? "" : "s")}, {Bytes(u.Bytes)})" : "";
+            yield return $"  {s.Name.PadRight(width)}  {s.Type} -> {s.Dst ?? "?"}{usage}: {what}{(extra.Count > 0 ? " [" + string.Join("; ", extra) + "]" : "")}";
         }
 
         yield return "destinations:";
