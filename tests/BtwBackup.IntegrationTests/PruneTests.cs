@@ -29,6 +29,31 @@ public sealed class PruneTests : IDisposable
     private Task<SortedDictionary<string, string>> RemoteAsync() => _s3.DownloadAsync(_prefix, _box.Dir);
 
     [Fact]
+    public async Task With_after_pass_on_run_backs_up_then_prunes_then_syncs_and_the_destination_equals_root()
+    {
+        var notesSrc = _box.MakeTree("notes-src");
+        Configure($$"""notes { type = tar, path = "{{notesSrc}}", dst = "notes", retention { keep-last = 2 } }""");
+        File.AppendAllText(Path.Combine(_box.ConfigDir, "btw-backup.conf"), "retention.after-pass = on\n");
+        var notes = Directory.CreateDirectory(Path.Combine(_box.Root, "notes")).FullName;
+        var old = new[] { 20, 21, 22 }.Select(day => $"2026-11-{day}T02:30:00.tbz").ToList();
+        foreach (var name in old)
+            File.WriteAllText(Path.Combine(notes, name), "archive " + name);
+        await _box.QuietOkAsync("sync", "--full");
+
+        var run = await _box.RunAsync("run");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Matches(@"^  notes  backed up \(full\) \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.tbz at ", run.StdoutLines[1]);
+        Assert.Equal("  pruned notes: removed 2 point(s), kept 2", run.StdoutLines[2]);
+        Assert.Matches(@"^  -> offsite: uploaded \d+ .*, deleted 2, still pending 0$", run.StdoutLines[3]);
+        // Kept: the newest old archive and the one this pass made.
+        var archives = Directory.GetFiles(notes, "*.tbz").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(2, archives.Count);
+        Assert.Equal(old[2], archives[0]);
+        Assert.Equal(Sandbox.FileHashes(_box.Root), await RemoteAsync());
+        Assert.Contains((await _box.RunAsync("sync-state", "--history")).StdoutLines, l => l.EndsWith(" +delete notes/" + old[0], StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_dry_run_changes_nothing_anywhere_and_prune_removes_what_the_policy_drops_here_and_on_the_destination()
     {
         var notesSrc = _box.MakeTree("notes-src");

@@ -30,7 +30,13 @@ public sealed partial class Orchestrator
             return;
         }
 
-        var unknown = run.Sources.Where(n => settings.Sources.All(s => s.Name != n)).ToList();
+        if (_pruning)
+        {
+            replyTo.Tell(CommandReply.Failed([ErrorReport.Prefix + "a prune is running: run when it has ended (nothing was backed up)"]));
+            return;
+        }
+
+                var unknown = run.Sources.Where(n => settings.Sources.All(s => s.Name != n)).ToList();
         if (unknown.Count > 0)
         {
             replyTo.Tell(CommandReply.Failed([ErrorReport.Prefix + $"unknown source{(unknown.Count == 1 ? "" : "s")}: {string.Join(", ", unknown)} (configured: {string.Join(", ", settings.Sources.Select(s => s.Name))})"]));
@@ -48,7 +54,11 @@ public sealed partial class Orchestrator
     private void StartPass(PassResolved resolved)
     {
         _log.Info("pass: {0} source(s): {1}", resolved.Items.Count, string.Join(", ", resolved.Items.Select(i => i.Name)));
-        _pass = Context.ActorOf(Pass.Props(resolved.Items, _services.Settings.PassParallelism, resolved.ReplyTo, resolved.Json, resolved.ProgressTo));
+        var settings = _services.Settings;
+        ImmutableList<string> prune = settings.PruneAfterPass
+            ? [.. resolved.Items.Select(i => i.Dst).Distinct().Where(d => settings.RetentionOf(d) is not null)]
+            : [];
+        _pass = Context.ActorOf(Pass.Props(resolved.Items, settings.PassParallelism, resolved.ReplyTo, resolved.Json, resolved.ProgressTo, prune));
         Context.Watch(_pass);
     }
 
@@ -87,6 +97,11 @@ public sealed partial class Orchestrator
 
         if (_pass is not null)
             _log.Warning("schedule: the pass of {0} is skipped, the previous one is still running", SummaryFormat.Time(scheduled.At));
+        else if (_pruning)
+        {
+            _log.Info("schedule: the pass of {0} waits for the prune that is running", SummaryFormat.Time(scheduled.At));
+            _passDeferred = true;
+        }
         else
         {
             _log.Info("schedule: pass of {0} starts", SummaryFormat.Time(scheduled.At));

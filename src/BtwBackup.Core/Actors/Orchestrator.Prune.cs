@@ -6,13 +6,15 @@ using BtwBackup.Config;
 using BtwBackup.Protocol;
 using BtwBackup.Retention;
 using BtwBackup.Sync;
+using BtwBackup.Tools;
+using Akka.Event;
 
 namespace BtwBackup.Actors;
 
 /// <summary><c>prune</c>: retention applied, each destination told first, then a sync of what changed.</summary>
 public sealed partial class Orchestrator
 {
-    private sealed record Pruned(IActorRef ReplyTo, ImmutableList<SeriesPrune> Series, bool Json, CommandReply? Failure = null);
+    private sealed record Pruned(IActorRef ReplyTo, ImmutableList<SeriesPrune> Series, bool Json, bool DryRun);
 
     private void Prune(PruneSeries prune)
     {
@@ -22,6 +24,12 @@ public sealed partial class Orchestrator
         if (!prune.DryRun && (_pass is not null || _jobs.Count > 0))
         {
             Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "backups are running: prune when they have ended (status shows them); nothing was pruned"]));
+            return;
+        }
+
+        if (!prune.DryRun && _pruning)
+        {
+            Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "a prune is already running: wait for it; nothing was pruned"]));
             return;
         }
 
@@ -43,46 +51,110 @@ public sealed partial class Orchestrator
             return;
         }
 
+        var replyTo = Sender;
+        StartPrune(dsts, prune.DryRun, series => new Pruned(replyTo, series, prune.Json, prune.DryRun));
+    }
+
+    /// <summary>
+    /// Prunes <paramref name="dsts"/> in a task; no backup starts meanwhile (unless dry). Each
+    /// series ends pruned or with its error; the others go on. The result comes back as <paramref name="done"/>.
+    /// </summary>
+    private void StartPrune(IReadOnlyList<string> dsts, bool dryRun, Func<ImmutableList<SeriesPrune>, object> done)
+    {
         var destinations = Destinations;
-        Func<ImmutableList<PendingPath>, CancellationToken, Task>? announce = destinations.Count == 0 || prune.DryRun
+        Func<ImmutableList<PendingPath>, CancellationToken, Task>? announce = destinations.Count == 0 || dryRun
             ? null
             : (paths, ct) => RecordEverywhereAsync(destinations, paths,
                 "a destination did not record the planned deletions in time (see the log): nothing was pruned", ct);
-        var pruner = _services.Lister.Pruner;
-        var root = settings.RootPath;
-        var replyTo = Sender;
-        PruneAllAsync(pruner, root, dsts, settings, prune.DryRun, announce).PipeTo(Self,
-            success: series => new Pruned(replyTo, series, prune.Json),
-            failure: e => new Pruned(replyTo, [], prune.Json, CommandReply.Failed(ErrorReport.Lines(e))));
+        if (!dryRun)
+            _pruning = true;
+        var log = _log;
+        PruneAllAsync(_services.Lister.Pruner, _services.Settings, dsts, dryRun, announce, log, _stopping.Token)
+            .PipeTo(Self, success: done, failure: e => done([.. dsts.Select(d => SeriesPrune.Failed(d, ErrorReport.Unwrap(e).Message))]));
     }
 
-    private static async Task<ImmutableList<SeriesPrune>> PruneAllAsync(Pruner pruner, string root, List<string> dsts, GeneralSettings settings, bool dryRun,
-        Func<ImmutableList<PendingPath>, CancellationToken, Task>? announce)
+    private static async Task<ImmutableList<SeriesPrune>> PruneAllAsync(Pruner pruner, GeneralSettings settings, IReadOnlyList<string> dsts, bool dryRun,
+        Func<ImmutableList<PendingPath>, CancellationToken, Task>? announce, ILoggingAdapter log, CancellationToken ct)
     {
         var done = ImmutableList.CreateBuilder<SeriesPrune>();
         foreach (var dst in dsts)
-            done.Add(await pruner.PruneAsync(new SeriesLocation(root, dst), settings.RetentionOf(dst)!, dryRun, announce, CancellationToken.None));
+        {
+            try
+            {
+                var pruned = await pruner.PruneAsync(new SeriesLocation(settings.RootPath, dst), settings.RetentionOf(dst)!, dryRun, announce, ct);
+                if (!dryRun)
+                    log.Info("prune: {0}: removed {1} point(s): {2}", dst, pruned.Plan.Removed.Count(), string.Join(", ", pruned.Plan.Steps.Select(s => s.Name)));
+                done.Add(pruned);
+            }
+            catch (Exception e) when (e is BackupException or ConfigException or ToolFailedException or IOException or UnauthorizedAccessException)
+            {
+                // What was pruned before the failure is journaled at the destinations: the next sync sends it.
+                log.Warning("prune: {0}: {1}", dst, e.Message);
+                done.Add(SeriesPrune.Failed(dst, e.Message));
+            }
+        }
+
         return done.ToImmutable();
     }
 
     private void Finish(Pruned pruned)
     {
-        if (pruned.Failure is { } failure)
-        {
-            // What was pruned before the failure is journaled at the destinations: the next sync sends it.
-            pruned.ReplyTo.Tell(failure);
-            return;
-        }
-
-        var reply = CommandReply.Ok([.. pruned.Json ? [PruneJson(pruned.Series)] : PruneText(pruned.Series)]);
-        var changed = pruned.Series.Where(s => !s.DryRun && !s.Plan.Steps.IsEmpty).Select(s => new PendingPath(s.Dst, Sync: true)).ToImmutableList();
+        if (!pruned.DryRun)
+            _pruning = false;
+        var failures = pruned.Series.Where(s => s.Error is not null).Select(s => ErrorReport.Prefix + s.Error).ToImmutableList();
+        var done = pruned.Series.Where(s => s.Error is null).ToImmutableList();
+        var stdout = pruned.Json ? [PruneJson(pruned.Series)] : PruneText(done).ToImmutableList();
+        var reply = new CommandReply(failures.IsEmpty ? ExitCode.Ok : ExitCode.Error, stdout, failures);
+        var changed = Changed(pruned.Series);
         if (changed.IsEmpty || DestinationList.Count == 0)
             pruned.ReplyTo.Tell(reply);
         else
             Context.ActorOf(SyncRound.Props(_draining ? [] : Destinations, changed, new ReplyWith(pruned.ReplyTo, reply)));
+        StartDeferredPass();
+        CheckDrained();
     }
 
-    private static IEnumerable<string> PruneText(ImmutableList<SeriesPrune> series)
+    /// <summary>The series a prune changed: each to sync (its planned deletions were journaled with it).</summary>
+    private static ImmutableList<PendingPath> Changed(ImmutableList<SeriesPrune> series) =>
+        series.Where(s => !s.DryRun && !s.Plan.Steps.IsEmpty).Select(s => new PendingPath(s.Dst, Sync: true)).ToImmutableList();
+
+    /// <summary>retention.after-pass: a pass whose backups are done prunes its series (no other backup runs: the pass holds them).</summary>
+    private void PruneForPass(PruneAfterPass request)
+    {
+        var pass = Sender;
+        // A backup a command started meanwhile (fs, db) is still writing its series: that one waits for the next pass.
+        var busy = _services.Settings.Sources.Where(s => _jobs.Values.Any(j => j.Source == s.Name)).Select(s => s.Dst).ToHashSet(StringComparer.Ordinal);
+        var skipped = request.Dsts.Where(busy.Contains)
+            .Select(d => SeriesPrune.Failed(d, $"{d}: a backup of it was running: not pruned (the next pass prunes it)")).ToImmutableList();
+        var dsts = request.Dsts.Where(d => !busy.Contains(d)).ToList();
+        if (dsts.Count == 0)
+            Self.Tell(new PrunedForPass(pass, skipped), pass);
+        else
+            StartPrune(dsts, dryRun: false, series => new PrunedForPass(pass, skipped.AddRange(series)));
+    }
+
+    private sealed record PrunedForPass(IActorRef Pass, ImmutableList<SeriesPrune> Series);
+
+    private void Finish(PrunedForPass pruned)
+    {
+        _pruning = false;
+        pruned.Pass.Tell(new PassPruned(
+            [.. pruned.Series.Select(s => new PassPrune(s.Dst, s.Plan.Removed.Count(), s.Plan.Points.Count(p => p.Kept), s.Error))],
+            Changed(pruned.Series)));
+        CheckDrained();
+    }
+
+    /// <summary>A scheduled pass that came during a prune runs once it has ended.</summary>
+    private void StartDeferredPass()
+    {
+        if (!_passDeferred || _draining)
+            return;
+        _passDeferred = false;
+        _log.Info("schedule: the pass that waited for the prune starts");
+        RunPass(new RunPass([], Json: false), ActorRefs.Nobody, null);
+    }
+
+    private static IEnumerable<string> PruneText(IEnumerable<SeriesPrune> series)
     {
         foreach (var s in series)
         {
@@ -103,6 +175,7 @@ public sealed partial class Orchestrator
             {
                 dst = s.Dst,
                 dry_run = s.DryRun,
+                error = s.Error,
                 removed = s.Plan.Removed.Count(),
                 kept = s.Plan.Points.Count(p => p.Kept),
                 points = s.Plan.Points.Select(p => new { name = p.Point.Name, full_backup = p.Point.Chain, kept = p.Kept, reasons = p.Reasons }),

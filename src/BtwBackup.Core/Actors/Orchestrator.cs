@@ -79,6 +79,12 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     private bool _draining;
     private long _nextJob;
 
+    /// <summary>A prune is removing points: no backup starts until it ends (rdiff-backup never works twice on one repository).</summary>
+    private bool _pruning;
+
+    /// <summary>A scheduled pass came during a prune: it starts when the prune ends.</summary>
+    private bool _passDeferred;
+
     public Orchestrator(OrchestratorServices services, Func<string, Props>? sourceProps = null)
     {
         _services = services;
@@ -97,6 +103,8 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         Receive<ExecuteCommand>(e => e.Command is VerifyBackups, e => Verify((VerifyBackups)e.Command, e.ProgressTo));
         Receive<ExecuteCommand>(e => e.Command is PruneSeries, e => Prune((PruneSeries)e.Command));
         Receive<Pruned>(Finish);
+        Receive<PruneAfterPass>(PruneForPass);
+        Receive<PrunedForPass>(Finish);
         Receive<ExecuteCommand>(e => Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "unknown command " + e.Command.GetType().Name])));
         Receive<Resolved>(r => Start(r.Job, new JobOwner(r.ReplyTo, IsPass: false), r.ProgressTo));
         Receive<Refused>(r => r.ReplyTo.Tell(CommandReply.Failed(r.Lines)));
@@ -109,6 +117,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
             var summary = f.Summary;
             var line = $"pass: {(summary.Ok ? "done" : "done with failures")} in {summary.Seconds:0.0} s: "
                 + string.Join(", ", summary.Sources.Select(s => $"{s.Name} {s.Run.Result}{(s.Run.Error is null ? "" : " (" + s.Run.Error + ")")}"))
+                + string.Concat(summary.Pruned.Select(p => p.Error is null ? $"; pruned {p.Dst}: {p.Removed} removed, {p.Kept} kept" : $"; not pruned {p.Dst}: {p.Error}"))
                 + string.Concat(summary.Destinations.Select(d => $"; {d.Name}: {d.Uploaded} uploaded, {d.Pending} pending"));
             if (summary.Ok)
                 _log.Info("{0}", line);
@@ -331,6 +340,12 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
 
     private void Start(BackupJob job, JobOwner owner, IActorRef? progressTo, string? sourceName = null)
     {
+        if (_pruning && !owner.IsPass)
+        {
+            owner.ReplyTo.Tell(CommandReply.Failed([ErrorReport.Prefix + "a prune is running: back up when it has ended; nothing was backed up"]));
+            return;
+        }
+
         var destinations = Destinations;
         if (destinations.Count > 0)
         {
@@ -525,7 +540,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
 
     private void CheckDrained()
     {
-        if (!_draining || _jobs.Count > 0 || _pass is not null)
+        if (!_draining || _jobs.Count > 0 || _pass is not null || _pruning)
             return;
         foreach (var waiter in _drainWaiters)
             waiter.Tell(new Drained());

@@ -14,6 +14,12 @@ public sealed record RunSourceJob(string Source, BackupJob Job, IActorRef? Progr
 /// <summary>From a pass to the Orchestrator: every source is done, sync what they stored.</summary>
 public sealed record SyncAfterPass(ImmutableList<PendingPath> Changed);
 
+/// <summary>From a pass to the Orchestrator (retention.after-pass): every source is done, prune these series before the sync.</summary>
+public sealed record PruneAfterPass(ImmutableList<string> Dsts);
+
+/// <summary>From the Orchestrator to a pass: what the prune did, and the series it changed (to sync).</summary>
+public sealed record PassPruned(ImmutableList<PassPrune> Series, ImmutableList<PendingPath> Changed);
+
 /// <summary>From a pass to the Orchestrator, for status.</summary>
 public sealed record PassFinished(PassSummary Summary);
 
@@ -35,9 +41,12 @@ public sealed class Pass : ReceiveActor
     private readonly IActorRef _replyTo;
     private readonly bool _json;
     private readonly IActorRef? _progressTo;
+    private readonly ImmutableList<string> _prune;
+    private ImmutableList<PassPrune> _pruned = [];
 
-    public Pass(ImmutableList<PassItem> items, int parallelism, IActorRef replyTo, bool json, IActorRef? progressTo)
+    public Pass(ImmutableList<PassItem> items, int parallelism, IActorRef replyTo, bool json, IActorRef? progressTo, ImmutableList<string>? prune = null)
     {
+        _prune = prune ?? [];
         _items = items;
         _parallelism = parallelism;
         _replyTo = replyTo;
@@ -49,13 +58,19 @@ public sealed class Pass : ReceiveActor
 
         Receive<BackupCompleted>(c => Finished(c.Source, PassRuns.Of(c), c.Outcome.Changed));
         Receive<BackupFailed>(f => Finished(f.Source, PassRuns.Of(f), []));
+        Receive<PassPruned>(p =>
+        {
+            _pruned = p.Series;
+            _changed.AddRange(p.Changed);
+            Sync();
+        });
         Receive<SyncRoundResult>(Synced);
 
         StartMore();
     }
 
-    public static Props Props(ImmutableList<PassItem> items, int parallelism, IActorRef replyTo, bool json, IActorRef? progressTo) =>
-        Akka.Actor.Props.Create(() => new Pass(items, parallelism, replyTo, json, progressTo));
+    public static Props Props(ImmutableList<PassItem> items, int parallelism, IActorRef replyTo, bool json, IActorRef? progressTo, ImmutableList<string>? prune = null) =>
+        Akka.Actor.Props.Create(() => new Pass(items, parallelism, replyTo, json, progressTo, prune));
 
     private void StartMore()
     {
@@ -65,9 +80,25 @@ public sealed class Pass : ReceiveActor
             Context.Parent.Tell(new RunSourceJob(item.Name, item.Job!, _progressTo));
         }
 
+        if (_running.Count > 0 || _waiting.Count > 0)
+        {
+            Report();
+            return;
+        }
+
+        if (_prune.IsEmpty)
+            Sync();
+        else
+        {
+            _progressTo?.Tell(new ProgressReport("run", $"{_done.Count}/{_items.Count} done, pruning"));
+            Context.Parent.Tell(new PruneAfterPass(_prune));
+        }
+    }
+
+    private void Sync()
+    {
         Report();
-        if (_running.Count == 0 && _waiting.Count == 0)
-            Context.Parent.Tell(new SyncAfterPass([.. _changed]));
+        Context.Parent.Tell(new SyncAfterPass([.. _changed]));
     }
 
     private void Finished(string source, SourceRun run, ImmutableList<PendingPath> changed)
@@ -100,12 +131,14 @@ public sealed class Pass : ReceiveActor
             destinations = destinations.Add(new DestinationRun("(sync)", 0, 0, 0, 0, [SyncRoundResult.TimeoutLine]));
         var summary = new PassSummary(_started, (DateTime.UtcNow - _started).TotalSeconds,
             [.. _items.Select(i => new PassSource(i.Name, i.Type, i.Dst, _done[i.Name]))],
-            destinations);
+            destinations) { Pruned = _pruned };
         var stdout = _json ? [SummaryFormat.ToJson(summary)] : SummaryFormat.Lines(summary).ToImmutableList();
         var failed = summary.Sources.Count(s => !s.Run.Ok);
         var stderr = ImmutableList<string>.Empty;
         if (failed > 0)
             stderr = stderr.Add($"{ErrorReport.Prefix}{failed} of {summary.Sources.Count} source{(summary.Sources.Count == 1 ? "" : "s")} failed");
+        if (summary.Pruned.Count(p => p.Error is not null) is > 0 and var unpruned)
+            stderr = stderr.Add($"{ErrorReport.Prefix}{unpruned} series could not be pruned");
         if (summary.Destinations.Any(d => !d.Ok))
             stderr = stderr.Add($"{ErrorReport.Prefix}some files were not synced; they stay pending for the next sync");
         _replyTo.Tell(new CommandReply(summary.Ok ? ExitCode.Ok : ExitCode.Error, stdout, stderr));

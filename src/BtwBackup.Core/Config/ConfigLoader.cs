@@ -195,8 +195,18 @@ public static class ConfigLoader
             Daemon = ReadDaemon(config, path, configDir),
             PassParallelism = Int(config, "run.parallelism", path, min: 1, max: 256) ?? 2,
             RetentionZone = ReadZone(config, path),
+            PruneAfterPass = Flag(config, "retention.after-pass", path) ?? false,
         };
     }
+
+    /// <summary>A switch: on/off, true/false or yes/no (HOCON's booleans); null when unset.</summary>
+    private static bool? Flag(HoconConfig config, string key, string path) => Str(config, key, path) switch
+    {
+        null => null,
+        "on" or "true" or "yes" => true,
+        "off" or "false" or "no" => false,
+        var text => throw new ConfigException($"{path}: {key} must be on or off, not '{text}'"),
+    };
 
     internal static GeneralSettings FromLegacy(string configDir, ImmutableDictionary<string, PyValue> values, string path)
     {

@@ -41,6 +41,9 @@ public sealed record GeneralSettings(
     /// <summary>retention.timezone: the zone in which retention counts days, weeks, months and years.</summary>
     public TimeZoneInfo RetentionZone { get; init; } = TimeZoneInfo.Local;
 
+    /// <summary>retention.after-pass: every pass prunes its sources' series after their backups, before its sync.</summary>
+    public bool PruneAfterPass { get; init; }
+
     /// <summary>
     /// The policy of the series at <paramref name="dst"/>: its configured source's; else, for a
     /// series of <c>db DB</c> (or <c>db -g</c>), that database's (db/DB.conf); else the defaults'

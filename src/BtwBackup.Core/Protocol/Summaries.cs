@@ -21,11 +21,16 @@ public sealed record DestinationRun(string Name, int Uploaded, long BytesUploade
     public bool Ok => Failures.IsEmpty;
 }
 
-/// <summary>The result of <c>run</c>: one line per source, one per destination.</summary>
+/// <summary>The result of <c>run</c>: one line per source, one per series pruned (retention.after-pass), one per destination.</summary>
 public sealed record PassSummary(DateTime Started, double Seconds, ImmutableList<PassSource> Sources, ImmutableList<DestinationRun> Destinations)
 {
-    public bool Ok => Sources.All(s => s.Run.Ok) && Destinations.All(d => d.Ok);
+    public ImmutableList<PassPrune> Pruned { get; init; } = [];
+
+    public bool Ok => Sources.All(s => s.Run.Ok) && Pruned.All(p => p.Error is null) && Destinations.All(d => d.Ok);
 }
+
+/// <summary>What the prune after a pass did to one series, or why it could not.</summary>
+public sealed record PassPrune(string Dst, int Removed, int Kept, string? Error);
 
 public sealed record PassSource(string Name, string Type, string Dst, SourceRun Run);
 
@@ -62,6 +67,8 @@ public static class SummaryFormat
         var width = pass.Sources.Select(s => s.Name.Length).DefaultIfEmpty(0).Max();
         foreach (var s in pass.Sources)
             yield return $"  {s.Name.PadRight(width)}  {RunText(s.Run)}";
+        foreach (var p in pass.Pruned)
+            yield return p.Error is null ? $"  pruned {p.Dst}: removed {p.Removed} point(s), kept {p.Kept}" : $"  not pruned {p.Dst}: {p.Error}";
         foreach (var d in pass.Destinations)
         {
             yield return $"  -> {d.Name}: uploaded {d.Uploaded} ({Bytes(d.BytesUploaded)}), deleted {d.Deleted}, still pending {d.Pending}";

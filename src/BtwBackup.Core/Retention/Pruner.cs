@@ -5,8 +5,13 @@ using BtwBackup.Tools;
 
 namespace BtwBackup.Retention;
 
-/// <summary>What <c>prune</c> did (or, dry, would do) to one series.</summary>
-public sealed record SeriesPrune(string Dst, RetentionPlan Plan, bool DryRun);
+/// <summary>What <c>prune</c> did (or, dry, would do) to one series; with <see cref="Error"/>, why it was not pruned.</summary>
+public sealed record SeriesPrune(string Dst, RetentionPlan Plan, bool DryRun)
+{
+    public string? Error { get; init; }
+
+    public static SeriesPrune Failed(string dst, string error) => new(dst, new RetentionPlan([], []), DryRun: false) { Error = error };
+}
 
 /// <summary>
 /// Removes the points of a series its retention policy does not keep (see

@@ -209,6 +209,80 @@ public sealed class PassSpec : TestKit, IDisposable
         Assert.Equal("full", Assert.Single(status.Sources).Last!.Result);
     }
 
+    /// <summary>The real rdiff-backup, whose listing waits for <see cref="Open"/>: a prune held at its first step.</summary>
+    private sealed class GatedRunner : IProcessRunner
+    {
+        private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly CliWrapProcessRunner _real = new();
+
+        public TaskCompletionSource Waiting { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Open() => _gate.TrySetResult();
+
+        public async Task<ProcessResult> RunAsync(ProcessSpec spec, CancellationToken cancellationToken)
+        {
+            if (spec.Arguments.Contains("list"))
+            {
+                Waiting.TrySetResult();
+                await _gate.Task.WaitAsync(cancellationToken);
+            }
+
+            return await _real.RunAsync(spec, cancellationToken);
+        }
+    }
+
+    [Fact]
+    public async Task With_after_pass_a_pass_prunes_its_series_before_its_sync_and_no_backup_or_prune_starts_meanwhile()
+    {
+        // db/a: two archives, then a full-backup folder with two points (real rdiff-backup); keep-last 1.
+        var series = Directory.CreateDirectory(Path.Combine(_dir, "root", "db", "a")).FullName;
+        File.WriteAllText(Path.Combine(series, "2026-11-01T02:00:00.tbz"), "one");
+        File.WriteAllText(Path.Combine(series, "2026-11-02T02:00:00.tbz"), "two");
+        var src = Directory.CreateDirectory(Path.Combine(_dir, "src")).FullName;
+        foreach (var (day, at) in new[] { (3, 1_793_671_200L), (4, 1_793_757_600L) })
+        {
+            File.WriteAllText(Path.Combine(src, "a.dump"), "dump of day " + day);
+            File.SetLastWriteTimeUtc(Path.Combine(src, "a.dump"), DateTime.UnixEpoch.AddSeconds(at - 60));
+            var made = await new CliWrapProcessRunner().RunAsync(new ProcessSpec("rdiff-backup",
+                ["--current-time", at.ToString(System.Globalization.CultureInfo.InvariantCulture), "backup", src, Path.Combine(series, "2026-11-03T02:00:00")]), CancellationToken.None);
+            Assert.True(made.Succeeded, made.Stderr);
+        }
+
+        var keepLast = SeriesPolicy.Default with { Retention = new BtwBackup.Retention.RetentionPolicy(KeepLast: 1) };
+        var settings = Settings(2, "a") with
+        {
+            Sources = [new DatabaseSource("a", "db/a", new DatabaseTarget("a", PgConnection.Default, keepLast))],
+            PruneAfterPass = true,
+            RetentionZone = TimeZoneInfo.Utc,
+        };
+        var runner = new GatedRunner();
+        var procedure = new FakeProcedure((_, _, _) => Task.FromResult(FakeProcedure.Stored("x")));
+        var orchestrator = Sys.ActorOf(BtwBackup.Actors.Orchestrator.Props(
+            new OrchestratorServices(settings, procedure, new SeriesLister(new RdiffBackup(runner)))));
+
+        orchestrator.Tell(Run());
+        await runner.Waiting.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        // The prune holds root: a backup of the series, another pass and another prune are refused.
+        orchestrator.Tell(new ExecuteCommand(new BackupDatabase("a", "db/a", null), null));
+        Assert.Equal(["btw-backup: a prune is running: back up when it has ended; nothing was backed up"], ExpectMsg<CommandReply>().Stderr);
+        orchestrator.Tell(Run());
+        Assert.Equal(["btw-backup: a pass is already running: wait for it (status shows its sources)"], ExpectMsg<CommandReply>().Stderr);
+        orchestrator.Tell(new ExecuteCommand(new PruneSeries([], DryRun: false, Json: false), null));
+        Assert.StartsWith("btw-backup: backups are running", Assert.Single(ExpectMsg<CommandReply>().Stderr));
+        Assert.Equal(1, procedure.Calls("database a"));
+
+        runner.Open();
+        var reply = ExpectMsg<CommandReply>(TimeSpan.FromSeconds(30));
+        Assert.True(reply.ExitCode == ExitCode.Ok, string.Join("\n", reply.Stderr));
+        Assert.Equal([new PassPrune("db/a", 3, 1, null)], Summary(reply).Pruned);
+        // The folder lost its older point and is named after the one it keeps.
+        Assert.Equal(["2026-11-04T02:00:00"], Directory.GetFileSystemEntries(series).Select(Path.GetFileName));
+
+        // The prune has ended: a backup starts again.
+        orchestrator.Tell(new ExecuteCommand(new BackupDatabase("a", "db/a", null), null));
+        Assert.Equal(ExitCode.Ok, ExpectMsg<CommandReply>(TimeSpan.FromSeconds(10)).ExitCode);
+    }
+
     private static void InterlockedMax(ref int target, int value)
     {
         int current;
