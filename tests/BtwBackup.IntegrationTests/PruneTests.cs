@@ -180,6 +180,61 @@ public sealed class PruneTests : IDisposable
         Assert.True(verify.ExitCode == 0, verify.ToString());
     }
 
+    [Theory]
+    [InlineData("prune-planned")]
+    [InlineData("prune-hidden")]
+    [InlineData("prune-increments-removed")]
+    [InlineData("sync-deleted")]
+    public async Task Killed_at_any_step_a_prune_is_finished_by_the_next_run_and_nothing_outside_its_plan_is_deleted(string crashAt)
+    {
+        var wwwSrc = _box.MakeTree("www-src");
+        var otherSrc = _box.MakeTree("other-src");
+        Configure($$"""
+            www { type = rdiff, path = "{{wwwSrc}}", dst = "www", retention { keep-last = 2 } }
+            other { type = tar, path = "{{otherSrc}}", dst = "other", retention { keep-last = 1 } }
+            """);
+        // www: a folder that goes whole, and one that loses its oldest point and is renamed.
+        await _box.MakeRdiffFolderAsync("www", "2026-10-30T02:30:00", "2026-10-31T02:30:00");
+        await _box.MakeRdiffFolderAsync("www", "2026-11-02T02:30:00", "2026-11-03T02:30:00", "2026-11-04T02:30:00");
+        // other: a series this prune does not touch (it is not named), with points its policy would drop.
+        var other = Directory.CreateDirectory(Path.Combine(_box.Root, "other")).FullName;
+        foreach (var day in new[] { 20, 21 })
+            File.WriteAllText(Path.Combine(other, $"2026-11-{day}T02:30:00.tbz"), "archive " + day);
+        await _box.QuietOkAsync("sync", "--full");
+        var otherBefore = Sandbox.FileHashes(other);
+
+        _box.Environment = new Dictionary<string, string?> { ["BTW_BACKUP_CRASH_AT"] = crashAt };
+        var killed = await _box.RunAsync("prune", "www");
+        Assert.True(killed.ExitCode == 137, $"expected a kill -9 at {crashAt}: {killed}");
+        _box.Environment = new Dictionary<string, string?>();
+        // Whatever the step, the plan was journaled before anything was removed.
+        Assert.Contains("Must delete (planned): www/2026-10-30T02:30:00\n", (await _box.RunAsync("sync-state", "--list")).Stdout, StringComparison.Ordinal);
+        var left = Directory.GetFileSystemEntries(Path.Combine(_box.Root, "www")).Select(Path.GetFileName).ToList();
+        Assert.Equal(crashAt == "prune-hidden", left.Any(n => n!.StartsWith(".pruned-", StringComparison.Ordinal)));
+        Assert.Equal(crashAt == "prune-increments-removed", left.Any(n => n!.StartsWith(".prune-rename-", StringComparison.Ordinal)));
+
+        // The next run: a prune finishes what the killed one left, a sync sends what waits.
+        var again = await _box.RunAsync("prune", "www");
+        Assert.True(again.ExitCode == 0, again.ToString());
+        await _box.QuietOkAsync("sync");
+
+        Assert.Equal("2026-11-03T02:30:00\n 2026-11-04T02:30:00\n", (await _box.RunAsync("list", "www")).Stdout);
+        Assert.Equal(["2026-11-03T02:30:00"], Directory.GetFileSystemEntries(Path.Combine(_box.Root, "www")).Select(Path.GetFileName));
+        foreach (var at in new[] { "2026-11-03T02:30:00", "2026-11-04T02:30:00" })
+        {
+            var target = Path.Combine(_box.Dir, "restored-" + at.Replace(':', '-'));
+            var restore = await _box.RunAsync("restore", "--at", at, "www", target);
+            Assert.True(restore.ExitCode == 0, restore.ToString());
+            Assert.Equal("state at " + at + "\n", File.ReadAllText(Path.Combine(target, "state.txt")));
+        }
+
+        var verify = await _box.RunAsync("verify", "www");
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+        Assert.Equal(otherBefore, Sandbox.FileHashes(other));
+        Assert.Equal(Sandbox.FileHashes(_box.Root), await RemoteAsync());
+        Assert.Equal("", (await _box.RunAsync("sync-state", "--list")).Stdout);
+    }
+
     [Fact]
     public async Task A_series_with_an_interrupted_increment_is_not_pruned_until_the_next_backup_regresses_it()
     {

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using BtwBackup.Backup;
+using BtwBackup.Platform;
 using BtwBackup.Series;
 using BtwBackup.Tools;
 
@@ -57,6 +58,7 @@ public sealed class Pruner(RdiffBackup rdiff)
                 ct);
         }
 
+        CrashPoint.Reach(CrashPoint.PrunePlanned);
         foreach (var step in plan.Steps)
         {
             ct.ThrowIfCancellationRequested();
@@ -70,6 +72,7 @@ public sealed class Pruner(RdiffBackup rdiff)
                     var marker = Path.Combine(dir, RenamePrefix + step.Name);
                     await File.WriteAllTextAsync(marker, SeriesNames.Of(older.OldestKept), ct);
                     await rdiff.RemoveIncrementsOlderThanAsync(path, older.OldestKept, ct);
+                    CrashPoint.Reach(CrashPoint.PruneIncrementsRemoved);
                     RenameToOldest(dir, step.Name, older.OldestKept);
                     File.Delete(marker);
                     break;
@@ -120,6 +123,7 @@ public sealed class Pruner(RdiffBackup rdiff)
             Directory.Move(path, hidden);
         else if (File.Exists(path))
             File.Move(path, hidden);
+        CrashPoint.Reach(CrashPoint.PruneHidden);
         Delete(hidden);
     }
 

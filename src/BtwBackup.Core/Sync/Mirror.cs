@@ -98,6 +98,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         {
             await store.DeleteAsync(key, token);
             Interlocked.Increment(ref deleted);
+            Platform.CrashPoint.Reach(Platform.CrashPoint.SyncDeleted);
         });
 
         ThrowIfFailed(path, failures);
