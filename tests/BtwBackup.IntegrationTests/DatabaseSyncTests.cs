@@ -45,17 +45,24 @@ public sealed class DatabaseSyncTests(PostgresCluster pg, S3TestServer s3) : IDi
         Assert.Equal("", (await _box.RunAsync("sync-state", "--list")).Stdout);
     }
 
-    [Fact]
-    public async Task The_sync_state_journal_can_live_in_postgresql()
+    /// <summary>A configuration with one destination and its sync journal in a new PostgreSQL database; the destination's prefix.</summary>
+    private async Task<string> ConfigureWithJournalInAsync(string database)
     {
-        await pg.CreateDatabaseAsync("btwjournal");
+        await pg.CreateDatabaseAsync(database);
         var prefix = Path.GetFileName(_box.Dir) + "/";
         var user = (await Sandbox.ShellAsync("id", "-un")).Stdout.Trim();
         _box.WriteConfig($$"""
             root-path = "{{_box.Root}}"
             destinations { offsite { uri = "s3://{{S3TestServer.Bucket}}/{{prefix}}", s3cmd-config = "{{s3.S3cmdConfig(_box.Dir)}}" } }
-            sync.journal { provider = postgresql, connection-string = "Host={{pg.SocketDir}};Port={{pg.Port}};Database=btwjournal;Username={{user}}" }
+            sync.journal { provider = postgresql, connection-string = "Host={{pg.SocketDir}};Port={{pg.Port}};Database={{database}};Username={{user}}" }
             """);
+        return prefix;
+    }
+
+    [Fact]
+    public async Task The_sync_state_journal_can_live_in_postgresql()
+    {
+        var prefix = await ConfigureWithJournalInAsync("btwjournal");
         var src = _box.MakeTree("www");
         await _box.InitAsync("tar", src, "www");
         await _box.QuietOkAsync("fs", src, "www");
@@ -65,6 +72,36 @@ public sealed class DatabaseSyncTests(PostgresCluster pg, S3TestServer s3) : IDi
         Assert.Equal(2, history.Length);
         Assert.Matches(@" \+push www/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.tbz$", history[0]);
         Assert.Equal("2", (await pg.PsqlAsync("btwjournal", "select count(*) from journal")).Trim());
+        Assert.Equal(Sandbox.FileHashes(_box.Root), await s3.DownloadAsync(prefix, _box.Dir));
+    }
+
+    [Fact]
+    public async Task A_sync_whose_journal_fails_mid_run_ends_with_one_line_and_the_next_sync_finishes_the_work()
+    {
+        var prefix = await ConfigureWithJournalInAsync("btwjournalfails");
+        var bulk = Directory.CreateDirectory(Path.Combine(_box.Root, "bulk")).FullName;
+        for (var i = 0; i < 400; i++)
+            File.WriteAllBytes(Path.Combine(bulk, $"f{i:D3}"), System.Security.Cryptography.RandomNumberGenerator.GetBytes(50_000));
+        Assert.Equal(0, (await _box.RunAsync("sync-state", "--list")).ExitCode);
+        var stored = Path.Combine(s3.Directory, S3TestServer.Bucket, prefix.TrimEnd('/'));
+
+        // The journal goes away while the objects are uploaded: the run cannot record its end.
+        var sync = _box.RunAsync("sync", "--full");
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline && !sync.IsCompleted &&
+               !(Directory.Exists(stored) && Directory.EnumerateFiles(stored, "*", SearchOption.AllDirectories).Any()))
+            await Task.Delay(20);
+        Assert.False(sync.IsCompleted, "the sync ended before its journal could fail");
+        await pg.PsqlAsync("btwjournalfails", "alter table journal rename to journal_away");
+
+        var failed = await sync.WaitAsync(TimeSpan.FromSeconds(90));
+        Assert.Equal(1, failed.ExitCode);
+        Assert.StartsWith("btw-backup: offsite did not sync: stopped before it answered (most often its sync journal failed: see the log)", failed.Stderr, StringComparison.Ordinal);
+
+        await pg.PsqlAsync("btwjournalfails", "alter table journal_away rename to journal");
+        Assert.Equal("Must sync: .\n", (await _box.RunAsync("sync-state", "--list")).Stdout);
+        await _box.QuietOkAsync("sync");
+        Assert.Equal("", (await _box.RunAsync("sync-state", "--list")).Stdout);
         Assert.Equal(Sandbox.FileHashes(_box.Root), await s3.DownloadAsync(prefix, _box.Dir));
     }
 }

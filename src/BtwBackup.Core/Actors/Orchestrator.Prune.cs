@@ -61,10 +61,10 @@ public sealed partial class Orchestrator
     /// </summary>
     private void StartPrune(IReadOnlyList<string> dsts, bool dryRun, Func<ImmutableList<SeriesPrune>, object> done)
     {
-        var destinations = Destinations;
-        Func<ImmutableList<PendingPath>, CancellationToken, Task>? announce = destinations.Count == 0 || dryRun
+        var destinations = DestinationsRef;
+        Func<ImmutableList<PendingPath>, CancellationToken, Task>? announce = destinations is null || dryRun
             ? null
-            : (paths, ct) => RecordEverywhereAsync(destinations, paths,
+            : (paths, ct) => Sync.Destinations.RecordAsync(destinations, paths,
                 "a destination did not record the planned deletions in time (see the log): nothing was pruned", ct);
         if (!dryRun)
             _pruning = true;
@@ -106,10 +106,10 @@ public sealed partial class Orchestrator
         var stdout = pruned.Json ? [PruneJson(pruned.Series)] : PruneText(done).ToImmutableList();
         var reply = new CommandReply(failures.IsEmpty ? ExitCode.Ok : ExitCode.Error, stdout, failures);
         var changed = Changed(pruned.Series);
-        if (changed.IsEmpty || DestinationList.Count == 0)
+        if (changed.IsEmpty || DestinationsRef is null)
             pruned.ReplyTo.Tell(reply);
         else
-            Context.ActorOf(SyncRound.Props(_draining ? [] : Destinations, changed, new ReplyWith(pruned.ReplyTo, reply)));
+            Context.ActorOf(SyncRound.Props(SyncTarget, changed, new ReplyWith(pruned.ReplyTo, reply)));
         StartDeferredPass();
         CheckDrained();
     }

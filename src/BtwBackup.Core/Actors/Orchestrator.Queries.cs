@@ -45,7 +45,8 @@ public sealed partial class Orchestrator
             .Select(dst => (dst, Usage: SeriesUsage.Measure(Path.Combine(root, dst))))
             .Where(u => u.Usage is not null)
             .ToImmutableDictionary(u => u.dst, u => u.Usage!, StringComparer.Ordinal));
-        Context.ActorOf(StatusQuery.Props(new StatusReport(daemon, sources, []), usage, DestinationList, _status.Destinations, show.Json, Sender));
+        Context.ActorOf(StatusQuery.Props(new StatusReport(daemon, sources, []), usage, DestinationsRef,
+            [.. settings.Destinations.Select(d => d.Name)], _status.Destinations, show.Json, Sender));
     }
 
     // Restores and verifications run as tasks: long, reading, and each with its own requester.
@@ -113,6 +114,6 @@ public sealed partial class Orchestrator
             return (await verifier.VerifyAsync(settings, v.Dsts, stores, pending, progress, ct)).ToReply(v.Json);
         }
 
-        Context.ActorOf(VerifyRun.Props(Destinations, RunAsync, Sender));
+        Context.ActorOf(VerifyRun.Props(DestinationsRef, RunAsync, Sender));
     }
 }

@@ -64,7 +64,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<long, JobOwner> _jobs = new();
     private readonly Dictionary<string, (int Consecutive, DateTime At)> _failures = new(StringComparer.Ordinal);
-    private readonly List<(string Name, IActorRef Ref)> _destinations = [];
+    private IActorRef? _destinations;
     private bool _destinationsStarted;
     private readonly List<IActorRef> _drainWaiters = [];
     private readonly Func<string, Props> _sourceProps;
@@ -110,7 +110,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         Receive<Refused>(r => r.ReplyTo.Tell(CommandReply.Failed(r.Lines)));
         Receive<PassResolved>(StartPass);
         Receive<RunSourceJob>(r => Start(r.Job, new JobOwner(Sender, IsPass: true), r.ProgressTo, r.Source));
-        Receive<SyncAfterPass>(s => Context.ActorOf(SyncRound.Props(_draining ? [] : Destinations, s.Changed, new ToPass(Sender))));
+        Receive<SyncAfterPass>(s => Context.ActorOf(SyncRound.Props(SyncTarget, s.Changed, new ToPass(Sender))));
         Receive<PassFinished>(f =>
         {
             // The summary of a scheduled pass has no reader but the log.
@@ -190,71 +190,67 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         // The daemon opens its journal at once (a broken one shows in its log at start); a CLI
         // command only when it needs it: list, fs-init and restore never pay for it.
         if (_services.Daemon is not null)
-            _ = DestinationList;
+            _ = DestinationsRef;
     }
 
-    private List<(string Name, IActorRef Ref)> DestinationList
+    /// <summary>The <see cref="Sync.Destinations"/> actor, started on first use; null when no destination is configured.</summary>
+    private IActorRef? DestinationsRef
     {
         get
         {
             if (!_destinationsStarted)
             {
                 _destinationsStarted = true;
-                StartDestinations();
+                _destinations = StartDestinations();
             }
 
             return _destinations;
         }
     }
 
-    private void StartDestinations()
+    /// <summary>Where a sync round sends: nowhere while the daemon drains.</summary>
+    private IActorRef? SyncTarget => _draining ? null : DestinationsRef;
+
+    private IActorRef? StartDestinations()
     {
         var settings = _services.Settings;
-        if (_services.Stores is not { } stores)
-            return;
+        if (_services.Stores is not { } stores || settings.Destinations.IsEmpty)
+            return null;
         var legacy = Path.Combine(settings.ConfigDir, "sync_state");
-        foreach (var (d, index) in settings.Destinations.Select((d, i) => (d, i)))
-        {
-            var mirror = new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism);
-            var options = new DestinationOptions(d.Name, mirror, settings.Sync.HistoryWindow, settings.Sync.SnapshotEvery,
-                LegacyStateFile: index == 0 ? legacy : null, MaxDelete: settings.Sync.MaxDelete);
-            // A journal failure stops a persistent actor: its backoff supervisor brings it back.
-            var supervised = Akka.Pattern.BackoffSupervisor.Props(Akka.Pattern.Backoff.OnStop(
-                DestinationActor.Props(options), "destination", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1));
-            _destinations.Add((d.Name, Context.ActorOf(supervised, "destination-" + Uri.EscapeDataString(d.Name))));
-        }
+        var options = settings.Destinations.Select((d, index) => new DestinationOptions(
+            d.Name, new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism), settings.Sync.HistoryWindow, settings.Sync.SnapshotEvery,
+            LegacyStateFile: index == 0 ? legacy : null, MaxDelete: settings.Sync.MaxDelete)).ToList();
+        return Context.ActorOf(Sync.Destinations.Props(options), Sync.Destinations.Name);
     }
-
-    private IReadOnlyList<IActorRef> Destinations => [.. DestinationList.Select(d => d.Ref)];
 
     private void SyncNow(SyncNow sync)
     {
-        if (DestinationList.Count == 0)
+        if (DestinationsRef is not { } destinations)
         {
             Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "no destination is configured: add one to destinations in btw-backup.conf"]));
             return;
         }
 
         ImmutableList<PendingPath> changed = sync.Full ? [new PendingPath("", Sync: true)] : [];
-        Context.ActorOf(SyncRound.Props(Destinations, changed, new ReplyWith(Sender, CommandReply.Ok()), sync.AllowDeletes));
+        Context.ActorOf(SyncRound.Props(destinations, changed, new ReplyWith(Sender, CommandReply.Ok()), sync.AllowDeletes));
     }
 
     private void InspectSyncState(InspectSyncState inspect)
     {
         if (inspect.Action != SyncStateAction.History)
         {
-            Context.ActorOf(SyncStateQuery.Props(Destinations, inspect.Action == SyncStateAction.Reset, Sender));
+            Context.ActorOf(SyncStateQuery.Props(DestinationsRef, inspect.Action == SyncStateAction.Reset, Sender));
             return;
         }
 
-        if (_services.History is not { } history || DestinationList.Count == 0)
+        if (_services.History is not { } history || DestinationsRef is null)
         {
             Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "no destination is configured: there is no sync state (destinations in btw-backup.conf)"]));
             return;
         }
 
         var system = Context.System;
-        var names = DestinationList.Select(d => d.Name).ToList();
+        var names = _services.Settings.Destinations.Select(d => d.Name).ToList();
         ReadHistoryAsync(system, history, names, inspect.Since)
             .PipeTo(Sender, success: lines => new CommandReply(ExitCode.Ok, lines, []), failure: e => CommandReply.Failed(ErrorReport.Lines(e)));
     }
@@ -346,25 +342,14 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
             return;
         }
 
-        var destinations = Destinations;
-        if (destinations.Count > 0)
-        {
-            job = job with
-            {
-                // From the backup's task, not from a handler: the increment waits until every
-                // destination has persisted the intent, and gives up (no increment) if one is down.
-                Announce = (path, ct) => RecordEverywhereAsync(destinations, [path],
-                    $"a destination did not record the sync of {path} in time (see the log): no increment was made", ct),
-            };
-        }
-
         var name = sourceName ?? NameFor(job);
         var jobId = ++_nextJob;
         _jobs[jobId] = owner with { Source = name };
         if (!_status.Sources.ContainsKey(name))
             _status = _status with { Sources = _status.Sources.SetItem(name, new SourceRecord(TypeOf(job), job.Series.Dst, null, 0, null)) };
 
-        var start = new StartBackup(jobId, job, progressTo);
+        // The increment waits, in the backup's task, until every destination has persisted the intent, and gives up if one is down.
+        var start = new StartBackup(jobId, job, progressTo, DestinationsRef);
         var source = SourceFor(name);
         if (Backoff(name) is { } wait)
         {
@@ -373,22 +358,6 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         }
         else
             source.Tell(start);
-    }
-
-    /// <summary>
-    /// Write-ahead: every destination persists <paramref name="paths"/> as pending work before
-    /// root changes; one that does not answer within two minutes fails the caller with <paramref name="whenLate"/>.
-    /// </summary>
-    private static async Task RecordEverywhereAsync(IReadOnlyList<IActorRef> destinations, ImmutableList<PendingPath> paths, string whenLate, CancellationToken ct)
-    {
-        try
-        {
-            await Task.WhenAll(destinations.Select(d => d.Ask<PendingRecorded>(new RecordPending(0, paths), TimeSpan.FromMinutes(2), ct)));
-        }
-        catch (AskTimeoutException)
-        {
-            throw new BackupException(whenLate);
-        }
     }
 
     /// <summary>How long a source that failed <c>n</c> times in a row waits before its next job: 1 s, 2 s, 4 s... at most a minute.</summary>
@@ -470,7 +439,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         if (owner.IsPass)
             owner.ReplyTo.Tell(done);
         else
-            Context.ActorOf(SyncRound.Props(_draining ? [] : Destinations, done.Outcome.Changed, new ReplyWith(owner.ReplyTo, CommandReply.Ok())));
+            Context.ActorOf(SyncRound.Props(SyncTarget, done.Outcome.Changed, new ReplyWith(owner.ReplyTo, CommandReply.Ok())));
         CheckDrained();
     }
 
@@ -485,7 +454,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         if (owner.IsPass)
             owner.ReplyTo.Tell(failed);
         else
-            Context.ActorOf(SyncRound.Props(_draining ? [] : Destinations, [], new ReplyWith(owner.ReplyTo, CommandReply.Failed(failed.ErrorLines))));
+            Context.ActorOf(SyncRound.Props(SyncTarget, [], new ReplyWith(owner.ReplyTo, CommandReply.Failed(failed.ErrorLines))));
         CheckDrained();
     }
 

@@ -70,7 +70,11 @@ public sealed class SourceActor : ReceiveActor, IWithUnboundedStash
         _log.Info("source {0}: backup {1} of {2} into {3} starts", _name, start.JobId, start.Job.Subject, start.Job.Series.Dst);
         var progress = ActorProgress.To(start.ProgressTo, _name);
         var jobId = start.JobId;
-        _procedure.RunAsync(start.Job, progress, _cts.Token)
+        Func<PendingPath, CancellationToken, Task>? announce = start.Destinations is { } destinations
+            ? (path, ct) => Sync.Destinations.RecordAsync(destinations, [path],
+                $"a destination did not record the sync of {path} in time (see the log): no increment was made", ct)
+            : null;
+        _procedure.RunAsync(start.Job, progress, announce, _cts.Token)
             .PipeTo(Self, success: o => new Finished(jobId, o), failure: e => new Crashed(jobId, e));
         Become(Busy);
     }

@@ -4,8 +4,11 @@ using BtwBackup.Backup;
 
 namespace BtwBackup.Actors;
 
-/// <summary>Start one backup of the source. The reply goes to the sender, tagged with the job id.</summary>
-public sealed record StartBackup(long JobId, BackupJob Job, IActorRef? ProgressTo);
+/// <summary>
+/// Start one backup of the source. The reply goes to the sender, tagged with the job id.
+/// <paramref name="Destinations"/>: where an increment is recorded before it is made (null: no destination).
+/// </summary>
+public sealed record StartBackup(long JobId, BackupJob Job, IActorRef? ProgressTo, IActorRef? Destinations = null);
 
 public sealed record BackupCompleted(long JobId, string Source, BackupOutcome Outcome, TimeSpan Duration);
 

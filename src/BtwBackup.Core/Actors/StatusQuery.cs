@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using Akka.Actor;
-using Akka.Pattern;
 using BtwBackup.Protocol;
 using BtwBackup.Series;
 using BtwBackup.Sync;
@@ -9,41 +8,35 @@ namespace BtwBackup.Actors;
 
 /// <summary>
 /// <c>status</c>: completes the Orchestrator's report with each destination's pending paths
-/// and restart count, asked of the destinations themselves. A destination that does not answer
-/// within a few seconds (its journal down, its supervisor backing off) is shown as unavailable
-/// rather than holding the reply. Each source's series is measured meanwhile (points, bytes);
-/// a measure that takes longer than that is left out.
+/// and restart count, asked of the <see cref="Destinations"/>. A destination that does not
+/// answer within a few seconds (its journal down, restarting) is shown as unavailable rather
+/// than holding the reply. Each source's series is measured meanwhile (points, bytes); a
+/// measure that takes longer than that is left out.
 /// </summary>
 public sealed class StatusQuery : ReceiveActor
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(3);
 
-    private readonly Dictionary<string, SyncState> _states = new(StringComparer.Ordinal);
-    private readonly Dictionary<IActorRef, int> _restarts = new();
     private readonly StatusReport _report;
-    private readonly IReadOnlyList<(string Name, IActorRef Ref)> _destinations;
+    private readonly IReadOnlyList<string> _names;
     private readonly ImmutableSortedDictionary<string, DestinationRecord> _records;
     private readonly bool _json;
     private readonly IActorRef _replyTo;
     private ImmutableDictionary<string, SeriesUsage>? _usage;
+    private AllAnswered? _answered;
 
-    public StatusQuery(StatusReport report, Task<ImmutableDictionary<string, SeriesUsage>> usage, IReadOnlyList<(string Name, IActorRef Ref)> destinations,
+    public StatusQuery(StatusReport report, Task<ImmutableDictionary<string, SeriesUsage>> usage, IActorRef? destinations, IReadOnlyList<string> names,
         ImmutableSortedDictionary<string, DestinationRecord> records, bool json, IActorRef replyTo)
     {
         _report = report;
-        _destinations = destinations;
+        _names = names;
         _records = records;
         _json = json;
         _replyTo = replyTo;
 
-        Receive<SyncStateReport>(r =>
+        Receive<AllAnswered>(a =>
         {
-            _states[r.Destination] = r.State;
-            ReplyWhenComplete();
-        });
-        Receive<BackoffSupervisor.RestartCount>(c =>
-        {
-            _restarts[Sender] = c.Count;
+            _answered = a;
             ReplyWhenComplete();
         });
         Receive<Measured>(m =>
@@ -51,39 +44,38 @@ public sealed class StatusQuery : ReceiveActor
             _usage = m.Usage;
             ReplyWhenComplete();
         });
+        // The destinations have their own deadline; this one bounds the measure, and is the way out if all else fails.
         Receive<ReceiveTimeout>(_ => Reply());
         usage.PipeTo(Self, success: u => new Measured(u), failure: _ => new Measured(ImmutableDictionary<string, SeriesUsage>.Empty));
-
-        foreach (var (_, d) in destinations)
-        {
-            d.Tell(new GetSyncState(0));
-            d.Tell(BackoffSupervisor.GetRestartCount.Instance);
-        }
-
-        Context.SetReceiveTimeout(Patience);
+        if (destinations is null)
+            _answered = new AllAnswered(0, [], ImmutableSortedDictionary<string, string>.Empty, ImmutableSortedDictionary<string, int>.Empty);
+        else
+            destinations.Tell(new AskAll(0, new AskState(), Patience));
+        Context.SetReceiveTimeout(Patience + TimeSpan.FromSeconds(1));
     }
 
-    public static Props Props(StatusReport report, Task<ImmutableDictionary<string, SeriesUsage>> usage, IReadOnlyList<(string Name, IActorRef Ref)> destinations,
+    public static Props Props(StatusReport report, Task<ImmutableDictionary<string, SeriesUsage>> usage, IActorRef? destinations, IReadOnlyList<string> names,
         ImmutableSortedDictionary<string, DestinationRecord> records, bool json, IActorRef replyTo) =>
-        Akka.Actor.Props.Create(() => new StatusQuery(report, usage, destinations, records, json, replyTo));
+        Akka.Actor.Props.Create(() => new StatusQuery(report, usage, destinations, names, records, json, replyTo));
 
     private sealed record Measured(ImmutableDictionary<string, SeriesUsage> Usage);
 
     private void ReplyWhenComplete()
     {
-        if (_usage is not null && _states.Count == _destinations.Count && _restarts.Count == _destinations.Count)
+        if (_usage is not null && _answered is not null)
             Reply();
     }
 
     private void Reply()
     {
-        var destinations = _destinations.Select(d =>
+        var states = (_answered?.Of<SyncStateReport>() ?? []).ToDictionary(r => r.Destination, r => r.State, StringComparer.Ordinal);
+        var destinations = _names.Select(name =>
         {
-            var record = _records.GetValueOrDefault(d.Name);
-            var state = _states.GetValueOrDefault(d.Name);
+            var record = _records.GetValueOrDefault(name);
+            var state = states.GetValueOrDefault(name);
             ImmutableList<string> pending = state is null ? [] : [.. state.MustPush.Select(p => "push " + SyncState.Display(p)), .. state.MustSync.Select(p => "sync " + SyncState.Display(p))];
-            return new DestinationState(d.Name, state is null ? null : pending.Count, pending,
-                record?.LastSync, record?.LastError, record?.LastErrorAt, _restarts.GetValueOrDefault(d.Ref));
+            return new DestinationState(name, state is null ? null : pending.Count, pending,
+                record?.LastSync, record?.LastError, record?.LastErrorAt, _answered?.Restarts.GetValueOrDefault(name) ?? 0);
         }).ToImmutableList();
         var usage = _usage ?? ImmutableDictionary<string, SeriesUsage>.Empty;
         var sources = _report.Sources.Select(s => s.Dst is { } dst && usage.TryGetValue(dst, out var u) ? s with { Usage = u } : s).ToImmutableList();

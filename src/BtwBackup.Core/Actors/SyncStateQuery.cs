@@ -6,57 +6,51 @@ using BtwBackup.Sync;
 namespace BtwBackup.Actors;
 
 /// <summary>
-/// <c>sync-state --list</c> and <c>--reset</c> over every destination: gathers their states;
-/// lists them (grouped by destination when there are several), or resets them all when none
-/// has anything pending, else refuses with the original's message. One actor per command.
+/// <c>sync-state --list</c> and <c>--reset</c> over every destination, asked of the
+/// <see cref="Destinations"/>: lists their states (grouped by destination when there are
+/// several), or resets them all when none has anything pending, else refuses with the
+/// original's message. A destination that does not answer in time is named, with why; a
+/// reset then changes nothing. One actor per command.
 /// </summary>
 public sealed class SyncStateQuery : ReceiveActor
 {
-    private readonly Dictionary<string, SyncState> _states = new();
-    private int _resets;
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
 
-    public SyncStateQuery(IReadOnlyList<IActorRef> destinations, bool reset, IActorRef replyTo)
+    private const long Query = 1;
+    private const long Resetting = 2;
+
+    public SyncStateQuery(IActorRef? destinations, bool reset, IActorRef replyTo)
     {
-        Receive<SyncStateReport>(r =>
+        Receive<AllAnswered>(a => a.Id == Query, a =>
         {
-            _states[r.Destination] = r.State;
-            if (_states.Count < destinations.Count)
-                return;
+            var states = a.Of<SyncStateReport>().ToDictionary(r => r.Destination, r => r.State, StringComparer.Ordinal);
+            var silent = a.SilentLines.Select(l => ErrorReport.Prefix + l).ToImmutableList();
             if (!reset)
-            {
-                Reply(replyTo, CommandReply.Ok([.. ListLines(_states)]));
-                return;
-            }
-
-            if (_states.Values.Any(s => !s.IsEmpty))
-            {
+                Reply(replyTo, new CommandReply(silent.IsEmpty ? ExitCode.Ok : ExitCode.Error, [.. ListLines(states)], silent));
+            else if (!silent.IsEmpty)
+                Reply(replyTo, CommandReply.Failed([.. silent, ErrorReport.Prefix + "nothing was reset"]));
+            else if (states.Values.Any(s => !s.IsEmpty))
                 Reply(replyTo, CommandReply.Failed([ErrorReport.Prefix + SyncState.CannotReset]));
-                return;
-            }
-
-            foreach (var d in destinations)
-                d.Tell(new ResetSyncState(0));
+            else
+                destinations!.Tell(new AskAll(Resetting, new AskReset(), Patience));
         });
-        Receive<ResetDone>(done =>
+        Receive<AllAnswered>(a => a.Id == Resetting, a =>
         {
-            if (done.Refusal is not null)
-                Reply(replyTo, CommandReply.Failed([ErrorReport.Prefix + done.Refusal]));
-            else if (++_resets == destinations.Count)
-                Reply(replyTo, CommandReply.Ok("The state was reset"));
+            var problems = a.Of<ResetDone>().Select(d => d.Refusal).OfType<string>().Concat(a.SilentLines).Select(l => ErrorReport.Prefix + l).ToImmutableList();
+            Reply(replyTo, problems.IsEmpty ? CommandReply.Ok("The state was reset") : CommandReply.Failed(problems));
         });
 
-        if (destinations.Count == 0)
+        if (destinations is null)
         {
             replyTo.Tell(CommandReply.Failed([ErrorReport.Prefix + "no destination is configured: there is no sync state (destinations in btw-backup.conf)"]));
             Context.Stop(Self);
             return;
         }
 
-        foreach (var d in destinations)
-            d.Tell(new GetSyncState(0));
+        destinations.Tell(new AskAll(Query, new AskState(), Patience));
     }
 
-    public static Props Props(IReadOnlyList<IActorRef> destinations, bool reset, IActorRef replyTo) =>
+    public static Props Props(IActorRef? destinations, bool reset, IActorRef replyTo) =>
         Akka.Actor.Props.Create(() => new SyncStateQuery(destinations, reset, replyTo));
 
     /// <summary>The original's lines; under each destination's name, indented, when there are several.</summary>

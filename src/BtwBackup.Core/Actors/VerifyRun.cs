@@ -6,43 +6,30 @@ using BtwBackup.Sync;
 namespace BtwBackup.Actors;
 
 /// <summary>
-/// <c>verify</c>: gathers every destination's sync state (what is pending), then runs the
-/// verification as a task whose reply goes straight to the requester. A destination that does
-/// not answer in time is verified without its pending list, and named.
+/// <c>verify</c>: gathers every destination's sync state (what is pending) from the
+/// <see cref="Destinations"/>, then runs the verification as a task whose reply goes straight
+/// to the requester. A destination that does not answer in time is verified without its
+/// pending list, and named.
 /// </summary>
 public sealed class VerifyRun : ReceiveActor
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
-    private readonly Dictionary<string, SyncState> _states = new(StringComparer.Ordinal);
 
-    public VerifyRun(IReadOnlyList<IActorRef> destinations, Func<IReadOnlyDictionary<string, SyncState>, Task<CommandReply>> verify, IActorRef replyTo)
+    public VerifyRun(IActorRef? destinations, Func<IReadOnlyDictionary<string, SyncState>, Task<CommandReply>> verify, IActorRef replyTo)
     {
-        void Run()
+        void Run(IReadOnlyDictionary<string, SyncState> states)
         {
-            var states = _states.ToImmutableDictionary();
             verify(states).PipeTo(replyTo, failure: e => CommandReply.Failed(ErrorReport.Lines(e)));
             Context.Stop(Self);
         }
 
-        Receive<SyncStateReport>(r =>
-        {
-            _states[r.Destination] = r.State;
-            if (_states.Count == destinations.Count)
-                Run();
-        });
-        Receive<ReceiveTimeout>(_ => Run());
-
-        if (destinations.Count == 0)
-        {
-            Run();
-            return;
-        }
-
-        Context.SetReceiveTimeout(Patience);
-        foreach (var d in destinations)
-            d.Tell(new GetSyncState(0));
+        Receive<AllAnswered>(a => Run(a.Of<SyncStateReport>().ToImmutableDictionary(r => r.Destination, r => r.State)));
+        if (destinations is null)
+            Run(ImmutableDictionary<string, SyncState>.Empty);
+        else
+            destinations.Tell(new AskAll(0, new AskState(), Patience));
     }
 
-    public static Props Props(IReadOnlyList<IActorRef> destinations, Func<IReadOnlyDictionary<string, SyncState>, Task<CommandReply>> verify, IActorRef replyTo) =>
+    public static Props Props(IActorRef? destinations, Func<IReadOnlyDictionary<string, SyncState>, Task<CommandReply>> verify, IActorRef replyTo) =>
         Akka.Actor.Props.Create(() => new VerifyRun(destinations, verify, replyTo));
 }

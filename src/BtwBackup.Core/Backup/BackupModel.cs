@@ -21,12 +21,6 @@ public abstract record BackupJob(SeriesLocation Series, Ownership? Owner)
 
     /// <summary>The name of the SourceActor that runs it: one actor per source.</summary>
     public abstract string SourceName { get; }
-
-    /// <summary>
-    /// Records, with every destination, a series folder about to receive an increment, before
-    /// rdiff-backup touches it (the write-ahead of the sync intent). Null: no destination.
-    /// </summary>
-    public Func<PendingPath, CancellationToken, Task>? Announce { get; init; }
 }
 
 /// <summary>Backs up one file tree (a working folder) into a series.</summary>

@@ -10,12 +10,12 @@ namespace BtwBackup.Backup;
 /// </summary>
 public sealed class DatabaseBackup(Postgres postgres, RdiffSeries rdiffSeries, IProcessRunner runner)
 {
-    public async Task<BackupOutcome> RunAsync(DatabaseJob job, IProgress<string>? progress, CancellationToken ct)
+    public async Task<BackupOutcome> RunAsync(DatabaseJob job, IProgress<string>? progress, Func<PendingPath, CancellationToken, Task>? announce, CancellationToken ct)
     {
         var created = FileTreeBackup.EnsureSeriesFolder(job.Series, job.Owner);
         try
         {
-            return await StoreAsync(job, progress, ct);
+            return await StoreAsync(job, progress, announce, ct);
         }
         catch (Exception)
         {
@@ -25,7 +25,7 @@ public sealed class DatabaseBackup(Postgres postgres, RdiffSeries rdiffSeries, I
         }
     }
 
-    private async Task<BackupOutcome> StoreAsync(DatabaseJob job, IProgress<string>? progress, CancellationToken ct)
+    private async Task<BackupOutcome> StoreAsync(DatabaseJob job, IProgress<string>? progress, Func<PendingPath, CancellationToken, Task>? announce, CancellationToken ct)
     {
         var target = job.Target;
         var scratch = Directory.CreateTempSubdirectory("btw-backup").FullName;
@@ -56,7 +56,7 @@ public sealed class DatabaseBackup(Postgres postgres, RdiffSeries rdiffSeries, I
 
             if (job.Owner is not null)
                 Posix.Chown(dump, job.Owner);
-            return await rdiffSeries.StoreAsync(scratch, target.FileName, job.Series, target.Policy, comparer, job.Owner, progress, ct, job.Announce);
+            return await rdiffSeries.StoreAsync(scratch, target.FileName, job.Series, target.Policy, comparer, job.Owner, progress, ct, announce);
         }
         finally
         {

@@ -9,16 +9,20 @@ namespace BtwBackup.Backup;
 /// <summary>Runs one backup job. Implementations are plain async code; actors only sequence them.</summary>
 public interface IBackupProcedure
 {
-    Task<BackupOutcome> RunAsync(BackupJob job, IProgress<string>? progress, CancellationToken ct);
+    /// <param name="announce">
+    /// Records, with every destination, a series folder about to receive an increment, before
+    /// rdiff-backup touches it (the write-ahead of the sync intent). Null: no destination.
+    /// </param>
+    Task<BackupOutcome> RunAsync(BackupJob job, IProgress<string>? progress, Func<PendingPath, CancellationToken, Task>? announce, CancellationToken ct);
 }
 
 /// <summary>Sends each kind of job to its procedure.</summary>
 public sealed class BackupProcedures(FileTreeBackup fileTrees, DatabaseBackup databases) : IBackupProcedure
 {
-    public Task<BackupOutcome> RunAsync(BackupJob job, IProgress<string>? progress, CancellationToken ct) => job switch
+    public Task<BackupOutcome> RunAsync(BackupJob job, IProgress<string>? progress, Func<PendingPath, CancellationToken, Task>? announce, CancellationToken ct) => job switch
     {
-        FileTreeJob f => fileTrees.RunAsync(f, progress, ct),
-        DatabaseJob d => databases.RunAsync(d, progress, ct),
+        FileTreeJob f => fileTrees.RunAsync(f, progress, announce, ct),
+        DatabaseJob d => databases.RunAsync(d, progress, announce, ct),
         _ => throw new ArgumentException("unknown job " + job.GetType().Name, nameof(job)),
     };
 }
@@ -28,7 +32,7 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
 {
     public const string RdiffFileName = "backup.tar";
 
-    public async Task<BackupOutcome> RunAsync(FileTreeJob job, IProgress<string>? progress, CancellationToken ct)
+    public async Task<BackupOutcome> RunAsync(FileTreeJob job, IProgress<string>? progress, Func<PendingPath, CancellationToken, Task>? announce, CancellationToken ct)
     {
         var source = job.Folder.Source;
         if (!Directory.Exists(source))
@@ -41,7 +45,7 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
         var created = EnsureSeriesFolder(job.Series, job.Owner);
         try
         {
-            return await StoreAsync(job, progress, ct);
+            return await StoreAsync(job, progress, announce, ct);
         }
         catch (Exception)
         {
@@ -51,7 +55,7 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
         }
     }
 
-    private async Task<BackupOutcome> StoreAsync(FileTreeJob job, IProgress<string>? progress, CancellationToken ct)
+    private async Task<BackupOutcome> StoreAsync(FileTreeJob job, IProgress<string>? progress, Func<PendingPath, CancellationToken, Task>? announce, CancellationToken ct)
     {
         var source = job.Folder.Source;
         if (job.Folder.Type == SourceType.Tar)
@@ -75,7 +79,7 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
 
             if (job.Owner is not null)
                 Posix.Chown(archive, job.Owner);
-            var outcome = await rdiffSeries.StoreAsync(scratch, RdiffFileName, job.Series, job.Folder.Policy, ByteComparer.Instance, job.Owner, progress, ct, job.Announce);
+            var outcome = await rdiffSeries.StoreAsync(scratch, RdiffFileName, job.Series, job.Folder.Policy, ByteComparer.Instance, job.Owner, progress, ct, announce);
             return outcome with { Warnings = outcome.Warnings.AddRange(warnings) };
         }
         finally

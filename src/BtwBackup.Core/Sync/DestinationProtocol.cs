@@ -3,22 +3,30 @@ using BtwBackup.Backup;
 
 namespace BtwBackup.Sync;
 
+/// <summary>A destination's reply to one of its requests, matched by <see cref="Correlation"/>.</summary>
+public interface IDestinationReply
+{
+    long Correlation { get; }
+
+    string Destination { get; }
+}
+
 /// <summary>Record paths that the destination must learn about; acknowledged once persisted.</summary>
 public sealed record RecordPending(long Correlation, ImmutableList<PendingPath> Paths);
 
-public sealed record PendingRecorded(long Correlation, string Destination);
+public sealed record PendingRecorded(long Correlation, string Destination) : IDestinationReply;
 
 /// <summary>Push and sync everything pending now; <paramref name="AllowDeletes"/>: sync --allow-deletes (past <see cref="DeletionGuard"/>'s limits).</summary>
 public sealed record RunSync(long Correlation, bool AllowDeletes = false);
 
 /// <summary>The outcome of a sync run: what moved, which paths failed (each with one line), what is still pending.</summary>
-public sealed record SyncFinished(long Correlation, string Destination, TransferReport Report, ImmutableList<string> Failures, SyncState Pending);
+public sealed record SyncFinished(long Correlation, string Destination, TransferReport Report, ImmutableList<string> Failures, SyncState Pending) : IDestinationReply;
 
 public sealed record GetSyncState(long Correlation);
 
-public sealed record SyncStateReport(long Correlation, string Destination, SyncState State);
+public sealed record SyncStateReport(long Correlation, string Destination, SyncState State) : IDestinationReply;
 
 /// <summary>sync-state --reset; refused while anything is pending.</summary>
 public sealed record ResetSyncState(long Correlation);
 
-public sealed record ResetDone(long Correlation, string Destination, string? Refusal);
+public sealed record ResetDone(long Correlation, string Destination, string? Refusal) : IDestinationReply;

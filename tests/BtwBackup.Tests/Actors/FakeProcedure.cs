@@ -10,7 +10,7 @@ internal sealed class FakeProcedure(Func<BackupJob, int, CancellationToken, Task
 
     public int Calls(string source) => _calls.GetValueOrDefault(source);
 
-    public Task<BackupOutcome> RunAsync(BackupJob job, IProgress<string>? progress, CancellationToken ct)
+    public Task<BackupOutcome> RunAsync(BackupJob job, IProgress<string>? progress, Func<PendingPath, CancellationToken, Task>? announce, CancellationToken ct)
     {
         var n = _calls.AddOrUpdate(job.Subject, 1, (_, c) => c + 1);
         progress?.Report("working on " + job.Subject);
