@@ -134,9 +134,17 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         Receive<BackupCompleted>(Completed);
         Receive<BackupFailed>(Failed);
         Receive<ScheduledPass>(Scheduled);
+        Receive<DelayedStart>(d => d.Source.Tell(d.Start));
         Receive<Drain>(_ =>
         {
             _draining = true;
+            // Jobs held back by a backoff never start: their owners hear "interrupted" now.
+            foreach (var (jobId, owner) in _jobs.Where(j => Timers.IsTimerActive(("job", j.Key))).ToList())
+            {
+                _jobs.Remove(jobId);
+                Interrupted(owner, jobId);
+            }
+
             Timers.CancelAll();
             _drainWaiters.Add(Sender);
             foreach (var child in Context.GetChildren())
@@ -272,20 +280,20 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     protected override SupervisorStrategy SupervisorStrategy() => new ChildStrategy();
 
     /// <summary>
-    /// A source that fails is restarted (clean state; its requester was told). Any other child
-    /// (a pass, a sync round, a query) is stopped: restarting it would redo its work. Not logged
-    /// here: the source logs its own failure, a user's error as one line, a bug with its trace.
+    /// Declared by type: a source that hit a bug (<see cref="SourceCrashedException"/>; a known
+    /// failure is a result, not an exception) is restarted with a clean state, its requester
+    /// told. Any other child that throws (a pass, a sync round, a query) is stopped: restarting
+    /// it would redo its work; the log gets the details, its requester "the log has the details".
     /// </summary>
-    private sealed class ChildStrategy() : OneForOneStrategy(-1, -1, _ => Directive.Restart, loggingEnabled: false)
+    private sealed class ChildStrategy() : OneForOneStrategy(-1, -1, Decide, loggingEnabled: false)
     {
+        private static Directive Decide(Exception cause) => cause is SourceCrashedException ? Directive.Restart : Directive.Stop;
+
         public override void ProcessFailure(IActorContext context, bool restart, IActorRef child, Exception cause, ChildRestartStats stats, IReadOnlyCollection<ChildRestartStats> children)
         {
-            var isSource = child.Path.Name.StartsWith(SourcePrefix, StringComparison.Ordinal);
-            // A pass, sync round or query that fails is a bug; its requester is told "the log has
-            // the details", so the details go there.
-            if (!isSource)
+            if (cause is not SourceCrashedException)
                 context.System.Log.Error(cause, "{0} stopped on an unexpected error", child.Path.Name);
-            base.ProcessFailure(context, restart && isSource, child, cause, stats, children);
+            base.ProcessFailure(context, restart, child, cause, stats, children);
         }
     }
 
@@ -336,6 +344,13 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
 
     private void Start(BackupJob job, JobOwner owner, IActorRef? progressTo, string? sourceName = null)
     {
+        if (_draining)
+        {
+            // A pass still sends the sources it had queued: none starts once the daemon drains.
+            Interrupted(new JobOwner(owner.ReplyTo, owner.IsPass) { Source = sourceName ?? NameFor(job) }, 0);
+            return;
+        }
+
         if (_pruning && !owner.IsPass)
         {
             owner.ReplyTo.Tell(CommandReply.Failed([ErrorReport.Prefix + "a prune is running: back up when it has ended; nothing was backed up"]));
@@ -353,11 +368,25 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         var source = SourceFor(name);
         if (Backoff(name) is { } wait)
         {
+            // On this actor's timers, so that a drain cancels it.
             _log.Info("source {0}: failed recently, its next backup starts in {1:0.0} s", name, wait.TotalSeconds);
-            Context.System.Scheduler.ScheduleTellOnce(wait, source, start, Self);
+            Timers.StartSingleTimer(("job", jobId), new DelayedStart(source, start), wait);
         }
         else
             source.Tell(start);
+    }
+
+    /// <summary>A job held back by its source's backoff, due now.</summary>
+    private sealed record DelayedStart(IActorRef Source, StartBackup Start);
+
+    /// <summary>Tells a job's owner it was interrupted (the daemon drains), as a source would.</summary>
+    private void Interrupted(JobOwner owner, long jobId)
+    {
+        var failed = new BackupFailed(jobId, owner.Source, [ErrorReport.Prefix + "interrupted"], TimeSpan.Zero);
+        if (owner.IsPass)
+            owner.ReplyTo.Tell(failed);
+        else
+            owner.ReplyTo.Tell(CommandReply.Failed(failed.ErrorLines));
     }
 
     /// <summary>How long a source that failed <c>n</c> times in a row waits before its next job: 1 s, 2 s, 4 s... at most a minute.</summary>

@@ -7,10 +7,13 @@ using BtwBackup.Protocol;
 namespace BtwBackup.Actors;
 
 /// <summary>
-/// One source (a file tree, later a database). Runs one backup at a time as a task piped back to
+/// One source (a file tree or a database). Runs one backup at a time as a task piped back to
 /// itself, so its mailbox stays free (status queries are answered while tar runs). Further
-/// requests wait in the stash. A failed backup is reported to its requester and the actor throws,
-/// so that its supervisor restarts it with a clean state.
+/// requests wait in the stash. A backup that fails for a known reason (a missing source, a
+/// tool's exit code, a full disk, an S3 error, a cancellation) is a result: reported to its
+/// requester, and the actor goes on. Only a bug throws, so that its supervisor restarts it with
+/// a clean state. Once cancelled (the daemon drains), it starts no backup again: each request
+/// that waited, or comes, is answered "interrupted".
 /// </summary>
 public sealed class SourceActor : ReceiveActor, IWithUnboundedStash
 {
@@ -19,6 +22,7 @@ public sealed class SourceActor : ReceiveActor, IWithUnboundedStash
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private CancellationTokenSource _cts = new();
     private Running? _current;
+    private bool _cancelled;
 
     public SourceActor(string name, IBackupProcedure procedure)
     {
@@ -42,14 +46,18 @@ public sealed class SourceActor : ReceiveActor, IWithUnboundedStash
     {
         Receive<StartBackup>(Start);
         Receive<GetSourceStatus>(_ => Sender.Tell(Status(false)));
-        Receive<CancelBackup>(_ => { });
+        Receive<CancelBackup>(_ => _cancelled = true);
     }
 
     private void Busy()
     {
         Receive<StartBackup>(_ => Stash.Stash());
         Receive<GetSourceStatus>(_ => Sender.Tell(Status(true)));
-        Receive<CancelBackup>(_ => _cts.Cancel());
+        Receive<CancelBackup>(_ =>
+        {
+            _cancelled = true;
+            _cts.Cancel();
+        });
         Receive<Finished>(f => f.JobId == _current?.Request.JobId, f =>
         {
             var current = _current!;
@@ -61,11 +69,26 @@ public sealed class SourceActor : ReceiveActor, IWithUnboundedStash
             Become(Idle);
             Stash.UnstashAll();
         });
-        Receive<Crashed>(c => c.JobId == _current?.Request.JobId, c => throw new SourceCrashedException(_name, c.Cause));
+        Receive<Crashed>(c => c.JobId == _current?.Request.JobId, c =>
+        {
+            var cause = ErrorReport.Unwrap(c.Cause);
+            if (!ErrorReport.IsExpected(cause) && cause is not OperationCanceledException)
+                throw new SourceCrashedException(_name, c.Cause);
+            _log.Warning("source {0}: backup {1} failed: {2}", _name, c.JobId, cause.Message);
+            Fail(cause);
+            Become(Idle);
+            Stash.UnstashAll();
+        });
     }
 
     private void Start(StartBackup start)
     {
+        if (_cancelled)
+        {
+            Sender.Tell(new BackupFailed(start.JobId, _name, [ErrorReport.Prefix + "interrupted"], TimeSpan.Zero));
+            return;
+        }
+
         _current = new Running(start, Sender, Stopwatch.StartNew());
         _log.Info("source {0}: backup {1} of {2} into {3} starts", _name, start.JobId, start.Job.Subject, start.Job.Series.Dst);
         var progress = ActorProgress.To(start.ProgressTo, _name);
@@ -81,17 +104,21 @@ public sealed class SourceActor : ReceiveActor, IWithUnboundedStash
 
     private SourceStatus Status(bool busy) => new(_name, busy);
 
+    /// <summary>Tells the requester of the backup in flight that it failed, and why.</summary>
+    private void Fail(Exception cause)
+    {
+        if (_current is not { } current)
+            return;
+        current.ReplyTo.Tell(new BackupFailed(current.Request.JobId, _name, [.. ErrorReport.Lines(cause)], current.Clock.Elapsed));
+        _current = null;
+    }
+
     protected override void PreRestart(Exception reason, object message)
     {
         if (_current is { } current)
         {
-            var cause = ErrorReport.Unwrap(reason);
-            if (ErrorReport.IsExpected(cause))
-                _log.Warning("source {0}: backup {1} failed: {2}", _name, current.Request.JobId, cause.Message);
-            else
-                _log.Error(cause, "source {0}: backup {1} failed", _name, current.Request.JobId);
-            current.ReplyTo.Tell(new BackupFailed(current.Request.JobId, _name, [.. ErrorReport.Lines(cause)], current.Clock.Elapsed));
-            _current = null;
+            _log.Error(ErrorReport.Unwrap(reason), "source {0}: backup {1} failed on an unexpected error", _name, current.Request.JobId);
+            Fail(ErrorReport.Unwrap(reason));
         }
 
         _cts.Cancel();

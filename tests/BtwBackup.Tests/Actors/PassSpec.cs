@@ -189,6 +189,37 @@ public sealed class PassSpec : TestKit, IDisposable
     }
 
     [Fact]
+    public void Drain_starts_no_new_backup_neither_a_queued_source_of_the_pass_nor_a_job_held_back_by_backoff()
+    {
+        var procedure = new FakeProcedure(async (job, _, ct) =>
+        {
+            if (job.Subject == "database d")
+                throw new BackupException("the disk is full");
+            await Task.Delay(Timeout.Infinite, ct);
+            return FakeProcedure.Stored("never");
+        });
+        var orchestrator = Orchestrator(Settings(1, "a", "b", "c", "d"), procedure, backoff: TimeSpan.FromSeconds(30));
+
+        // d failed (a result: its actor goes on), so its next job waits 30 s for its backoff.
+        orchestrator.Tell(new ExecuteCommand(new BackupDatabase("d", "db/d", null), null));
+        Assert.Equal(["btw-backup: the disk is full"], ExpectMsg<CommandReply>(TimeSpan.FromSeconds(10)).Stderr);
+        var held = CreateTestProbe();
+        orchestrator.Tell(new ExecuteCommand(new BackupDatabase("d", "db/d", null), null), held);
+
+        // A pass of one source at a time: a runs, b and c wait their turn.
+        var client = CreateTestProbe();
+        orchestrator.Tell(Run("a", "b", "c"), client);
+        AwaitCondition(() => procedure.Calls("database a") == 1);
+
+        orchestrator.Tell(new Drain());
+        ExpectMsg<Drained>(TimeSpan.FromSeconds(10));
+        Assert.Equal(["btw-backup: interrupted"], held.ExpectMsg<CommandReply>(TimeSpan.FromSeconds(5)).Stderr);
+        var summary = Summary(client.ExpectMsg<CommandReply>(TimeSpan.FromSeconds(10)));
+        Assert.Equal(["a:interrupted", "b:interrupted", "c:interrupted"], summary.Sources.Select(s => s.Name + ":" + s.Run.Error));
+        Assert.Equal((1, 0, 0, 1), (procedure.Calls("database a"), procedure.Calls("database b"), procedure.Calls("database c"), procedure.Calls("database d")));
+    }
+
+    [Fact]
     public void The_daemon_runs_passes_on_its_schedule_and_status_shows_the_next_one()
     {
         var procedure = new FakeProcedure((_, _, _) => Task.FromResult(FakeProcedure.Stored("x")));
