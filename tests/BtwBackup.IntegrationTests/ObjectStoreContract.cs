@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using BtwBackup.ObjectStore;
+using BtwBackup.Testing;
 using Xunit;
 
 namespace BtwBackup.IntegrationTests;

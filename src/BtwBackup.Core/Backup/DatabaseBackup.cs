@@ -45,7 +45,7 @@ public sealed class DatabaseBackup(Postgres postgres, RdiffSeries rdiffSeries, I
                 {
                     progress?.Report("pg_dumpall: dumping the globals");
                     await postgres.DumpGlobalsAsync(target.Connection, dump, ct);
-                    comparer = new SqlStreamComparer(runner, Postgres.Decompress);
+                    comparer = new SqlStreamComparer(runner, Bzip2.Decompress);
                 }
             }
             catch (Exception e) when (DiskSpace.IsNoSpace(e))

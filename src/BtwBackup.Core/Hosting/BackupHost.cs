@@ -48,8 +48,8 @@ public static class BackupHost
         var postgres = new Postgres(runner);
         return new OrchestratorServices(settings, procedures, new SeriesLister(rdiff))
         {
-            Restorer = new Restorer(rdiff, tar, postgres, new ArchiveGuard(runner), runner),
-            Verifier = new Verifier(rdiff, tar, postgres, new ArchiveGuard(runner)),
+            Restorer = new Restorer(rdiff, tar, postgres, new ArchiveGuard(runner), new Bzip2(runner)),
+            Verifier = new Verifier(rdiff, tar, postgres, new Bzip2(runner), new ArchiveGuard(runner)),
             Stores = settings.Destinations.IsEmpty ? null : d => new RetryingObjectStore(new S3ObjectStore(d.Connection)),
             History = SyncHistory.ReadAsync,
             StatusFile = new StatusFile(Path.Combine(settings.ConfigDir, StatusFile.FileName)),

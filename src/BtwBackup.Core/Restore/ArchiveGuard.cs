@@ -29,12 +29,12 @@ public sealed class ArchiveGuard(IProcessRunner runner)
         if (bzip2)
         {
             var scan = PipeTarget.Create(async (stream, token) => problem = await ScanAsync(stream, token));
-            var result = await runner.RunAsync(Postgres.Decompress(archive) with
+            var result = await runner.RunAsync(Bzip2.Decompress(archive) with
             {
                 StdoutTarget = decompressTo is null ? scan : PipeTarget.Merge(PipeTarget.ToFile(decompressTo), scan),
             }, ct);
             if (problem is null && !result.Succeeded)
-                throw new ToolFailedException(Postgres.Bzip2, result.ExitCode, result.Stderr);
+                throw new ToolFailedException(Bzip2.Program, result.ExitCode, result.Stderr);
         }
         else
         {

@@ -22,7 +22,7 @@ public sealed record RestoreRequest(string Dst, string? Target, string? At, stri
 /// hidden folder beside TARGET, renamed into place only when complete; a dump restored into a
 /// database goes in one transaction. Nothing half-restored is ever left behind.
 /// </summary>
-public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, ArchiveGuard guard, IProcessRunner runner)
+public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, ArchiveGuard guard, Bzip2 bzip2)
 {
     private const string TreeArchive = "backup.tar";
 
@@ -195,9 +195,7 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
             }
             else if (name == DatabaseTarget.GlobalFileName)
             {
-                var result = await runner.RunAsync(Postgres.Decompress(payload) with { StdoutFile = Path.Combine(temp, "global.sql") }, ct);
-                if (!result.Succeeded)
-                    throw new ToolFailedException(Postgres.Bzip2, result.ExitCode, result.Stderr);
+                await bzip2.DecompressToAsync(payload, Path.Combine(temp, "global.sql"), ct);
             }
             else
                 File.Copy(payload, Path.Combine(temp, name));

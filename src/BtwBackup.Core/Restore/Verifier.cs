@@ -89,7 +89,7 @@ public sealed record PendingWork(string Destination, ImmutableList<(string Path,
 /// compared with root by content. A path pending since before the last completed sync is a
 /// problem (a sync that keeps failing); one requested since is work in progress.
 /// </summary>
-public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres, ArchiveGuard? guard = null)
+public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres, Bzip2 bzip2, ArchiveGuard? guard = null)
 {
     public async Task<VerifyReport> VerifyAsync(
         GeneralSettings settings, IReadOnlyList<string> dsts, Func<DestinationSettings, IObjectStore>? stores,
@@ -229,7 +229,7 @@ public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
                     if (name.EndsWith(".dump", StringComparison.Ordinal))
                         await postgres.CheckDumpAsync(payload, ct);
                     else if (name == DatabaseTarget.GlobalFileName)
-                        await postgres.CheckBzip2Async(payload, ct);
+                        await bzip2.CheckAsync(payload, ct);
                     else if (name == "backup.tar")
                     {
                         await tar.CheckReadableAsync(payload, bzip2: false, ct);

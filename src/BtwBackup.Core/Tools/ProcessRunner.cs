@@ -36,6 +36,23 @@ public sealed class ToolMissingException(string program)
     public string Program { get; } = program;
 }
 
+/// <summary>The one way to run a program whose failure is an error.</summary>
+public static class CheckedRuns
+{
+    /// <summary>
+    /// Runs <paramref name="spec"/>; exit 0 returns its result, any other exit throws a
+    /// <see cref="ToolFailedException"/> with the program's stderr (and its stdout, with
+    /// <paramref name="withStdout"/>, for the programs that report there).
+    /// </summary>
+    public static async Task<ProcessResult> RunCheckedAsync(this IProcessRunner runner, ProcessSpec spec, CancellationToken ct, bool withStdout = false)
+    {
+        var result = await runner.RunAsync(spec, ct);
+        if (!result.Succeeded)
+            throw new ToolFailedException(spec.Program, result.ExitCode, withStdout ? result.Stderr + result.Stdout : result.Stderr);
+        return result;
+    }
+}
+
 /// <summary>Runs external programs. The only place that starts a process.</summary>
 public interface IProcessRunner
 {

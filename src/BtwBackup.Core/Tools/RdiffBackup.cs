@@ -53,35 +53,27 @@ public sealed class RdiffBackup(IProcessRunner runner)
     /// </summary>
     public async Task<IReadOnlyList<DateTime>> ListBackupTimesAsync(string repository, CancellationToken ct)
     {
-        var result = await runner.RunAsync(
+        var result = await runner.RunCheckedAsync(
             new ProcessSpec(Program, ["--parsable-output", "list", "increments", repository]), ct);
-        if (!result.Succeeded)
-            throw new ToolFailedException(Program, result.ExitCode, result.Stderr);
         return ParseParsableList(result.Stdout);
     }
 
     /// <summary>The repository as it was at <paramref name="at"/> (one of its backup times) into <paramref name="targetDir"/>, which must not exist.</summary>
     public async Task RestoreAsync(string repository, DateTime at, string targetDir, CancellationToken ct)
     {
-        var result = await runner.RunAsync(new ProcessSpec(Program, ["restore", "--at", Epoch(at), repository, targetDir]), ct);
-        if (!result.Succeeded)
-            throw new ToolFailedException(Program, result.ExitCode, result.Stderr);
+        await runner.RunCheckedAsync(new ProcessSpec(Program, ["restore", "--at", Epoch(at), repository, targetDir]), ct);
     }
 
     /// <summary>Rebuilds every file of the repository as it was at <paramref name="at"/> and checks it against the SHA-1 the repository recorded.</summary>
     public async Task VerifyAsync(string repository, DateTime at, CancellationToken ct)
     {
-        var result = await runner.RunAsync(new ProcessSpec(Program, ["verify", "--at", Epoch(at), repository]), ct);
-        if (!result.Succeeded)
-            throw new ToolFailedException(Program, result.ExitCode, result.Stderr + result.Stdout);
+        await runner.RunCheckedAsync(new ProcessSpec(Program, ["verify", "--at", Epoch(at), repository]), ct, withStdout: true);
     }
 
     /// <summary>Removes the repository's increments strictly older than <paramref name="time"/> (one of its backup times, which stays).</summary>
     public async Task RemoveIncrementsOlderThanAsync(string repository, DateTime time, CancellationToken ct)
     {
-        var result = await runner.RunAsync(new ProcessSpec(Program, ["--force", "remove", "increments", "--older-than", Epoch(time), repository]), ct);
-        if (!result.Succeeded)
-            throw new ToolFailedException(Program, result.ExitCode, result.Stderr + result.Stdout);
+        await runner.RunCheckedAsync(new ProcessSpec(Program, ["--force", "remove", "increments", "--older-than", Epoch(time), repository]), ct, withStdout: true);
     }
 
     private static string Epoch(DateTime utc) =>

@@ -38,16 +38,12 @@ public sealed class Tar(IProcessRunner runner)
     /// </summary>
     public async Task ExtractAsync(string archive, string targetDir, CancellationToken ct)
     {
-        var result = await runner.RunAsync(new ProcessSpec(Program, ["-C", targetDir, "-x", "-p", "-f", archive]), ct);
-        if (!result.Succeeded)
-            throw new ToolFailedException(Program, result.ExitCode, result.Stderr);
+        await runner.RunCheckedAsync(new ProcessSpec(Program, ["-C", targetDir, "-x", "-p", "-f", archive]), ct);
     }
 
     /// <summary><c>tar -t</c>: reads the whole archive (and for bzip2 checks every block's CRC); throws when it cannot.</summary>
     public async Task CheckReadableAsync(string archive, bool bzip2, CancellationToken ct)
     {
-        var result = await runner.RunAsync(new ProcessSpec(Program, [bzip2 ? "-tjf" : "-tf", archive]) { StdoutFile = "/dev/null" }, ct);
-        if (!result.Succeeded)
-            throw new ToolFailedException(Program, result.ExitCode, result.Stderr);
+        await runner.RunCheckedAsync(new ProcessSpec(Program, [bzip2 ? "-tjf" : "-tf", archive]) { StdoutFile = "/dev/null" }, ct);
     }
 }

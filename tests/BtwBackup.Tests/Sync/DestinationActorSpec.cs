@@ -4,6 +4,7 @@ using BtwBackup.Backup;
 using BtwBackup.Hosting;
 using BtwBackup.ObjectStore;
 using BtwBackup.Sync;
+using BtwBackup.Testing;
 using Xunit;
 
 namespace BtwBackup.Tests.Sync;

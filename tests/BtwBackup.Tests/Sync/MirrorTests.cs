@@ -1,5 +1,6 @@
 using BtwBackup.ObjectStore;
 using BtwBackup.Sync;
+using BtwBackup.Testing;
 using Xunit;
 
 namespace BtwBackup.Tests.Sync;

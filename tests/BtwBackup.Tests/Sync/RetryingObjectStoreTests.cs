@@ -1,4 +1,5 @@
 using BtwBackup.ObjectStore;
+using BtwBackup.Testing;
 using Xunit;
 
 namespace BtwBackup.Tests.Sync;

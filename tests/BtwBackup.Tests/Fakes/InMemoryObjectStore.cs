@@ -2,10 +2,12 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 
-namespace BtwBackup.ObjectStore;
+using BtwBackup.ObjectStore;
+
+namespace BtwBackup.Testing;
 
 /// <summary>
-/// An object store in memory, for actor and engine tests. It honours the same contract as S3
+/// An object store in memory, for actor and engine tests (a test double: it never ships). It honours the same contract as S3
 /// (byte-order listings in pages, exact content) and takes an optional fault per operation, so
 /// a test can make exactly one call fail.
 /// </summary>
