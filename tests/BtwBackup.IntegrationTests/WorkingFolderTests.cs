@@ -41,4 +41,36 @@ public sealed class WorkingFolderTests : IDisposable
         Assert.Equal("ff", await _box.ShapeAsync("www"));
         Assert.Equal(["backup", "config.py", "src"], Directory.GetFileSystemEntries(wd).Select(Path.GetFileName).Order());
     }
+    [Fact]
+    public async Task Fs_and_run_apply_the_same_policy_to_a_tree_that_a_configured_source_declares()
+    {
+        var src = _box.MakeTree("www");
+        // The working folder says 10 increments; the source of btw-backup.conf says none: the source wins, for fs as for run.
+        await _box.InitAsync("rdiff", src, "www");
+        _box.WriteConfig($$"""
+            root-path = "{{_box.Root}}"
+            sources { www { type = rdiff, path = "{{src}}", dst = "www", max-incremental-count = 0 } }
+            """);
+
+        await _box.QuietOkAsync("fs", src, "www");
+        foreach (var expected in new[] { "ff", "fff" })
+        {
+            await Sandbox.NextSecondAsync();
+            File.AppendAllText(Path.Combine(src, "a.txt"), "x");
+            if (expected == "ff")
+                await _box.QuietOkAsync("fs", src, "www");
+            else
+                Assert.Equal(0, (await _box.RunAsync("run")).ExitCode);
+            Assert.Equal(expected, await _box.ShapeAsync("www"));
+        }
+
+        // A tree that no source declares keeps its working folder's settings: an increment.
+        var other = _box.MakeTree("other");
+        await _box.InitAsync("rdiff", other, "other");
+        await _box.QuietOkAsync("fs", other, "other");
+        await Sandbox.NextSecondAsync();
+        File.AppendAllText(Path.Combine(other, "a.txt"), "x");
+        await _box.QuietOkAsync("fs", other, "other");
+        Assert.Equal("fi", await _box.ShapeAsync("other"));
+    }
 }
