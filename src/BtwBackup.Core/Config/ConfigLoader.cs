@@ -21,6 +21,22 @@ public static class ConfigLoader
 
     public static HoconConfig Reference => ReferenceConfig.Value;
 
+    private static readonly Lazy<GeneralSettings> BuiltinSettings = new(() =>
+        FromHocon("/", ConfigurationFactory.ParseString("root-path = \"/\"").WithFallback(Reference), "the embedded reference"));
+
+    /// <summary>
+    /// The settings of a btw-backup.conf that sets nothing: read from the embedded reference,
+    /// the one place where defaults are written (<see cref="SeriesPolicy.Default"/>,
+    /// <see cref="SyncSettings.Default"/>, <see cref="DaemonSettings.Default"/> come from here).
+    /// </summary>
+    public static GeneralSettings Builtin => BuiltinSettings.Value;
+
+    /// <summary>A key every file falls back to in the reference: missing there is a bug of the build, not of the user.</summary>
+    private static InvalidOperationException NotInReference(string key) => new($"the embedded reference hocon/btw-backup.conf has no value for {key}");
+
+    /// <summary>A policy no reference gives: <see cref="FromHocon"/> reads defaults.* with it, and finds both keys in the reference.</summary>
+    private static readonly SeriesPolicy NoPolicy = new(-1, TimeSpan.MinValue);
+
     internal static string ReadResource(string name)
     {
         using var stream = typeof(ConfigLoader).Assembly.GetManifestResourceStream(name)
@@ -168,34 +184,36 @@ public static class ConfigLoader
     {
         var root = Str(config, "root-path", path)
             ?? throw new ConfigException("you must specify root-path in the general configuration");
-        var logFile = Str(config, "log-file", path) ?? "btw-backup.log";
-        var level = (Str(config, "log-level", path) ?? "INFO").ToUpperInvariant();
+        var logFile = Str(config, "log-file", path) ?? throw NotInReference("log-file");
+        var level = (Str(config, "log-level", path) ?? throw NotInReference("log-level")).ToUpperInvariant();
         if (level is not ("DEBUG" or "INFO" or "WARNING" or "ERROR"))
             throw new ConfigException($"{path}: log-level must be DEBUG, INFO, WARNING or ERROR, not '{level}'");
-        var defaults = ReadPolicy(config, "defaults.", SeriesPolicy.Default, path);
+        var defaults = ReadPolicy(config, "defaults.", NoPolicy, path);
+        if (defaults.MaxIncrementalCount == NoPolicy.MaxIncrementalCount || defaults.MaxIncrementalSpan == NoPolicy.MaxIncrementalSpan)
+            throw NotInReference("defaults.max-incremental-*");
         return new GeneralSettings(
             configDir,
             ValidateRoot(root),
             defaults,
             Path.Combine(configDir, logFile),
             level,
-            Duration(config, "lock-timeout", path, TimeSpan.FromDays(7)) ?? TimeSpan.FromHours(1),
+            Duration(config, "lock-timeout", path, TimeSpan.FromDays(7)) ?? throw NotInReference("lock-timeout"),
             path)
         {
             Sources = SourcesReader.Read(config, defaults, path),
             Destinations = DestinationsReader.Read(config, path),
             Sync = new SyncSettings(
-                Int(config, "sync.parallelism", path, min: 1, max: 256) ?? SyncSettings.Default.Parallelism,
-                Duration(config, "sync.history-window", path, MaxSpan) ?? SyncSettings.Default.HistoryWindow,
-                Int(config, "sync.snapshot-every", path, min: 1, max: 1_000_000) ?? SyncSettings.Default.SnapshotEvery)
+                Int(config, "sync.parallelism", path, min: 1, max: 256) ?? throw NotInReference("sync.parallelism"),
+                Duration(config, "sync.history-window", path, MaxSpan) ?? throw NotInReference("sync.history-window"),
+                Int(config, "sync.snapshot-every", path, min: 1, max: 1_000_000) ?? throw NotInReference("sync.snapshot-every"))
             {
                 PostgresJournal = Journal(config, path),
-                MaxDelete = Int(config, "sync.max-delete", path, min: 0, max: 100_000_000) ?? SyncSettings.Default.MaxDelete,
+                MaxDelete = Int(config, "sync.max-delete", path, min: 0, max: 100_000_000) ?? throw NotInReference("sync.max-delete"),
             },
             Daemon = ReadDaemon(config, path, configDir),
-            PassParallelism = Int(config, "run.parallelism", path, min: 1, max: 256) ?? 2,
+            PassParallelism = Int(config, "run.parallelism", path, min: 1, max: 256) ?? throw NotInReference("run.parallelism"),
             RetentionZone = ReadZone(config, path),
-            PruneAfterPass = Flag(config, "retention.after-pass", path) ?? false,
+            PruneAfterPass = Flag(config, "retention.after-pass", path) ?? throw NotInReference("retention.after-pass"),
         };
     }
 
@@ -256,10 +274,9 @@ public static class ConfigLoader
         if ((certificate is null) != (key is null))
             throw new ConfigException($"{path}: daemon.tls needs both certificate and key (PEM files), or neither");
         var tls = certificate is null ? null : new Daemon.TlsSettings(Path.Combine(configDir, certificate), Path.Combine(configDir, key!));
-        var hostname = Str(config, "daemon.hostname", path) ?? DaemonSettings.Default.Hostname;
-        var portText = Str(config, "daemon.port", path);
-        var port = DaemonSettings.DefaultPort;
-        if (portText is not null && !(int.TryParse(portText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out port) && port is >= 1 and <= 65535))
+        var hostname = Str(config, "daemon.hostname", path) ?? throw NotInReference("daemon.hostname");
+        var portText = Str(config, "daemon.port", path) ?? throw NotInReference("daemon.port");
+        if (!(int.TryParse(portText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port is >= 1 and <= 65535))
             throw new ConfigException($"{path}: daemon.port must be a TCP port (1 to 65535), not '{portText}'");
         var text = Str(config, "daemon.schedule", path);
         Cronos.CronExpression? schedule = null;

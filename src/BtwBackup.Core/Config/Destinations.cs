@@ -10,13 +10,14 @@ public sealed record DestinationSettings(string Name, string Uri, string Prefix,
 /// <summary>How syncs run and how long the journal keeps its history.</summary>
 public sealed record SyncSettings(int Parallelism, TimeSpan HistoryWindow, int SnapshotEvery)
 {
-    public static readonly SyncSettings Default = new(8, TimeSpan.FromDays(90), 200);
+    /// <summary><c>sync</c> of the embedded reference.</summary>
+    public static SyncSettings Default => ConfigLoader.Builtin.Sync;
 
     /// <summary>Null: the embedded default, SQLite in the configuration directory. Else a PostgreSQL connection string.</summary>
     public string? PostgresJournal { get; init; }
 
     /// <summary>sync.max-delete: a sync that would delete more objects in one folder stops before deleting any (see DeletionGuard).</summary>
-    public int MaxDelete { get; init; } = Sync.DeletionLimits.DefaultMaxDelete;
+    public required int MaxDelete { get; init; }
 
     public override string ToString() => $"SyncSettings {{ Parallelism = {Parallelism}, HistoryWindow = {HistoryWindow}, SnapshotEvery = {SnapshotEvery}, Journal = {(PostgresJournal is null ? "sqlite" : "postgresql")} }}";
 }

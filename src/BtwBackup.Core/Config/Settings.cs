@@ -3,7 +3,8 @@ namespace BtwBackup.Config;
 /// <summary>When an rdiff-backup series starts a new full backup, and which of its points a retention policy keeps (null: all).</summary>
 public sealed record SeriesPolicy(int MaxIncrementalCount, TimeSpan MaxIncrementalSpan)
 {
-    public static readonly SeriesPolicy Default = new(10, TimeSpan.FromHours(24));
+    /// <summary><c>defaults</c> of the embedded reference.</summary>
+    public static SeriesPolicy Default => ConfigLoader.Builtin.Defaults;
 
     public Retention.RetentionPolicy? Retention { get; init; }
 }
@@ -30,13 +31,30 @@ public sealed record GeneralSettings(
     /// <summary>The S3 destinations that mirror root (none: backups stay local).</summary>
     public System.Collections.Immutable.ImmutableList<DestinationSettings> Destinations { get; init; } = [];
 
-    public SyncSettings Sync { get; init; } = SyncSettings.Default;
+    public SyncSettings Sync
+    {
+        get => _sync ?? SyncSettings.Default;
+        init => _sync = value;
+    }
 
     /// <summary>Where the daemon listens and when it runs a pass.</summary>
-    public DaemonSettings Daemon { get; init; } = DaemonSettings.Default;
+    public DaemonSettings Daemon
+    {
+        get => _daemon ?? DaemonSettings.Default;
+        init => _daemon = value;
+    }
 
     /// <summary>How many sources a pass (<c>run</c>) backs up at once.</summary>
-    public int PassParallelism { get; init; } = 2;
+    public int PassParallelism
+    {
+        get => _passParallelism ?? ConfigLoader.Builtin.PassParallelism;
+        init => _passParallelism = value;
+    }
+
+    // Unset (settings built in code, as tests do): the embedded reference's, read when asked.
+    private readonly SyncSettings? _sync;
+    private readonly DaemonSettings? _daemon;
+    private readonly int? _passParallelism;
 
     /// <summary>retention.timezone: the zone in which retention counts days, weeks, months and years.</summary>
     public TimeZoneInfo RetentionZone { get; init; } = TimeZoneInfo.Local;
@@ -125,9 +143,10 @@ public static class SourceTypes
 /// <summary>The daemon's address (loopback by default), its TLS, and its schedule (a cron expression; null: on demand only).</summary>
 public sealed record DaemonSettings(string Hostname, int Port, Cronos.CronExpression? Schedule, string? ScheduleText)
 {
-    public const int DefaultPort = 4718;
+    /// <summary><c>daemon</c> of the embedded reference.</summary>
+    public static DaemonSettings Default => ConfigLoader.Builtin.Daemon;
 
-    public static readonly DaemonSettings Default = new("127.0.0.1", DefaultPort, null, null);
+    public static int DefaultPort => Default.Port;
 
     /// <summary>daemon.tls: pinned mutual TLS on the daemon's port (null: plain TCP, loopback only).</summary>
     public Daemon.TlsSettings? Tls { get; init; }

@@ -86,15 +86,27 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Fact]
-    public void The_embedded_reference_holds_every_default()
+    public void The_defaults_are_the_values_written_in_the_reference_file_itself()
     {
+        // The reference as a user reads it, parsed here on its own: the program has no other source of defaults.
+        var file = Akka.Configuration.ConfigurationFactory.ParseString(
+            File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "../../../../../hocon/btw-backup.conf")));
+        TimeSpan Span(string key) => Durations.Parse(file.GetString(key));
+
         var s = LoadHocon("root-path = \"/srv/backups\"");
         Assert.Equal("/srv/backups", s.RootPath);
-        Assert.Equal(new SeriesPolicy(10, TimeSpan.FromHours(24)), s.Defaults);
-        Assert.Equal(Path.Combine(_dir, "btw-backup.log"), s.LogFile);
-        Assert.Equal("INFO", s.LogLevel);
-        Assert.Equal(TimeSpan.FromHours(1), s.LockTimeout);
+        Assert.Equal(new SeriesPolicy(file.GetInt("defaults.max-incremental-count"), Span("defaults.max-incremental-span")), s.Defaults);
         Assert.Equal(SeriesPolicy.Default, s.Defaults);
+        Assert.Null(s.Defaults.Retention);
+        Assert.Equal(Path.Combine(_dir, file.GetString("log-file")), s.LogFile);
+        Assert.Equal(file.GetString("log-level"), s.LogLevel);
+        Assert.Equal(Span("lock-timeout"), s.LockTimeout);
+        Assert.Equal((file.GetInt("sync.parallelism"), Span("sync.history-window"), file.GetInt("sync.snapshot-every"), file.GetInt("sync.max-delete")),
+            (s.Sync.Parallelism, s.Sync.HistoryWindow, s.Sync.SnapshotEvery, s.Sync.MaxDelete));
+        Assert.Equal((file.GetString("daemon.hostname"), file.GetInt("daemon.port"), file.GetInt("run.parallelism"), file.GetBoolean("retention.after-pass")),
+            (s.Daemon.Hostname, s.Daemon.Port, s.PassParallelism, s.PruneAfterPass));
+        Assert.Equal(s.Sync, SyncSettings.Default);
+        Assert.Equal(s.Daemon, DaemonSettings.Default);
     }
 
     [Fact]
