@@ -9,9 +9,8 @@ namespace BtwBackup.Sync;
 /// </summary>
 public sealed record DeletionLimits(int MaxDelete, bool AllowDeletes = false)
 {
-    public const int DefaultMaxDelete = 1000;
-
-    public static readonly DeletionLimits Default = new(DefaultMaxDelete);
+    /// <summary>sync.max-delete of the embedded reference, nothing allowed beyond it.</summary>
+    public static DeletionLimits Default => new(Config.SyncSettings.Default.MaxDelete);
 
     public IReadOnlySet<string> Planned { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 }

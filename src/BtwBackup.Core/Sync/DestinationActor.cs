@@ -6,8 +6,12 @@ using BtwBackup.Backup;
 
 namespace BtwBackup.Sync;
 
-/// <summary>Where and how a destination is mirrored, and how its journal is kept. <see cref="MaxDelete"/>: sync.max-delete.</summary>
-public sealed record DestinationOptions(string Name, Mirror Mirror, TimeSpan HistoryWindow, int SnapshotEvery = 200, string? LegacyStateFile = null, int MaxDelete = DeletionLimits.DefaultMaxDelete);
+/// <summary>
+/// Where and how a destination is mirrored, and how its journal is kept. <see cref="MaxDelete"/>:
+/// sync.max-delete. Left null, <see cref="SnapshotEvery"/> and <see cref="MaxDelete"/> are the
+/// embedded reference's.
+/// </summary>
+public sealed record DestinationOptions(string Name, Mirror Mirror, TimeSpan HistoryWindow, int? SnapshotEvery = null, string? LegacyStateFile = null, int? MaxDelete = null);
 
 /// <summary>
 /// One destination's sync state, persisted: the only writer of it. "push P" and "sync P" are
@@ -109,7 +113,7 @@ public sealed class DestinationActor : ReceivePersistentActor
 
         var (path, sync) = run.Todo.Peek();
         var mirror = _options.Mirror;
-        var limits = new DeletionLimits(_options.MaxDelete, run.AllowDeletes) { Planned = _state.Planned.ToHashSet(StringComparer.Ordinal) };
+        var limits = new DeletionLimits(_options.MaxDelete ?? Config.SyncSettings.Default.MaxDelete, run.AllowDeletes) { Planned = _state.Planned.ToHashSet(StringComparer.Ordinal) };
         var task = sync ? mirror.SyncAsync(path, limits, _cts.Token) : mirror.PushAsync(path, _cts.Token);
         task.PipeTo(Self,
             success: r => new PathTransferred(path, sync, r),
@@ -166,7 +170,7 @@ public sealed class DestinationActor : ReceivePersistentActor
     {
         _state = _state.Apply(e);
         _eventTimes[LastSequenceNr] = e.At;
-        if (++_sinceSnapshot >= _options.SnapshotEvery)
+        if (++_sinceSnapshot >= (_options.SnapshotEvery ?? Config.SyncSettings.Default.SnapshotEvery))
         {
             _sinceSnapshot = 0;
             SaveSnapshot(_state);
