@@ -124,7 +124,8 @@ public static class Program
     /// <summary>
     /// <c>serve</c>: holds the configuration directory's lock for its whole life, serves until
     /// SIGTERM or SIGINT, then cancels the backups in flight, waits until they have cleaned up
-    /// (what was not synced stays pending in the journal), and stops.
+    /// (what was not synced stays pending in the journal), and stops. SIGHUP reloads the
+    /// configuration (see <see cref="Reconfigure"/>).
     /// </summary>
     private static async Task<int> ServeAsync(GeneralSettings settings, CancellationToken stop)
     {
@@ -150,6 +151,19 @@ public static class Program
         }
 
         var (system, door, orchestrator) = daemonSystems;
+        // SIGHUP: the configuration is read again and validated first; a bad one changes nothing.
+        using var reload = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            try
+            {
+                orchestrator.Tell(new Reconfigure(ConfigLoader.LoadGeneral(configDir)));
+            }
+            catch (Exception e)
+            {
+                system.Log.Error("configuration not reloaded, the running one stays: {0}", e.Message);
+            }
+        });
         system.Log.Info("daemon: serving {0} on {1}:{2} (pid {3}); schedule: {4}", configDir, daemon.Hostname, daemon.Port, Environment.ProcessId,
             daemon.ScheduleText is null ? "none, passes on demand" : $"\"{daemon.ScheduleText}\", next pass {(daemon.NextRun(DateTime.UtcNow) is { } next ? SummaryFormat.Time(next) : "never")}");
         try

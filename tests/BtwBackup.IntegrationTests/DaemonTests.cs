@@ -170,6 +170,48 @@ public sealed class DaemonTests : IDisposable
     }
 
     [Fact]
+    public async Task SIGHUP_reloads_the_sources_and_a_bad_configuration_changes_nothing()
+    {
+        var www = _box.MakeTree("www");
+        var notes = _box.MakeTree("notes");
+        Configure($$"""www { type = tar, path = "{{www}}", dst = "www" }""");
+        await using var daemon = await DaemonProcess.StartAsync(_box);
+
+        async Task HangUpAsync(string logLine)
+        {
+            var before = daemon.Output.Split('\n').Count(l => l.Contains(logLine, StringComparison.Ordinal));
+            Assert.Equal(0, (await Sandbox.ShellAsync("kill", "-HUP", daemon.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture))).ExitCode);
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (daemon.Output.Split('\n').Count(l => l.Contains(logLine, StringComparison.Ordinal)) == before && DateTime.UtcNow < deadline)
+                await Task.Delay(50);
+            Assert.True(daemon.Output.Split('\n').Count(l => l.Contains(logLine, StringComparison.Ordinal)) > before, "no '" + logLine + "' in:\n" + daemon.Output);
+        }
+
+        // A second source, and the journal moved: the source applies at once, the journal after a restart.
+        Configure($$"""
+            www   { type = tar, path = "{{www}}", dst = "www" }
+            notes { type = tar, path = "{{notes}}", dst = "notes" }
+            """);
+        File.AppendAllText(Path.Combine(_box.ConfigDir, "btw-backup.conf"), "sync.parallelism = 3\n");
+        await HangUpAsync("configuration reloaded from ");
+        Assert.Contains("configuration: sync changed; the daemon keeps the running values until it is restarted", daemon.Output, StringComparison.Ordinal);
+        var run = await _box.RunAsync("run");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal(2, run.StdoutLines.Count(l => l.Contains(" backed up (full) ", StringComparison.Ordinal)));
+        Assert.Equal(Sandbox.FileHashes(_box.Root), await RemoteAsync());
+
+        // notes removed, with a typo: the daemon says why and goes on with what it had, notes included.
+        Configure($$"""www { type = tar, path = "{{www}}", dst = "www", max-incremental-cont = 3 }""");
+        await HangUpAsync("configuration not reloaded, the running one stays: ");
+        Assert.True(daemon.Output.Contains("btw-backup.conf:4: sources.www: unknown setting 'max-incremental-cont' for a tar source (did you mean max-incremental-count?)", StringComparison.Ordinal), daemon.Output);
+        // (The file fixed, not yet reloaded: the CLI can read it; the daemon still runs the last good one.)
+        Configure($$"""www { type = tar, path = "{{www}}", dst = "www" }""");
+        var again = await _box.RunAsync("run");
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Contains(again.StdoutLines, l => l.StartsWith("  notes  unchanged at ", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Killed_during_a_pass_upload_then_started_again_a_sync_leaves_the_server_equal_to_root()
     {
         var bulk = Directory.CreateDirectory(Path.Combine(_box.Dir, "bulk")).FullName;

@@ -43,6 +43,14 @@ public sealed record OrchestratorServices(
 /// <summary>Who serves, where and since when.</summary>
 public sealed record DaemonInfo(DateTime Since, int Pid, string Address);
 
+/// <summary>
+/// The daemon re-read its configuration (SIGHUP) and found it valid: sources, defaults,
+/// retention, the schedule and run.parallelism apply from the next job; what the running
+/// daemon is built on (root-path, destinations, sync, the daemon's address and TLS, the log)
+/// keeps its running value until a restart, and the log says which changed.
+/// </summary>
+public sealed record Reconfigure(GeneralSettings Settings);
+
 /// <summary>Stop taking work, cancel the backups in flight, and answer <see cref="Drained"/> once none is left.</summary>
 public sealed record Drain;
 
@@ -60,7 +68,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
 {
     public const string Name = "orchestrator";
 
-    private readonly OrchestratorServices _services;
+    private OrchestratorServices _services;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<long, JobOwner> _jobs = new();
     private readonly Dictionary<string, (int Consecutive, DateTime At)> _failures = new(StringComparer.Ordinal);
@@ -135,6 +143,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         Receive<BackupFailed>(Failed);
         Receive<ScheduledPass>(Scheduled);
         Receive<DelayedStart>(d => d.Source.Tell(d.Start));
+        Receive<Reconfigure>(Reconfigured);
         Receive<Drain>(_ =>
         {
             _draining = true;
@@ -154,6 +163,39 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    private void Reconfigured(Reconfigure reconfigure)
+    {
+        var old = _services.Settings;
+        var fresh = reconfigure.Settings;
+        var needRestart = new List<string>();
+        if (fresh.RootPath != old.RootPath)
+            needRestart.Add("root-path");
+        if (!fresh.Destinations.SequenceEqual(old.Destinations))
+            needRestart.Add("destinations");
+        if (fresh.Sync != old.Sync)
+            needRestart.Add("sync");
+        if (fresh.Daemon with { Schedule = null, ScheduleText = null } != old.Daemon with { Schedule = null, ScheduleText = null })
+            needRestart.Add("daemon.hostname, daemon.port, daemon.tls");
+        if (fresh.LogFile != old.LogFile || fresh.LogLevel != old.LogLevel)
+            needRestart.Add("log-file, log-level");
+        var applied = fresh with
+        {
+            RootPath = old.RootPath,
+            Destinations = old.Destinations,
+            Sync = old.Sync,
+            LogFile = old.LogFile,
+            LogLevel = old.LogLevel,
+            Daemon = old.Daemon with { Schedule = fresh.Daemon.Schedule, ScheduleText = fresh.Daemon.ScheduleText },
+        };
+        _services = _services with { Settings = applied };
+        _log.Info("configuration reloaded from {0}: {1} source(s) ({2}); schedule: {3}", fresh.LoadedFrom, applied.Sources.Count,
+            string.Join(", ", applied.Sources.Select(s => s.Name)), applied.Daemon.ScheduleText ?? "none");
+        if (needRestart.Count > 0)
+            _log.Warning("configuration: {0} changed; the daemon keeps the running values until it is restarted", string.Join("; ", needRestart));
+        Timers.Cancel("schedule");
+        ScheduleNext();
+    }
 
     public static Props Props(OrchestratorServices services, Func<string, Props>? sourceProps = null) =>
         Akka.Actor.Props.Create(() => new Orchestrator(services, sourceProps));
