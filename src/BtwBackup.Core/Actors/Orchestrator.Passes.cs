@@ -72,7 +72,7 @@ public sealed partial class Orchestrator
         CheckDrained();
     }
 
-    private sealed record PassBroken(IReadOnlyList<string> Lines);
+    private sealed record PassBroken(IReadOnlyList<string> Lines) : IMessage;
 
     private void ScheduleNext()
     {

@@ -14,7 +14,7 @@ namespace BtwBackup.Actors;
 /// <summary><c>prune</c>: retention applied, each destination told first, then a sync of what changed.</summary>
 public sealed partial class Orchestrator
 {
-    private sealed record Pruned(IActorRef ReplyTo, ImmutableList<SeriesPrune> Series, bool Json, bool DryRun);
+    private sealed record Pruned(IActorRef ReplyTo, ImmutableList<SeriesPrune> Series, bool Json, bool DryRun) : IMessage;
 
     private void Prune(PruneSeries prune)
     {
@@ -133,7 +133,7 @@ public sealed partial class Orchestrator
             StartPrune(dsts, dryRun: false, series => new PrunedForPass(pass, skipped.AddRange(series)));
     }
 
-    private sealed record PrunedForPass(IActorRef Pass, ImmutableList<SeriesPrune> Series);
+    private sealed record PrunedForPass(IActorRef Pass, ImmutableList<SeriesPrune> Series) : IMessage;
 
     private void Finish(PrunedForPass pruned)
     {

@@ -49,12 +49,12 @@ public sealed record DaemonInfo(DateTime Since, int Pid, string Address);
 /// daemon is built on (root-path, destinations, sync, the daemon's address and TLS, the log)
 /// keeps its running value until a restart, and the log says which changed.
 /// </summary>
-public sealed record Reconfigure(GeneralSettings Settings);
+public sealed record Reconfigure(GeneralSettings Settings) : IMessage;
 
 /// <summary>Stop taking work, cancel the backups in flight, and answer <see cref="Drained"/> once none is left.</summary>
-public sealed record Drain;
+public sealed record Drain : IMessage;
 
-public sealed record Drained;
+public sealed record Drained : IMessage;
 
 /// <summary>
 /// The root of the tree (/user/orchestrator). Turns CLI commands into work: backups go to one
@@ -134,6 +134,8 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
             Context.Unwatch(Sender);
             _pass = null;
             _passReplyTo = null;
+            // The pass is off the books before its requester hears of it, and the reply is on its way before a drain ends.
+            f.ReplyTo.Tell(f.Reply);
             CheckDrained();
         });
         Receive<PassBroken>(b => PassEnded(b.Lines));
@@ -206,13 +208,13 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         public string Source { get; init; } = "";
     }
 
-    private sealed record ReplyWith(IActorRef ReplyTo, CommandReply Reply);
+    private sealed record ReplyWith(IActorRef ReplyTo, CommandReply Reply) : RoundTag;
 
-    private sealed record ToPass(IActorRef Pass);
+    private sealed record ToPass(IActorRef Pass) : RoundTag;
 
-    private sealed record ScheduledPass(DateTime At);
+    private sealed record ScheduledPass(DateTime At) : IMessage;
 
-    private sealed record PassResolved(ImmutableList<PassItem> Items, IActorRef ReplyTo, bool Json, IActorRef? ProgressTo);
+    private sealed record PassResolved(ImmutableList<PassItem> Items, IActorRef ReplyTo, bool Json, IActorRef? ProgressTo) : IMessage;
 
     protected override void PreStart()
     {
@@ -383,9 +385,9 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
             failure: e => new Refused(replyTo, ErrorReport.Lines(e)));
     }
 
-    private sealed record Resolved(BackupJob Job, IActorRef ReplyTo, IActorRef? ProgressTo);
+    private sealed record Resolved(BackupJob Job, IActorRef ReplyTo, IActorRef? ProgressTo) : IMessage;
 
-    private sealed record Refused(IActorRef ReplyTo, IReadOnlyList<string> Lines);
+    private sealed record Refused(IActorRef ReplyTo, IReadOnlyList<string> Lines) : IMessage;
 
     private void Start(BackupJob job, JobOwner owner, IActorRef? progressTo, string? sourceName = null)
     {
@@ -422,7 +424,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     }
 
     /// <summary>A job held back by its source's backoff, due now.</summary>
-    private sealed record DelayedStart(IActorRef Source, StartBackup Start);
+    private sealed record DelayedStart(IActorRef Source, StartBackup Start) : IMessage;
 
     /// <summary>Tells a job's owner it was interrupted (the daemon drains), as a source would.</summary>
     private void Interrupted(JobOwner owner, long jobId)

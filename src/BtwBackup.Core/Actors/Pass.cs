@@ -9,19 +9,19 @@ namespace BtwBackup.Actors;
 public sealed record PassItem(string Name, string Type, string Dst, BackupJob? Job, string? Error);
 
 /// <summary>From a pass to the Orchestrator: run this job on its source; the result comes back to the pass.</summary>
-public sealed record RunSourceJob(string Source, BackupJob Job, IActorRef? ProgressTo);
+public sealed record RunSourceJob(string Source, BackupJob Job, IActorRef? ProgressTo) : IMessage;
 
 /// <summary>From a pass to the Orchestrator: every source is done, sync what they stored.</summary>
-public sealed record SyncAfterPass(ImmutableList<PendingPath> Changed);
+public sealed record SyncAfterPass(ImmutableList<PendingPath> Changed) : IMessage;
 
 /// <summary>From a pass to the Orchestrator (retention.after-pass): every source is done, prune these series before the sync.</summary>
-public sealed record PruneAfterPass(ImmutableList<string> Dsts);
+public sealed record PruneAfterPass(ImmutableList<string> Dsts) : IMessage;
 
 /// <summary>From the Orchestrator to a pass: what the prune did, and the series it changed (to sync).</summary>
-public sealed record PassPruned(ImmutableList<PassPrune> Series, ImmutableList<PendingPath> Changed);
+public sealed record PassPruned(ImmutableList<PassPrune> Series, ImmutableList<PendingPath> Changed) : IMessage;
 
-/// <summary>From a pass to the Orchestrator, for status.</summary>
-public sealed record PassFinished(PassSummary Summary);
+/// <summary>From a pass to the Orchestrator: its summary (for the log) and its reply, which the Orchestrator sends once the pass is off its books (so a next run is never refused as "already running").</summary>
+public sealed record PassFinished(PassSummary Summary, CommandReply Reply, IActorRef ReplyTo) : IMessage;
 
 /// <summary>
 /// One pass over the configured sources (a child of the Orchestrator): at most
@@ -141,9 +141,7 @@ public sealed class Pass : ReceiveActor
             stderr = stderr.Add($"{ErrorReport.Prefix}{unpruned} series could not be pruned");
         if (summary.Destinations.Any(d => !d.Ok))
             stderr = stderr.Add($"{ErrorReport.Prefix}some files were not synced; they stay pending for the next sync");
-        _replyTo.Tell(new CommandReply(summary.Ok ? ExitCode.Ok : ExitCode.Error, stdout, stderr));
-        // After the reply: a draining daemon stops once it hears this, and the reply must be on its way by then.
-        Context.Parent.Tell(new PassFinished(summary));
+        Context.Parent.Tell(new PassFinished(summary, new CommandReply(summary.Ok ? ExitCode.Ok : ExitCode.Error, stdout, stderr), _replyTo));
         Context.Stop(Self);
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
@@ -38,9 +39,10 @@ public sealed class SourceActor : ReceiveActor, IWithUnboundedStash
 
     private sealed record Running(StartBackup Request, IActorRef ReplyTo, Stopwatch Clock);
 
-    private sealed record Finished(long JobId, BackupOutcome Outcome);
+    private sealed record Finished(long JobId, BackupOutcome Outcome) : IMessage;
 
-    private sealed record Crashed(long JobId, Exception Cause);
+    /// <summary>A backup that ended in an exception, as data: the lines for its requester, and whether it was a known failure or a bug (logged with its trace where it happened).</summary>
+    private sealed record Crashed(long JobId, ImmutableList<string> Lines, string Message, bool Bug) : IMessage;
 
     private void Idle()
     {
@@ -71,11 +73,11 @@ public sealed class SourceActor : ReceiveActor, IWithUnboundedStash
         });
         Receive<Crashed>(c => c.JobId == _current?.Request.JobId, c =>
         {
-            var cause = ErrorReport.Unwrap(c.Cause);
-            if (!ErrorReport.IsExpected(cause) && cause is not OperationCanceledException)
-                throw new SourceCrashedException(_name, c.Cause);
-            _log.Warning("source {0}: backup {1} failed: {2}", _name, c.JobId, cause.Message);
-            Fail(cause);
+            Fail(c.Lines);
+            // A bug: the actor starts afresh (its supervisor restarts it); the stash goes to the new incarnation.
+            if (c.Bug)
+                throw new SourceCrashedException(_name, new InvalidOperationException(c.Message));
+            _log.Warning("source {0}: backup {1} failed: {2}", _name, c.JobId, c.Message);
             Become(Idle);
             Stash.UnstashAll();
         });
@@ -98,18 +100,28 @@ public sealed class SourceActor : ReceiveActor, IWithUnboundedStash
                 $"a destination did not record the sync of {path} in time (see the log): no increment was made", ct)
             : null;
         _procedure.RunAsync(start.Job, progress, announce, _cts.Token)
-            .PipeTo(Self, success: o => new Finished(jobId, o), failure: e => new Crashed(jobId, e));
+            .PipeTo(Self, success: o => new Finished(jobId, o), failure: e => CrashedWith(jobId, e));
         Become(Busy);
     }
 
     private SourceStatus Status(bool busy) => new(_name, busy);
 
+    /// <summary>A failed backup as data; a bug is logged here, with its trace, since only its lines travel on.</summary>
+    private Crashed CrashedWith(long jobId, Exception e)
+    {
+        var cause = ErrorReport.Unwrap(e);
+        var bug = !ErrorReport.IsExpected(cause) && cause is not OperationCanceledException;
+        if (bug)
+            _log.Error(cause, "source {0}: backup {1} failed on an unexpected error", _name, jobId);
+        return new Crashed(jobId, [.. ErrorReport.Lines(cause)], cause.Message, bug);
+    }
+
     /// <summary>Tells the requester of the backup in flight that it failed, and why.</summary>
-    private void Fail(Exception cause)
+    private void Fail(IReadOnlyList<string> lines)
     {
         if (_current is not { } current)
             return;
-        current.ReplyTo.Tell(new BackupFailed(current.Request.JobId, _name, [.. ErrorReport.Lines(cause)], current.Clock.Elapsed));
+        current.ReplyTo.Tell(new BackupFailed(current.Request.JobId, _name, [.. lines], current.Clock.Elapsed));
         _current = null;
     }
 
@@ -117,8 +129,9 @@ public sealed class SourceActor : ReceiveActor, IWithUnboundedStash
     {
         if (_current is { } current)
         {
+            // Thrown by a handler rather than by the backup: the backup's requester still hears of it.
             _log.Error(ErrorReport.Unwrap(reason), "source {0}: backup {1} failed on an unexpected error", _name, current.Request.JobId);
-            Fail(ErrorReport.Unwrap(reason));
+            Fail([.. ErrorReport.Lines(ErrorReport.Unwrap(reason))]);
         }
 
         _cts.Cancel();

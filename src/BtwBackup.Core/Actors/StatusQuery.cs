@@ -58,7 +58,7 @@ public sealed class StatusQuery : ReceiveActor
         ImmutableSortedDictionary<string, DestinationRecord> records, bool json, IActorRef replyTo) =>
         Akka.Actor.Props.Create(() => new StatusQuery(report, usage, destinations, names, records, json, replyTo));
 
-    private sealed record Measured(ImmutableDictionary<string, SeriesUsage> Usage);
+    private sealed record Measured(ImmutableDictionary<string, SeriesUsage> Usage) : IMessage;
 
     private void ReplyWhenComplete()
     {

@@ -6,11 +6,14 @@ using BtwBackup.Sync;
 
 namespace BtwBackup.Actors;
 
+/// <summary>Who waits for a sync round: the parent's own note, carried through the round.</summary>
+public abstract record RoundTag;
+
 /// <summary>
 /// What a sync round found: each destination's report, and each that did not sync (it stopped,
 /// or was restarting) with why. <see cref="Tag"/> says who waits for it.
 /// </summary>
-public sealed record SyncRoundResult(object Tag, ImmutableList<SyncFinished> Finished, ImmutableSortedDictionary<string, string> Silent)
+public sealed record SyncRoundResult(RoundTag Tag, ImmutableList<SyncFinished> Finished, ImmutableSortedDictionary<string, string> Silent) : IMessage
 {
     public static string SilentLine(string destination, string why) => $"{destination} did not sync: {why}; run sync later";
 
@@ -36,7 +39,7 @@ public sealed record SyncRoundResult(object Tag, ImmutableList<SyncFinished> Fin
 /// </summary>
 public sealed class SyncRound : ReceiveActor
 {
-    public SyncRound(IActorRef? destinations, ImmutableList<PendingPath> changed, object tag, bool allowDeletes = false)
+    public SyncRound(IActorRef? destinations, ImmutableList<PendingPath> changed, RoundTag tag, bool allowDeletes = false)
     {
         Receive<AllAnswered>(a => Finish(tag, [.. a.Of<SyncFinished>()], a.Silent));
 
@@ -48,10 +51,10 @@ public sealed class SyncRound : ReceiveActor
 
     /// <param name="destinations">null: none configured, or the daemon is draining (nothing is sent).</param>
     /// <param name="allowDeletes">sync --allow-deletes: an administrator's go-ahead past the deletion limits.</param>
-    public static Props Props(IActorRef? destinations, ImmutableList<PendingPath> changed, object tag, bool allowDeletes = false) =>
+    public static Props Props(IActorRef? destinations, ImmutableList<PendingPath> changed, RoundTag tag, bool allowDeletes = false) =>
         Akka.Actor.Props.Create(() => new SyncRound(destinations, changed, tag, allowDeletes));
 
-    private void Finish(object tag, ImmutableList<SyncFinished> finished, ImmutableSortedDictionary<string, string> silent)
+    private void Finish(RoundTag tag, ImmutableList<SyncFinished> finished, ImmutableSortedDictionary<string, string> silent)
     {
         Context.Parent.Tell(new SyncRoundResult(tag, finished, silent));
         Context.Stop(Self);

@@ -26,7 +26,8 @@ public static class BackupHost
 
     public static HoconConfig ActorSystemConfig(GeneralSettings settings)
     {
-        var config = BaseConfig(settings);
+        // btw-backup's messages as data (never on the door: see MessageSerializer).
+        var config = ConfigurationFactory.ParseString(Protocol.MessageSerializer.Config).WithFallback(BaseConfig(settings));
         // The journal is opened only where there is a sync state to keep.
         if (settings.Destinations.IsEmpty)
             return config;

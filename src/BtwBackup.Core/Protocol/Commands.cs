@@ -34,7 +34,7 @@ public enum ExitCode
 [JsonDerivedType(typeof(RestoreBackup), "restore")]
 [JsonDerivedType(typeof(VerifyBackups), "verify")]
 [JsonDerivedType(typeof(PruneSeries), "prune")]
-public abstract record CliCommand;
+public abstract record CliCommand : IMessage;
 
 public sealed record InitFileTree(string Source, string Name, SourceType Type) : CliCommand;
 
@@ -82,10 +82,10 @@ public sealed class ActorProgress(IActorRef target, string source) : IProgress<s
 }
 
 /// <summary>Asks the Orchestrator to run a command; progress lines go to <paramref name="ProgressTo"/> when set.</summary>
-public sealed record ExecuteCommand(CliCommand Command, IActorRef? ProgressTo);
+public sealed record ExecuteCommand(CliCommand Command, IActorRef? ProgressTo) : IMessage;
 
 /// <summary>What the CLI prints, and its exit code. The same whether the command ran in-process or in a daemon.</summary>
-public sealed record CommandReply(ExitCode ExitCode, ImmutableList<string> Stdout, ImmutableList<string> Stderr)
+public sealed record CommandReply(ExitCode ExitCode, ImmutableList<string> Stdout, ImmutableList<string> Stderr) : IMessage
 {
     public static CommandReply Ok(params string[] stdout) => new(ExitCode.Ok, [.. stdout], []);
 
@@ -93,4 +93,4 @@ public sealed record CommandReply(ExitCode ExitCode, ImmutableList<string> Stdou
 }
 
 /// <summary>A line about work in progress, for a terminal.</summary>
-public sealed record ProgressReport(string Source, string Message);
+public sealed record ProgressReport(string Source, string Message) : IMessage;

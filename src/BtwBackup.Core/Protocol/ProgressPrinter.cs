@@ -32,9 +32,9 @@ public sealed class ProgressPrinter : ReceiveActor
 
     public static Props Props(TextWriter terminal) => Akka.Actor.Props.Create(() => new ProgressPrinter(terminal));
 
-    public sealed record Clear;
+    public sealed record Clear : IMessage;
 
-    public sealed record Cleared;
+    public sealed record Cleared : IMessage;
 }
 
 /// <summary>The CLI's use of a <see cref="ProgressPrinter"/>, in-process or as a client of the daemon.</summary>

@@ -4,6 +4,8 @@ using Akka.Event;
 using Akka.Persistence;
 using BtwBackup.Backup;
 
+using BtwBackup.Protocol;
+
 namespace BtwBackup.Sync;
 
 /// <summary>
@@ -62,10 +64,10 @@ public sealed class DestinationActor : ReceivePersistentActor
 
     private sealed record Run(long Correlation, IActorRef ReplyTo, ImmutableQueue<(string Path, bool Sync)> Todo, TransferReport Report, ImmutableList<string> Failures, bool AllowDeletes);
 
-    private sealed record PathTransferred(string Path, bool Sync, TransferReport Report);
+    private sealed record PathTransferred(string Path, bool Sync, TransferReport Report) : IMessage;
 
     /// <summary><see cref="Refused"/>: the sync deleted nothing on purpose (<see cref="DeletionGuard"/>), rather than failed.</summary>
-    private sealed record PathFailed(string Path, bool Sync, string Error, bool Refused = false);
+    private sealed record PathFailed(string Path, bool Sync, string Error, bool Refused = false) : IMessage;
 
     private void Record(RecordPending record)
     {

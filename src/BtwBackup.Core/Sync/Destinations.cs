@@ -3,6 +3,8 @@ using Akka.Actor;
 using Akka.Event;
 using BtwBackup.Backup;
 
+using BtwBackup.Protocol;
+
 namespace BtwBackup.Sync;
 
 /// <summary>What to ask of every destination.</summary>
@@ -26,7 +28,7 @@ public sealed record AskReset : DestinationAsk;
 /// has replied, stopped, or let <paramref name="Deadline"/> pass (null: no deadline, for a sync
 /// whose transfers may take hours; a destination that stops is still reported at once).
 /// </summary>
-public sealed record AskAll(long Id, DestinationAsk Ask, TimeSpan? Deadline);
+public sealed record AskAll(long Id, DestinationAsk Ask, TimeSpan? Deadline) : IMessage;
 
 /// <summary>
 /// Each destination's reply (<see cref="PendingRecorded"/>, <see cref="SyncStateReport"/>,
@@ -37,7 +39,7 @@ public sealed record AllAnswered(
     long Id,
     ImmutableList<IDestinationReply> Replies,
     ImmutableSortedDictionary<string, string> Silent,
-    ImmutableSortedDictionary<string, int> Restarts)
+    ImmutableSortedDictionary<string, int> Restarts) : IMessage
 {
     public IEnumerable<T> Of<T>() where T : IDestinationReply => Replies.OfType<T>();
 
@@ -138,9 +140,9 @@ public sealed class Destinations : ReceiveActor, IWithTimers
         public SortedDictionary<string, string> Silent { get; } = new(StringComparer.Ordinal);
     }
 
-    private sealed record DeadlinePassed(long Gathering, TimeSpan After);
+    private sealed record DeadlinePassed(long Gathering, TimeSpan After) : IMessage;
 
-    private sealed record Restart(string Destination);
+    private sealed record Restart(string Destination) : IMessage;
 
     private void Start(Slot slot)
     {

@@ -16,6 +16,7 @@ public sealed class OrchestratorSpec : TestKit, IDisposable
     private readonly GeneralSettings _settings;
 
     public OrchestratorSpec()
+        : base(SerializedMessages.Config)
     {
         _settings = new GeneralSettings(_dir, Path.Combine(_dir, "root"), SeriesPolicy.Default, Path.Combine(_dir, "log"), "INFO", TimeSpan.Zero, "test");
         WorkingFolders.Create(_dir, "/srv/bad", "bad", SourceType.Rdiff, SeriesPolicy.Default);

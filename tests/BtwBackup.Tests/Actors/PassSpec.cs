@@ -12,7 +12,7 @@ using Xunit;
 namespace BtwBackup.Tests.Actors;
 
 /// <summary><c>run</c> inside the Orchestrator: sources configured as databases, backed up by a fake procedure.</summary>
-public sealed class PassSpec : TestKit, IDisposable
+public sealed class PassSpec() : TestKit(SerializedMessages.Config), IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("btw-pass-").FullName;
 

@@ -8,7 +8,7 @@ using Xunit;
 
 namespace BtwBackup.Tests.Actors;
 
-public sealed class SourceActorSpec : TestKit
+public sealed class SourceActorSpec() : TestKit(SerializedMessages.Config)
 {
     private static FileTreeJob Job(string source) =>
         new(new WorkingFolder("/cfg/x.abc", source, SourceType.Rdiff, SeriesPolicy.Default), new SeriesLocation("/root", "dst"), null);

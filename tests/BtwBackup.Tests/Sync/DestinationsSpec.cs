@@ -8,7 +8,7 @@ using Xunit;
 namespace BtwBackup.Tests.Sync;
 
 /// <summary>The Destinations actor over stand-in destinations that answer, stay silent, stop, or answer late.</summary>
-public sealed class DestinationsSpec : TestKit
+public sealed class DestinationsSpec() : TestKit(BtwBackup.Tests.Actors.SerializedMessages.Config)
 {
     private static DestinationOptions Options(string name) => new(name, null!, TimeSpan.FromDays(90));
 
