@@ -57,9 +57,9 @@ public sealed record Drain : IMessage;
 public sealed record Drained : IMessage;
 
 /// <summary>
-/// The root of the tree (/user/orchestrator). Turns CLI commands into work: backups go to one
-/// SourceActor per source (created on first use, supervised: a child that fails is restarted,
-/// its next job waits a growing backoff, its siblings are untouched); passes run as a child
+/// The root of the tree (/user/orchestrator). Turns CLI commands into work: backups go to
+/// <see cref="Sources"/> (one SourceActor per source, with its backoff), the destinations are
+/// reached through <see cref="Sync.Destinations"/>; passes run as a child
 /// <see cref="Pass"/>; syncs as a child <see cref="SyncRound"/>; listings as piped tasks. Keeps
 /// each source's and destination's last result for <c>status</c>. Replies with a
 /// <see cref="CommandReply"/> the CLI prints as it is.
@@ -71,11 +71,11 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     private OrchestratorServices _services;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<long, JobOwner> _jobs = new();
-    private readonly Dictionary<string, (int Consecutive, DateTime At)> _failures = new(StringComparer.Ordinal);
     private IActorRef? _destinations;
     private bool _destinationsStarted;
     private readonly List<IActorRef> _drainWaiters = [];
     private readonly Func<string, Props> _sourceProps;
+    private IActorRef _sources = ActorRefs.Nobody;
     private readonly CancellationTokenSource _stopping = new();
     private PersistedStatus _status = PersistedStatus.Empty;
 
@@ -144,18 +144,10 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         Receive<BackupCompleted>(Completed);
         Receive<BackupFailed>(Failed);
         Receive<ScheduledPass>(Scheduled);
-        Receive<DelayedStart>(d => d.Source.Tell(d.Start));
         Receive<Reconfigure>(Reconfigured);
         Receive<Drain>(_ =>
         {
             _draining = true;
-            // Jobs held back by a backoff never start: their owners hear "interrupted" now.
-            foreach (var (jobId, owner) in _jobs.Where(j => Timers.IsTimerActive(("job", j.Key))).ToList())
-            {
-                _jobs.Remove(jobId);
-                Interrupted(owner, jobId);
-            }
-
             Timers.CancelAll();
             _drainWaiters.Add(Sender);
             foreach (var child in Context.GetChildren())
@@ -238,6 +230,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
             }
         }
 
+        _sources = Context.ActorOf(Sources.Props(_sourceProps, _services.SourceBackoff), Sources.Name);
         ScheduleNext();
         // The daemon opens its journal at once (a broken one shows in its log at start); a CLI
         // command only when it needs it: list, fs-init and restore never pay for it.
@@ -324,24 +317,18 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     protected override SupervisorStrategy SupervisorStrategy() => new ChildStrategy();
 
     /// <summary>
-    /// Declared by type: a source that hit a bug (<see cref="SourceCrashedException"/>; a known
-    /// failure is a result, not an exception) is restarted with a clean state, its requester
-    /// told. Any other child that throws (a pass, a sync round, a query) is stopped: restarting
-    /// it would redo its work; the log gets the details, its requester "the log has the details".
+    /// A child that throws (a pass, a sync round, a query: their failures are bugs, a source's
+    /// are handled by <see cref="Sources"/>) is stopped, never restarted: a restart would redo its
+    /// work. The log gets the details; its requester "the log has the details".
     /// </summary>
-    private sealed class ChildStrategy() : OneForOneStrategy(-1, -1, Decide, loggingEnabled: false)
+    private sealed class ChildStrategy() : OneForOneStrategy(-1, -1, _ => Directive.Stop, loggingEnabled: false)
     {
-        private static Directive Decide(Exception cause) => cause is SourceCrashedException ? Directive.Restart : Directive.Stop;
-
         public override void ProcessFailure(IActorContext context, bool restart, IActorRef child, Exception cause, ChildRestartStats stats, IReadOnlyCollection<ChildRestartStats> children)
         {
-            if (cause is not SourceCrashedException)
-                context.System.Log.Error(cause, "{0} stopped on an unexpected error", child.Path.Name);
+            context.System.Log.Error(cause, "{0} stopped on an unexpected error", child.Path.Name);
             base.ProcessFailure(context, restart, child, cause, stats, children);
         }
     }
-
-    private const string SourcePrefix = "source-";
 
     // Reading and writing the configuration directory happens in a task piped back, never in a handler.
     private void InitFileTree(InitFileTree init)
@@ -411,41 +398,17 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
             _status = _status with { Sources = _status.Sources.SetItem(name, new SourceRecord(TypeOf(job), job.Series.Dst, null, 0, null)) };
 
         // The increment waits, in the backup's task, until every destination has persisted the intent, and gives up if one is down.
-        var start = new StartBackup(jobId, job, progressTo, DestinationsRef);
-        var source = SourceFor(name);
-        if (Backoff(name) is { } wait)
-        {
-            // On this actor's timers, so that a drain cancels it.
-            _log.Info("source {0}: failed recently, its next backup starts in {1:0.0} s", name, wait.TotalSeconds);
-            Timers.StartSingleTimer(("job", jobId), new DelayedStart(source, start), wait);
-        }
-        else
-            source.Tell(start);
+        _sources.Tell(new RunJob(name, new StartBackup(jobId, job, progressTo, DestinationsRef)));
     }
-
-    /// <summary>A job held back by its source's backoff, due now.</summary>
-    private sealed record DelayedStart(IActorRef Source, StartBackup Start) : IMessage;
 
     /// <summary>Tells a job's owner it was interrupted (the daemon drains), as a source would.</summary>
     private void Interrupted(JobOwner owner, long jobId)
     {
-        var failed = new BackupFailed(jobId, owner.Source, [ErrorReport.Prefix + "interrupted"], TimeSpan.Zero);
+        var failed = Sources.Interrupted(jobId, owner.Source);
         if (owner.IsPass)
             owner.ReplyTo.Tell(failed);
         else
             owner.ReplyTo.Tell(CommandReply.Failed(failed.ErrorLines));
-    }
-
-    /// <summary>How long a source that failed <c>n</c> times in a row waits before its next job: 1 s, 2 s, 4 s... at most a minute.</summary>
-    private TimeSpan? Backoff(string name)
-    {
-        if (!_failures.TryGetValue(name, out var failure))
-            return null;
-        var delay = _services.SourceBackoff * Math.Pow(2, Math.Min(failure.Consecutive - 1, 6));
-        if (delay > TimeSpan.FromMinutes(1))
-            delay = TimeSpan.FromMinutes(1);
-        var wait = failure.At + delay - DateTime.UtcNow;
-        return wait > TimeSpan.Zero ? wait : null;
     }
 
     /// <summary>A configured source's name when the job writes into its series (so <c>fs</c> and <c>run</c> share one actor and one status), else the job's own.</summary>
@@ -458,13 +421,6 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         DatabaseJob { Target.Database: null } => "pg-globals",
         _ => "pg-dump",
     };
-
-    private IActorRef SourceFor(string sourceName)
-    {
-        var childName = SourcePrefix + Uri.EscapeDataString(sourceName);
-        var child = Context.Child(childName);
-        return child.IsNobody() ? Context.ActorOf(_sourceProps(sourceName), childName) : child;
-    }
 
     private void ListBackups(ListBackups list)
     {
@@ -509,7 +465,6 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     {
         if (!_jobs.Remove(done.JobId, out var owner))
             return;
-        _failures.Remove(owner.Source);
         var run = PassRuns.Of(done);
         Record(owner.Source, r => r with { Last = run });
         if (owner.IsPass)
@@ -523,8 +478,6 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     {
         if (!_jobs.Remove(failed.JobId, out var owner))
             return;
-        var consecutive = _failures.TryGetValue(owner.Source, out var f) ? f.Consecutive + 1 : 1;
-        _failures[owner.Source] = (consecutive, DateTime.UtcNow);
         var run = PassRuns.Of(failed);
         Record(owner.Source, r => r with { Last = run, Restarts = r.Restarts + 1, LastFailure = run.Error });
         if (owner.IsPass)

@@ -22,6 +22,9 @@ public static class SeriesPath
         var plain = string.Join('/', parts.Where(p => p is not ("" or ".")));
         if (plain.Length == 0)
             throw new ConfigException($"{what} must name a folder inside the root path, not the root itself: '{dst}'");
+        // What a destination's listing must hold (SafePath): a series whose keys a restore would refuse is refused here.
+        if (ObjectStore.SafePath.Problem(plain) is { } problem)
+            throw new ConfigException($"{what} '{dst}' {problem}");
         return plain;
     }
 

@@ -158,6 +158,7 @@ public sealed class ConfigTrustTests : IDisposable
     [InlineData("a/../../b", "the dst argument cannot go above the root path: a/../../b")]
     [InlineData("/abs", "the dst argument cannot be an absolute path")]
     [InlineData("a\nb", "the dst argument cannot hold control characters")]
+    [InlineData("a\\b", "the dst argument 'a\\b' holds a backslash")]
     public void A_dst_names_a_folder_strictly_inside_root(string dst, string message) =>
         Assert.Equal(message, Assert.Throws<ConfigException>(() => SeriesPath.Check(dst)).Message);
 
