@@ -28,6 +28,21 @@ public sealed class PruneTests : IDisposable
 
     private Task<SortedDictionary<string, string>> RemoteAsync() => _s3.DownloadAsync(_prefix, _box.Dir);
 
+    /// <summary>Each point restores (restore --at) to the state it was made from, and verify finds the series sound.</summary>
+    private async Task AssertEveryPointRestoresAsync(string dst, params string[] points)
+    {
+        foreach (var at in points)
+        {
+            var target = Path.Combine(_box.Dir, "restored-" + at.Replace(':', '-'));
+            var restore = await _box.RunAsync("restore", "--at", at, dst, target);
+            Assert.True(restore.ExitCode == 0, restore.ToString());
+            Assert.Equal("state at " + at + "\n", File.ReadAllText(Path.Combine(target, "state.txt")));
+        }
+
+        var verify = await _box.RunAsync("verify", dst);
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+    }
+
     [Fact]
     public async Task With_after_pass_on_run_backs_up_then_prunes_then_syncs_and_the_destination_equals_root()
     {
@@ -112,16 +127,7 @@ public sealed class PruneTests : IDisposable
         // The first folder is gone; the second keeps its two newest points and is named after the older of them.
         Assert.Equal("2026-11-03T02:30:00\n 2026-11-04T02:30:00\n", (await _box.RunAsync("list", "www")).Stdout);
         Assert.Contains((await _box.RunAsync("status")).StdoutLines, l => l.StartsWith("  www  rdiff -> www (2 points, ", StringComparison.Ordinal));
-        foreach (var at in new[] { "2026-11-03T02:30:00", "2026-11-04T02:30:00" })
-        {
-            var target = Path.Combine(_box.Dir, "restored-" + at.Replace(':', '-'));
-            var restore = await _box.RunAsync("restore", "--at", at, "www", target);
-            Assert.True(restore.ExitCode == 0, restore.ToString());
-            Assert.Equal("state at " + at + "\n", File.ReadAllText(Path.Combine(target, "state.txt")));
-        }
-
-        var verify = await _box.RunAsync("verify", "www");
-        Assert.True(verify.ExitCode == 0, verify.ToString());
+        await AssertEveryPointRestoresAsync("www", "2026-11-03T02:30:00", "2026-11-04T02:30:00");
         Assert.Equal(Sandbox.FileHashes(_box.Root), await RemoteAsync());
         Assert.DoesNotContain((await RemoteAsync()).Keys, k => k.StartsWith("www/2026-10-30", StringComparison.Ordinal) || k.StartsWith("www/2026-11-02", StringComparison.Ordinal));
     }
@@ -220,16 +226,7 @@ public sealed class PruneTests : IDisposable
 
         Assert.Equal("2026-11-03T02:30:00\n 2026-11-04T02:30:00\n", (await _box.RunAsync("list", "www")).Stdout);
         Assert.Equal(["2026-11-03T02:30:00"], Directory.GetFileSystemEntries(Path.Combine(_box.Root, "www")).Select(Path.GetFileName));
-        foreach (var at in new[] { "2026-11-03T02:30:00", "2026-11-04T02:30:00" })
-        {
-            var target = Path.Combine(_box.Dir, "restored-" + at.Replace(':', '-'));
-            var restore = await _box.RunAsync("restore", "--at", at, "www", target);
-            Assert.True(restore.ExitCode == 0, restore.ToString());
-            Assert.Equal("state at " + at + "\n", File.ReadAllText(Path.Combine(target, "state.txt")));
-        }
-
-        var verify = await _box.RunAsync("verify", "www");
-        Assert.True(verify.ExitCode == 0, verify.ToString());
+        await AssertEveryPointRestoresAsync("www", "2026-11-03T02:30:00", "2026-11-04T02:30:00");
         Assert.Equal(otherBefore, Sandbox.FileHashes(other));
         Assert.Equal(Sandbox.FileHashes(_box.Root), await RemoteAsync());
         Assert.Equal("", (await _box.RunAsync("sync-state", "--list")).Stdout);

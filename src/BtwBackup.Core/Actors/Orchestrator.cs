@@ -394,8 +394,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         var name = sourceName ?? NameFor(job);
         var jobId = ++_nextJob;
         _jobs[jobId] = owner with { Source = name };
-        if (!_status.Sources.ContainsKey(name))
-            _status = _status with { Sources = _status.Sources.SetItem(name, new SourceRecord(TypeOf(job), job.Series.Dst, null, 0, null)) };
+        _status = _status.Started(name, TypeOf(job), job.Series.Dst);
 
         // The increment waits, in the backup's task, until every destination has persisted the intent, and gives up if one is down.
         _sources.Tell(new RunJob(name, new StartBackup(jobId, job, progressTo, DestinationsRef)));
@@ -465,8 +464,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     {
         if (!_jobs.Remove(done.JobId, out var owner))
             return;
-        var run = PassRuns.Of(done);
-        Record(owner.Source, r => r with { Last = run });
+        Record(_status.Completed(owner.Source, PassRuns.Of(done)));
         if (owner.IsPass)
             owner.ReplyTo.Tell(done);
         else
@@ -478,8 +476,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     {
         if (!_jobs.Remove(failed.JobId, out var owner))
             return;
-        var run = PassRuns.Of(failed);
-        Record(owner.Source, r => r with { Last = run, Restarts = r.Restarts + 1, LastFailure = run.Error });
+        Record(_status.Failed(owner.Source, PassRuns.Of(failed)));
         if (owner.IsPass)
             owner.ReplyTo.Tell(failed);
         else
@@ -491,13 +488,10 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     {
         var now = DateTime.UtcNow;
         foreach (var f in result.Finished)
-        {
-            var before = _status.Destinations.GetValueOrDefault(f.Destination) ?? new DestinationRecord(null, null, null);
-            var after = f.Failures.IsEmpty
-                ? before with { LastSync = now }
-                : before with { LastError = f.Failures[0] + (f.Failures.Count > 1 ? $" (and {f.Failures.Count - 1} more)" : ""), LastErrorAt = now };
-            _status = _status with { Destinations = _status.Destinations.SetItem(f.Destination, after) };
-        }
+            _status = _status.Synced(f.Destination, f.Failures, now);
+        // A destination that stopped or stayed silent did not sync: that is its last error.
+        foreach (var (destination, why) in result.Silent)
+            _status = _status.Synced(destination, [SyncRoundResult.SilentLine(destination, why)], now);
 
         // The answer leaves once status.json has this round in it: a CLI that exits on it leaves a true status.
         var (target, message) = result.Tag switch
@@ -509,10 +503,9 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         Save().ContinueWith(_ => target.Tell(message), TaskScheduler.Default);
     }
 
-    private void Record(string source, Func<SourceRecord, SourceRecord> change)
+    private void Record(PersistedStatus status)
     {
-        var before = _status.Sources.GetValueOrDefault(source) ?? new SourceRecord("?", null, null, 0, null);
-        _status = _status with { Sources = _status.Sources.SetItem(source, change(before)) };
+        _status = status;
         Save();
     }
 

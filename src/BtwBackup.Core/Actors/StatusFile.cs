@@ -10,10 +10,36 @@ public sealed record SourceRecord(string Type, string? Dst, SourceRun? Last, int
 /// <summary>What <c>status</c> knows of a destination between processes.</summary>
 public sealed record DestinationRecord(DateTime? LastSync, string? LastError, DateTime? LastErrorAt);
 
+/// <summary>
+/// The last result of every source and destination: what status.json holds. Pure: each
+/// change returns the next status; the Orchestrator keeps the current one and the file.
+/// </summary>
 public sealed record PersistedStatus(ImmutableSortedDictionary<string, SourceRecord> Sources, ImmutableSortedDictionary<string, DestinationRecord> Destinations)
 {
     public static readonly PersistedStatus Empty = new(ImmutableSortedDictionary<string, SourceRecord>.Empty.WithComparers(StringComparer.Ordinal),
         ImmutableSortedDictionary<string, DestinationRecord>.Empty.WithComparers(StringComparer.Ordinal));
+
+    /// <summary>A source's first job: known from now on, never backed up yet.</summary>
+    public PersistedStatus Started(string source, string type, string dst) =>
+        Sources.ContainsKey(source) ? this : this with { Sources = Sources.SetItem(source, new SourceRecord(type, dst, null, 0, null)) };
+
+    public PersistedStatus Completed(string source, SourceRun run) => WithSource(source, r => r with { Last = run });
+
+    /// <summary>A failure is the last result, and counts (status shows how often a source failed, and why the last time).</summary>
+    public PersistedStatus Failed(string source, SourceRun run) => WithSource(source, r => r with { Last = run, Restarts = r.Restarts + 1, LastFailure = run.Error });
+
+    /// <summary>A sync of one destination at <paramref name="now"/>: its last sync, or its first failure line (and how many more).</summary>
+    public PersistedStatus Synced(string destination, IReadOnlyList<string> failures, DateTime now)
+    {
+        var before = Destinations.GetValueOrDefault(destination) ?? new DestinationRecord(null, null, null);
+        var after = failures.Count == 0
+            ? before with { LastSync = now }
+            : before with { LastError = failures[0] + (failures.Count > 1 ? $" (and {failures.Count - 1} more)" : ""), LastErrorAt = now };
+        return this with { Destinations = Destinations.SetItem(destination, after) };
+    }
+
+    private PersistedStatus WithSource(string source, Func<SourceRecord, SourceRecord> change) =>
+        this with { Sources = Sources.SetItem(source, change(Sources.GetValueOrDefault(source) ?? new SourceRecord("?", null, null, 0, null))) };
 }
 
 /// <summary>
