@@ -36,7 +36,7 @@ public sealed partial class Orchestrator
             return;
         }
 
-                var unknown = run.Sources.Where(n => settings.Sources.All(s => s.Name != n)).ToList();
+        var unknown = run.Sources.Where(n => settings.Sources.All(s => s.Name != n)).ToList();
         if (unknown.Count > 0)
         {
             replyTo.Tell(CommandReply.Failed([ErrorReport.Prefix + $"unknown source{(unknown.Count == 1 ? "" : "s")}: {string.Join(", ", unknown)} (configured: {string.Join(", ", settings.Sources.Select(s => s.Name))})"]));

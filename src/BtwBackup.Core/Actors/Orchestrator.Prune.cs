@@ -1,13 +1,13 @@
 using System.Collections.Immutable;
 using System.Text.Json;
 using Akka.Actor;
+using Akka.Event;
 using BtwBackup.Backup;
 using BtwBackup.Config;
 using BtwBackup.Protocol;
 using BtwBackup.Retention;
 using BtwBackup.Sync;
 using BtwBackup.Tools;
-using Akka.Event;
 
 namespace BtwBackup.Actors;
 
@@ -122,6 +122,13 @@ public sealed partial class Orchestrator
     private void PruneForPass(PruneAfterPass request)
     {
         var pass = Sender;
+        // A daemon that stops prunes nothing more: the next pass will.
+        if (_draining)
+        {
+            pass.Tell(new PassPruned([], []));
+            return;
+        }
+
         // A backup a command started meanwhile (fs, db) is still writing its series: that one waits for the next pass.
         var busy = _services.Settings.Sources.Where(s => _jobs.Values.Any(j => j.Source == s.Name)).Select(s => s.Dst).ToHashSet(StringComparer.Ordinal);
         var skipped = request.Dsts.Where(busy.Contains)

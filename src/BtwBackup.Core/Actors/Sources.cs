@@ -68,9 +68,12 @@ public sealed class Sources : ReceiveActor, IWithTimers
     public static Props Props(Func<string, Props> sourceProps, TimeSpan firstBackoff) =>
         Akka.Actor.Props.Create(() => new Sources(sourceProps, firstBackoff));
 
-    /// <summary>A source that hit a bug starts afresh (its requester was told); anything else thrown here stops the child.</summary>
-    protected override SupervisorStrategy SupervisorStrategy() =>
-        new OneForOneStrategy(-1, -1, cause => cause is SourceCrashedException ? Directive.Restart : Directive.Stop, loggingEnabled: false);
+    /// <summary>
+    /// A SourceActor throws only on a bug (a failed backup is a result): it starts afresh, and its
+    /// PreRestart tells the requester of the backup in flight and logs the trace; its waiting jobs
+    /// go to the new incarnation. Never stopped: a stopped source would leave its requesters waiting.
+    /// </summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(-1, -1, _ => Directive.Restart, loggingEnabled: false);
 
     private sealed record Due(long JobId) : IMessage;
 
