@@ -12,8 +12,8 @@ namespace BtwBackup.Cli;
 
 /// <summary>
 /// The edge: parse (no actor system for -h, --version or a usage error), load and validate the
-/// configuration, take the configuration directory's lock for commands that write, then hand
-/// the command to the Orchestrator and print its reply.
+/// configuration, hand the command to a transport (the daemon's, or the Orchestrator in this
+/// process under the configuration directory's lock) and print its reply.
 /// </summary>
 public static class Program
 {
@@ -45,27 +45,16 @@ public static class Program
             log.Write("INFO", "cli", $"{CommandLine.Prog} {string.Join(' ', args)}");
 
             var progress = !run.Quiet && Posix.IsTerminal(1) ? Console.Out : null;
-            CommandReply reply;
             var probe = System.Diagnostics.Stopwatch.StartNew();
-            var serving = await DaemonClient.IsServingAsync(settings.Daemon, interrupt.Token);
-            if (serving)
-            {
-                sentToDaemon = true;
-                // Only the daemon writes while it runs: the command goes to it, whatever it is.
-                log.Write("INFO", "cli", $"sent to the daemon on {settings.Daemon.Hostname}:{settings.Daemon.Port}");
-                reply = await DaemonClient.ExecuteAsync(settings, request.Command, progress, interrupt.Token);
-            }
-            else
-            {
-                log.Write("INFO", "cli", $"no daemon on {settings.Daemon.Hostname}:{settings.Daemon.Port} (found out in {probe.Elapsed.TotalMilliseconds:0.0} ms): working in-process");
-                using var configLock = request.Writes
-                    ? await ConfigDirLock.AcquireAsync(configDir, settings.LockTimeout,
-                        () => Console.Error.WriteLine($"{ErrorReport.Prefix}waiting for another btw-backup working on {configDir} (pid {ConfigDirLock.Holder(configDir)})"),
-                        interrupt.Token)
-                        ?? throw new ConfigException($"another btw-backup is working on {configDir} (pid {ConfigDirLock.Holder(configDir)}); gave up after {Durations.Format(settings.LockTimeout)} (lock-timeout)")
-                    : null;
-                reply = await ExecuteAsync(settings, request.Command, progress, interrupt.Token);
-            }
+            // Only the daemon writes while it runs: the command goes to it, whatever it is.
+            ICommandTransport transport = await DaemonClient.IsServingAsync(settings.Daemon, interrupt.Token)
+                ? new DaemonTransport(settings)
+                : new InProcessTransport(settings, request.Writes);
+            sentToDaemon = transport.OutlivesClient;
+            log.Write("INFO", "cli", sentToDaemon
+                ? $"sent to {transport.Where}"
+                : $"no daemon on {settings.Daemon.Hostname}:{settings.Daemon.Port} (found out in {probe.Elapsed.TotalMilliseconds:0.0} ms): working in-process");
+            var reply = await transport.ExecuteAsync(request.Command, progress, interrupt.Token);
 
             // Names from outside (S3 keys, archive members) never steer the terminal. -q keeps a
             // successful pass silent (for cron), unless its JSON was asked for.
@@ -101,25 +90,6 @@ public static class Program
     }
 
     private static bool TryLog(LogFile log, Exception e) => log.Write("ERROR", "cli", e.ToString());
-
-    private static async Task<CommandReply> ExecuteAsync(GeneralSettings settings, CliCommand command, TextWriter? progress, CancellationToken ct)
-    {
-        var (system, orchestrator) = BackupHost.Start(settings);
-        try
-        {
-            var printer = ProgressDisplay.Start(system, progress);
-            var reply = await orchestrator.Ask<CommandReply>(new ExecuteCommand(command, printer), Timeout.InfiniteTimeSpan, ct);
-            await ProgressDisplay.ClearAsync(printer);
-            return reply;
-        }
-        finally
-        {
-            await FileLogger.FlushAsync(system, TimeSpan.FromSeconds(2));
-            // Stopping the system cancels the work in flight; partial files are removed by the
-            // procedures' own clean-up and, failing that, by the next run.
-            await system.Terminate();
-        }
-    }
 
     /// <summary>
     /// <c>serve</c>: holds the configuration directory's lock for its whole life, serves until

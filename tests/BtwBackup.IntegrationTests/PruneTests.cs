@@ -233,6 +233,42 @@ public sealed class PruneTests : IDisposable
     }
 
     [Fact]
+    public async Task A_series_reached_through_a_symbolic_link_is_not_pruned_and_what_it_points_to_stays()
+    {
+        var src = _box.MakeTree("evil-src");
+        Configure($$"""evil { type = tar, path = "{{src}}", dst = "evil", retention { keep-last = 1 } }""");
+        var outside = Directory.CreateDirectory(Path.Combine(_box.Dir, "outside", "series")).FullName;
+        foreach (var day in new[] { 20, 21, 22 })
+            File.WriteAllText(Path.Combine(outside, $"2026-11-{day}T02:30:00.tbz"), "archive " + day);
+        Directory.CreateDirectory(_box.Root);
+        File.CreateSymbolicLink(Path.Combine(_box.Root, "evil"), outside);
+        var before = Sandbox.FileHashes(outside);
+
+        var prune = await _box.RunAsync("prune", "evil");
+        Assert.Equal(1, prune.ExitCode);
+        Assert.Equal($"btw-backup: evil: {Path.Combine(_box.Root, "evil")} is a symbolic link (to {outside}); prune deletes only inside root: nothing was pruned\n", prune.Stderr);
+        Assert.Equal(before, Sandbox.FileHashes(outside));
+    }
+
+    [Fact]
+    public async Task A_db_conf_that_became_wrong_is_one_line_for_list_retention_and_prune_never_a_hang()
+    {
+        var src = _box.MakeTree("www-src");
+        Configure($$"""www { type = tar, path = "{{src}}", dst = "www" }""");
+        Directory.CreateDirectory(Path.Combine(_box.ConfigDir, "db"));
+        File.WriteAllText(Path.Combine(_box.ConfigDir, "db", "shop.conf"), "retention { keep-lats = 1 }\n");
+        await _box.MakeRdiffFolderAsync("db/shop", "2026-11-02T02:30:00");
+        File.Move(Path.Combine(_box.Root, "db", "shop", "2026-11-02T02:30:00", "backup.tar"), Path.Combine(_box.Root, "db", "shop", "2026-11-02T02:30:00", "shop.dump"));
+
+        foreach (var args in new[] { new[] { "list", "--retention", "db/shop" }, ["prune", "--dry-run", "db/shop"], ["prune", "db/shop"] })
+        {
+            var r = await _box.RunAsync(args).WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(1, r.ExitCode);
+            Assert.Equal($"btw-backup: {Path.Combine(_box.ConfigDir, "db", "shop.conf")}:1: retention: unknown setting 'keep-lats' (did you mean keep-last?)\n", r.Stderr);
+        }
+    }
+
+    [Fact]
     public async Task A_series_with_an_interrupted_increment_is_not_pruned_until_the_next_backup_regresses_it()
     {
         var wwwSrc = _box.MakeTree("www-src");

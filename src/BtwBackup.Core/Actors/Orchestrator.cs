@@ -99,17 +99,17 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         _sourceProps = sourceProps ?? (name => SourceActor.Props(name, services.Backups));
 
         Receive<ExecuteCommand>(_ => _draining, _ => Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "the daemon is shutting down: try again when it is back"])));
-        Receive<ExecuteCommand>(e => e.Command is InitFileTree, e => InitFileTree((InitFileTree)e.Command));
-        Receive<ExecuteCommand>(e => e.Command is BackupFileTree, e => BackupFileTree((BackupFileTree)e.Command, e.ProgressTo));
-        Receive<ExecuteCommand>(e => e.Command is BackupDatabase, e => BackupDatabase((BackupDatabase)e.Command, e.ProgressTo));
-        Receive<ExecuteCommand>(e => e.Command is ListBackups, e => ListBackups((ListBackups)e.Command));
-        Receive<ExecuteCommand>(e => e.Command is SyncNow, e => SyncNow((SyncNow)e.Command));
-        Receive<ExecuteCommand>(e => e.Command is InspectSyncState, e => InspectSyncState((InspectSyncState)e.Command));
-        Receive<ExecuteCommand>(e => e.Command is RunPass, e => RunPass((RunPass)e.Command, Sender, e.ProgressTo));
-        Receive<ExecuteCommand>(e => e.Command is ShowStatus, e => ShowStatus((ShowStatus)e.Command));
-        Receive<ExecuteCommand>(e => e.Command is RestoreBackup, e => Restore((RestoreBackup)e.Command, e.ProgressTo));
-        Receive<ExecuteCommand>(e => e.Command is VerifyBackups, e => Verify((VerifyBackups)e.Command, e.ProgressTo));
-        Receive<ExecuteCommand>(e => e.Command is PruneSeries, e => Prune((PruneSeries)e.Command));
+        Receive<ExecuteCommand>(e => e.Command is InitFileTree, e => Guarded(() => InitFileTree((InitFileTree)e.Command)));
+        Receive<ExecuteCommand>(e => e.Command is BackupFileTree, e => Guarded(() => BackupFileTree((BackupFileTree)e.Command, e.ProgressTo)));
+        Receive<ExecuteCommand>(e => e.Command is BackupDatabase, e => Guarded(() => BackupDatabase((BackupDatabase)e.Command, e.ProgressTo)));
+        Receive<ExecuteCommand>(e => e.Command is ListBackups, e => Guarded(() => ListBackups((ListBackups)e.Command)));
+        Receive<ExecuteCommand>(e => e.Command is SyncNow, e => Guarded(() => SyncNow((SyncNow)e.Command)));
+        Receive<ExecuteCommand>(e => e.Command is InspectSyncState, e => Guarded(() => InspectSyncState((InspectSyncState)e.Command)));
+        Receive<ExecuteCommand>(e => e.Command is RunPass, e => Guarded(() => RunPass((RunPass)e.Command, Sender, e.ProgressTo)));
+        Receive<ExecuteCommand>(e => e.Command is ShowStatus, e => Guarded(() => ShowStatus((ShowStatus)e.Command)));
+        Receive<ExecuteCommand>(e => e.Command is RestoreBackup, e => Guarded(() => Restore((RestoreBackup)e.Command, e.ProgressTo)));
+        Receive<ExecuteCommand>(e => e.Command is VerifyBackups, e => Guarded(() => Verify((VerifyBackups)e.Command, e.ProgressTo)));
+        Receive<ExecuteCommand>(e => e.Command is PruneSeries, e => Guarded(() => Prune((PruneSeries)e.Command)));
         Receive<Pruned>(Finish);
         Receive<PruneAfterPass>(PruneForPass);
         Receive<PrunedForPass>(Finish);
@@ -157,6 +157,25 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>
+    /// A command's handler that throws (a configuration file that became wrong since the start,
+    /// a bug) would leave its requester waiting for ever: the requester hears why instead, and
+    /// the Orchestrator goes on (a restart would lose the jobs it keeps).
+    /// </summary>
+    private void Guarded(Action handle)
+    {
+        try
+        {
+            handle();
+        }
+        catch (Exception e)
+        {
+            if (!ErrorReport.IsExpected(e))
+                _log.Error(e, "a command failed on an unexpected error");
+            Sender.Tell(CommandReply.Failed(ErrorReport.Lines(e)));
+        }
+    }
 
     private void Reconfigured(Reconfigure reconfigure)
     {

@@ -85,9 +85,7 @@ public static class ConfigLoader
         {
             if (Directory.Exists(path))
                 throw new IOException("it is a directory");
-            if (new FileInfo(path).Length > HoconSyntax.MaxLength)
-                throw new ConfigException($"{path}: larger than {HoconSyntax.MaxLength / 1024} KiB; a btw-backup configuration is a few lines");
-            text = File.ReadAllText(path);
+            text = ReadBounded(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -98,6 +96,31 @@ public static class ConfigLoader
     }
 
     public static HoconConfig ParseHocon(string text, string path) => ParseDocument(text, path).Config;
+
+    /// <summary>
+    /// A configuration file's text, read up to <see cref="HoconSyntax.MaxLength"/> characters
+    /// and refused past them: whatever the file is (a device such as /dev/zero, a growing log),
+    /// reading it never takes more than that. IO errors are the caller's to word.
+    /// </summary>
+    internal static string ReadBounded(string path)
+    {
+        using var reader = new StreamReader(path, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        var buffer = new char[HoconSyntax.MaxLength + 1];
+        var read = 0;
+        int n;
+        while (read < buffer.Length && (n = reader.Read(buffer, read, buffer.Length - read)) > 0)
+            read += n;
+        if (read > HoconSyntax.MaxLength)
+            throw new ConfigException($"{path}: larger than {HoconSyntax.MaxLength / 1024} KiB; a btw-backup configuration is a few lines");
+        return new string(buffer, 0, read);
+    }
+
+    /// <summary><see cref="ReadBounded"/> as lines, as File.ReadAllLines gives them.</summary>
+    internal static string[] ReadBoundedLines(string path)
+    {
+        var lines = ReadBounded(path).ReplaceLineEndings("\n").Split('\n');
+        return lines.Length > 0 && lines[^1].Length == 0 ? lines[..^1] : lines;
+    }
 
     /// <summary>
     /// How long Akka's parser may take on one file. A few milliseconds are the rule; the

@@ -101,7 +101,7 @@ public sealed record S3cmdConfig(string? AccessKey, string? SecretKey, string? E
                 throw new IOException("the path holds control characters");
             if (Directory.Exists(path))
                 throw new IOException("it is a directory");
-            lines = File.ReadAllLines(path);
+            lines = ConfigLoader.ReadBoundedLines(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

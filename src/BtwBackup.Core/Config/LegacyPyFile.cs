@@ -29,7 +29,7 @@ public static partial class LegacyPyFile
         string[] lines;
         try
         {
-            lines = File.ReadAllLines(path);
+            lines = ConfigLoader.ReadBoundedLines(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

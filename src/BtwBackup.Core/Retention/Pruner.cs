@@ -39,7 +39,16 @@ public sealed class Pruner(RdiffBackup rdiff)
     {
         var dir = series.FullPath;
         if (!Directory.Exists(dir))
-            throw new BackupException($"no backups at {series.Dst}: {dir} does not exist");
+            throw new BackupException(File.Exists(dir) ? $"{series.Dst} is a file, not a series folder: nothing was pruned" : $"no backups at {series.Dst}: {dir} does not exist");
+        // A DST is checked as text; on disk, a symbolic link on the way would take the deletions out of root.
+        var current = series.RootPath;
+        foreach (var part in series.Dst.Split('/'))
+        {
+            current = Path.Combine(current, part);
+            if (new FileInfo(current).LinkTarget is { } target)
+                throw new BackupException($"{series.Dst}: {current} is a symbolic link (to {target}); prune deletes only inside root: nothing was pruned");
+        }
+
         if (!dryRun)
             await FinishInterruptedAsync(dir, ct);
 

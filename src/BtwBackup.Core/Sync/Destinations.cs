@@ -265,7 +265,10 @@ public sealed class Destinations : ReceiveActor, IWithTimers
         _gatherings.Remove(key);
         // A destination that answers is sound again: its next stop starts the backoff afresh.
         foreach (var reply in gathering.Replies)
-            _slots[reply.Destination].ConsecutiveStops = 0;
+        {
+            if (_slots.TryGetValue(reply.Destination, out var slot))
+                slot.ConsecutiveStops = 0;
+        }
         gathering.ReplyTo.Tell(new AllAnswered(
             gathering.Id,
             [.. gathering.Replies.OrderBy(r => r.Destination, StringComparer.Ordinal)],

@@ -49,6 +49,18 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void A_configuration_file_that_is_a_device_is_read_no_further_than_the_size_limit()
+    {
+        // /dev/zero has no length and no end: read whole, it took gigabytes before the limit applied.
+        File.CreateSymbolicLink(Path.Combine(_dir, "btw-backup.conf"), "/dev/zero");
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.LoadGeneral(_dir));
+        Assert.Equal($"{Path.Combine(_dir, "btw-backup.conf")}: larger than 256 KiB; a btw-backup configuration is a few lines", e.Message);
+        File.Delete(Path.Combine(_dir, "btw-backup.conf"));
+        File.CreateSymbolicLink(Path.Combine(_dir, "config.py"), "/dev/zero");
+        Assert.EndsWith("larger than 256 KiB; a btw-backup configuration is a few lines", Assert.Throws<ConfigException>(() => ConfigLoader.LoadGeneral(_dir)).Message);
+    }
+
+    [Fact]
     public void A_db_series_takes_the_retention_of_its_database_settings_file()
     {
         var root = Path.Combine(_dir, "root");

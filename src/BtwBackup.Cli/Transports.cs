@@ -1,0 +1,73 @@
+using Akka.Actor;
+using BtwBackup.Config;
+using BtwBackup.Daemon;
+using BtwBackup.Hosting;
+using BtwBackup.Logging;
+using BtwBackup.Protocol;
+
+namespace BtwBackup.Cli;
+
+/// <summary>
+/// Where a command runs: the one seam between the CLI and the actors. The CLI builds the
+/// command, picks a transport, and prints the <see cref="CommandReply"/> it gets back, the
+/// same way for both.
+/// </summary>
+public interface ICommandTransport
+{
+    /// <summary>For the log: where the command went.</summary>
+    string Where { get; }
+
+    /// <summary>True when an interrupted command goes on without this process (the daemon's).</summary>
+    bool OutlivesClient { get; }
+
+    /// <summary>Runs the command; progress shows on <paramref name="progress"/> (a terminal) when set.</summary>
+    Task<CommandReply> ExecuteAsync(CliCommand command, TextWriter? progress, CancellationToken ct);
+}
+
+/// <summary>The daemon that serves the configuration directory, over Akka.Remote (see <see cref="DaemonClient"/>).</summary>
+public sealed class DaemonTransport(GeneralSettings settings) : ICommandTransport
+{
+    public string Where => $"the daemon on {settings.Daemon.Hostname}:{settings.Daemon.Port}";
+
+    public bool OutlivesClient => true;
+
+    public Task<CommandReply> ExecuteAsync(CliCommand command, TextWriter? progress, CancellationToken ct) =>
+        DaemonClient.ExecuteAsync(settings, command, progress, ct);
+}
+
+/// <summary>
+/// No daemon: the Orchestrator is built in this process for one command, under the
+/// configuration directory's lock when the command writes, and stopped after it.
+/// </summary>
+public sealed class InProcessTransport(GeneralSettings settings, bool writes) : ICommandTransport
+{
+    public string Where => "this process";
+
+    public bool OutlivesClient => false;
+
+    public async Task<CommandReply> ExecuteAsync(CliCommand command, TextWriter? progress, CancellationToken ct)
+    {
+        var configDir = settings.ConfigDir;
+        using var configLock = writes
+            ? await ConfigDirLock.AcquireAsync(configDir, settings.LockTimeout,
+                () => Console.Error.WriteLine($"{ErrorReport.Prefix}waiting for another btw-backup working on {configDir} (pid {ConfigDirLock.Holder(configDir)})"),
+                ct)
+                ?? throw new ConfigException($"another btw-backup is working on {configDir} (pid {ConfigDirLock.Holder(configDir)}); gave up after {Durations.Format(settings.LockTimeout)} (lock-timeout)")
+            : null;
+        var (system, orchestrator) = BackupHost.Start(settings);
+        try
+        {
+            var printer = ProgressDisplay.Start(system, progress);
+            var reply = await orchestrator.Ask<CommandReply>(new ExecuteCommand(command, printer), Timeout.InfiniteTimeSpan, ct);
+            await ProgressDisplay.ClearAsync(printer);
+            return reply;
+        }
+        finally
+        {
+            await FileLogger.FlushAsync(system, TimeSpan.FromSeconds(2));
+            // Stopping the system cancels the work in flight; partial files are removed by the
+            // procedures' own clean-up and, failing that, by the next run.
+            await system.Terminate();
+        }
+    }
+}
