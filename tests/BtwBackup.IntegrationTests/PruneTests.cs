@@ -251,6 +251,22 @@ public sealed class PruneTests : IDisposable
     }
 
     [Fact]
+    public async Task A_folder_rdiff_backup_cannot_read_fails_its_series_in_rdiff_backups_words_and_removes_nothing()
+    {
+        var src = _box.MakeTree("www-src");
+        Configure($$"""www { type = rdiff, path = "{{src}}", dst = "www", retention { keep-last = 1 } }""");
+        var folder = Directory.CreateDirectory(Path.Combine(_box.Root, "www", "2026-11-02T02:30:00")).FullName;
+        File.WriteAllText(Path.Combine(folder, "junk"), "not a repository");
+        var before = Sandbox.FileHashes(_box.Root);
+
+        var prune = await _box.RunAsync("prune");
+        Assert.Equal(1, prune.ExitCode);
+        Assert.Equal($"btw-backup: www: ERROR: Path '{folder}' couldn't be identified as being within an existing backup repository"
+            + " / ERROR: Action list failed on step check / rdiff-backup exited with code: 1\n", prune.Stderr);
+        Assert.Equal(before, Sandbox.FileHashes(_box.Root));
+    }
+
+    [Fact]
     public async Task A_db_conf_that_became_wrong_is_one_line_for_list_retention_and_prune_never_a_hang()
     {
         var src = _box.MakeTree("www-src");

@@ -89,8 +89,12 @@ public sealed partial class Orchestrator
             catch (Exception e) when (e is BackupException or ConfigException or ToolFailedException or IOException or UnauthorizedAccessException)
             {
                 // What was pruned before the failure is journaled at the destinations: the next sync sends it.
-                log.Warning("prune: {0}: {1}", dst, e.Message);
-                done.Add(SeriesPrune.Failed(dst, e.Message));
+                // A tool's failure says which series, and in the tool's own last words.
+                var why = e is ToolFailedException tool
+                    ? $"{dst}: {string.Join(" / ", tool.StderrLines(3).Append(tool.Message))}"
+                    : e.Message;
+                log.Warning("prune: {0}: {1}", dst, why);
+                done.Add(SeriesPrune.Failed(dst, why));
             }
         }
 
