@@ -445,17 +445,14 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         if (!CheckDsts([list.Dst]))
             return;
         var dst = SeriesPath.Check(list.Dst);
-        var series = new SeriesLocation(_services.Settings.RootPath, dst);
-        if (list.Retention && _services.Settings.RetentionOf(dst) is null)
-        {
-            Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + $"{dst} has no retention policy: every point is kept "
-                + "(set defaults.retention, or retention in the source of this dst, in btw-backup.conf)"]));
-            return;
-        }
-
-        (list.Retention
-                ? _services.Lister.ListRetentionAsync(series, _services.Settings.RetentionOf(dst)!, CancellationToken.None)
-                : _services.Lister.ListAsync(series, CancellationToken.None))
+        var settings = _services.Settings;
+        var lister = _services.Lister;
+        var series = new SeriesLocation(settings.RootPath, dst);
+        // The policy may come from db/DB.conf, found in the series itself: read in the task, never in the handler.
+        Task.Run(() => list.Retention
+                ? lister.ListRetentionAsync(series, settings.RetentionOf(dst) ?? throw new ConfigException($"{dst} has no retention policy: every point is kept "
+                    + "(set defaults.retention, or retention in the source of this dst, in btw-backup.conf)"), CancellationToken.None)
+                : lister.ListAsync(series, CancellationToken.None))
             .PipeTo(
                 Sender,
                 success: lines => new CommandReply(ExitCode.Ok, lines, []),

@@ -87,7 +87,7 @@ public sealed class SourceActor : ReceiveActor, IWithUnboundedStash
     {
         if (_cancelled)
         {
-            Sender.Tell(new BackupFailed(start.JobId, _name, [ErrorReport.Prefix + "interrupted"], TimeSpan.Zero));
+            Sender.Tell(Sources.Interrupted(start.JobId, _name));
             return;
         }
 

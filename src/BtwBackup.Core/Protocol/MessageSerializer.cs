@@ -59,14 +59,18 @@ public sealed class MessageSerializer : SerializerWithStringManifest
     public override byte[] ToBinary(object obj) => JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), _options);
 
     public override object FromBinary(byte[] bytes, string manifest) =>
-        JsonSerializer.Deserialize(bytes, MessageType(manifest, typeof(IMessage)), _options)
+        JsonSerializer.Deserialize(bytes, TypeIn(manifest, typeof(IMessage), "btw-backup message type"), _options)
         ?? throw new SerializationException("an empty message: " + manifest);
 
-    /// <summary>A type of this assembly named <paramref name="name"/> that is a <paramref name="declared"/>; anything else is refused.</summary>
-    private static Type MessageType(string name, Type declared) =>
+    /// <summary>
+    /// A concrete, declared (not compiler-generated) type of this assembly named <paramref name="name"/>
+    /// that is a <paramref name="declared"/>; anything else is refused as "not a <paramref name="what"/>".
+    /// </summary>
+    private static Type TypeIn(string name, Type declared, string what) =>
         typeof(IMessage).Assembly.GetType(name, throwOnError: false) is { } type && declared.IsAssignableFrom(type) && !type.IsAbstract
+            && type.GetCustomAttribute<System.Runtime.CompilerServices.CompilerGeneratedAttribute>() is null
             ? type
-            : throw new SerializationException($"not a btw-backup message type: '{name}'");
+            : throw new SerializationException($"not a {what}: '{name}'");
 
     /// <summary>An actor reference as its serialized path (the dead letters for ActorRefs.Nobody, which has none).</summary>
     private sealed class ActorRefConverter(ExtendedActorSystem system) : JsonConverter<IActorRef>
@@ -118,7 +122,7 @@ public sealed class MessageSerializer : SerializerWithStringManifest
         {
             using var document = JsonDocument.ParseValue(ref reader);
             var root = document.RootElement;
-            var type = MessageTypeOrData(root.GetProperty("type").GetString() ?? "", typeToConvert);
+            var type = TypeIn(root.GetProperty("type").GetString() ?? "", typeToConvert, typeToConvert.Name);
             return (T?)root.GetProperty("value").Deserialize(type, options);
         }
 
@@ -130,12 +134,5 @@ public sealed class MessageSerializer : SerializerWithStringManifest
             JsonSerializer.Serialize(writer, value, value.GetType(), options);
             writer.WriteEndObject();
         }
-
-        /// <summary>A concrete type of this assembly assignable to the declared one (a job, a step of a plan: data, not only messages).</summary>
-        private static Type MessageTypeOrData(string name, Type declared) =>
-            typeof(IMessage).Assembly.GetType(name, throwOnError: false) is { } type && declared.IsAssignableFrom(type) && !type.IsAbstract
-                && type.GetCustomAttribute<System.Runtime.CompilerServices.CompilerGeneratedAttribute>() is null
-                ? type
-                : throw new SerializationException($"not a {declared.Name}: '{name}'");
     }
 }
