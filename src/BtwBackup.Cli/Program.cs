@@ -54,7 +54,7 @@ public static class Program
             log.Write("INFO", "cli", sentToDaemon
                 ? $"sent to {transport.Where}"
                 : $"no daemon on {settings.Daemon.Hostname}:{settings.Daemon.Port} (found out in {probe.Elapsed.TotalMilliseconds:0.0} ms): working in-process");
-            var reply = await transport.ExecuteAsync(request.Command, progress, interrupt.Token);
+            var reply = Rendering.Render(request.Command, await transport.ExecuteAsync(request.Command, progress, interrupt.Token));
 
             // Names from outside (S3 keys, archive members) never steer the terminal. -q keeps a
             // successful pass silent (for cron), unless its JSON was asked for.

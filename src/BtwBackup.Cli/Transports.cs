@@ -1,4 +1,5 @@
 using Akka.Actor;
+using BtwBackup.Actors;
 using BtwBackup.Config;
 using BtwBackup.Daemon;
 using BtwBackup.Hosting;

@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using BtwBackup.Config;
 using BtwBackup.Platform;
-using BtwBackup.Series;
 using BtwBackup.Tools;
 
 namespace BtwBackup.Backup;

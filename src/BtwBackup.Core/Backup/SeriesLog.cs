@@ -1,5 +1,4 @@
 using BtwBackup.Platform;
-using BtwBackup.Series;
 
 namespace BtwBackup.Backup;
 

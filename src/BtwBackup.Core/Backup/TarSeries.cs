@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using BtwBackup.Platform;
-using BtwBackup.Series;
 using BtwBackup.Tools;
 
 namespace BtwBackup.Backup;

@@ -87,7 +87,7 @@ public sealed record GeneralSettings(
     /// </summary>
     public static string? DatabaseOfSeries(string seriesDir)
     {
-        if (!Directory.Exists(seriesDir) || Series.SeriesNames.List(seriesDir).LastOrDefault(n => Directory.Exists(Path.Combine(seriesDir, n))) is not { } newest)
+        if (!Directory.Exists(seriesDir) || Backup.SeriesNames.List(seriesDir).LastOrDefault(n => Directory.Exists(Path.Combine(seriesDir, n))) is not { } newest)
             return null;
         foreach (var file in Directory.EnumerateFiles(Path.Combine(seriesDir, newest)).Select(Path.GetFileName).Order(StringComparer.Ordinal))
         {

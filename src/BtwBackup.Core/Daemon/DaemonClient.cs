@@ -4,6 +4,7 @@ using Akka.Event;
 using Akka.Remote;
 using BtwBackup.Config;
 using BtwBackup.Hosting;
+using BtwBackup.Actors;
 using BtwBackup.Protocol;
 
 namespace BtwBackup.Daemon;
@@ -61,7 +62,7 @@ public static class DaemonClient
             var printer = ProgressDisplay.Start(system, progress);
             var done = new TaskCompletionSource<CommandReply>(TaskCreationOptions.RunContinuationsAsynchronously);
             var request = new PendingRequest(new DaemonAuth(token), RemoteSerializer.CommandText(command), where, settings.ConfigDir);
-            system.ActorOf(Props.Create(() => new Waiter(gateway, request, printer, done)), "waiter");
+            system.ActorOf(Props.Create(() => new Waiter(gateway, request, printer, done)).OnThisHost(), "waiter");
             // Remoting stops the client's actor system when its transport fails for good (a TLS
             // handshake that the daemon refuses): the waiter and its timers stop with it.
             _ = system.WhenTerminated.ContinueWith(_ => done.TrySetResult(CommandReply.Failed([ErrorReport.Prefix +

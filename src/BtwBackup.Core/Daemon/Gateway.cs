@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using Akka.Actor;
 using Akka.Event;
 using BtwBackup.Protocol;
+using BtwBackup.Hosting;
 
 namespace BtwBackup.Daemon;
 
@@ -38,7 +39,7 @@ public sealed class Gateway : ReceiveActor
         ReceiveAny(m => Refuse(Sender, $"a {m.GetType().Name}", "the gateway takes only btw-backup's own handshake"));
     }
 
-    public static Props Props(string token, IActorRef orchestrator) => Akka.Actor.Props.Create(() => new Gateway(token, orchestrator));
+    public static Props Props(string token, IActorRef orchestrator) => Akka.Actor.Props.Create(() => new Gateway(token, orchestrator)).OnThisHost();
 
     protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(DeadLetter));
 
@@ -220,7 +221,7 @@ internal sealed class GatewaySession : ReceiveActor, IWithTimers
     }
 
     public static Props Props(IActorRef orchestrator, IActorRef client, bool progress, CliCommand command, DaemonSession session, string daemonNonce) =>
-        Akka.Actor.Props.Create(() => new GatewaySession(orchestrator, client, progress, command, session, daemonNonce));
+        Akka.Actor.Props.Create(() => new GatewaySession(orchestrator, client, progress, command, session, daemonNonce)).OnThisHost();
 
     private sealed record Keepalive;
 }

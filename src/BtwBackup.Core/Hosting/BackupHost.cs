@@ -9,7 +9,6 @@ using BtwBackup.Restore;
 using BtwBackup.Logging;
 using BtwBackup.ObjectStore;
 using BtwBackup.Sync;
-using BtwBackup.Series;
 using BtwBackup.Tools;
 
 namespace BtwBackup.Hosting;

@@ -84,12 +84,23 @@ public sealed class ActorProgress(IActorRef target, string source) : IProgress<s
 /// <summary>Asks the Orchestrator to run a command; progress lines go to <paramref name="ProgressTo"/> when set.</summary>
 public sealed record ExecuteCommand(CliCommand Command, IActorRef? ProgressTo) : IMessage;
 
-/// <summary>What the CLI prints, and its exit code. The same whether the command ran in-process or in a daemon.</summary>
+/// <summary>
+/// A command's answer, the same whether it ran in-process or in a daemon: its exit code, lines
+/// to print as they are (listings, one-line results, errors), and for the commands that report
+/// (run, status, verify, prune, sync-state --list) the <see cref="Protocol.Report"/> the CLI
+/// renders as text or JSON.
+/// </summary>
 public sealed record CommandReply(ExitCode ExitCode, ImmutableList<string> Stdout, ImmutableList<string> Stderr) : IMessage
 {
+    public Report? Report { get; init; }
+
     public static CommandReply Ok(params string[] stdout) => new(ExitCode.Ok, [.. stdout], []);
 
     public static CommandReply Failed(IEnumerable<string> stderr) => new(ExitCode.Error, [], [.. stderr]);
+
+    /// <summary>A report, with the exit code its findings give and lines of errors beside it.</summary>
+    public static CommandReply Of(Report report, bool ok, IEnumerable<string>? stderr = null) =>
+        new(ok ? ExitCode.Ok : ExitCode.Error, [], [.. stderr ?? []]) { Report = report };
 }
 
 /// <summary>A line about work in progress, for a terminal.</summary>

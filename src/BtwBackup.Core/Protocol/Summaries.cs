@@ -22,7 +22,7 @@ public sealed record DestinationRun(string Name, int Uploaded, long BytesUploade
 }
 
 /// <summary>The result of <c>run</c>: one line per source, one per series pruned (retention.after-pass), one per destination.</summary>
-public sealed record PassSummary(DateTime Started, double Seconds, ImmutableList<PassSource> Sources, ImmutableList<DestinationRun> Destinations)
+public sealed record PassSummary(DateTime Started, double Seconds, ImmutableList<PassSource> Sources, ImmutableList<DestinationRun> Destinations) : Report
 {
     public ImmutableList<PassPrune> Pruned { get; init; } = [];
 
@@ -37,7 +37,7 @@ public sealed record PassSource(string Name, string Type, string Dst, SourceRun 
 /// <summary>A source as <c>status</c> shows it, with what its series holds locally (null: no series yet, or not measured in time).</summary>
 public sealed record SourceState(string Name, string Type, string? Dst, SourceRun? Last, bool Busy, int Restarts, string? LastFailure, DateTime? NextRun)
 {
-    public Series.SeriesUsage? Usage { get; init; }
+    public Backup.SeriesUsage? Usage { get; init; }
 }
 
 /// <summary>A destination as <c>status</c> shows it; <c>Pending</c> null when its state could not be read.</summary>
@@ -45,9 +45,9 @@ public sealed record DestinationState(string Name, int? Pending, ImmutableList<s
 
 public sealed record DaemonState(bool Serving, DateTime? Since, int? Pid, string? Address, string? Schedule, DateTime? NextRun);
 
-public sealed record StatusReport(DaemonState Daemon, ImmutableList<SourceState> Sources, ImmutableList<DestinationState> Destinations);
+public sealed record StatusReport(DaemonState Daemon, ImmutableList<SourceState> Sources, ImmutableList<DestinationState> Destinations) : Report;
 
-/// <summary>Renders summaries for a person (aligned lines) or a program (JSON, snake_case, UTC times).</summary>
+/// <summary>The JSON of the reports and status.json (snake_case, UTC times), and the few formats the log shares with the CLI.</summary>
 public static class SummaryFormat
 {
     public static readonly JsonSerializerOptions Json = new()
@@ -59,73 +59,9 @@ public static class SummaryFormat
 
     public static string ToJson<T>(T value) => JsonSerializer.Serialize(value, Json);
 
-    public static IEnumerable<string> Lines(PassSummary pass)
-    {
-        yield return $"pass started {Time(pass.Started)}, {Seconds(pass.Seconds)}: {(pass.Ok ? "all good" : "with failures")}";
-        if (pass.Sources.IsEmpty)
-            yield return "  no source";
-        var width = pass.Sources.Select(s => s.Name.Length).DefaultIfEmpty(0).Max();
-        foreach (var s in pass.Sources)
-            yield return $"  {s.Name.PadRight(width)}  {RunText(s.Run)}";
-        foreach (var p in pass.Pruned)
-            yield return p.Error is null ? $"  pruned {p.Dst}: removed {p.Removed} point(s), kept {p.Kept}" : $"  not pruned {p.Dst}: {p.Error}";
-        foreach (var d in pass.Destinations)
-        {
-            yield return $"  -> {d.Name}: uploaded {d.Uploaded} ({Bytes(d.BytesUploaded)}), deleted {d.Deleted}, still pending {d.Pending}";
-            foreach (var f in d.Failures)
-                yield return "     " + f;
-        }
-    }
-
-    public static IEnumerable<string> Lines(StatusReport status)
-    {
-        var daemon = status.Daemon;
-        yield return daemon.Serving
-            ? $"daemon: serving on {daemon.Address} since {Time(daemon.Since!.Value)} (pid {daemon.Pid})"
-            : "daemon: not running";
-        yield return daemon.Schedule is null
-            ? "schedule: none (passes on demand: btw-backup run)"
-            : $"schedule: \"{daemon.Schedule}\", next pass {(daemon.NextRun is { } next ? Time(next) : "never")}{(daemon.Serving ? "" : " if the daemon runs")}";
-        yield return "sources:";
-        if (status.Sources.IsEmpty)
-            yield return "  none configured";
-        var width = status.Sources.Select(s => s.Name.Length).DefaultIfEmpty(0).Max();
-        foreach (var s in status.Sources)
-        {
-            var what = s.Last is null ? "never backed up" : RunText(s.Last);
-            var extra = new List<string>();
-            if (s.Busy)
-                extra.Add("backing up now");
-            if (s.Restarts > 0)
-                extra.Add($"restarted {s.Restarts} time{(s.Restarts == 1 ? "" : "s")}, last failure: {s.LastFailure}");
-            var usage = s.Usage is { } u ? $" ({u.Points} point{(u.Points == 1 ? "" : "s")}, {Bytes(u.Bytes)})" : "";
-            yield return $"  {s.Name.PadRight(width)}  {s.Type} -> {s.Dst ?? "?"}{usage}: {what}{(extra.Count > 0 ? " [" + string.Join("; ", extra) + "]" : "")}";
-        }
-
-        yield return "destinations:";
-        if (status.Destinations.IsEmpty)
-            yield return "  none configured (backups stay local)";
-        foreach (var d in status.Destinations)
-        {
-            var pending = d.Pending is { } n ? (n == 0 ? "nothing pending" : $"{n} pending: {string.Join(", ", d.PendingPaths)}") : "sync state unavailable";
-            var last = d.LastSync is { } at ? $", last sync {Time(at)}" : "";
-            var error = d.LastError is null ? "" : $", last error {Time(d.LastErrorAt!.Value)}: {d.LastError}";
-            var restarts = d.Restarts > 0 ? $", restarted {d.Restarts} time{(d.Restarts == 1 ? "" : "s")}" : "";
-            yield return $"  {d.Name}: {pending}{last}{error}{restarts}";
-        }
-    }
-
-    private static string RunText(SourceRun run) => run.Result switch
-    {
-        SourceRun.Failed => $"failed at {Time(run.Finished)} after {Seconds(run.Seconds)}: {run.Error}",
-        "unchanged" => $"unchanged at {Time(run.Finished)} ({Seconds(run.Seconds)})",
-        "increment" => $"backed up (increment on {run.Backup}) at {Time(run.Finished)} in {Seconds(run.Seconds)}, {Bytes(run.Bytes)}",
-        _ => $"backed up ({run.Result}) {run.Backup} at {Time(run.Finished)} in {Seconds(run.Seconds)}, {Bytes(run.Bytes)}",
-    };
-
     public static string Time(DateTime utc) => utc.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 
-    private static string Seconds(double s) => s.ToString("0.0", CultureInfo.InvariantCulture) + " s";
+    public static string Seconds(double s) => s.ToString("0.0", CultureInfo.InvariantCulture) + " s";
 
     public static string Bytes(long n) => n switch
     {

@@ -1,6 +1,6 @@
 using System.Globalization;
 using BtwBackup.Config;
-using BtwBackup.Series;
+using BtwBackup.Backup;
 using BtwBackup.Tools;
 
 namespace BtwBackup.Restore;

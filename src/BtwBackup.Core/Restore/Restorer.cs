@@ -3,7 +3,6 @@ using BtwBackup.Backup;
 using BtwBackup.Config;
 using BtwBackup.ObjectStore;
 using BtwBackup.Protocol;
-using BtwBackup.Series;
 using BtwBackup.Sync;
 using BtwBackup.Tools;
 

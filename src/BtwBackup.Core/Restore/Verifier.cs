@@ -4,7 +4,6 @@ using BtwBackup.Backup;
 using BtwBackup.Config;
 using BtwBackup.ObjectStore;
 using BtwBackup.Protocol;
-using BtwBackup.Series;
 using BtwBackup.Sync;
 using BtwBackup.Tools;
 
@@ -16,38 +15,10 @@ public sealed record SeriesCheck(string Dst, int Backups, ImmutableList<string> 
 /// <summary>What <c>verify</c> found on one destination.</summary>
 public sealed record DestinationCheck(string Name, int Matched, int Pending, ImmutableList<string> Problems);
 
-public sealed record VerifyReport(ImmutableList<SeriesCheck> Series, ImmutableList<DestinationCheck> Destinations)
+public sealed record VerifyReport(ImmutableList<SeriesCheck> Series, ImmutableList<DestinationCheck> Destinations) : Report
 {
     [JsonPropertyOrder(-1)]
     public bool Ok => Series.All(s => s.Problems.IsEmpty) && Destinations.All(d => d.Problems.IsEmpty);
-
-    /// <summary>What the CLI prints: the report (lines or JSON), and exit 1 with a count when anything is wrong.</summary>
-    public CommandReply ToReply(bool json)
-    {
-        ImmutableList<string> stdout = json ? [SummaryFormat.ToJson(this)] : [.. Lines()];
-        var problems = Series.Sum(s => s.Problems.Count) + Destinations.Sum(d => d.Problems.Count);
-        return new CommandReply(Ok ? ExitCode.Ok : ExitCode.Error, stdout,
-            Ok ? [] : [$"{ErrorReport.Prefix}verify found {problems} problem(s)"]);
-    }
-
-    public IEnumerable<string> Lines()
-    {
-        foreach (var s in Series)
-        {
-            yield return $"{s.Dst}: {s.Backups} backup{(s.Backups == 1 ? "" : "s")} read, {(s.Problems.IsEmpty ? "all good" : $"{s.Problems.Count} problem(s)")}";
-            foreach (var p in s.Problems)
-                yield return "  " + p;
-        }
-
-        foreach (var d in Destinations)
-        {
-            yield return $"-> {d.Name}: {d.Matched} file(s) match, {d.Pending} pending, {(d.Problems.IsEmpty ? "all good" : $"{d.Problems.Count} problem(s)")}";
-            foreach (var p in d.Problems)
-                yield return "  " + p;
-            if (d.Problems.Any(p => p.EndsWith(": missing on the server", StringComparison.Ordinal) || p.EndsWith(": the server's copy differs (MD5)", StringComparison.Ordinal)))
-                yield return $"  (btw-backup sync --full uploads what {d.Name} lacks or holds wrong)";
-        }
-    }
 }
 
 /// <summary>

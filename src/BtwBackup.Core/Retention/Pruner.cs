@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using BtwBackup.Backup;
 using BtwBackup.Platform;
-using BtwBackup.Series;
 using BtwBackup.Tools;
 
 namespace BtwBackup.Retention;

@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 using BtwBackup.Config;
-using BtwBackup.Series;
+using BtwBackup.Backup;
 
 namespace BtwBackup.Retention;
 

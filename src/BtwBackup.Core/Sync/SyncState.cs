@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
+using BtwBackup.Protocol;
 
 namespace BtwBackup.Sync;
 
@@ -116,9 +117,8 @@ public sealed record SyncState(ImmutableList<string> MustPush, ImmutableList<str
     public static SyncState Replay(IEnumerable<SyncEvent> events) => events.Aggregate(Empty, (s, e) => s.Apply(e));
 
     /// <summary><c>sync-state --list</c>, the original's lines: syncs first, then pushes; then the deletions a plan left to do.</summary>
-    public IEnumerable<string> ListLines() =>
-        MustSync.Select(p => "Must sync: " + Display(p)).Concat(MustPush.Select(p => "Must push: " + Display(p)))
-            .Concat(Planned.Select(p => "Must delete (planned): " + p));
+    /// <summary>The state as <c>sync-state --list</c> reports it.</summary>
+    public DestinationPending Pending(string destination) => new(destination, MustSync, MustPush, Planned);
 
     /// <summary>True when <paramref name="path"/> is <paramref name="folder"/> or lies under it ("" is root, under which everything lies).</summary>
     public static bool Covers(string folder, string path) =>

@@ -63,4 +63,24 @@ public sealed class MessageSerializerSpec() : TestKit(SerializedMessages.Config)
         var field = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary(step, typeof(AskAll).FullName!));
         Assert.Equal("not a DestinationAsk: 'BtwBackup.Config.GeneralSettings'", field.Message);
     }
+
+    /// <summary>An actor that would hold a closure: its creator cannot cross to another host.</summary>
+    private sealed class HoldsAClosure(Func<int> closure) : ReceiveActor
+    {
+        public Func<int> Closure { get; } = closure;
+    }
+
+    [Fact]
+    public void An_actor_whose_arguments_are_not_data_is_refused_unless_it_is_declared_local_to_its_host()
+    {
+        Assert.True(Sys.Settings.SerializeAllCreators);
+        var seven = 7;
+        var props = Props.Create(() => new HoldsAClosure(() => seven));
+
+        Assert.ThrowsAny<System.Runtime.Serialization.SerializationException>(() => Sys.ActorOf(props));
+        Assert.NotNull(Sys.ActorOf(BtwBackup.Hosting.HostLocal.OnThisHost(props)));
+        // The actors that carry only data need no such declaration.
+        Assert.NotNull(Sys.ActorOf(SyncStateQuery.Props(null, reset: false, TestActor)));
+        ExpectMsg<CommandReply>();
+    }
 }

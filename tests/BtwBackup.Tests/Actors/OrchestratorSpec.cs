@@ -4,7 +4,6 @@ using BtwBackup.Actors;
 using BtwBackup.Backup;
 using BtwBackup.Config;
 using BtwBackup.Protocol;
-using BtwBackup.Series;
 using BtwBackup.Tools;
 using Xunit;
 

@@ -5,7 +5,6 @@ using BtwBackup.Actors;
 using BtwBackup.Backup;
 using BtwBackup.Config;
 using BtwBackup.Protocol;
-using BtwBackup.Series;
 using BtwBackup.Tools;
 using Xunit;
 
@@ -40,7 +39,7 @@ public sealed class PassSpec() : TestKit(SerializedMessages.Config), IDisposable
     private static ExecuteCommand Run(params string[] sources) => new(new RunPass([.. sources], Json: true), null);
 
     private static PassSummary Summary(CommandReply reply) =>
-        JsonSerializer.Deserialize<PassSummary>(Assert.Single(reply.Stdout), SummaryFormat.Json)!;
+        Assert.IsType<PassSummary>(reply.Report);
 
     [Fact]
     public void The_pass_completes_with_one_failing_source_and_reports_it()
@@ -54,7 +53,7 @@ public sealed class PassSpec() : TestKit(SerializedMessages.Config), IDisposable
         var reply = ExpectMsg<CommandReply>(TimeSpan.FromSeconds(10));
 
         Assert.Equal(ExitCode.Error, reply.ExitCode);
-        Assert.Equal(["btw-backup: 1 of 3 sources failed"], reply.Stderr);
+        Assert.Equal(["btw-backup: 1 of 3 sources failed"], BtwBackup.Cli.Rendering.Problems(reply.Report!));
         var summary = Summary(reply);
         Assert.Equal(["a:full", "b:failed", "c:full"], summary.Sources.Select(s => s.Name + ":" + s.Run.Result));
         Assert.Equal("the disk is full", summary.Sources[1].Run.Error);
@@ -62,7 +61,7 @@ public sealed class PassSpec() : TestKit(SerializedMessages.Config), IDisposable
 
         // status knows it too, and counts the failure as a restart of that source.
         orchestrator.Tell(new ExecuteCommand(new ShowStatus(Json: true), null));
-        var status = JsonSerializer.Deserialize<StatusReport>(Assert.Single(ExpectMsg<CommandReply>().Stdout), SummaryFormat.Json)!;
+        var status = Assert.IsType<StatusReport>(ExpectMsg<CommandReply>().Report);
         var b = Assert.Single(status.Sources, s => s.Name == "b");
         Assert.Equal((1, "the disk is full", "failed"), (b.Restarts, b.LastFailure, b.Last!.Result));
         Assert.Equal(0, Assert.Single(status.Sources, s => s.Name == "a").Restarts);
@@ -233,7 +232,7 @@ public sealed class PassSpec() : TestKit(SerializedMessages.Config), IDisposable
 
         AwaitCondition(() => procedure.Calls("database a") >= 2, TimeSpan.FromSeconds(10));
         orchestrator.Tell(new ExecuteCommand(new ShowStatus(Json: true), null));
-        var status = JsonSerializer.Deserialize<StatusReport>(Assert.Single(ExpectMsg<CommandReply>().Stdout), SummaryFormat.Json)!;
+        var status = Assert.IsType<StatusReport>(ExpectMsg<CommandReply>().Report);
         Assert.True(status.Daemon.Serving);
         Assert.Equal(42, status.Daemon.Pid);
         Assert.InRange(status.Daemon.NextRun!.Value, DateTime.UtcNow.AddSeconds(-2), DateTime.UtcNow.AddSeconds(2));

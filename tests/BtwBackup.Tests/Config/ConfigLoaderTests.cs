@@ -21,6 +21,30 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal("30 2 * * *", nightly.Daemon.ScheduleText);
     }
 
+    [Fact]
+    public void A_reload_applies_sources_schedule_and_parallelism_and_names_what_needs_a_restart()
+    {
+        var running = LoadHocon("root-path = /b\ndaemon.port = 5000\nsources { www { type = tar, path = /srv/www, dst = www } }");
+        var same = Reload.Apply(running, LoadHocon("root-path = /b\ndaemon.port = 5000\nsources { www { type = tar, path = /srv/www, dst = www } }"));
+        Assert.Empty(same.NeedRestart);
+
+        var fresh = LoadHocon("""
+            root-path = /elsewhere
+            daemon { port = 6000, schedule = "0 3 * * *" }
+            run.parallelism = 4
+            sources {
+              www { type = tar, path = /srv/www, dst = www }
+              db { type = pg-dump, database = shop, dst = db/shop }
+            }
+            """);
+        var (applied, needRestart) = Reload.Apply(running, fresh);
+
+        Assert.Equal(["root-path", "daemon.hostname, daemon.port, daemon.tls"], needRestart);
+        Assert.Equal(("/b", 5000), (applied.RootPath, applied.Daemon.Port));
+        Assert.Equal((4, "0 3 * * *"), (applied.PassParallelism, applied.Daemon.ScheduleText));
+        Assert.Equal(["db", "www"], applied.Sources.Select(x => x.Name).Order(StringComparer.Ordinal));
+    }
+
     private GeneralSettings LoadHocon(string text)
     {
         File.WriteAllText(Path.Combine(_dir, "btw-backup.conf"), text);

@@ -1,3 +1,5 @@
+using BtwBackup.Cli;
+using BtwBackup.Protocol;
 using BtwBackup.Sync;
 using Xunit;
 
@@ -5,6 +7,9 @@ namespace BtwBackup.Tests.Sync;
 
 public class SyncStateTests
 {
+    /// <summary>What sync-state --list prints for one destination in this state.</summary>
+    private static IEnumerable<string> Listed(SyncState s) => Rendering.Lines(new SyncStateListing([s.Pending("d")]));
+
     private static readonly DateTime T = new(2016, 1, 1, 12, 0, 0, 500, DateTimeKind.Utc);
 
     private static SyncState Run(SyncState state, params SyncCommand[] commands)
@@ -23,7 +28,7 @@ public class SyncStateTests
     public void Root_itself_is_named_dot_not_an_empty_string()
     {
         var s = Run(SyncState.Empty, new RequestSync(""));
-        Assert.Equal(["Must sync: ."], s.ListLines());
+        Assert.Equal(["Must sync: ."], Listed(s));
         Assert.Equal(".: 1 file(s) failed: a: denied", new BtwBackup.Sync.MirrorException("", ["a: denied"]).Message);
     }
 
@@ -33,7 +38,7 @@ public class SyncStateTests
         var s = Run(SyncState.Empty, new RequestSync("notes"), new PlanDeletion("notes/2026-11-20T02:30:00.tbz"), new PlanDeletion("www/2026-10-30T02:30:00"),
             new PlanDeletion("notes/2026-11-20T02:30:00.tbz"));
         Assert.Equal(["notes/2026-11-20T02:30:00.tbz", "www/2026-10-30T02:30:00"], s.Planned);
-        Assert.Equal(["Must sync: notes", "Must delete (planned): notes/2026-11-20T02:30:00.tbz", "Must delete (planned): www/2026-10-30T02:30:00"], s.ListLines());
+        Assert.Equal(["Must sync: notes", "Must delete (planned): notes/2026-11-20T02:30:00.tbz", "Must delete (planned): www/2026-10-30T02:30:00"], Listed(s));
         Assert.Equal(CannotResetMessage, s.Decide(new ResetState(), T).Refusal);
         Assert.Throws<ArgumentException>(() => s.Decide(new PlanDeletion(""), T));
         Assert.Equal("2016-01-01T12:00:00 +delete www/2026-10-30T02:30:00", SyncHistoryFormat.Line(new DeletionPlanned(T.AddMilliseconds(-500), "www/2026-10-30T02:30:00")));
@@ -61,7 +66,7 @@ public class SyncStateTests
         var s = Run(SyncState.Empty, new RequestPush("dst/b"), new RequestPush("dst/a"), new RequestSync("dst/full/"), new RequestPush("dst/b"));
         Assert.Equal(["dst/b", "dst/a"], s.MustPush);
         Assert.Equal(["dst/full/"], s.MustSync);
-        Assert.Equal(["Must sync: dst/full/", "Must push: dst/b", "Must push: dst/a"], s.ListLines());
+        Assert.Equal(["Must sync: dst/full/", "Must push: dst/b", "Must push: dst/a"], Listed(s));
 
         s = Run(s, new CompletePush("dst/b"), new CompleteSync("dst/full/"));
         Assert.Equal(["dst/a"], s.MustPush);

@@ -1,0 +1,238 @@
+using BtwBackup.Sync;
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Event;
+using Akka.Persistence;
+using BtwBackup.Backup;
+
+using BtwBackup.Protocol;
+using BtwBackup.Hosting;
+
+namespace BtwBackup.Actors;
+
+/// <summary>
+/// Where and how a destination is mirrored, and how its journal is kept. <see cref="MaxDelete"/>:
+/// sync.max-delete. Left null, <see cref="SnapshotEvery"/> and <see cref="MaxDelete"/> are the
+/// embedded reference's.
+/// </summary>
+public sealed record DestinationOptions(string Name, Mirror Mirror, TimeSpan HistoryWindow, int? SnapshotEvery = null, string? LegacyStateFile = null, int? MaxDelete = null);
+
+/// <summary>
+/// One destination's sync state, persisted: the only writer of it. "push P" and "sync P" are
+/// persisted before they are acknowledged, "done" only after the store confirmed the transfer,
+/// so a crash at any point leaves the work pending, never lost. The state itself is the pure
+/// <see cref="SyncState"/>; this actor persists, applies, replies, runs transfers as piped
+/// tasks, and keeps the journal small (a snapshot every N events, then deletion of covered
+/// events older than the history window).
+/// </summary>
+public sealed class DestinationActor : ReceivePersistentActor
+{
+    private readonly DestinationOptions _options;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly SortedList<long, DateTime> _eventTimes = new();
+    private readonly CancellationTokenSource _cts = new();
+    private SyncState _state = SyncState.Empty;
+    private int _sinceSnapshot;
+    private Run? _run;
+
+    public DestinationActor(DestinationOptions options)
+    {
+        _options = options;
+        PersistenceId = "destination-" + options.Name;
+
+        Recover<SnapshotOffer>(o => _state = (SyncState)o.Snapshot);
+        Recover<SyncEvent>(e =>
+        {
+            _state = _state.Apply(e);
+            _eventTimes[LastSequenceNr] = e.At;
+        });
+        Recover<RecoveryCompleted>(_ => ImportLegacyState());
+
+        Command<RecordPending>(Record);
+        Command<RunSync>(StartRun);
+        Command<GetSyncState>(g => Sender.Tell(new SyncStateReport(g.Correlation, options.Name, _state)));
+        Command<ResetSyncState>(Reset);
+        Command<PathTransferred>(Transferred);
+        Command<PathFailed>(Failed);
+        Command<SaveSnapshotSuccess>(DeleteOldEvents);
+        Command<SaveSnapshotFailure>(f => _log.Warning("destination {0}: snapshot failed: {1}", options.Name, f.Cause.Message));
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(f => _log.Warning("destination {0}: deleting old events failed: {1}", options.Name, f.Cause.Message));
+    }
+
+    public override string PersistenceId { get; }
+
+    public static Props Props(DestinationOptions options) => Akka.Actor.Props.Create(() => new DestinationActor(options)).OnThisHost();
+
+    private sealed record Run(long Correlation, IActorRef ReplyTo, ImmutableQueue<(string Path, bool Sync)> Todo, TransferReport Report, ImmutableList<string> Failures, bool AllowDeletes);
+
+    private sealed record PathTransferred(string Path, bool Sync, TransferReport Report) : IMessage;
+
+    /// <summary><see cref="Refused"/>: the sync deleted nothing on purpose (<see cref="DeletionGuard"/>), rather than failed.</summary>
+    private sealed record PathFailed(string Path, bool Sync, string Error, bool Refused = false) : IMessage;
+
+    private void Record(RecordPending record)
+    {
+        var events = record.Paths
+            .SelectMany(p => _state.Decide(p.Deletion ? new PlanDeletion(p.Path) : p.Sync ? new RequestSync(p.Path) : new RequestPush(p.Path), DateTime.UtcNow).Events)
+            .ToList();
+        var sender = Sender;
+        if (events.Count == 0)
+        {
+            sender.Tell(new PendingRecorded(record.Correlation, _options.Name));
+            return;
+        }
+
+        PersistAll(events, e =>
+        {
+            Applied(e);
+            if (ReferenceEquals(e, events[^1]))
+                sender.Tell(new PendingRecorded(record.Correlation, _options.Name));
+        });
+    }
+
+    private void StartRun(RunSync run)
+    {
+        if (_run is not null)
+        {
+            Stash.Stash();
+            return;
+        }
+
+        var todo = _state.MustPush.Select(p => (p, false)).Concat(_state.MustSync.Select(p => (p, true)));
+        _run = new Run(run.Correlation, Sender, ImmutableQueue.CreateRange(todo), TransferReport.None, [], run.AllowDeletes);
+        Next();
+    }
+
+    private void Next()
+    {
+        var run = _run!;
+        if (run.Todo.IsEmpty)
+        {
+            run.ReplyTo.Tell(new SyncFinished(run.Correlation, _options.Name, run.Report, run.Failures, _state));
+            _run = null;
+            Stash.UnstashAll();
+            return;
+        }
+
+        var (path, sync) = run.Todo.Peek();
+        var mirror = _options.Mirror;
+        var limits = new DeletionLimits(_options.MaxDelete ?? Config.SyncSettings.Default.MaxDelete, run.AllowDeletes) { Planned = _state.Planned.ToHashSet(StringComparer.Ordinal) };
+        var task = sync ? mirror.SyncAsync(path, limits, _cts.Token) : mirror.PushAsync(path, _cts.Token);
+        task.PipeTo(Self,
+            success: r => new PathTransferred(path, sync, r),
+            failure: e => (e is AggregateException { InnerException: { } inner } ? inner : e) is var cause && cause is DeletionRefusedException
+                ? new PathFailed(path, sync, cause.Message, Refused: true)
+                : new PathFailed(path, sync, cause.Message));
+    }
+
+    private void Transferred(PathTransferred done)
+    {
+        var decision = _state.Decide(done.Sync ? new CompleteSync(done.Path) : new CompletePush(done.Path), DateTime.UtcNow);
+        _run = _run! with { Todo = _run.Todo.Dequeue(), Report = _run.Report.Add(done.Report) };
+        if (decision.Events.IsEmpty)
+        {
+            Next();
+            return;
+        }
+
+        PersistAll(decision.Events, e =>
+        {
+            Applied(e);
+            Next();
+        });
+    }
+
+    private void Failed(PathFailed failed)
+    {
+        _log.Warning("destination {0}: {1} {2} failed, it stays pending: {3}", _options.Name, failed.Sync ? "sync" : "push", SyncState.Display(failed.Path), failed.Error);
+        var line = failed.Refused
+            ? $"{_options.Name}: {failed.Error}"
+            : $"{(failed.Sync ? "sync" : "push")} of {SyncState.Display(failed.Path)} to {_options.Name} failed: {failed.Error}";
+        _run = _run! with { Todo = _run.Todo.Dequeue(), Failures = _run.Failures.Add(line) };
+        Next();
+    }
+
+    private void Reset(ResetSyncState reset)
+    {
+        var decision = _state.Decide(new ResetState(), DateTime.UtcNow);
+        var sender = Sender;
+        if (decision.Refusal is not null)
+        {
+            sender.Tell(new ResetDone(reset.Correlation, _options.Name, decision.Refusal));
+            return;
+        }
+
+        PersistAll(decision.Events, e =>
+        {
+            Applied(e);
+            sender.Tell(new ResetDone(reset.Correlation, _options.Name, null));
+        });
+    }
+
+    private void Applied(SyncEvent e)
+    {
+        _state = _state.Apply(e);
+        _eventTimes[LastSequenceNr] = e.At;
+        if (++_sinceSnapshot >= (_options.SnapshotEvery ?? Config.SyncSettings.Default.SnapshotEvery))
+        {
+            _sinceSnapshot = 0;
+            SaveSnapshot(_state);
+        }
+    }
+
+    /// <summary>Events a snapshot covers and older than the history window are deleted; younger ones stay for --history.</summary>
+    private void DeleteOldEvents(SaveSnapshotSuccess saved)
+    {
+        var cutoff = DateTime.UtcNow - _options.HistoryWindow;
+        var old = _eventTimes.Where(kv => kv.Key <= saved.Metadata.SequenceNr && kv.Value < cutoff).Select(kv => kv.Key).DefaultIfEmpty(0).Max();
+        if (old <= 0)
+            return;
+        DeleteMessages(old);
+        foreach (var seq in _eventTimes.Keys.Where(k => k <= old).ToList())
+            _eventTimes.Remove(seq);
+    }
+
+    /// <summary>
+    /// The original kept its state in CONFIG_DIR/sync_state, one line per change. Its lines
+    /// become this journal's first events (pending paths stay pending, the history is kept),
+    /// once: the file is set aside after, and never imported into a journal that has events.
+    /// </summary>
+    private void ImportLegacyState()
+    {
+        var file = _options.LegacyStateFile;
+        if (file is null || !File.Exists(file))
+            return;
+        var aside = file + ".imported";
+        if (LastSequenceNr > 0)
+        {
+            _log.Warning("destination {0}: {1} found but the journal already has events: set aside, not imported", _options.Name, file);
+            File.Move(file, aside, overwrite: true);
+            return;
+        }
+
+        var events = File.ReadLines(file).Select(SyncHistoryFormat.Parse).OfType<SyncEvent>().ToList();
+        if (events.Count == 0)
+        {
+            File.Move(file, aside, overwrite: true);
+            return;
+        }
+
+        PersistAll(events, e =>
+        {
+            Applied(e);
+            if (ReferenceEquals(e, events[^1]))
+            {
+                File.Move(file, aside, overwrite: true);
+                _log.Info("destination {0}: imported {1} lines of {2}, set aside as {3}", _options.Name, events.Count, file, aside);
+            }
+        });
+    }
+
+    protected override void PostStop()
+    {
+        _cts.Cancel();
+        _cts.Dispose();
+        base.PostStop();
+    }
+}

@@ -1,0 +1,112 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Actor.Internal;
+using Akka.Event;
+using BtwBackup.Backup;
+using BtwBackup.Config;
+using BtwBackup.Protocol;
+using BtwBackup.Restore;
+using BtwBackup.ObjectStore;
+using BtwBackup.Sync;
+
+namespace BtwBackup.Actors;
+
+/// <summary>The Orchestrator's passes: <c>run</c>, and the daemon's schedule.</summary>
+public sealed partial class Orchestrator
+{
+    private void RunPass(RunPass run, IActorRef replyTo, IActorRef? progressTo)
+    {
+        var settings = _services.Settings;
+        if (_pass is not null)
+        {
+            replyTo.Tell(CommandReply.Failed([ErrorReport.Prefix + "a pass is already running: wait for it (status shows its sources)"]));
+            return;
+        }
+
+        if (settings.Sources.IsEmpty)
+        {
+            replyTo.Tell(CommandReply.Failed([ErrorReport.Prefix + $"no source is configured: add them to sources in {settings.LoadedFrom}"]));
+            return;
+        }
+
+        if (_pruning)
+        {
+            replyTo.Tell(CommandReply.Failed([ErrorReport.Prefix + "a prune is running: run when it has ended (nothing was backed up)"]));
+            return;
+        }
+
+        var unknown = run.Sources.Where(n => settings.Sources.All(s => s.Name != n)).ToList();
+        if (unknown.Count > 0)
+        {
+            replyTo.Tell(CommandReply.Failed([ErrorReport.Prefix + $"unknown source{(unknown.Count == 1 ? "" : "s")}: {string.Join(", ", unknown)} (configured: {string.Join(", ", settings.Sources.Select(s => s.Name))})"]));
+            return;
+        }
+
+        var selected = run.Sources.IsEmpty ? settings.Sources : [.. settings.Sources.Where(s => run.Sources.Contains(s.Name))];
+        // A placeholder until the pass actor exists: a second run in between is refused too.
+        _pass = ActorRefs.Nobody;
+        _passReplyTo = replyTo;
+        Task.Run(() => PassJobs.Resolve(settings, selected))
+            .PipeTo(Self, success: items => new PassResolved(items, replyTo, progressTo), failure: e => new PassBroken(ErrorReport.Lines(e)));
+    }
+
+    private void StartPass(PassResolved resolved)
+    {
+        _log.Info("pass: {0} source(s): {1}", resolved.Items.Count, string.Join(", ", resolved.Items.Select(i => i.Name)));
+        var settings = _services.Settings;
+        ImmutableList<string> prune = settings.PruneAfterPass
+            ? [.. resolved.Items.Select(i => i.Dst).Distinct().Where(d => settings.RetentionOf(d) is not null)]
+            : [];
+        _pass = Context.ActorOf(Pass.Props(resolved.Items, settings.PassParallelism, resolved.ReplyTo, resolved.ProgressTo, prune));
+        Context.Watch(_pass);
+    }
+
+    /// <summary>A pass that could not start, or whose actor stopped on a bug: its requester hears of it, the next pass may run.</summary>
+    private void PassEnded(IReadOnlyList<string> lines)
+    {
+        _log.Error("pass: ended without a summary: {0}", string.Join(" ", lines));
+        _passReplyTo?.Tell(CommandReply.Failed(lines));
+        _pass = null;
+        _passReplyTo = null;
+        CheckDrained();
+    }
+
+    private sealed record PassBroken(IReadOnlyList<string> Lines) : IMessage;
+
+    private void ScheduleNext()
+    {
+        if (_services.Daemon is null || _draining)
+            return;
+        _nextRun = _services.Settings.Daemon.NextRun(DateTime.UtcNow);
+        if (_nextRun is not { } at)
+            return;
+        // Long waits are cut into days: the scheduler is not meant for months, and the clock may move.
+        var delay = at - DateTime.UtcNow;
+        Timers.StartSingleTimer("schedule", new ScheduledPass(at), delay < TimeSpan.FromDays(1) ? delay : TimeSpan.FromDays(1));
+    }
+
+    private void Scheduled(ScheduledPass scheduled)
+    {
+        var early = scheduled.At - DateTime.UtcNow;
+        if (early > TimeSpan.FromSeconds(1))
+        {
+            Timers.StartSingleTimer("schedule", scheduled, early < TimeSpan.FromDays(1) ? early : TimeSpan.FromDays(1));
+            return;
+        }
+
+        if (_pass is not null)
+            _log.Warning("schedule: the pass of {0} is skipped, the previous one is still running", SummaryFormat.Time(scheduled.At));
+        else if (_pruning)
+        {
+            _log.Info("schedule: the pass of {0} waits for the prune that is running", SummaryFormat.Time(scheduled.At));
+            _passDeferred = true;
+        }
+        else
+        {
+            _log.Info("schedule: pass of {0} starts", SummaryFormat.Time(scheduled.At));
+            RunPass(new RunPass([], Json: false), ActorRefs.Nobody, null);
+        }
+
+        ScheduleNext();
+    }
+}

@@ -1,0 +1,97 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Actor.Internal;
+using Akka.Event;
+using BtwBackup.Backup;
+using BtwBackup.Config;
+using BtwBackup.Protocol;
+using BtwBackup.Restore;
+using BtwBackup.ObjectStore;
+using BtwBackup.Sync;
+
+namespace BtwBackup.Actors;
+
+/// <summary>The Orchestrator's commands that back nothing up: <c>status</c>, <c>restore</c>, <c>verify</c>.</summary>
+public sealed partial class Orchestrator
+{
+    private void ShowStatus(ShowStatus show)
+    {
+        var settings = _services.Settings;
+        var next = _nextRun ?? settings.Daemon.NextRun(DateTime.UtcNow);
+        var daemon = _services.Daemon is { } d
+            ? new DaemonState(true, d.Since, d.Pid, d.Address, settings.Daemon.ScheduleText, next)
+            : new DaemonState(false, null, null, null, settings.Daemon.ScheduleText, next);
+        var request = new StatusRequest(daemon,
+            [.. settings.Sources.Select(s => new ListedSource(s.Name, PassJobs.TypeName(s), s.Dst))],
+            [.. _jobs.Values.Select(j => j.Source)], settings.RootPath, [.. settings.Destinations.Select(x => x.Name)]);
+        Context.ActorOf(StatusQuery.Props(request, _statusKeeper, DestinationsRef, Sender));
+    }
+
+    // Restores and verifications run as tasks: long, reading, and each with its own requester.
+    private void Restore(RestoreBackup r, IActorRef? progressTo)
+    {
+        if (!CheckDsts([r.Dst]))
+            return;
+        if (_services.Restorer is not { } restorer)
+        {
+            Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "restore is not available here"]));
+            return;
+        }
+
+        var log = _log;
+        log.Info("restore: {0} at {1}{2} into {3}", r.Dst, r.At ?? "the latest", r.From is null ? "" : " from " + r.From, r.Target ?? "the database " + r.Database);
+        restorer.RestoreAsync(_services.Settings, new RestoreRequest(r.Dst, r.Target, r.At, r.From, r.Database, r.Force), _services.Stores,
+                ActorProgress.To(progressTo, "restore"), _stopping.Token)
+            .PipeTo(Sender,
+                success: lines =>
+                {
+                    log.Info("restore: {0}", string.Join(" ", lines));
+                    return new CommandReply(ExitCode.Ok, lines, []);
+                },
+                failure: e =>
+                {
+                    log.Warning("restore of {0} failed: {1}", r.Dst, ErrorReport.Unwrap(e).Message);
+                    return CommandReply.Failed(ErrorReport.Lines(e));
+                });
+    }
+
+    private void Verify(VerifyBackups v, IActorRef? progressTo)
+    {
+        if (!CheckDsts(v.Dsts))
+            return;
+        if (_services.Verifier is not { } verifier)
+        {
+            Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "verify is not available here"]));
+            return;
+        }
+
+        var settings = _services.Settings;
+        var history = _services.History;
+        var system = Context.System;
+        var stores = _services.Stores;
+        var progress = ActorProgress.To(progressTo, "verify");
+        var ct = _stopping.Token;
+        async Task<CommandReply> RunAsync(IReadOnlyDictionary<string, SyncState> states, IReadOnlyDictionary<string, DateTime?> lastSyncs)
+        {
+            var pending = new List<PendingWork>();
+            foreach (var d in settings.Destinations)
+            {
+                var lastSync = lastSyncs.GetValueOrDefault(d.Name);
+                if (!states.TryGetValue(d.Name, out var state))
+                {
+                    pending.Add(PendingWork.Unknown(d.Name, lastSync));
+                    continue;
+                }
+
+                // The history says since when each path waits; read only when something does.
+                var lines = !state.IsEmpty && history is not null ? await history(system, d.Name, null) : [];
+                pending.Add(PendingWork.From(d.Name, state, lines, lastSync));
+            }
+
+            var report = await verifier.VerifyAsync(settings, v.Dsts, stores, pending, progress, ct);
+            return CommandReply.Of(report, report.Ok);
+        }
+
+        Context.ActorOf(VerifyRun.Props(_statusKeeper, DestinationsRef, RunAsync, Sender));
+    }
+}

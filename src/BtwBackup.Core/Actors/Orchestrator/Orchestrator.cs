@@ -1,0 +1,502 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Actor.Internal;
+using Akka.Event;
+using BtwBackup.Backup;
+using BtwBackup.Config;
+using BtwBackup.Protocol;
+using BtwBackup.Restore;
+using BtwBackup.ObjectStore;
+using BtwBackup.Sync;
+using BtwBackup.Hosting;
+
+namespace BtwBackup.Actors;
+
+/// <summary>What the Orchestrator needs from the outside world, built once at the edge.</summary>
+public sealed record OrchestratorServices(
+    GeneralSettings Settings,
+    IBackupProcedure Backups,
+    SeriesLister Lister)
+{
+    /// <summary>Opens a destination's object store; null when the settings have no destination.</summary>
+    public Func<DestinationSettings, IObjectStore>? Stores { get; init; }
+
+    /// <summary>Reads a destination's journal for <c>sync-state --history</c>.</summary>
+    public Func<ActorSystem, string, DateTime?, Task<ImmutableList<string>>>? History { get; init; }
+
+    /// <summary>Set when the Orchestrator lives in a daemon: it then runs passes on the schedule.</summary>
+    public DaemonInfo? Daemon { get; init; }
+
+    /// <summary>Where the last results are kept between processes; null: in memory only (tests).</summary>
+    public StatusFile? StatusFile { get; init; }
+
+    /// <summary>restore; null where the tools are not wired (tests of other commands).</summary>
+    public Restorer? Restorer { get; init; }
+
+    /// <summary>verify; null where the tools are not wired.</summary>
+    public Verifier? Verifier { get; init; }
+
+    /// <summary>The first delay before a source that just failed gets its next job; doubled per further failure.</summary>
+    public TimeSpan SourceBackoff { get; init; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>Who serves, where and since when.</summary>
+public sealed record DaemonInfo(DateTime Since, int Pid, string Address);
+
+/// <summary>
+/// The daemon re-read its configuration (SIGHUP) and found it valid: sources, defaults,
+/// retention, the schedule and run.parallelism apply from the next job; what the running
+/// daemon is built on (root-path, destinations, sync, the daemon's address and TLS, the log)
+/// keeps its running value until a restart, and the log says which changed.
+/// </summary>
+public sealed record Reconfigure(GeneralSettings Settings) : IMessage;
+
+/// <summary>Stop taking work, cancel the backups in flight, and answer <see cref="Drained"/> once none is left.</summary>
+public sealed record Drain : IMessage;
+
+public sealed record Drained : IMessage;
+
+/// <summary>
+/// The root of the tree (/user/orchestrator). Turns CLI commands into work: backups go to
+/// <see cref="Sources"/> (one SourceActor per source, with its backoff), the destinations are
+/// reached through <see cref="Actors.Destinations"/>; passes run as a child
+/// <see cref="Pass"/>; syncs as a child <see cref="SyncRound"/>; listings as piped tasks. Keeps
+/// each source's and destination's last result for <c>status</c>. Replies with a
+/// <see cref="CommandReply"/> the CLI prints as it is.
+/// </summary>
+public sealed partial class Orchestrator : ReceiveActor, IWithTimers
+{
+    public const string Name = "orchestrator";
+
+    private OrchestratorServices _services;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<long, JobOwner> _jobs = new();
+    private IActorRef? _destinations;
+    private bool _destinationsStarted;
+    private readonly List<IActorRef> _drainWaiters = [];
+    private readonly Func<string, Props> _sourceProps;
+    private IActorRef _sources = ActorRefs.Nobody;
+    private readonly CancellationTokenSource _stopping = new();
+    private IActorRef _statusKeeper = ActorRefs.Nobody;
+
+    /// <summary>Replies that leave once status.json has their sync round in it (a CLI that exits on one leaves a true status).</summary>
+    private readonly Dictionary<long, (IActorRef To, object Message)> _awaitingSave = new();
+    private long _nextAck;
+    private IActorRef? _pass;
+    private IActorRef? _passReplyTo;
+    private DateTime? _nextRun;
+    private bool _draining;
+    private long _nextJob;
+
+    /// <summary>A prune is removing points: no backup starts until it ends (rdiff-backup never works twice on one repository).</summary>
+    private bool _pruning;
+
+    /// <summary>A scheduled pass came during a prune: it starts when the prune ends.</summary>
+    private bool _passDeferred;
+
+    public Orchestrator(OrchestratorServices services, Func<string, Props>? sourceProps = null)
+    {
+        _services = services;
+        _sourceProps = sourceProps ?? (name => SourceActor.Props(name, services.Backups));
+
+        Receive<ExecuteCommand>(_ => _draining, _ => Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "the daemon is shutting down: try again when it is back"])));
+        Receive<ExecuteCommand>(e => e.Command is InitFileTree, e => Guarded(() => InitFileTree((InitFileTree)e.Command)));
+        Receive<ExecuteCommand>(e => e.Command is BackupFileTree, e => Guarded(() => BackupFileTree((BackupFileTree)e.Command, e.ProgressTo)));
+        Receive<ExecuteCommand>(e => e.Command is BackupDatabase, e => Guarded(() => BackupDatabase((BackupDatabase)e.Command, e.ProgressTo)));
+        Receive<ExecuteCommand>(e => e.Command is ListBackups, e => Guarded(() => ListBackups((ListBackups)e.Command)));
+        Receive<ExecuteCommand>(e => e.Command is SyncNow, e => Guarded(() => SyncNow((SyncNow)e.Command)));
+        Receive<ExecuteCommand>(e => e.Command is InspectSyncState, e => Guarded(() => InspectSyncState((InspectSyncState)e.Command)));
+        Receive<ExecuteCommand>(e => e.Command is RunPass, e => Guarded(() => RunPass((RunPass)e.Command, Sender, e.ProgressTo)));
+        Receive<ExecuteCommand>(e => e.Command is ShowStatus, e => Guarded(() => ShowStatus((ShowStatus)e.Command)));
+        Receive<ExecuteCommand>(e => e.Command is RestoreBackup, e => Guarded(() => Restore((RestoreBackup)e.Command, e.ProgressTo)));
+        Receive<ExecuteCommand>(e => e.Command is VerifyBackups, e => Guarded(() => Verify((VerifyBackups)e.Command, e.ProgressTo)));
+        Receive<ExecuteCommand>(e => e.Command is PruneSeries, e => Guarded(() => Prune((PruneSeries)e.Command)));
+        Receive<Pruned>(Finish);
+        Receive<PruneRefused>(Finish);
+        Receive<PruneAfterPass>(PruneForPass);
+        Receive<PrunedForPass>(Finish);
+        Receive<ExecuteCommand>(e => Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "unknown command " + e.Command.GetType().Name])));
+        Receive<Resolved>(r => Start(r.Job, new JobOwner(r.ReplyTo, IsPass: false), r.ProgressTo));
+        Receive<Refused>(r => r.ReplyTo.Tell(CommandReply.Failed(r.Lines)));
+        Receive<PassResolved>(StartPass);
+        Receive<RunSourceJob>(r => Start(r.Job, new JobOwner(Sender, IsPass: true), r.ProgressTo, r.Source));
+        Receive<SyncAfterPass>(s => Context.ActorOf(SyncRound.Props(SyncTarget, s.Changed, new ToPass(Sender))));
+        Receive<PassFinished>(f =>
+        {
+            // The summary of a scheduled pass has no reader but the log.
+            var summary = f.Summary;
+            var line = $"pass: {(summary.Ok ? "done" : "done with failures")} in {summary.Seconds:0.0} s: "
+                + string.Join(", ", summary.Sources.Select(s => $"{s.Name} {s.Run.Result}{(s.Run.Error is null ? "" : " (" + s.Run.Error + ")")}"))
+                + string.Concat(summary.Pruned.Select(p => p.Error is null ? $"; pruned {p.Dst}: {p.Removed} removed, {p.Kept} kept" : $"; not pruned {p.Dst}: {p.Error}"))
+                + string.Concat(summary.Destinations.Select(d => $"; {d.Name}: {d.Uploaded} uploaded, {d.Pending} pending"));
+            if (summary.Ok)
+                _log.Info("{0}", line);
+            else
+                _log.Warning("{0}", line);
+            Context.Unwatch(Sender);
+            _pass = null;
+            _passReplyTo = null;
+            // The pass is off the books before its requester hears of it, and the reply is on its way before a drain ends.
+            f.ReplyTo.Tell(f.Reply);
+            CheckDrained();
+        });
+        Receive<PassBroken>(b => PassEnded(b.Lines));
+        Receive<Terminated>(t => t.ActorRef.Equals(_pass), _ => PassEnded([ErrorReport.Prefix + "the pass stopped on an unexpected error (the log has the details)"]));
+        Receive<SyncRoundResult>(Synced);
+        Receive<StatusSaved>(Saved);
+        Receive<BackupCompleted>(Completed);
+        Receive<BackupFailed>(Failed);
+        Receive<ScheduledPass>(Scheduled);
+        Receive<Reconfigure>(Reconfigured);
+        Receive<Drain>(_ =>
+        {
+            _draining = true;
+            Timers.CancelAll();
+            _drainWaiters.Add(Sender);
+            foreach (var child in Context.GetChildren())
+                child.Tell(new CancelBackup());
+            CheckDrained();
+        });
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>
+    /// A command's handler that throws (a configuration file that became wrong since the start,
+    /// a bug) would leave its requester waiting for ever: the requester hears why instead, and
+    /// the Orchestrator goes on (a restart would lose the jobs it keeps).
+    /// </summary>
+    private void Guarded(Action handle)
+    {
+        try
+        {
+            handle();
+        }
+        catch (Exception e)
+        {
+            if (!ErrorReport.IsExpected(e))
+                _log.Error(e, "a command failed on an unexpected error");
+            Sender.Tell(CommandReply.Failed(ErrorReport.Lines(e)));
+        }
+    }
+
+    private void Reconfigured(Reconfigure reconfigure)
+    {
+        var (applied, needRestart) = Reload.Apply(_services.Settings, reconfigure.Settings);
+        _services = _services with { Settings = applied };
+        _log.Info("configuration reloaded from {0}: {1} source(s) ({2}); schedule: {3}", reconfigure.Settings.LoadedFrom, applied.Sources.Count,
+            string.Join(", ", applied.Sources.Select(s => s.Name)), applied.Daemon.ScheduleText ?? "none");
+        if (needRestart.Count > 0)
+            _log.Warning("configuration: {0} changed; the daemon keeps the running values until it is restarted", string.Join("; ", needRestart));
+        Timers.Cancel("schedule");
+        ScheduleNext();
+    }
+
+    public static Props Props(OrchestratorServices services, Func<string, Props>? sourceProps = null) =>
+        Akka.Actor.Props.Create(() => new Orchestrator(services, sourceProps)).OnThisHost();
+
+    /// <summary>Who waits for a job: a command's requester (then a sync round follows) or a pass.</summary>
+    private sealed record JobOwner(IActorRef ReplyTo, bool IsPass)
+    {
+        public string Source { get; init; } = "";
+    }
+
+    private sealed record ReplyWith(IActorRef ReplyTo, CommandReply Reply) : RoundTag;
+
+    private sealed record ToPass(IActorRef Pass) : RoundTag;
+
+    private sealed record ScheduledPass(DateTime At) : IMessage;
+
+    private sealed record PassResolved(ImmutableList<PassItem> Items, IActorRef ReplyTo, IActorRef? ProgressTo) : IMessage;
+
+    protected override void PreStart()
+    {
+        _statusKeeper = Context.ActorOf(StatusKeeper.Props(_services.StatusFile), StatusKeeper.Name);
+        _sources = Context.ActorOf(Sources.Props(_sourceProps, _services.SourceBackoff), Sources.Name);
+        ScheduleNext();
+        // The daemon opens its journal at once (a broken one shows in its log at start); a CLI
+        // command only when it needs it: list, fs-init and restore never pay for it.
+        if (_services.Daemon is not null)
+            _ = DestinationsRef;
+    }
+
+    /// <summary>The <see cref="Actors.Destinations"/> actor, started on first use; null when no destination is configured.</summary>
+    private IActorRef? DestinationsRef
+    {
+        get
+        {
+            if (!_destinationsStarted)
+            {
+                _destinationsStarted = true;
+                _destinations = StartDestinations();
+            }
+
+            return _destinations;
+        }
+    }
+
+    /// <summary>Where a sync round sends: nowhere while the daemon drains.</summary>
+    private IActorRef? SyncTarget => _draining ? null : DestinationsRef;
+
+    private IActorRef? StartDestinations()
+    {
+        var settings = _services.Settings;
+        if (_services.Stores is not { } stores || settings.Destinations.IsEmpty)
+            return null;
+        var legacy = Path.Combine(settings.ConfigDir, "sync_state");
+        var options = settings.Destinations.Select((d, index) => new DestinationOptions(
+            d.Name, new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism), settings.Sync.HistoryWindow, settings.Sync.SnapshotEvery,
+            LegacyStateFile: index == 0 ? legacy : null, MaxDelete: settings.Sync.MaxDelete)).ToList();
+        return Context.ActorOf(Actors.Destinations.Props(options), Actors.Destinations.Name);
+    }
+
+    private void SyncNow(SyncNow sync)
+    {
+        if (DestinationsRef is not { } destinations)
+        {
+            Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "no destination is configured: add one to destinations in btw-backup.conf"]));
+            return;
+        }
+
+        ImmutableList<PendingPath> changed = sync.Full ? [new PendingPath("", Sync: true)] : [];
+        Context.ActorOf(SyncRound.Props(destinations, changed, new ReplyWith(Sender, CommandReply.Ok()), sync.AllowDeletes));
+    }
+
+    private void InspectSyncState(InspectSyncState inspect)
+    {
+        if (inspect.Action != SyncStateAction.History)
+        {
+            Context.ActorOf(SyncStateQuery.Props(DestinationsRef, inspect.Action == SyncStateAction.Reset, Sender));
+            return;
+        }
+
+        if (_services.History is not { } history || DestinationsRef is null)
+        {
+            Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "no destination is configured: there is no sync state (destinations in btw-backup.conf)"]));
+            return;
+        }
+
+        var system = Context.System;
+        var names = _services.Settings.Destinations.Select(d => d.Name).ToList();
+        ReadHistoryAsync(system, history, names, inspect.Since)
+            .PipeTo(Sender, success: lines => new CommandReply(ExitCode.Ok, lines, []), failure: e => CommandReply.Failed(ErrorReport.Lines(e)));
+    }
+
+    private static async Task<ImmutableList<string>> ReadHistoryAsync(ActorSystem system, Func<ActorSystem, string, DateTime?, Task<ImmutableList<string>>> history, List<string> names, DateTime? since)
+    {
+        if (names.Count == 1)
+            return await history(system, names[0], since);
+        var lines = ImmutableList.CreateBuilder<string>();
+        foreach (var name in names)
+        {
+            lines.Add(name + ":");
+            lines.AddRange((await history(system, name, since)).Select(l => "  " + l));
+        }
+
+        return lines.ToImmutable();
+    }
+
+    protected override SupervisorStrategy SupervisorStrategy() => new ChildStrategy();
+
+    /// <summary>
+    /// A child that throws (a pass, a sync round, a query: their failures are bugs, a source's
+    /// are handled by <see cref="Sources"/>) is stopped, never restarted: a restart would redo its
+    /// work. The log gets the details; its requester "the log has the details".
+    /// </summary>
+    private sealed class ChildStrategy() : OneForOneStrategy(-1, -1, _ => Directive.Stop, loggingEnabled: false)
+    {
+        public override void ProcessFailure(IActorContext context, bool restart, IActorRef child, Exception cause, ChildRestartStats stats, IReadOnlyCollection<ChildRestartStats> children)
+        {
+            context.System.Log.Error(cause, "{0} stopped on an unexpected error", child.Path.Name);
+            base.ProcessFailure(context, restart, child, cause, stats, children);
+        }
+    }
+
+    // Reading and writing the configuration directory happens in a task piped back, never in a handler.
+    private void InitFileTree(InitFileTree init)
+    {
+        var settings = _services.Settings;
+        var log = _log;
+        Task.Run(() => WorkingFolders.Create(settings.ConfigDir, init.Source, init.Name, init.Type, settings.Defaults))
+            .PipeTo(Sender,
+                success: path =>
+                {
+                    log.Info("fs-init: created {0} for {1}", path, init.Source);
+                    return CommandReply.Ok(ErrorReport.Prefix + "created " + path);
+                },
+                failure: e => CommandReply.Failed(ErrorReport.Lines(e)));
+    }
+
+    private void BackupFileTree(BackupFileTree backup, IActorRef? progressTo)
+    {
+        var settings = _services.Settings;
+        // One precedence for fs and run: a tree that a source of btw-backup.conf declares takes that source's settings.
+        var configured = settings.Sources.OfType<TreeSource>()
+            .FirstOrDefault(t => Path.TrimEndingDirectorySeparator(t.Path) == Path.TrimEndingDirectorySeparator(backup.Source));
+        Resolve(() => new FileTreeJob(
+            configured is not null ? PassJobs.FolderFor(settings, configured) : WorkingFolders.Load(settings.ConfigDir, backup.Source, settings.Defaults),
+            new SeriesLocation(settings.RootPath, SeriesPath.Check(backup.Dst)),
+            backup.Owner), progressTo);
+    }
+
+    private void BackupDatabase(BackupDatabase backup, IActorRef? progressTo)
+    {
+        var settings = _services.Settings;
+        Resolve(() => new DatabaseJob(settings.Database(backup.Database), new SeriesLocation(settings.RootPath, SeriesPath.Check(backup.Dst)), backup.Owner), progressTo);
+    }
+
+    /// <summary>Builds a job from its settings files in a task; the job comes back as <see cref="Resolved"/>, a refusal as <see cref="Refused"/>.</summary>
+    private void Resolve(Func<BackupJob> build, IActorRef? progressTo)
+    {
+        var replyTo = Sender;
+        Task.Run(build).PipeTo(Self,
+            success: job => new Resolved(job, replyTo, progressTo),
+            failure: e => new Refused(replyTo, ErrorReport.Lines(e)));
+    }
+
+    private sealed record Resolved(BackupJob Job, IActorRef ReplyTo, IActorRef? ProgressTo) : IMessage;
+
+    private sealed record Refused(IActorRef ReplyTo, IReadOnlyList<string> Lines) : IMessage;
+
+    private void Start(BackupJob job, JobOwner owner, IActorRef? progressTo, string? sourceName = null)
+    {
+        if (_draining)
+        {
+            // A pass still sends the sources it had queued: none starts once the daemon drains.
+            Interrupted(new JobOwner(owner.ReplyTo, owner.IsPass) { Source = sourceName ?? NameFor(job) }, 0);
+            return;
+        }
+
+        if (_pruning && !owner.IsPass)
+        {
+            owner.ReplyTo.Tell(CommandReply.Failed([ErrorReport.Prefix + "a prune is running: back up when it has ended; nothing was backed up"]));
+            return;
+        }
+
+        var name = sourceName ?? NameFor(job);
+        var jobId = ++_nextJob;
+        _jobs[jobId] = owner with { Source = name };
+        _statusKeeper.Tell(new SourceStarted(name, TypeOf(job), job.Series.Dst));
+
+        // The increment waits, in the backup's task, until every destination has persisted the intent, and gives up if one is down.
+        _sources.Tell(new RunJob(name, new StartBackup(jobId, job, progressTo, DestinationsRef)));
+    }
+
+    /// <summary>Tells a job's owner it was interrupted (the daemon drains), as a source would.</summary>
+    private void Interrupted(JobOwner owner, long jobId)
+    {
+        var failed = Sources.Interrupted(jobId, owner.Source);
+        if (owner.IsPass)
+            owner.ReplyTo.Tell(failed);
+        else
+            owner.ReplyTo.Tell(CommandReply.Failed(failed.ErrorLines));
+    }
+
+    /// <summary>A configured source's name when the job writes into its series (so <c>fs</c> and <c>run</c> share one actor and one status), else the job's own.</summary>
+    private string NameFor(BackupJob job) =>
+        _services.Settings.Sources.FirstOrDefault(s => s.Dst == job.Series.Dst)?.Name ?? job.SourceName;
+
+    private static string TypeOf(BackupJob job) => job switch
+    {
+        FileTreeJob f => SourceTypes.Name(f.Folder.Type),
+        DatabaseJob { Target.Database: null } => "pg-globals",
+        _ => "pg-dump",
+    };
+
+    private void ListBackups(ListBackups list)
+    {
+        if (!CheckDsts([list.Dst]))
+            return;
+        var dst = SeriesPath.Check(list.Dst);
+        var settings = _services.Settings;
+        var lister = _services.Lister;
+        var series = new SeriesLocation(settings.RootPath, dst);
+        // The policy may come from db/DB.conf, found in the series itself: read in the task, never in the handler.
+        Task.Run(() => list.Retention
+                ? lister.ListRetentionAsync(series, settings.RetentionOf(dst) ?? throw new ConfigException($"{dst} has no retention policy: every point is kept "
+                    + "(set defaults.retention, or retention in the source of this dst, in btw-backup.conf)"), CancellationToken.None)
+                : lister.ListAsync(series, CancellationToken.None))
+            .PipeTo(
+                Sender,
+                success: lines => new CommandReply(ExitCode.Ok, lines, []),
+                failure: e => CommandReply.Failed(ErrorReport.Lines(e)));
+    }
+
+    /// <summary>DSTs from a command (the daemon's clients too) pass <see cref="SeriesPath.Check"/>, else the requester is told why.</summary>
+    private bool CheckDsts(IEnumerable<string> dsts)
+    {
+        try
+        {
+            foreach (var dst in dsts)
+                SeriesPath.Check(dst);
+            return true;
+        }
+        catch (ConfigException e)
+        {
+            Sender.Tell(CommandReply.Failed(ErrorReport.Lines(e)));
+            return false;
+        }
+    }
+
+    // Every backup command syncs at its end, also when the backup failed.
+    private void Completed(BackupCompleted done) =>
+        JobEnded(done.JobId, done, PassRuns.Of(done), done.Outcome.Changed, CommandReply.Ok());
+
+    private void Failed(BackupFailed failed) =>
+        JobEnded(failed.JobId, failed, PassRuns.Of(failed), [], CommandReply.Failed(failed.ErrorLines));
+
+    /// <summary>A job's end: into status, then to its pass as it came, or to its command after a sync round.</summary>
+    private void JobEnded(long jobId, IMessage ended, SourceRun run, ImmutableList<PendingPath> changed, CommandReply reply)
+    {
+        if (!_jobs.Remove(jobId, out var owner))
+            return;
+        _statusKeeper.Tell(new SourceEnded(owner.Source, run));
+        if (owner.IsPass)
+            owner.ReplyTo.Tell(ended);
+        else
+            Context.ActorOf(SyncRound.Props(SyncTarget, changed, new ReplyWith(owner.ReplyTo, reply)));
+        CheckDrained();
+    }
+
+    private void Synced(SyncRoundResult result)
+    {
+        // A destination that stopped or stayed silent did not sync: that is its last error.
+        ImmutableList<DestinationSync> syncs =
+        [
+            .. result.Finished.Select(f => new DestinationSync(f.Destination, f.Failures)),
+            .. result.Silent.Select(kv => new DestinationSync(kv.Key, [SyncRoundResult.SilentLine(kv.Key, kv.Value)])),
+        ];
+        var (target, message) = result.Tag switch
+        {
+            ReplyWith r => (r.ReplyTo, (object)result.Merge(r.Reply)),
+            ToPass p => (p.Pass, result),
+            _ => (ActorRefs.Nobody, result),
+        };
+        // The answer leaves once status.json has this round in it (see StatusSaved).
+        var ack = ++_nextAck;
+        _awaitingSave[ack] = (target, message);
+        _statusKeeper.Tell(new DestinationsSynced(syncs, DateTime.UtcNow, ack));
+    }
+
+    private void Saved(StatusSaved saved)
+    {
+        if (_awaitingSave.Remove(saved.Ack, out var waiting))
+            waiting.To.Tell(waiting.Message);
+    }
+
+    protected override void PostStop()
+    {
+        _stopping.Cancel();
+        _stopping.Dispose();
+        base.PostStop();
+    }
+
+    private void CheckDrained()
+    {
+        if (!_draining || _jobs.Count > 0 || _pass is not null || _pruning)
+            return;
+        foreach (var waiter in _drainWaiters)
+            waiter.Tell(new Drained());
+        _drainWaiters.Clear();
+    }
+}

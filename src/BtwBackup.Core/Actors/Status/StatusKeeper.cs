@@ -1,0 +1,99 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Event;
+using BtwBackup.Config;
+using BtwBackup.Protocol;
+using BtwBackup.Hosting;
+
+namespace BtwBackup.Actors;
+
+/// <summary>A change of what <c>status</c> shows, told to the <see cref="StatusKeeper"/>.</summary>
+public abstract record StatusChange : IMessage;
+
+/// <summary>A source's job started: from now on the source is known (its type and series), never backed up yet.</summary>
+public sealed record SourceStarted(string Source, string Type, string Dst) : StatusChange;
+
+/// <summary>A source's job ended, backed up or failed (a failure is counted).</summary>
+public sealed record SourceEnded(string Source, SourceRun Run) : StatusChange;
+
+/// <summary>A sync round ended at <paramref name="At"/>; the keeper answers <see cref="StatusSaved"/> with <paramref name="Ack"/> once the file has it.</summary>
+public sealed record DestinationsSynced(ImmutableList<DestinationSync> Syncs, DateTime At, long Ack) : StatusChange;
+
+/// <summary>One destination's part of a round: no failure is a sync, else its failure lines.</summary>
+public sealed record DestinationSync(string Destination, ImmutableList<string> Failures);
+
+public sealed record StatusSaved(long Ack) : IMessage;
+
+public sealed record GetStatus : IMessage;
+
+/// <summary>The status as it is; <paramref name="Unreadable"/>: why status.json could not be read at start (the results are then unknown, not empty).</summary>
+public sealed record StatusSnapshot(PersistedStatus Status, string? Unreadable) : IMessage;
+
+/// <summary>
+/// Owns CONFIG_DIR/status.json (/user/orchestrator/status): reads it once at start, applies
+/// each <see cref="StatusChange"/> with the pure <see cref="PersistedStatus.Apply"/>, writes the
+/// file in the background in order, and answers <see cref="GetStatus"/>. A file that cannot be
+/// written is a warning in the log, never a failed backup. Without a file (tests) it keeps the
+/// status in memory.
+/// </summary>
+public sealed class StatusKeeper : ReceiveActor
+{
+    public const string Name = "status";
+
+    private readonly StatusFile? _file;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private PersistedStatus _status = PersistedStatus.Empty;
+    private string? _unreadable;
+
+    public StatusKeeper(StatusFile? file)
+    {
+        _file = file;
+        Receive<StatusChange>(change =>
+        {
+            _status = _status.Apply(change);
+            var saved = Save();
+            if (change is DestinationsSynced synced)
+            {
+                var requester = Sender;
+                saved.ContinueWith(_ => requester.Tell(new StatusSaved(synced.Ack)), TaskScheduler.Default);
+            }
+        });
+        Receive<GetStatus>(_ => Sender.Tell(new StatusSnapshot(_status, _unreadable)));
+    }
+
+    public static Props Props(StatusFile? file) => Akka.Actor.Props.Create(() => new StatusKeeper(file)).OnThisHost();
+
+    protected override void PreStart()
+    {
+        // A few kilobytes, read before the first message: status must never answer from nothing.
+        if (_file is null)
+            return;
+        try
+        {
+            _status = _file.Load();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidDataException)
+        {
+            _log.Warning("status: cannot read {0}, starting from nothing: {1}", _file.Path, e.Message);
+            _unreadable = $"cannot read {_file.Path}: " + e switch
+            {
+                UnauthorizedAccessException => "permission denied (run status as the user that runs the backups)",
+                System.Text.Json.JsonException => "it is not the JSON btw-backup writes",
+                _ => ConfigException.Reason(e),
+            };
+        }
+    }
+
+    /// <summary>Writes status.json in the background (the file keeps the order); a failure is logged, never fatal.</summary>
+    private Task Save()
+    {
+        if (_file is not { } file)
+            return Task.CompletedTask;
+        var log = _log;
+        return file.SaveAsync(_status).ContinueWith(t =>
+        {
+            if (t.Exception?.InnerException is { } e)
+                log.Warning("status: cannot write {0}: {1}", file.Path, e.Message);
+        }, TaskScheduler.Default);
+    }
+}

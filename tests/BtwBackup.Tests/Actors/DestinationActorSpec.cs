@@ -1,0 +1,218 @@
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using BtwBackup.Actors;
+using BtwBackup.Backup;
+using BtwBackup.Hosting;
+using BtwBackup.ObjectStore;
+using BtwBackup.Protocol;
+using BtwBackup.Sync;
+using BtwBackup.Testing;
+using Xunit;
+
+namespace BtwBackup.Tests.Actors;
+
+/// <summary>The persistent DestinationActor on a real SQLite journal, with the in-memory store.</summary>
+public sealed class DestinationActorSpec : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("btw-dest-").FullName;
+    private readonly string _root;
+    private readonly InMemoryObjectStore _store = new();
+
+    // A first write creates the journal's tables; on a loaded CI machine that takes seconds.
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
+    public DestinationActorSpec()
+    {
+        _root = Directory.CreateDirectory(Path.Combine(_dir, "root")).FullName;
+        Directory.CreateDirectory(Path.Combine(_root, "www", "2016-01-01T00:00:00"));
+        File.WriteAllText(Path.Combine(_root, "www", "2016-01-01T00:00:00", "backup.tar"), "tar v1");
+        File.WriteAllText(Path.Combine(_root, "www", "log.txt"), "log\n");
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private TestKit NewSystem() => new(PersistenceConfig.ForSqlite(Path.Combine(_dir, "journal.db")));
+
+    private IActorRef Destination(TestKit kit, string? legacy = null) =>
+        kit.Sys.ActorOf(DestinationActor.Props(new DestinationOptions("offsite", new Mirror(_store, _root, "pre/", 4), TimeSpan.FromDays(90), LegacyStateFile: legacy)));
+
+    [Fact]
+    public void Pending_work_survives_the_actor_system_and_is_done_by_the_next_one()
+    {
+        var first = NewSystem();
+        var dest = Destination(first);
+        dest.Tell(new RecordPending(1, [new PendingPath("www/2016-01-01T00:00:00/", Sync: true), new PendingPath("www/log.txt", Sync: false)]), first.TestActor);
+        first.ExpectMsg<PendingRecorded>(r => r.Correlation == 1, Patience);
+        // Torn down before any transfer: as a kill after the acknowledgement.
+        first.Shutdown();
+
+        var second = NewSystem();
+        dest = Destination(second);
+        dest.Tell(new GetSyncState(2), second.TestActor);
+        var state = second.ExpectMsg<SyncStateReport>(Patience).State;
+        Assert.Equal(["www/log.txt"], state.MustPush);
+        Assert.Equal(["www/2016-01-01T00:00:00/"], state.MustSync);
+
+        dest.Tell(new RunSync(3), second.TestActor);
+        var finished = second.ExpectMsg<SyncFinished>(Patience);
+        Assert.Empty(finished.Failures);
+        Assert.True(finished.Pending.IsEmpty);
+        Assert.Equal(2, finished.Report.Uploaded);
+        Assert.Equal(["pre/www/2016-01-01T00:00:00/backup.tar", "pre/www/log.txt"], _store.Objects.Keys.Order(StringComparer.Ordinal));
+        second.Shutdown();
+
+        var third = NewSystem();
+        dest = Destination(third);
+        dest.Tell(new GetSyncState(4), third.TestActor);
+        Assert.True(third.ExpectMsg<SyncStateReport>(Patience).State.IsEmpty);
+        third.Shutdown();
+    }
+
+    [Fact]
+    public void A_sync_whose_deletions_are_held_back_stays_pending_with_one_line_until_allowed()
+    {
+        var kit = NewSystem();
+        var dest = Destination(kit);
+        dest.Tell(new RecordPending(1, [new PendingPath("", Sync: true)]), kit.TestActor);
+        kit.ExpectMsg<PendingRecorded>(Patience);
+        dest.Tell(new RunSync(2), kit.TestActor);
+        Assert.Empty(kit.ExpectMsg<SyncFinished>(Patience).Failures);
+
+        // The series folder is gone from root: its objects stay, and so does the pending sync.
+        Directory.Delete(Path.Combine(_root, "www", "2016-01-01T00:00:00"), recursive: true);
+        Directory.CreateDirectory(Path.Combine(_root, "db"));
+        File.WriteAllText(Path.Combine(_root, "db", "log.txt"), "db\n");
+        Directory.Delete(Path.Combine(_root, "www"), recursive: true);
+        dest.Tell(new RecordPending(3, [new PendingPath("", Sync: true)]), kit.TestActor);
+        kit.ExpectMsg<PendingRecorded>(Patience);
+        dest.Tell(new RunSync(4), kit.TestActor);
+        var refused = kit.ExpectMsg<SyncFinished>(Patience);
+        Assert.Equal(["offsite: nothing deleted: root does not hold the series www (2 object(s)) that the destination holds: a sync never deletes a whole series; sync --allow-deletes if it was removed on purpose; the sync stays pending"],
+            refused.Failures);
+        Assert.Equal([""], refused.Pending.MustSync);
+        Assert.Equal(["pre/db/log.txt", "pre/www/2016-01-01T00:00:00/backup.tar", "pre/www/log.txt"], _store.Objects.Keys.Order(StringComparer.Ordinal));
+
+        dest.Tell(new RunSync(5, AllowDeletes: true), kit.TestActor);
+        var allowed = kit.ExpectMsg<SyncFinished>(Patience);
+        Assert.Empty(allowed.Failures);
+        Assert.True(allowed.Pending.IsEmpty);
+        Assert.Equal(2, allowed.Report.Deleted);
+        Assert.Equal(["pre/db/log.txt"], _store.Objects.Keys);
+    }
+
+    [Fact]
+    public void A_failed_path_stays_pending_with_one_line_and_the_others_are_done()
+    {
+        var kit = NewSystem();
+        _store.Fault = (op, key) => op == "put" && key.EndsWith("log.txt", StringComparison.Ordinal) ? throw new ObjectStoreException("put: 500 InternalError", transient: false) : Task.CompletedTask;
+        var dest = Destination(kit);
+        dest.Tell(new RecordPending(1, [new PendingPath("www/log.txt", false), new PendingPath("www/2016-01-01T00:00:00/", true)]), kit.TestActor);
+        kit.ExpectMsg<PendingRecorded>(Patience);
+        dest.Tell(new RunSync(2), kit.TestActor);
+        var finished = kit.ExpectMsg<SyncFinished>(Patience);
+        Assert.Equal(["push of www/log.txt to offsite failed: www/log.txt: 1 file(s) failed: www/log.txt: put: 500 InternalError"], finished.Failures);
+        Assert.Equal(["www/log.txt"], finished.Pending.MustPush);
+        Assert.Empty(finished.Pending.MustSync);
+
+        dest.Tell(new ResetSyncState(3), kit.TestActor);
+        Assert.Equal("cannot reset: some files must be synced or pushed", kit.ExpectMsg<ResetDone>(Patience).Refusal);
+        _store.Fault = null;
+        dest.Tell(new RunSync(4), kit.TestActor);
+        Assert.True(kit.ExpectMsg<SyncFinished>(Patience).Pending.IsEmpty);
+        dest.Tell(new ResetSyncState(5), kit.TestActor);
+        Assert.Null(kit.ExpectMsg<ResetDone>(Patience).Refusal);
+        kit.Shutdown();
+    }
+
+    [Fact]
+    public void A_failed_sync_of_root_names_root_as_dot()
+    {
+        var kit = NewSystem();
+        _store.Fault = (op, key) => op == "put" && key.EndsWith("log.txt", StringComparison.Ordinal) ? throw new ObjectStoreException("put: 500 InternalError", transient: false) : Task.CompletedTask;
+        var dest = Destination(kit);
+        dest.Tell(new RecordPending(1, [new PendingPath("", true)]), kit.TestActor);
+        kit.ExpectMsg<PendingRecorded>(Patience);
+        dest.Tell(new RunSync(2), kit.TestActor);
+        var finished = kit.ExpectMsg<SyncFinished>(Patience);
+        Assert.Equal(["sync of . to offsite failed: .: 1 file(s) failed: www/log.txt: put: 500 InternalError"], finished.Failures);
+        Assert.Equal(["Must sync: ."], BtwBackup.Cli.Rendering.Lines(new SyncStateListing([finished.Pending.Pending("d")])));
+        kit.Shutdown();
+    }
+
+    [Fact]
+    public void A_journal_failure_stops_the_actor_and_its_backoff_supervisor_brings_it_back()
+    {
+        var journal = Path.Combine(_dir, "failing.db");
+        var kit = new TestKit(PersistenceConfig.ForSqlite(journal, pooling: false));
+        var options = new DestinationOptions("offsite", new Mirror(_store, _root, "pre/", 4), TimeSpan.FromDays(90));
+        var supervisor = kit.Sys.ActorOf(Akka.Pattern.BackoffSupervisor.Props(Akka.Pattern.Backoff.OnStop(
+            DestinationActor.Props(options), "destination", TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), 0.1, maxNrOfRetries: -1)));
+
+        supervisor.Tell(new RecordPending(1, [new PendingPath("www/log.txt", false)]), kit.TestActor);
+        kit.ExpectMsg<PendingRecorded>(Patience);
+
+        // The journal goes away: the write fails, the actor stops, nothing is acknowledged.
+        File.Move(journal, journal + ".away");
+        Directory.CreateDirectory(journal);
+        supervisor.Tell(new RecordPending(2, [new PendingPath("www/other", false)]), kit.TestActor);
+        kit.ExpectNoMsg(TimeSpan.FromSeconds(2));
+
+        // It comes back: the supervisor restarts the actor, which recovers what was persisted.
+        Directory.Delete(journal);
+        File.Move(journal + ".away", journal);
+        kit.AwaitAssert(() =>
+        {
+            supervisor.Tell(new GetSyncState(3), kit.TestActor);
+            Assert.Equal(["www/log.txt"], kit.ExpectMsg<SyncStateReport>(TimeSpan.FromSeconds(1)).State.MustPush);
+        }, Patience, TimeSpan.FromMilliseconds(300));
+        supervisor.Tell(new RecordPending(4, [new PendingPath("www/other", false)]), kit.TestActor);
+        kit.ExpectMsg<PendingRecorded>(r => r.Correlation == 4, Patience);
+        kit.Shutdown();
+    }
+
+    [Fact]
+    public async Task Snapshots_let_old_events_go_while_the_state_survives()
+    {
+        var kit = NewSystem();
+        var options = new DestinationOptions("offsite", new Mirror(_store, _root, "pre/", 4), HistoryWindow: TimeSpan.Zero, SnapshotEvery: 3);
+        var dest = kit.Sys.ActorOf(DestinationActor.Props(options));
+        foreach (var n in new[] { 1, 2, 3, 4 })
+        {
+            dest.Tell(new RecordPending(n, [new PendingPath($"p{n}", false)]), kit.TestActor);
+            kit.ExpectMsg<PendingRecorded>(Patience);
+        }
+
+        // The snapshot after the third event covers events 1-3, older than a zero window: deleted.
+        await kit.AwaitAssertAsync(async () =>
+            Assert.Equal(["p4"], (await SyncHistory.ReadAsync(kit.Sys, "offsite", null)).Select(l => l.Split(' ')[^1])),
+            Patience, TimeSpan.FromMilliseconds(200));
+        kit.Shutdown();
+
+        var again = NewSystem();
+        dest = again.Sys.ActorOf(DestinationActor.Props(options));
+        dest.Tell(new GetSyncState(5), again.TestActor);
+        Assert.Equal(["p1", "p2", "p3", "p4"], again.ExpectMsg<SyncStateReport>(Patience).State.MustPush);
+        again.Shutdown();
+    }
+
+    [Fact]
+    public void The_original_sync_state_file_is_imported_once_and_set_aside()
+    {
+        var legacy = Path.Combine(_dir, "sync_state");
+        File.WriteAllLines(legacy,
+        [
+            "2016-01-01T12:00:00 +push www/log.txt",
+            "2016-01-01T12:00:01 -push www/log.txt",
+            "2016-01-01T12:00:02 +sync www/2016-01-01T00:00:00/",
+        ]);
+        var kit = NewSystem();
+        var dest = Destination(kit, legacy);
+        dest.Tell(new GetSyncState(1), kit.TestActor);
+        var state = kit.ExpectMsg<SyncStateReport>(Patience).State;
+        Assert.Equal(["www/2016-01-01T00:00:00/"], state.MustSync);
+        Assert.Empty(state.MustPush);
+        Assert.False(File.Exists(legacy));
+        Assert.True(File.Exists(legacy + ".imported"));
+        kit.Shutdown();
+    }
+}
