@@ -6,9 +6,24 @@ using Xunit;
 
 namespace BtwBackup.Tests.Daemon;
 
-public sealed class GatewaySpec : TestKit
+/// <summary>
+/// The gateway under every message serialized on its way: the wire types with the door's own
+/// serializers (hocon/remoting.conf), what it tells the Orchestrator with btw-backup's.
+/// </summary>
+public sealed class GatewaySpec() : TestKit(BtwBackup.Tests.Actors.SerializedMessages.With(
+    Akka.Configuration.ConfigurationFactory.ParseString("akka.actor.provider = local")
+        .WithFallback(Akka.Configuration.ConfigurationFactory.ParseString(BtwBackup.Config.ConfigLoader.ReadResource("BtwBackup.remoting.conf")))))
 {
     private const string Token = "the-token";
+
+    [Fact]
+    public void Its_wire_messages_go_through_the_doors_serializer_and_its_requests_through_btw_backups()
+    {
+        Assert.True(Sys.Settings.SerializeAllMessages);
+        Assert.IsType<RemoteSerializer>(Sys.Serialization.FindSerializerFor(new Hello("n")));
+        Assert.IsType<BtwBackup.Protocol.MessageSerializer>(Sys.Serialization.FindSerializerFor(new BtwBackup.Protocol.ExecuteCommand(new BtwBackup.Protocol.ShowStatus(false), null)));
+    }
+
     private static readonly string ClientNonce = new('c', 64);
     private readonly DaemonAuth _auth = new(Token);
 
