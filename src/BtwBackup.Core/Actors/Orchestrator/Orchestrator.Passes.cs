@@ -109,4 +109,24 @@ public sealed partial class Orchestrator
 
         ScheduleNext();
     }
+
+    private void PassDone(PassFinished f)
+    {
+        // The summary of a scheduled pass has no reader but the log.
+        var summary = f.Summary;
+        var line = $"pass: {(summary.Ok ? "done" : "done with failures")} in {summary.Seconds:0.0} s: "
+            + string.Join(", ", summary.Sources.Select(s => $"{s.Name} {s.Run.Result}{(s.Run.Error is null ? "" : " (" + s.Run.Error + ")")}"))
+            + string.Concat(summary.Pruned.Select(p => p.Error is null ? $"; pruned {p.Dst}: {p.Removed} removed, {p.Kept} kept" : $"; not pruned {p.Dst}: {p.Error}"))
+            + string.Concat(summary.Destinations.Select(d => $"; {d.Name}: {d.Uploaded} uploaded, {d.Pending} pending"));
+        if (summary.Ok)
+            _log.Info("{0}", line);
+        else
+            _log.Warning("{0}", line);
+        Context.Unwatch(Sender);
+        _pass = null;
+        _passReplyTo = null;
+        // The pass is off the books before its requester hears of it, and the reply is on its way before a drain ends.
+        f.ReplyTo.Tell(f.Reply);
+        CheckDrained();
+    }
 }

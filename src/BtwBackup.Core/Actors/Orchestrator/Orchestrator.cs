@@ -121,25 +121,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         Receive<PassResolved>(StartPass);
         Receive<RunSourceJob>(r => Start(r.Job, new JobOwner(Sender, IsPass: true), r.ProgressTo, r.Source));
         Receive<SyncAfterPass>(s => Context.ActorOf(SyncRound.Props(SyncTarget, s.Changed, new ToPass(Sender))));
-        Receive<PassFinished>(f =>
-        {
-            // The summary of a scheduled pass has no reader but the log.
-            var summary = f.Summary;
-            var line = $"pass: {(summary.Ok ? "done" : "done with failures")} in {summary.Seconds:0.0} s: "
-                + string.Join(", ", summary.Sources.Select(s => $"{s.Name} {s.Run.Result}{(s.Run.Error is null ? "" : " (" + s.Run.Error + ")")}"))
-                + string.Concat(summary.Pruned.Select(p => p.Error is null ? $"; pruned {p.Dst}: {p.Removed} removed, {p.Kept} kept" : $"; not pruned {p.Dst}: {p.Error}"))
-                + string.Concat(summary.Destinations.Select(d => $"; {d.Name}: {d.Uploaded} uploaded, {d.Pending} pending"));
-            if (summary.Ok)
-                _log.Info("{0}", line);
-            else
-                _log.Warning("{0}", line);
-            Context.Unwatch(Sender);
-            _pass = null;
-            _passReplyTo = null;
-            // The pass is off the books before its requester hears of it, and the reply is on its way before a drain ends.
-            f.ReplyTo.Tell(f.Reply);
-            CheckDrained();
-        });
+        Receive<PassFinished>(PassDone);
         Receive<PassBroken>(b => PassEnded(b.Lines));
         Receive<Terminated>(t => t.ActorRef.Equals(_pass), _ => PassEnded([ErrorReport.Prefix + "the pass stopped on an unexpected error (the log has the details)"]));
         Receive<SyncRoundResult>(Synced);
@@ -148,18 +130,20 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         Receive<BackupFailed>(Failed);
         Receive<ScheduledPass>(Scheduled);
         Receive<Reconfigure>(Reconfigured);
-        Receive<Drain>(_ =>
-        {
-            _draining = true;
-            Timers.CancelAll();
-            _drainWaiters.Add(Sender);
-            foreach (var child in Context.GetChildren())
-                child.Tell(new CancelBackup());
-            CheckDrained();
-        });
+        Receive<Drain>(_ => StartDraining());
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    private void StartDraining()
+    {
+        _draining = true;
+        Timers.CancelAll();
+        _drainWaiters.Add(Sender);
+        foreach (var child in Context.GetChildren())
+            child.Tell(new CancelBackup());
+        CheckDrained();
+    }
 
     /// <summary>
     /// A command's handler that throws (a configuration file that became wrong since the start,
