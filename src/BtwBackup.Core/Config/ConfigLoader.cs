@@ -234,6 +234,7 @@ public static class ConfigLoader
                 MaxDelete = Int(config, "sync.max-delete", path, min: 0, max: 100_000_000) ?? throw NotInReference("sync.max-delete"),
             },
             Daemon = ReadDaemon(config, path, configDir),
+            Cluster = ClusterSettings.Read(path, configDir, key => Str(config, key, path), key => Int(config, key, path, min: 1, max: 65535)),
             PassParallelism = Int(config, "run.parallelism", path, min: 1, max: 256) ?? throw NotInReference("run.parallelism"),
             RetentionZone = ReadZone(config, path),
             PruneAfterPass = Flag(config, "retention.after-pass", path) ?? throw NotInReference("retention.after-pass"),

@@ -44,6 +44,9 @@ public sealed record GeneralSettings(
         init => _daemon = value;
     }
 
+    /// <summary>The cluster this node belongs to; null: a single node.</summary>
+    public ClusterSettings? Cluster { get; init; }
+
     /// <summary>How many sources a pass (<c>run</c>) backs up at once.</summary>
     public int PassParallelism
     {

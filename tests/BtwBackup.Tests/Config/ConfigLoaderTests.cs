@@ -45,6 +45,42 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(["db", "www"], applied.Sources.Select(x => x.Name).Order(StringComparer.Ordinal));
     }
 
+    [Fact]
+    public void A_cluster_block_names_this_host_its_address_its_seeds_and_the_pinned_pair()
+    {
+        Assert.Null(LoadHocon("root-path = /b").Cluster);
+        var c = LoadHocon("""
+            root-path = /b
+            cluster {
+              host = db1
+              hostname = "10.0.0.2"
+              seed-nodes = "10.0.0.1:4719, [fd00::1]:4719 ,backup-a.example:5000"
+              tls { certificate = cluster-cert.pem, key = cluster-key.pem }
+            }
+            """).Cluster!;
+        Assert.Equal(("db1", "10.0.0.2", 4719, "10.0.0.2"), (c.Host, c.Hostname, c.Port, c.PublicHostname));
+        Assert.Equal(["10.0.0.1:4719", "[fd00::1]:4719", "backup-a.example:5000"], c.SeedNodes.Select(s => s.ToString()));
+        Assert.Equal((Path.Combine(_dir, "cluster-cert.pem"), Path.Combine(_dir, "cluster-key.pem")), (c.Tls.Certificate, c.Tls.Key));
+        Assert.Equal(Environment.MachineName, LoadHocon("""
+            root-path = /b
+            cluster { hostname = "127.0.0.1", seed-nodes = "127.0.0.1:4719", tls { certificate = c.pem, key = k.pem } }
+            """).Cluster!.Host);
+    }
+
+    [Theory]
+    [InlineData("cluster { hostname = \"127.0.0.1\", seed-nodes = \"127.0.0.1:4719\" }", "cluster.tls needs certificate and key (PEM files, the same pair on every node): a cluster never runs without TLS")]
+    [InlineData("cluster { hostname = \"127.0.0.1\", tls { certificate = c.pem, key = k.pem } }", "cluster.seed-nodes is empty")]
+    [InlineData("cluster { seed-nodes = \"127.0.0.1:4719\", tls { certificate = c.pem, key = k.pem } }", "cluster.hostname is required")]
+    [InlineData("cluster { hostname = x, seed-nodes = \"127.0.0.1\", tls { certificate = c.pem, key = k.pem } }", "cluster.seed-nodes: '127.0.0.1' is not host:port")]
+    [InlineData("cluster { hostname = x, seed-nodes = \"a b:1\", tls { certificate = c.pem, key = k.pem } }", "cluster.seed-nodes: 'a b:1' is not host:port")]
+    [InlineData("cluster { host = \"a/b\", hostname = x, seed-nodes = \"h:1\", tls { certificate = c.pem, key = k.pem } }", "cluster.host must be a host name")]
+    [InlineData("cluster { hostname = x, port = 70000, seed-nodes = \"h:1\", tls { certificate = c.pem, key = k.pem } }", "cluster.port must be a whole number from 1 to 65535")]
+    public void A_cluster_block_that_cannot_work_is_one_line(string block, string expected)
+    {
+        var e = Assert.Throws<ConfigException>(() => LoadHocon("root-path = /b\n" + block));
+        Assert.Contains(expected, e.Message);
+    }
+
     private GeneralSettings LoadHocon(string text)
     {
         File.WriteAllText(Path.Combine(_dir, "btw-backup.conf"), text);
