@@ -136,12 +136,18 @@ public static class Program
         });
         system.Log.Info("daemon: serving {0} on {1}:{2} (pid {3}); schedule: {4}", configDir, daemon.Hostname, daemon.Port, Environment.ProcessId,
             daemon.ScheduleText is null ? "none, passes on demand" : $"\"{daemon.ScheduleText}\", next pass {(daemon.NextRun(DateTime.UtcNow) is { } next ? SummaryFormat.Time(next) : "never")}");
-        try
+        // The work system ends on its own only when something stopped it (a cluster node whose TLS
+        // pair the cluster refused shuts itself down): a daemon without its Orchestrator must not
+        // go on answering connections, so it exits, saying why.
+        var stopped = await Task.WhenAny(Task.Delay(Timeout.InfiniteTimeSpan, stop), system.WhenTerminated);
+        if (stopped == system.WhenTerminated)
         {
-            await Task.Delay(Timeout.InfiniteTimeSpan, stop);
-        }
-        catch (OperationCanceledException)
-        {
+            await door.Terminate();
+            var why = settings.Cluster is { } c
+                ? $"the cluster node {c.Host} stopped: the cluster at {string.Join(", ", c.SeedNodes)} refused it (its TLS pair, cluster.tls) or removed it (it was on the smaller side of a partition); the log says which"
+                : "the actor system stopped on its own (see the log)";
+            Console.Error.WriteLine(ErrorReport.Prefix + why);
+            return (int)Protocol.ExitCode.Error;
         }
 
         system.Log.Info("daemon: stopping: backups in flight are cancelled and cleaned up; what is not synced stays pending");

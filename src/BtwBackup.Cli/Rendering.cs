@@ -99,6 +99,15 @@ public static class Rendering
         yield return daemon.Schedule is null
             ? "schedule: none (passes on demand: btw-backup run)"
             : $"schedule: \"{daemon.Schedule}\", next pass {(daemon.NextRun is { } next ? Time(next) : "never")}{(daemon.Serving ? "" : " if the daemon runs")}";
+        if (status.Cluster is { } cluster)
+        {
+            var up = cluster.Members.Count(m => m.Status == "up" && m.Reachable);
+            yield return $"cluster: this node is {cluster.Self}; {cluster.Members.Count} member{(cluster.Members.Count == 1 ? "" : "s")}, {up} up and reachable; leader {cluster.Leader ?? "none"}";
+            var hostWidth = cluster.Members.Select(m => (m.Host ?? "?").Length).DefaultIfEmpty(0).Max();
+            foreach (var m in cluster.Members)
+                yield return $"  {(m.Host ?? "?").PadRight(hostWidth)}  {m.Address}  {m.Status}{(m.Reachable ? "" : ", unreachable")}";
+        }
+
         yield return "sources:";
         if (status.Sources.IsEmpty)
             yield return "  none configured";

@@ -15,14 +15,14 @@ namespace BtwBackup.Daemon;
 public static class DaemonTls
 {
     /// <summary>The certificate and its private key, checked: the key file must be readable by its owner only.</summary>
-    public static X509Certificate2 Load(TlsSettings tls)
+    public static X509Certificate2 Load(TlsSettings tls, string key = "daemon.tls")
     {
         if (!File.Exists(tls.Certificate))
-            throw new ConfigException($"daemon.tls.certificate: {tls.Certificate} does not exist");
+            throw new ConfigException($"{key}.certificate: {tls.Certificate} does not exist");
         if (!File.Exists(tls.Key))
-            throw new ConfigException($"daemon.tls.key: {tls.Key} does not exist");
+            throw new ConfigException($"{key}.key: {tls.Key} does not exist");
         if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(tls.Key) & (UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite)) != 0)
-            throw new ConfigException($"daemon.tls.key: {tls.Key} is readable by other users: make it private (chmod 600) first");
+            throw new ConfigException($"{key}.key: {tls.Key} is readable by other users: make it private (chmod 600) first");
         try
         {
             using var pem = X509Certificate2.CreateFromPemFile(tls.Certificate, tls.Key);
@@ -31,7 +31,7 @@ public static class DaemonTls
         }
         catch (CryptographicException e)
         {
-            throw new ConfigException($"daemon.tls: cannot load {tls.Certificate} with the key {tls.Key}: {e.Message}");
+            throw new ConfigException($"{key}: cannot load {tls.Certificate} with the key {tls.Key}: {e.Message}");
         }
     }
 

@@ -92,6 +92,53 @@ public static class BackupHost
     }
 
     /// <summary>
+    /// A daemon's work system as a cluster node (cluster block in btw-backup.conf): Akka.Cluster
+    /// over Akka.Remote on mutual TLS pinned to the cluster's certificate (a peer that does not
+    /// hold its key never completes a connection, so is never admitted), this node's host as its
+    /// role, the seeds to join, and the split-brain resolver keeping the majority side, so that a
+    /// partition never leaves two sides each believing itself the cluster.
+    /// </summary>
+    public static ActorSystem StartClusterNode(GeneralSettings settings, ClusterSettings cluster, HoconConfig first)
+    {
+        var certificate = DaemonTls.Load(cluster.Tls, "cluster.tls");
+        var seeds = string.Join(", ", cluster.SeedNodes.Select(s => HoconText.Quote($"akka.ssl.tcp://{SystemName}@{s.Hostname}:{s.Port}")));
+        var config = ConfigurationFactory.ParseString($$"""
+            akka.actor.provider = cluster
+            akka.remote.dot-netty.tcp {
+              hostname = {{HoconText.Quote(cluster.Hostname)}}
+              public-hostname = {{HoconText.Quote(cluster.PublicHostname)}}
+              port = {{cluster.Port}}
+              enable-ssl = true
+              tcp-reuse-addr = off
+            }
+            akka.remote.log-remote-lifecycle-events = off
+            akka.cluster {
+              seed-nodes = [{{seeds}}]
+              roles = [{{HoconText.Quote(HostRole.Of(cluster.Host))}}]
+              downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
+              split-brain-resolver {
+                active-strategy = keep-majority
+                stable-after = 10s
+              }
+              log-info-verbose = off
+              # A node that starts before its seed joins within seconds, not the default ten.
+              seed-node-timeout = 2s
+              retry-unsuccessful-join-after = 2s
+            }
+            """);
+        try
+        {
+            return ActorSystem.Create(SystemName, BootstrapSetup.Create()
+                .WithConfig(config.WithFallback(first).WithFallback(ActorSystemConfig(settings)))
+                .And(DaemonTls.Setup(certificate)));
+        }
+        catch (Exception e) when (e is not ConfigException)
+        {
+            throw new ConfigException($"cannot start the cluster node on {cluster.Hostname}:{cluster.Port} (cluster.hostname, cluster.port in {settings.LoadedFrom}): {Protocol.ErrorReport.Unwrap(e).Message}");
+        }
+    }
+
+    /// <summary>
     /// The daemon: the same Orchestrator as in-process, in an actor system with no network
     /// transport at all, and beside it a second, remoting actor system (the door) that holds the
     /// token-checking <see cref="Gateway"/> and nothing else. Whatever a remote sender names, it
@@ -103,13 +150,27 @@ public static class BackupHost
         var echo = ConfigurationFactory.ParseString($"{FileLogger.EchoKey} = on");
         // The door first: it binds the port, the step that fails when another process holds it.
         var door = StartRemoting(SystemName, settings, daemon.Hostname, daemon.Port, echo);
-        var system = ActorSystem.Create(SystemName, echo.WithFallback(ActorSystemConfig(settings)));
+        var system = settings.Cluster is { } cluster
+            ? StartClusterNode(settings, cluster, echo)
+            : ActorSystem.Create(SystemName, echo.WithFallback(ActorSystemConfig(settings)));
 
         var info = new DaemonInfo(DateTime.UtcNow, Environment.ProcessId, $"{daemon.Hostname}:{daemon.Port}");
         var orchestrator = system.ActorOf(Orchestrator.Props(RealServices(settings) with { Daemon = info }), Orchestrator.Name);
         door.ActorOf(Gateway.Props(token, orchestrator), Gateway.Name);
         return new DaemonSystems(system, door, orchestrator);
     }
+}
+
+/// <summary>The role that names a node's host in the cluster: "host:NAME".</summary>
+public static class HostRole
+{
+    public const string Prefix = "host:";
+
+    public static string Of(string host) => Prefix + host;
+
+    /// <summary>The host a member's roles name; null for a member that is not a btw-backup node.</summary>
+    public static string? HostOf(IEnumerable<string> roles) =>
+        roles.FirstOrDefault(r => r.StartsWith(Prefix, StringComparison.Ordinal))?[Prefix.Length..];
 }
 
 /// <summary>The daemon's two actor systems: the work (no transport), and the door (remoting, the gateway only).</summary>

@@ -45,7 +45,18 @@ public sealed record DestinationState(string Name, int? Pending, ImmutableList<s
 
 public sealed record DaemonState(bool Serving, DateTime? Since, int? Pid, string? Address, string? Schedule, DateTime? NextRun);
 
-public sealed record StatusReport(DaemonState Daemon, ImmutableList<SourceState> Sources, ImmutableList<DestinationState> Destinations) : Report;
+public sealed record StatusReport(DaemonState Daemon, ImmutableList<SourceState> Sources, ImmutableList<DestinationState> Destinations) : Report
+{
+    /// <summary>The cluster as this node sees it; absent for a single node.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ClusterView? Cluster { get; init; }
+}
+
+/// <summary>The cluster's members as this node (<paramref name="Self"/>, a host name) sees them, and the leader's host.</summary>
+public sealed record ClusterView(string Self, string? Leader, ImmutableList<ClusterMember> Members);
+
+/// <summary>A member: its host (null: not a btw-backup node), its address, its status (up, joining, leaving...) and whether this node reaches it.</summary>
+public sealed record ClusterMember(string? Host, string Address, string Status, bool Reachable);
 
 /// <summary>The JSON of the reports and status.json (snake_case, UTC times), and the few formats the log shares with the CLI.</summary>
 public static class SummaryFormat

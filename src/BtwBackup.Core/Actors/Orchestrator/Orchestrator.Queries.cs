@@ -4,6 +4,7 @@ using Akka.Actor.Internal;
 using Akka.Event;
 using BtwBackup.Backup;
 using BtwBackup.Config;
+using BtwBackup.Hosting;
 using BtwBackup.Protocol;
 using BtwBackup.Restore;
 using BtwBackup.ObjectStore;
@@ -23,8 +24,25 @@ public sealed partial class Orchestrator
             : new DaemonState(false, null, null, null, settings.Daemon.ScheduleText, next);
         var request = new StatusRequest(daemon,
             [.. settings.Sources.Select(s => new ListedSource(s.Name, PassJobs.TypeName(s), s.Dst))],
-            [.. _jobs.Values.Select(j => j.Source)], settings.RootPath, [.. settings.Destinations.Select(x => x.Name)]);
+            [.. _jobs.Values.Select(j => j.Source)], settings.RootPath, [.. settings.Destinations.Select(x => x.Name)])
+        {
+            Cluster = ClusterNow(),
+        };
         Context.ActorOf(StatusQuery.Props(request, _statusKeeper, DestinationsRef, Sender));
+    }
+
+    /// <summary>The cluster's members as this node's Akka.Cluster sees them now; null when this node is not a cluster node.</summary>
+    private ClusterView? ClusterNow()
+    {
+        if (((ExtendedActorSystem)Context.System).Provider is not Akka.Cluster.ClusterActorRefProvider)
+            return null;
+        var cluster = Akka.Cluster.Cluster.Get(Context.System);
+        var state = cluster.State;
+        var unreachable = state.Unreachable.Select(m => m.Address).ToHashSet();
+        string? HostAt(Address? address) => address is null ? null : HostRole.HostOf(state.Members.FirstOrDefault(m => m.Address.Equals(address))?.Roles ?? []);
+        return new ClusterView(HostRole.HostOf(cluster.SelfRoles) ?? "?", HostAt(state.Leader),
+            [.. state.Members.Select(m => new ClusterMember(HostRole.HostOf(m.Roles), $"{m.Address.Host}:{m.Address.Port}",
+                m.Status.ToString().ToLowerInvariant(), !unreachable.Contains(m.Address)))]);
     }
 
     // Restores and verifications run as tasks: long, reading, and each with its own requester.

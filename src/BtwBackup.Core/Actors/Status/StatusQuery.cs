@@ -11,7 +11,10 @@ public sealed record ListedSource(string Name, string Type, string Dst);
 
 /// <summary>What the Orchestrator knows for <c>status</c>: the daemon, the configured sources, the busy ones, root and the destinations' names.</summary>
 public sealed record StatusRequest(DaemonState Daemon, ImmutableList<ListedSource> Sources, ImmutableHashSet<string> Busy, string RootPath,
-    ImmutableList<string> Destinations);
+    ImmutableList<string> Destinations)
+{
+    public ClusterView? Cluster { get; init; }
+}
 
 /// <summary>
 /// <c>status</c>: the last results from the <see cref="StatusKeeper"/>, each destination's
@@ -114,7 +117,7 @@ public sealed class StatusQuery : ReceiveActor
         }).ToImmutableList();
         var usage = _usage ?? ImmutableDictionary<string, SeriesUsage>.Empty;
         var sources = _sources.Select(s => s.Dst is { } dst && usage.TryGetValue(dst, out var u) ? s with { Usage = u } : s).ToImmutableList();
-        _replyTo.Tell(CommandReply.Of(new StatusReport(_request.Daemon, sources, destinations), ok: true));
+        _replyTo.Tell(CommandReply.Of(new StatusReport(_request.Daemon, sources, destinations) { Cluster = _request.Cluster }, ok: true));
         Context.Stop(Self);
     }
 }
