@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace BtwBackup.IntegrationTests;
+
+/// <summary>Several real `serve` processes on 127.0.0.1, each with its own configuration directory and root, forming one cluster.</summary>
+public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly List<Sandbox> _boxes = [];
+
+    /// <summary>A node's sandbox: the cluster's TLS pair copied in (or its own), its daemon and cluster ports, the first node as seed.</summary>
+    private Sandbox Node(string host, int clusterPort, int seedPort, string pairDir)
+    {
+        var box = new Sandbox();
+        _boxes.Add(box);
+        foreach (var file in new[] { "cluster-cert.pem", "cluster-key.pem" })
+            File.Copy(Path.Combine(pairDir, file), Path.Combine(box.ConfigDir, file));
+        File.SetUnixFileMode(Path.Combine(box.ConfigDir, "cluster-key.pem"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        box.WriteConfig($$"""
+            root-path = "{{box.Root}}"
+            daemon.port = {{Sandbox.FreePort()}}
+            cluster {
+              host = {{host}}
+              hostname = "127.0.0.1"
+              port = {{clusterPort}}
+              seed-nodes = "127.0.0.1:{{seedPort}}"
+              tls { certificate = cluster-cert.pem, key = cluster-key.pem }
+            }
+            """);
+        return box;
+    }
+
+    /// <summary>A certificate and key, made as the README says.</summary>
+    private static async Task<string> PairAsync()
+    {
+        var dir = Directory.CreateTempSubdirectory("btw-pair-").FullName;
+        var made = await Sandbox.ShellAsync("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", Path.Combine(dir, "cluster-key.pem"), "-out", Path.Combine(dir, "cluster-cert.pem"), "-days", "30", "-subj", "/CN=btw-backup-cluster");
+        Assert.True(made.ExitCode == 0, made.ToString());
+        return dir;
+    }
+
+    /// <summary>The members a node's status shows, as "host status reachable".</summary>
+    private static async Task<string[]> MembersAsync(Sandbox box)
+    {
+        var status = await box.RunAsync("status", "--json");
+        Assert.True(status.ExitCode == 0, status.ToString());
+        using var json = JsonDocument.Parse(status.Stdout);
+        if (!json.RootElement.TryGetProperty("cluster", out var cluster))
+            return [];
+        return [.. cluster.GetProperty("members").EnumerateArray()
+            .Select(m => $"{m.GetProperty("host").GetString()} {m.GetProperty("status").GetString()} {(m.GetProperty("reachable").GetBoolean() ? "reachable" : "unreachable")}")
+            .Order(StringComparer.Ordinal)];
+    }
+
+    private static async Task<TimeSpan> WaitForAsync(Sandbox box, string[] expected, TimeSpan within)
+    {
+        var clock = Stopwatch.StartNew();
+        string[] seen = [];
+        while (clock.Elapsed < within)
+        {
+            seen = await MembersAsync(box);
+            if (seen.SequenceEqual(expected))
+                return clock.Elapsed;
+            await Task.Delay(200);
+        }
+
+        throw new Xunit.Sdk.XunitException($"members after {within.TotalSeconds} s: [{string.Join(", ", seen)}], expected [{string.Join(", ", expected)}]");
+    }
+
+    [Fact]
+    public async Task Three_nodes_holding_the_clusters_pair_form_one_cluster_and_a_stranger_with_its_own_pair_is_refused()
+    {
+        var pair = await PairAsync();
+        var seedPort = Sandbox.FreePort();
+        var nodes = new[] { Node("alpha", seedPort, seedPort, pair), Node("beta", Sandbox.FreePort(), seedPort, pair), Node("gamma", Sandbox.FreePort(), seedPort, pair) };
+
+        var clock = Stopwatch.StartNew();
+        await using var a = await DaemonProcess.StartAsync(nodes[0]);
+        await using var b = await DaemonProcess.StartAsync(nodes[1]);
+        await using var c = await DaemonProcess.StartAsync(nodes[2]);
+        string[] all = ["alpha up reachable", "beta up reachable", "gamma up reachable"];
+        await WaitForAsync(nodes[2], all, TimeSpan.FromSeconds(60));
+        output.WriteLine($"three nodes up {clock.Elapsed.TotalSeconds:0.0} s after the first serve started");
+        foreach (var node in nodes)
+            Assert.Equal(all, await MembersAsync(node));
+        var text = await nodes[1].RunAsync("status");
+        Assert.Contains("cluster: this node is beta; 3 members, 3 up and reachable; leader ", text.Stdout);
+        Assert.Matches(@"\n  gamma  127\.0\.0\.1:\d+  up\n", text.Stdout);
+
+        // Same configuration, its own certificate: its TLS handshakes fail, it is never a member, and its serve ends with one line.
+        var strangerPair = await PairAsync();
+        var stranger = Node("mallory", Sandbox.FreePort(), seedPort, strangerPair);
+        var refused = await stranger.RunAsync("serve");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.EndsWith($"btw-backup: the cluster node mallory stopped: the cluster at 127.0.0.1:{seedPort} refused it (its TLS pair, cluster.tls) or removed it (it was on the smaller side of a partition); the log says which\n", refused.Stderr);
+        Assert.Contains("TLS handshake failed", File.ReadAllText(Path.Combine(stranger.ConfigDir, "btw-backup.log")));
+        foreach (var node in nodes)
+            Assert.Equal(all, await MembersAsync(node));
+        Directory.Delete(pair, recursive: true);
+        Directory.Delete(strangerPair, recursive: true);
+    }
+
+    public void Dispose()
+    {
+        foreach (var box in _boxes)
+            box.Dispose();
+    }
+}
