@@ -41,6 +41,7 @@ public static class Rendering
     public static IEnumerable<string> Lines(Report report) => report switch
     {
         PassSummary pass => Lines(pass),
+        ClusterPassSummary cluster => Lines(cluster),
         StatusReport status => Lines(status),
         VerifyReport verify => Lines(verify),
         PruneReport prune => Lines(prune),
@@ -61,6 +62,14 @@ public static class Rendering
                     yield return $"{ErrorReport.Prefix}{unpruned} series could not be pruned";
                 if (pass.Destinations.Any(d => !d.Ok))
                     yield return $"{ErrorReport.Prefix}some files were not synced; they stay pending for the next sync";
+                break;
+            case ClusterPassSummary cluster:
+                foreach (var h in cluster.Hosts.Where(h => h.Pass is null || h.Errors.Count > 0))
+                    foreach (var line in h.Errors.DefaultIfEmpty("did not answer"))
+                        yield return $"{ErrorReport.Prefix}{h.Host}: {(line.StartsWith(ErrorReport.Prefix, StringComparison.Ordinal) ? line[ErrorReport.Prefix.Length..] : line)}";
+                foreach (var h in cluster.Hosts.Where(h => h.Pass is not null))
+                    foreach (var line in Problems(h.Pass!))
+                        yield return $"{ErrorReport.Prefix}{h.Host}: {line[ErrorReport.Prefix.Length..]}";
                 break;
             case VerifyReport { Ok: false } verify:
                 yield return $"{ErrorReport.Prefix}verify found {verify.Series.Sum(s => s.Problems.Count) + verify.Destinations.Sum(d => d.Problems.Count)} problem(s)";
@@ -87,6 +96,26 @@ public static class Rendering
             yield return $"  -> {d.Name}: uploaded {d.Uploaded} ({Bytes(d.BytesUploaded)}), deleted {d.Deleted}, still pending {d.Pending}";
             foreach (var f in d.Failures)
                 yield return "     " + f;
+        }
+    }
+
+    /// <summary>A cluster pass: one block per host, its own pass indented, or why it has none.</summary>
+    public static IEnumerable<string> Lines(ClusterPassSummary cluster)
+    {
+        yield return $"cluster pass started {Time(cluster.Started)}, {Seconds(cluster.Seconds)}: {(cluster.Ok ? "all good" : "with failures")}";
+        foreach (var h in cluster.Hosts)
+        {
+            yield return $"host {h.Host}:";
+            if (h.Pass is { } pass)
+            {
+                foreach (var line in Lines(pass).Skip(1))
+                    yield return "  " + line;
+            }
+            else
+            {
+                foreach (var line in h.Errors.DefaultIfEmpty("did not answer"))
+                    yield return "  " + (line.StartsWith(ErrorReport.Prefix, StringComparison.Ordinal) ? line[ErrorReport.Prefix.Length..] : line);
+            }
         }
     }
 

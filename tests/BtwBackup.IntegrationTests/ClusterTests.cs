@@ -18,9 +18,13 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         foreach (var file in new[] { "cluster-cert.pem", "cluster-key.pem" })
             File.Copy(Path.Combine(pairDir, file), Path.Combine(box.ConfigDir, file));
         File.SetUnixFileMode(Path.Combine(box.ConfigDir, "cluster-key.pem"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var source = Path.Combine(box.Dir, "files");
+        Directory.CreateDirectory(source);
+        File.WriteAllText(Path.Combine(source, "owner.txt"), "the data of " + host + "\n");
         box.WriteConfig($$"""
             root-path = "{{box.Root}}"
             daemon.port = {{Sandbox.FreePort()}}
+            sources { files-{{host}} { type = tar, path = "{{source}}", dst = files } }
             cluster {
               host = {{host}}
               hostname = "127.0.0.1"
@@ -71,7 +75,7 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public async Task Three_nodes_holding_the_clusters_pair_form_one_cluster_and_a_stranger_with_its_own_pair_is_refused()
+    public async Task Three_nodes_form_one_cluster_run_anywhere_backs_up_each_host_on_itself_and_the_director_survives_kill_9_of_its_node()
     {
         var pair = await PairAsync();
         var seedPort = Sandbox.FreePort();
@@ -99,6 +103,39 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("TLS handshake failed", File.ReadAllText(Path.Combine(stranger.ConfigDir, "btw-backup.log")));
         foreach (var node in nodes)
             Assert.Equal(all, await MembersAsync(node));
+
+        // run on one node: each host backs up its own sources, into its own root, and the reply has every host.
+        var run = await nodes[2].RunAsync("run");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.StartsWith("cluster pass started ", run.Stdout);
+        foreach (var (node, host) in nodes.Zip(new[] { "alpha", "beta", "gamma" }))
+        {
+            Assert.Matches($@"\nhost {host}:\n    files-{host}  backed up \(full\) ", run.Stdout);
+            var archive = Assert.Single(Directory.GetFiles(Path.Combine(node.Root, "files"), "*.tbz"));
+            var listed = await Sandbox.ShellAsync("tar", "-xOjf", archive, "./owner.txt");
+            Assert.Equal("the data of " + host + "\n", listed.Stdout);
+        }
+
+        Assert.DoesNotContain("files-beta", a.Output);
+        Assert.Contains("files-beta", b.Output);
+
+        // kill -9 of the oldest node, where the director runs: the singleton moves, and a pass runs on the others.
+        await a.KillAsync();
+        var failover = Stopwatch.StartNew();
+        RunResult after;
+        do
+        {
+            after = await nodes[2].RunAsync("run");
+            if (after.ExitCode == 0 && !after.Stdout.Contains("host alpha", StringComparison.Ordinal))
+                break;
+            await Task.Delay(500);
+        }
+        while (failover.Elapsed < TimeSpan.FromSeconds(90));
+        output.WriteLine($"a pass over the survivors {failover.Elapsed.TotalSeconds:0.0} s after kill -9 of the director's node");
+        Assert.True(after.ExitCode == 0, after.ToString());
+        Assert.Contains("\nhost beta:\n    files-beta  unchanged", after.Stdout);
+        Assert.Contains("\nhost gamma:\n    files-gamma  unchanged", after.Stdout);
+        Assert.Equal(["beta up reachable", "gamma up reachable"], await MembersAsync(nodes[1]));
         Directory.Delete(pair, recursive: true);
         Directory.Delete(strangerPair, recursive: true);
     }

@@ -155,7 +155,17 @@ public static class BackupHost
             : ActorSystem.Create(SystemName, echo.WithFallback(ActorSystemConfig(settings)));
 
         var info = new DaemonInfo(DateTime.UtcNow, Environment.ProcessId, $"{daemon.Hostname}:{daemon.Port}");
-        var orchestrator = system.ActorOf(Orchestrator.Props(RealServices(settings) with { Daemon = info }), Orchestrator.Name);
+        IActorRef? director = null;
+        if (settings.Cluster is not null)
+        {
+            // One director in the whole cluster; every node reaches it through its proxy, wherever it runs.
+            system.ActorOf(Akka.Cluster.Tools.Singleton.ClusterSingletonManager.Props(Director.Props(), PoisonPill.Instance,
+                Akka.Cluster.Tools.Singleton.ClusterSingletonManagerSettings.Create(system)).OnThisHost(), Director.Name);
+            director = system.ActorOf(Akka.Cluster.Tools.Singleton.ClusterSingletonProxy.Props("/user/" + Director.Name,
+                Akka.Cluster.Tools.Singleton.ClusterSingletonProxySettings.Create(system)).OnThisHost(), Director.ProxyName);
+        }
+
+        var orchestrator = system.ActorOf(Orchestrator.Props(RealServices(settings) with { Daemon = info, Director = director }), Orchestrator.Name);
         door.ActorOf(Gateway.Props(token, orchestrator), Gateway.Name);
         return new DaemonSystems(system, door, orchestrator);
     }

@@ -15,6 +15,7 @@ namespace BtwBackup.Protocol;
 [JsonDerivedType(typeof(VerifyReport), "verify")]
 [JsonDerivedType(typeof(PruneReport), "prune")]
 [JsonDerivedType(typeof(SyncStateListing), "sync-state")]
+[JsonDerivedType(typeof(ClusterPassSummary), "cluster-pass")]
 public abstract record Report;
 
 /// <summary>What <c>prune</c> did (or, dry, would do) to each series; a series that could not be pruned has its error and no points.</summary>
@@ -40,3 +41,12 @@ public sealed record SyncStateListing(ImmutableList<DestinationPending> Destinat
 
 /// <summary>A destination's pending work: folders to sync, files to push, planned deletions (paths under root; "" is root).</summary>
 public sealed record DestinationPending(string Name, ImmutableList<string> MustSync, ImmutableList<string> MustPush, ImmutableList<string> Planned);
+
+/// <summary><c>run</c> in a cluster: each host's own pass, or why it has none.</summary>
+public sealed record ClusterPassSummary(DateTime Started, double Seconds, ImmutableList<HostResult> Hosts) : Report
+{
+    public bool Ok => Hosts.All(h => h.Pass is { Ok: true } && h.Errors.IsEmpty);
+}
+
+/// <summary>One host's part of a cluster pass: its summary (null: it did not answer) and its error lines.</summary>
+public sealed record HostResult(string Host, PassSummary? Pass, ImmutableList<string> Errors);

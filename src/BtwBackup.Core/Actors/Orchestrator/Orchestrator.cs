@@ -36,6 +36,9 @@ public sealed record OrchestratorServices(
     /// <summary>verify; null where the tools are not wired.</summary>
     public Verifier? Verifier { get; init; }
 
+    /// <summary>The cluster's director (a singleton proxy) when this node is in a cluster: <c>run</c> from a client goes to it.</summary>
+    public IActorRef? Director { get; init; }
+
     /// <summary>The first delay before a source that just failed gets its next job; doubled per further failure.</summary>
     public TimeSpan SourceBackoff { get; init; } = TimeSpan.FromSeconds(1);
 }
@@ -82,6 +85,13 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     /// <summary>Replies that leave once status.json has their sync round in it (a CLI that exits on one leaves a true status).</summary>
     private readonly Dictionary<long, (IActorRef To, object Message)> _awaitingSave = new();
     private long _nextAck;
+
+    private static readonly TimeSpan DirectorPatience = TimeSpan.FromSeconds(15);
+
+    private sealed record ClusterPassUntaken(long Id) : IMessage;
+
+    /// <summary>The requesters of the cluster passes this node asked the director for.</summary>
+    private readonly Dictionary<long, IActorRef> _clusterPasses = new();
     private IActorRef? _pass;
     private IActorRef? _passReplyTo;
     private DateTime? _nextRun;
@@ -106,7 +116,28 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         Receive<ExecuteCommand>(e => e.Command is ListBackups, e => Guarded(() => ListBackups((ListBackups)e.Command)));
         Receive<ExecuteCommand>(e => e.Command is SyncNow, e => Guarded(() => SyncNow((SyncNow)e.Command)));
         Receive<ExecuteCommand>(e => e.Command is InspectSyncState, e => Guarded(() => InspectSyncState((InspectSyncState)e.Command)));
+        Receive<ExecuteCommand>(e => e.Command is RunPass && _services.Director is not null, e =>
+        {
+            var id = ++_nextAck;
+            _clusterPasses[id] = Sender;
+            _services.Director!.Tell(new ClusterPass(id, ((RunPass)e.Command).Sources, Self));
+            // The director may be unreachable (no cluster formed yet, its node just died): a pass it never took is one line, not a wait.
+            Timers.StartSingleTimer("cluster-pass-" + id, new ClusterPassUntaken(id), DirectorPatience);
+        });
+        Receive<ClusterPassStarted>(s => Timers.Cancel("cluster-pass-" + s.Id));
+        Receive<ClusterPassUntaken>(u =>
+        {
+            if (_clusterPasses.Remove(u.Id, out var requester))
+                requester.Tell(CommandReply.Failed([ErrorReport.Prefix + $"the cluster's director did not take the pass within {DirectorPatience.TotalSeconds:0} s: "
+                    + "it may still run once the director is reachable (status shows the cluster's members and each source's last result; a node that has just started may still be joining)"]));
+        });
+        Receive<ClusterPassDone>(d =>
+        {
+            if (_clusterPasses.Remove(d.Id, out var requester))
+                requester.Tell(d.Reply);
+        });
         Receive<ExecuteCommand>(e => e.Command is RunPass, e => Guarded(() => RunPass((RunPass)e.Command, Sender, e.ProgressTo)));
+        Receive<HostPass>(h => Guarded(() => RunPass(new RunPass(h.Sources, Json: false), Sender, null)));
         Receive<ExecuteCommand>(e => e.Command is ShowStatus, e => Guarded(() => ShowStatus((ShowStatus)e.Command)));
         Receive<ExecuteCommand>(e => e.Command is RestoreBackup, e => Guarded(() => Restore((RestoreBackup)e.Command, e.ProgressTo)));
         Receive<ExecuteCommand>(e => e.Command is VerifyBackups, e => Guarded(() => Verify((VerifyBackups)e.Command, e.ProgressTo)));

@@ -1,0 +1,142 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Event;
+using BtwBackup.Hosting;
+using BtwBackup.Protocol;
+
+namespace BtwBackup.Actors;
+
+/// <summary>A pass over the cluster: every host's sources (none named), or HOST:SOURCE ones; answered <see cref="ClusterPassDone"/> to <paramref name="ReplyTo"/> (an Orchestrator: the CLI's own reference may not be reachable from the director's node).</summary>
+public sealed record ClusterPass(long Id, ImmutableList<string> Sources, IActorRef ReplyTo) : IMessage;
+
+public sealed record ClusterPassDone(long Id, CommandReply Reply) : IMessage;
+
+/// <summary>The director has the pass: from now on its requester waits for <see cref="ClusterPassDone"/> as long as the pass takes.</summary>
+public sealed record ClusterPassStarted(long Id) : IMessage;
+
+/// <summary>Sent by the director to one host's Orchestrator: run a pass over these of its own sources (none: all).</summary>
+public sealed record HostPass(ImmutableList<string> Sources) : IMessage;
+
+/// <summary>
+/// The cluster's director (/user/director, a cluster singleton: one in the whole cluster, moved to
+/// another node when its node leaves or dies). A pass over the cluster asks each host's own
+/// Orchestrator to run its own sources (each host backs up its own data into its own root and
+/// syncs to its own destinations) and gathers their summaries; a host that is unreachable when
+/// the pass starts, or becomes so before it answers, is one line, never a wait.
+/// </summary>
+public sealed class Director : ReceiveActor
+{
+    public const string Name = "director";
+    public const string ProxyName = "director-proxy";
+
+    public Director()
+    {
+        Receive<ClusterPass>(pass =>
+        {
+            pass.ReplyTo.Tell(new ClusterPassStarted(pass.Id));
+            Context.ActorOf(ClusterPassRun.Props(pass));
+        });
+    }
+
+    public static Props Props() => Akka.Actor.Props.Create(() => new Director());
+}
+
+/// <summary>One pass over the cluster, from its start to its reply.</summary>
+public sealed class ClusterPassRun : ReceiveActor
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly ClusterPass _pass;
+    private readonly DateTime _started = DateTime.UtcNow;
+    private readonly Dictionary<Address, string> _waiting = new();
+
+    /// <summary>A host's pass is long (hours): the ask's own limit only ends a wait the cluster events have not ended first.</summary>
+    private static readonly TimeSpan HostPassLimit = TimeSpan.FromDays(1);
+    private readonly Dictionary<string, HostResult> _done = new(StringComparer.Ordinal);
+
+    public ClusterPassRun(ClusterPass pass)
+    {
+        _pass = pass;
+        Receive<HostAnswered>(a => Answered(a.Address, a.Reply));
+        Receive<ClusterEvent.UnreachableMember>(u =>
+        {
+            if (_waiting.Remove(u.Member.Address, out var host))
+            {
+                _done[host] = new HostResult(host, null, [$"host {host} unreachable since {SummaryFormat.Time(DateTime.UtcNow)}: its pass is not known (status on it tells once it is back)"]);
+                ReplyWhenDone();
+            }
+        });
+        Receive<ClusterEvent.IMemberEvent>(_ => { });
+        Receive<ClusterEvent.CurrentClusterState>(_ => { });
+    }
+
+    public static Props Props(ClusterPass pass) => Akka.Actor.Props.Create(() => new ClusterPassRun(pass));
+
+    private sealed record HostAnswered(Address Address, CommandReply Reply) : IMessage;
+
+    protected override void PreStart()
+    {
+        var cluster = Cluster.Get(Context.System);
+        var state = cluster.State;
+        var unreachable = state.Unreachable.Select(m => m.Address).ToHashSet();
+        var named = _pass.Sources.Select(s => s.Split(':', 2)).ToList();
+        var bare = named.Where(p => p.Length == 1).Select(p => p[0]).ToList();
+        if (bare.Count > 0)
+        {
+            Finish(CommandReply.Failed([ErrorReport.Prefix + $"in a cluster, name a source with its host: HOST:SOURCE (not {string.Join(", ", bare)})"]));
+            return;
+        }
+
+        var hosts = state.Members.Where(m => m.Status == MemberStatus.Up && HostRole.HostOf(m.Roles) is not null)
+            .Select(m => (Member: m, Host: HostRole.HostOf(m.Roles)!)).ToList();
+        var wanted = named.Select(p => p[0]).ToHashSet(StringComparer.Ordinal);
+        if (wanted.FirstOrDefault(h => hosts.All(x => x.Host != h)) is { } missing)
+        {
+            Finish(CommandReply.Failed([ErrorReport.Prefix + $"no host {missing} is up in the cluster (up: {string.Join(", ", hosts.Select(h => h.Host))})"]));
+            return;
+        }
+
+        cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot, typeof(ClusterEvent.UnreachableMember));
+        foreach (var (member, host) in hosts.Where(h => wanted.Count == 0 || wanted.Contains(h.Host)))
+        {
+            if (unreachable.Contains(member.Address))
+            {
+                _done[host] = new HostResult(host, null, [$"host {host} unreachable: not backed up"]);
+                continue;
+            }
+
+            _waiting[member.Address] = host;
+            ImmutableList<string> sources = [.. named.Where(p => p[0] == host).Select(p => p[1])];
+            var address = member.Address;
+            Context.ActorSelection(new RootActorPath(address) / "user" / Orchestrator.Name).Ask<CommandReply>(new HostPass(sources), HostPassLimit)
+                .PipeTo(Self, success: r => new HostAnswered(address, r), failure: e => new HostAnswered(address, CommandReply.Failed([e.Message])));
+        }
+
+        _log.Info("director: pass over {0}", string.Join(", ", _waiting.Values.Concat(_done.Keys).Order(StringComparer.Ordinal)));
+        ReplyWhenDone();
+    }
+
+    protected override void PostStop() => Cluster.Get(Context.System).Unsubscribe(Self);
+
+    private void Answered(Address from, CommandReply reply)
+    {
+        if (!_waiting.Remove(from, out var host))
+            return;
+        _done[host] = new HostResult(host, reply.Report as PassSummary, reply.Stderr);
+        ReplyWhenDone();
+    }
+
+    private void ReplyWhenDone()
+    {
+        if (_waiting.Count > 0)
+            return;
+        var report = new ClusterPassSummary(_started, (DateTime.UtcNow - _started).TotalSeconds, [.. _done.Values.OrderBy(h => h.Host, StringComparer.Ordinal)]);
+        Finish(CommandReply.Of(report, report.Ok));
+    }
+
+    private void Finish(CommandReply reply)
+    {
+        _pass.ReplyTo.Tell(new ClusterPassDone(_pass.Id, reply));
+        Context.Stop(Self);
+    }
+}
