@@ -48,10 +48,10 @@ public sealed class ClusterPassRun : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ClusterPass _pass;
     private readonly DateTime _started = DateTime.UtcNow;
-    private readonly Dictionary<Address, string> _waiting = new();
-
     /// <summary>A host's pass is long (hours): the ask's own limit only ends a wait the cluster events have not ended first.</summary>
     private static readonly TimeSpan HostPassLimit = TimeSpan.FromDays(1);
+
+    private readonly Dictionary<Address, string> _waiting = new();
     private readonly Dictionary<string, HostResult> _done = new(StringComparer.Ordinal);
 
     public ClusterPassRun(ClusterPass pass)
@@ -89,6 +89,12 @@ public sealed class ClusterPassRun : ReceiveActor
 
         var hosts = state.Members.Where(m => m.Status == MemberStatus.Up && HostRole.HostOf(m.Roles) is not null)
             .Select(m => (Member: m, Host: HostRole.HostOf(m.Roles)!)).ToList();
+        if (hosts.Count == 0)
+        {
+            Finish(CommandReply.Failed([ErrorReport.Prefix + "no host is up in the cluster yet: nothing was backed up (status shows the members)"]));
+            return;
+        }
+
         var wanted = named.Select(p => p[0]).ToHashSet(StringComparer.Ordinal);
         if (wanted.FirstOrDefault(h => hosts.All(x => x.Host != h)) is { } missing)
         {
