@@ -94,6 +94,22 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("cluster: this node is beta; 3 members, 3 up and reachable; leader ", text.Stdout);
         Assert.Matches(@"\n  gamma  127\.0\.0\.1:\d+  up\n", text.Stdout);
 
+        // A local stranger on the cluster port: every connection fails its TLS handshake, and what Akka logs of them stays within the log's budget.
+        var log = Path.Combine(nodes[0].ConfigDir, "btw-backup.log");
+        var before = new FileInfo(log).Length;
+        for (var i = 0; i < 1000; i++)
+        {
+            using var raw = new System.Net.Sockets.TcpClient();
+            await raw.ConnectAsync("127.0.0.1", seedPort);
+            await raw.GetStream().WriteAsync("\u0016\u0003\u0001 not a handshake"u8.ToArray());
+        }
+
+        await Task.Delay(2000);
+        var grown = new FileInfo(log).Length - before;
+        output.WriteLine($"1,000 refused connections grew the log by {grown} bytes");
+        Assert.True(grown < 120 * 2_100 + 4_000, $"the log grew by {grown} bytes for 1,000 refused connections");
+        Assert.Equal(all, await MembersAsync(nodes[0]));
+
         // Same configuration, its own certificate: its TLS handshakes fail, it is never a member, and its serve ends with one line.
         var strangerPair = await PairAsync();
         var stranger = Node("mallory", Sandbox.FreePort(), seedPort, strangerPair);

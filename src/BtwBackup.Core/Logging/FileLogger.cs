@@ -21,10 +21,19 @@ public sealed class FileLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMess
     /// <summary>Characters of one line of a remoting system, at most.</summary>
     public const int RemotingLineLength = 2_000;
 
+    /// <summary>A line of Akka's remote transport (connections, handshakes, associations), not of btw-backup's own work.</summary>
+    private static bool IsTransport(LogEvent e) =>
+        e.LogClass?.Namespace?.StartsWith("Akka.Remote", StringComparison.Ordinal) == true
+        || e.LogSource.Contains("Tcp", StringComparison.Ordinal) || e.LogSource.StartsWith("remoting", StringComparison.Ordinal);
+
     public FileLogger()
     {
         var path = Context.System.Settings.Config.GetString(PathKey, null);
-        var budget = Context.System.Settings.Config.GetString("akka.actor.provider", "").Contains("remote", StringComparison.OrdinalIgnoreCase)
+        var provider = Context.System.Settings.Config.GetString("akka.actor.provider", "");
+        // A cluster node's transport listens beyond the process too: a stranger whose TLS handshake
+        // fails costs a log entry of Akka.Remote's, so those (and only those) share the budget.
+        var clusterNode = provider.Contains("cluster", StringComparison.OrdinalIgnoreCase);
+        var budget = clusterNode || provider.Contains("remote", StringComparison.OrdinalIgnoreCase)
             ? new LogBudget(RemotingLinesPerMinute, () => DateTimeOffset.UtcNow)
             : null;
         var echo = Context.System.Settings.Config.GetBoolean(EchoKey, false) ? Console.Out : null;
@@ -43,7 +52,7 @@ public sealed class FileLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMess
                 message = $"refused a message from {Daemon.RefusalLog.Shown(sender)}: {(e.Cause as Daemon.RefusedMessageException)?.Message ?? (e.Message?.ToString() ?? "").Split('\n')[0]} (further refusals of this sender are not logged)";
             }
 
-            if (budget is not null && !IsAcceptedCommand(e))
+            if (budget is not null && !IsAcceptedCommand(e) && (!clusterNode || IsTransport(e)))
             {
                 if (!budget.TryTake(out var heldBack))
                     return;
