@@ -144,7 +144,7 @@ public static class Program
         {
             await door.Terminate();
             var why = settings.Cluster is { } c
-                ? $"the cluster node {c.Host} stopped: the cluster at {string.Join(", ", c.SeedNodes)} refused it (its TLS pair, cluster.tls) or removed it (it was on the smaller side of a partition); the log says which"
+                ? Actors.HostGuard.Refusal ?? $"the cluster node {c.Host} stopped: the cluster at {string.Join(", ", c.SeedNodes)} refused it (its TLS pair, cluster.tls) or removed it (it was on the smaller side of a partition); the log says which"
                 : "the actor system stopped on its own (see the log)";
             Console.Error.WriteLine(ErrorReport.Prefix + why);
             return (int)Protocol.ExitCode.Error;

@@ -120,6 +120,13 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         foreach (var node in nodes)
             Assert.Equal(all, await MembersAsync(node));
 
+        // A second node under a host name the cluster has: it leaves at once, so no pass or status ever mixes two machines under one name.
+        var twin = Node("beta", Sandbox.FreePort(), seedPort, pair);
+        var left = await twin.RunAsync("serve");
+        Assert.Equal(1, left.ExitCode);
+        Assert.Matches(@"btw-backup: another node is already host beta in the cluster \(127\.0\.0\.1:\d+\): this one left \(give each node its own cluster\.host\)\n$", left.Stderr);
+        await WaitForAsync(nodes[0], all, TimeSpan.FromSeconds(30));
+
         // run on one node: each host backs up its own sources, into its own root, and the reply has every host.
         var run = await nodes[2].RunAsync("run");
         Assert.True(run.ExitCode == 0, run.ToString());
