@@ -66,10 +66,10 @@ public static class Rendering
             case ClusterPassSummary cluster:
                 foreach (var h in cluster.Hosts.Where(h => h.Pass is null || h.Errors.Count > 0))
                     foreach (var line in h.Errors.DefaultIfEmpty("did not answer"))
-                        yield return $"{ErrorReport.Prefix}{h.Host}: {(line.StartsWith(ErrorReport.Prefix, StringComparison.Ordinal) ? line[ErrorReport.Prefix.Length..] : line)}";
+                        yield return $"{ErrorReport.Prefix}{h.Host}: {ErrorReport.Bare(line)}";
                 foreach (var h in cluster.Hosts.Where(h => h.Pass is not null))
                     foreach (var line in Problems(h.Pass!))
-                        yield return $"{ErrorReport.Prefix}{h.Host}: {line[ErrorReport.Prefix.Length..]}";
+                        yield return $"{ErrorReport.Prefix}{h.Host}: {ErrorReport.Bare(line)}";
                 break;
             case VerifyReport { Ok: false } verify:
                 yield return $"{ErrorReport.Prefix}verify found {verify.Series.Sum(s => s.Problems.Count) + verify.Destinations.Sum(d => d.Problems.Count)} problem(s)";
@@ -114,7 +114,7 @@ public static class Rendering
             else
             {
                 foreach (var line in h.Errors.DefaultIfEmpty("did not answer"))
-                    yield return "  " + (line.StartsWith(ErrorReport.Prefix, StringComparison.Ordinal) ? line[ErrorReport.Prefix.Length..] : line);
+                    yield return "  " + ErrorReport.Bare(line);
             }
         }
     }

@@ -9,6 +9,9 @@ public static class ErrorReport
 {
     public const string Prefix = "btw-backup: ";
 
+    /// <summary>An error line without the program's prefix, to be quoted inside another line.</summary>
+    public static string Bare(string line) => line.StartsWith(Prefix, StringComparison.Ordinal) ? line[Prefix.Length..] : line;
+
     /// <summary>True for errors a user causes and can fix; anything else is a bug and its trace goes to the log.</summary>
     public static bool IsExpected(Exception e) =>
         Unwrap(e) is ConfigException or BackupException or ToolFailedException or ToolMissingException or IOException or UnauthorizedAccessException

@@ -90,4 +90,43 @@ public sealed class OrchestratorSpec : TestKit, IDisposable
         Assert.Equal(["btw-backup: there is already a directory for this path"], ExpectMsg<CommandReply>().Stderr);
         Assert.Equal(0, procedure.Calls("/srv/none") + procedure.Calls("/srv/good"));
     }
+
+    /// <summary>An Orchestrator of a cluster node whose director is <paramref name="director"/>, asked for a run: the pass the director receives.</summary>
+    private (IActorRef Orchestrator, ClusterPass Pass) ClusterRun(Akka.TestKit.TestProbe director)
+    {
+        var orchestrator = Sys.ActorOf(BtwBackup.Actors.Orchestrator.Props(
+            new OrchestratorServices(_settings, new FakeProcedure((_, _, _) => Task.FromResult(FakeProcedure.Stored("x"))), new SeriesLister(new RdiffBackup(new CliWrapProcessRunner())))
+            {
+                Director = director.Ref,
+            }));
+        orchestrator.Tell(new ExecuteCommand(new RunPass([], Json: false), null));
+        return (orchestrator, director.ExpectMsg<ClusterPass>());
+    }
+
+    [Fact]
+    public void A_cluster_pass_whose_director_stops_after_taking_it_ends_with_a_line_not_a_wait()
+    {
+        var director = CreateTestProbe();
+        var (orchestrator, pass) = ClusterRun(director);
+        Assert.Equal(orchestrator, pass.ReplyTo);
+        director.Reply(new ClusterPassStarted(pass.Id));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        Sys.Stop(director.Ref);
+
+        Assert.Equal(["btw-backup: the cluster's director stopped during the pass (its node left or died): each host's own pass went on; status on each host shows how it ended"],
+            ExpectMsg<CommandReply>(TimeSpan.FromSeconds(5)).Stderr);
+    }
+
+    [Fact]
+    public void A_cluster_pass_the_director_answers_goes_back_to_its_requester()
+    {
+        var director = CreateTestProbe();
+        var (_, pass) = ClusterRun(director);
+        director.Reply(new ClusterPassStarted(pass.Id));
+        director.Reply(new ClusterPassDone(pass.Id, CommandReply.Ok("done")));
+
+        Assert.Equal(["done"], ExpectMsg<CommandReply>(TimeSpan.FromSeconds(5)).Stdout);
+        Sys.Stop(director.Ref);
+        ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+    }
 }

@@ -46,18 +46,22 @@ public sealed partial class Orchestrator
         // A placeholder until the pass actor exists: a second run in between is refused too.
         _pass = ActorRefs.Nobody;
         _passReplyTo = replyTo;
-        Task.Run(() => PassJobs.Resolve(settings, selected))
-            .PipeTo(Self, success: items => new PassResolved(items, replyTo, progressTo), failure: e => new PassBroken(ErrorReport.Lines(e)));
+        // The jobs and the series to prune after (a policy may come from db/DB.conf) are read in the task, never in a handler.
+        Task.Run(() =>
+            {
+                var items = PassJobs.Resolve(settings, selected);
+                ImmutableList<string> prune = settings.PruneAfterPass
+                    ? [.. items.Select(i => i.Dst).Distinct().Where(d => settings.RetentionOf(d) is not null)]
+                    : [];
+                return new PassResolved(items, prune, replyTo, progressTo);
+            })
+            .PipeTo(Self, failure: e => new PassBroken(ErrorReport.Lines(e)));
     }
 
     private void StartPass(PassResolved resolved)
     {
         _log.Info("pass: {0} source(s): {1}", resolved.Items.Count, string.Join(", ", resolved.Items.Select(i => i.Name)));
-        var settings = _services.Settings;
-        ImmutableList<string> prune = settings.PruneAfterPass
-            ? [.. resolved.Items.Select(i => i.Dst).Distinct().Where(d => settings.RetentionOf(d) is not null)]
-            : [];
-        _pass = Context.ActorOf(Pass.Props(resolved.Items, settings.PassParallelism, resolved.ReplyTo, resolved.ProgressTo, prune));
+        _pass = Context.ActorOf(Pass.Props(resolved.Items, _services.Settings.PassParallelism, resolved.ReplyTo, resolved.ProgressTo, resolved.Prune));
         Context.Watch(_pass);
     }
 

@@ -92,6 +92,9 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
 
     /// <summary>The requesters of the cluster passes this node asked the director for.</summary>
     private readonly Dictionary<long, IActorRef> _clusterPasses = new();
+
+    /// <summary>The director that took each of those passes, watched until it answers.</summary>
+    private readonly Dictionary<long, IActorRef> _clusterPassDirectors = new();
     private IActorRef? _pass;
     private IActorRef? _passReplyTo;
     private DateTime? _nextRun;
@@ -124,7 +127,26 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
             // The director may be unreachable (no cluster formed yet, its node just died): a pass it never took is one line, not a wait.
             Timers.StartSingleTimer("cluster-pass-" + id, new ClusterPassUntaken(id), DirectorPatience);
         });
-        Receive<ClusterPassStarted>(s => Timers.Cancel("cluster-pass-" + s.Id));
+        Receive<ClusterPassStarted>(s =>
+        {
+            Timers.Cancel("cluster-pass-" + s.Id);
+            // A director whose node dies mid-pass never answers: its requester hears that instead of waiting for ever.
+            if (_clusterPasses.ContainsKey(s.Id))
+            {
+                _clusterPassDirectors[s.Id] = Sender;
+                Context.Watch(Sender);
+            }
+        });
+        Receive<Terminated>(t => _clusterPassDirectors.ContainsValue(t.ActorRef), t =>
+        {
+            foreach (var id in _clusterPassDirectors.Where(kv => kv.Value.Equals(t.ActorRef)).Select(kv => kv.Key).ToList())
+            {
+                _clusterPassDirectors.Remove(id);
+                if (_clusterPasses.Remove(id, out var requester))
+                    requester.Tell(CommandReply.Failed([ErrorReport.Prefix + "the cluster's director stopped during the pass (its node left or died): "
+                        + "each host's own pass went on; status on each host shows how it ended"]));
+            }
+        });
         Receive<ClusterPassUntaken>(u =>
         {
             if (_clusterPasses.Remove(u.Id, out var requester))
@@ -133,6 +155,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         });
         Receive<ClusterPassDone>(d =>
         {
+            _clusterPassDirectors.Remove(d.Id);
             if (_clusterPasses.Remove(d.Id, out var requester))
                 requester.Tell(d.Reply);
         });
@@ -222,7 +245,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
 
     private sealed record ScheduledPass(DateTime At) : IMessage;
 
-    private sealed record PassResolved(ImmutableList<PassItem> Items, IActorRef ReplyTo, IActorRef? ProgressTo) : IMessage;
+    private sealed record PassResolved(ImmutableList<PassItem> Items, ImmutableList<string> Prune, IActorRef ReplyTo, IActorRef? ProgressTo) : IMessage;
 
     protected override void PreStart()
     {

@@ -66,6 +66,6 @@ public static class PassRuns
         done.Outcome.Name, null, DateTime.UtcNow, done.Duration.TotalSeconds, done.Outcome.Bytes);
 
     public static SourceRun Of(BackupFailed failed) => new(SourceRun.Failed, null,
-        string.Join(" ", failed.ErrorLines.Select(l => l.StartsWith(ErrorReport.Prefix, StringComparison.Ordinal) ? l[ErrorReport.Prefix.Length..] : l)),
+        string.Join(" ", failed.ErrorLines.Select(ErrorReport.Bare)),
         DateTime.UtcNow, failed.Duration.TotalSeconds, 0);
 }
