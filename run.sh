@@ -30,10 +30,14 @@ install_deps() {
   done
   readarray -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | grep . || true)
   if ((${#missing[@]} > 0)); then install_packages "${missing[@]}"; fi
-  # The S3 test server (s3rver, from the npm registry), pinned by its package-lock.json.
-  if [[ ! -d tests/s3-server/node_modules/s3rver ]]; then
+  # The S3 test server (s3rver, from the npm registry), pinned by its package-lock.json:
+  # installed again whenever the lock changes, or an earlier install was cut off.
+  local lock stamp=tests/s3-server/node_modules/.btw-lock
+  lock=$(sha256sum tests/s3-server/package-lock.json | cut -d' ' -f1)
+  if [[ ! -d tests/s3-server/node_modules/s3rver || $(cat "$stamp" 2>/dev/null) != "$lock" ]]; then
     echo "run.sh: installing the S3 test server (npm ci in tests/s3-server)" >&2
     (cd tests/s3-server && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$lock" > "$stamp"
   fi
 }
 
@@ -62,7 +66,9 @@ build() {
 run_tests() {
   dotnet build BtwBackup.sln -c Release --nologo -v quiet -clp:ErrorsOnly >/dev/null
   local status=0
-  BTW_BACKUP_EXE="$here/out/btw-backup" dotnet test BtwBackup.sln -c Release --no-build --nologo 2>&1 \
+  # A test that hangs is killed after 10 minutes and fails, naming itself, instead of eating CI's time.
+  BTW_BACKUP_EXE="$here/out/btw-backup" dotnet test BtwBackup.sln -c Release --no-build --nologo \
+    --blame-hang-timeout 10m --blame-hang-dump-type none 2>&1 \
     | tee out/test.log || status=$?
   # One closing line over every test assembly: "N passed, N failed, N skipped".
   local passed failed skipped

@@ -143,7 +143,8 @@ public static class Program
         if (stopped == system.WhenTerminated)
         {
             await door.Terminate();
-            var why = settings.Cluster is { } c
+            var why = Hosting.OrchestratorWatch.Failure is { } failure ? failure
+                : settings.Cluster is { } c
                 ? Actors.HostGuard.Refusal ?? $"the cluster node {c.Host} stopped: the cluster at {string.Join(", ", c.SeedNodes)} refused it (its TLS pair, cluster.tls) or removed it (it was on the smaller side of a partition); the log says which"
                 : "the actor system stopped on its own (see the log)";
             Console.Error.WriteLine(ErrorReport.Prefix + why);

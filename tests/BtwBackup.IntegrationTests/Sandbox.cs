@@ -60,6 +60,9 @@ public sealed class Sandbox : IDisposable
 
     public void WriteConfig(string text) => File.WriteAllText(Path.Combine(ConfigDir, "btw-backup.conf"), text);
 
+    /// <summary>How long one run may take before it is killed and the test fails naming it: a hang fails one test, never the whole suite.</summary>
+    public static TimeSpan RunLimit { get; } = TimeSpan.FromMinutes(4);
+
     public async Task<RunResult> RunAsync(params string[] args)
     {
         var command = Cli.Wrap(Exe)
@@ -70,8 +73,16 @@ public sealed class Sandbox : IDisposable
         if (PathOverride is not null)
             env["PATH"] = PathOverride;
         command = command.WithEnvironmentVariables(env);
-        var result = await command.ExecuteBufferedAsync(Encoding.UTF8);
-        return new RunResult(result.ExitCode, result.StandardOutput, result.StandardError);
+        using var limit = new CancellationTokenSource(RunLimit);
+        try
+        {
+            var result = await command.ExecuteBufferedAsync(Encoding.UTF8, limit.Token);
+            return new RunResult(result.ExitCode, result.StandardOutput, result.StandardError);
+        }
+        catch (OperationCanceledException) when (limit.IsCancellationRequested)
+        {
+            throw new Xunit.Sdk.XunitException($"btw-backup {string.Join(' ', args)} did not end within {RunLimit.TotalMinutes} minutes: killed");
+        }
     }
 
     /// <summary>Runs and requires success with nothing printed, as a successful fs is.</summary>

@@ -150,9 +150,12 @@ public static class BackupHost
         var echo = ConfigurationFactory.ParseString($"{FileLogger.EchoKey} = on");
         // The door first: it binds the port, the step that fails when another process holds it.
         var door = StartRemoting(SystemName, settings, daemon.Hostname, daemon.Port, echo);
+        // The work system stops a top actor that throws (see OrchestratorWatch); the door keeps
+        // Akka's restart, so that no message a stranger sends can close it.
+        var work = ConfigurationFactory.ParseString(OrchestratorWatch.GuardianConfig).WithFallback(echo);
         var system = settings.Cluster is { } cluster
-            ? StartClusterNode(settings, cluster, echo)
-            : ActorSystem.Create(SystemName, echo.WithFallback(ActorSystemConfig(settings)));
+            ? StartClusterNode(settings, cluster, work)
+            : ActorSystem.Create(SystemName, work.WithFallback(ActorSystemConfig(settings)));
 
         var info = new DaemonInfo(DateTime.UtcNow, Environment.ProcessId, $"{daemon.Hostname}:{daemon.Port}");
         IActorRef? director = null;
@@ -167,6 +170,7 @@ public static class BackupHost
         }
 
         var orchestrator = system.ActorOf(Orchestrator.Props(RealServices(settings) with { Daemon = info, Director = director }), Orchestrator.Name);
+        system.ActorOf(OrchestratorWatch.Props(orchestrator), OrchestratorWatch.Name);
         door.ActorOf(Gateway.Props(token, orchestrator), Gateway.Name);
         return new DaemonSystems(system, door, orchestrator);
     }

@@ -130,7 +130,7 @@ public sealed class GatewaySpec() : TestKit(BtwBackup.Tests.Actors.SerializedMes
         // Sealed bytes altered.
         var fourth = Handshake(gateway);
         var altered = Request(fourth, new ShowStatus(false));
-        gateway.Tell(altered with { Sealed = "A" + altered.Sealed[1..] }, TestActor);
+        gateway.Tell(altered with { Sealed = (altered.Sealed[0] == 'A' ? "B" : "A") + altered.Sealed[1..] }, TestActor);
 
         orchestrator.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
         ExpectNoMsg(TimeSpan.FromMilliseconds(100));

@@ -155,7 +155,9 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         });
         Receive<ClusterPassDone>(d =>
         {
-            _clusterPassDirectors.Remove(d.Id);
+            // The director is watched only while a pass of this node is with it: its later end (its node leaves) is no news here.
+            if (_clusterPassDirectors.Remove(d.Id, out var director) && !_clusterPassDirectors.ContainsValue(director))
+                Context.Unwatch(director);
             if (_clusterPasses.Remove(d.Id, out var requester))
                 requester.Tell(d.Reply);
         });
@@ -178,6 +180,8 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         Receive<PassFinished>(PassDone);
         Receive<PassBroken>(b => PassEnded(b.Lines));
         Receive<Terminated>(t => t.ActorRef.Equals(_pass), _ => PassEnded([ErrorReport.Prefix + "the pass stopped on an unexpected error (the log has the details)"]));
+        // A watched actor whose end was already handled (a pass that replied, then stopped): unhandled, it would stop the Orchestrator.
+        Receive<Terminated>(_ => { });
         Receive<SyncRoundResult>(Synced);
         Receive<StatusSaved>(Saved);
         Receive<BackupCompleted>(Completed);
