@@ -205,10 +205,6 @@ internal sealed class GatewaySession : ReceiveActor, IWithTimers
 
             Context.Stop(Self);
         });
-        // A client that is gone (killed, its terminal closed) hears nothing more: the command goes on in
-        // the Orchestrator, and no keepalive knocks on its closed port, and logs so, until the command ends.
-        Receive<Terminated>(_ => Context.Stop(Self));
-        Context.Watch(client);
         orchestrator.Tell(new ExecuteCommand(command, progress ? Self : null));
     }
 
