@@ -57,7 +57,7 @@ public class RenderingTests
     [Fact]
     public void A_cluster_pass_is_one_block_per_host_and_a_host_without_a_pass_says_why()
     {
-        var report = new ClusterPassSummary(At, 4.25, [new HostResult("alpha", Pass(), []), new HostResult("beta", null, ["host beta unreachable since 2026-12-03 02:30:00: its pass is not known"])]);
+        var report = new ClusterPassSummary(At, 4.25, [new HostResult("alpha", Pass(), []), new HostResult("beta", null, ["unreachable since 2026-12-03 02:30:00: its pass is not known"])]);
 
         var rendered = Rendering.Render(new RunPass([], Json: false), CommandReply.Of(report, report.Ok));
 
@@ -65,8 +65,8 @@ public class RenderingTests
         Assert.EndsWith(", 4.3 s: with failures", rendered.Stdout[0]);
         Assert.Equal("host alpha:", rendered.Stdout[1]);
         Assert.Matches(@"^    www  backed up \(increment", rendered.Stdout[2]);
-        Assert.Equal(["host beta:", "  host beta unreachable since 2026-12-03 02:30:00: its pass is not known"], rendered.Stdout.TakeLast(2));
-        Assert.Equal("btw-backup: beta: host beta unreachable since 2026-12-03 02:30:00: its pass is not known", rendered.Stderr[0]);
+        Assert.Equal(["host beta:", "  unreachable since 2026-12-03 02:30:00: its pass is not known"], rendered.Stdout.TakeLast(2));
+        Assert.Equal("btw-backup: beta: unreachable since 2026-12-03 02:30:00: its pass is not known", rendered.Stderr[0]);
         Assert.Contains("btw-backup: alpha: 1 of 2 sources failed", rendered.Stderr);
     }
 
@@ -187,7 +187,7 @@ public class RenderingTests
                 [new SourceState("www", "tar", "www", new SourceRun("full", "b", null, At, 1, 5), false, 0, null, At) { Usage = new SeriesUsage(2, 10) }], []),
             "verify" => new VerifyReport([new SeriesCheck("www", 2, ["bad"])], [new DestinationCheck("s3", 1, 0, [])]),
             "prune" => Prune(dryRun: false),
-            "cluster-pass" => new ClusterPassSummary(At, 2, [new HostResult("alpha", Pass(), []), new HostResult("beta", null, ["host beta unreachable"])]),
+            "cluster-pass" => new ClusterPassSummary(At, 2, [new HostResult("alpha", Pass(), []), new HostResult("beta", null, ["unreachable since 2026-12-03 02:30:00: not backed up"])]),
             _ => new SyncStateListing([new DestinationPending("s3", [""], ["a"], ["b"])]),
         };
         CliCommand command = kind switch

@@ -57,12 +57,13 @@ public sealed class ClusterPassRun : ReceiveActor
     public ClusterPassRun(ClusterPass pass)
     {
         _pass = pass;
+        Receive<LostHosts>(Begin);
         Receive<HostAnswered>(a => Answered(a.Address, a.Reply));
         Receive<ClusterEvent.UnreachableMember>(u =>
         {
             if (_waiting.Remove(u.Member.Address, out var host))
             {
-                _done[host] = new HostResult(host, null, [$"host {host} unreachable since {SummaryFormat.Time(DateTime.UtcNow)}: its pass is not known (status on it tells once it is back)"]);
+                _done[host] = new HostResult(host, null, [$"unreachable since {SummaryFormat.Time(DateTime.UtcNow)}: its pass is not known (status on it tells once it is back)"]);
                 ReplyWhenDone();
             }
         });
@@ -74,7 +75,14 @@ public sealed class ClusterPassRun : ReceiveActor
 
     private sealed record HostAnswered(Address Address, CommandReply Reply) : IMessage;
 
-    protected override void PreStart()
+    /// <summary>How long the director's node's host guard may take to say which hosts are lost (a local ask).</summary>
+    private static readonly TimeSpan LostHostsPatience = TimeSpan.FromSeconds(3);
+
+    protected override void PreStart() =>
+        Context.ActorSelection("/user/" + HostGuard.Name).Ask<LostHosts>(new LostHostsQuery(), LostHostsPatience)
+            .PipeTo(Self, failure: _ => new LostHosts([]));
+
+    private void Begin(LostHosts lost)
     {
         var cluster = Cluster.Get(Context.System);
         var state = cluster.State;
@@ -96,7 +104,11 @@ public sealed class ClusterPassRun : ReceiveActor
         }
 
         var wanted = named.Select(p => p[0]).ToHashSet(StringComparer.Ordinal);
-        if (wanted.FirstOrDefault(h => hosts.All(x => x.Host != h)) is { } missing)
+        // A host the cluster lost (killed, cut off, downed) and that is not back: one line, so a pass never passes over it in silence.
+        var gone = lost.Hosts.Where(l => hosts.All(h => h.Host != l.Host) && (wanted.Count == 0 || wanted.Contains(l.Host))).ToList();
+        foreach (var l in gone)
+            _done[l.Host] = new HostResult(l.Host, null, [$"unreachable since {SummaryFormat.Time(l.Since)}: not backed up"]);
+        if (wanted.FirstOrDefault(h => hosts.All(x => x.Host != h) && !_done.ContainsKey(h)) is { } missing)
         {
             Finish(CommandReply.Failed([ErrorReport.Prefix + $"no host {missing} is up in the cluster (up: {string.Join(", ", hosts.Select(h => h.Host))})"]));
             return;
@@ -107,7 +119,8 @@ public sealed class ClusterPassRun : ReceiveActor
         {
             if (unreachable.Contains(member.Address))
             {
-                _done[host] = new HostResult(host, null, [$"host {host} unreachable: not backed up"]);
+                var since = lost.Hosts.FirstOrDefault(l => l.Host == host)?.Since;
+                _done[host] = new HostResult(host, null, [$"unreachable{(since is { } t ? " since " + SummaryFormat.Time(t) : "")}: not backed up"]);
                 continue;
             }
 

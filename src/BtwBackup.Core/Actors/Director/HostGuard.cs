@@ -1,15 +1,29 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
 using BtwBackup.Hosting;
+using BtwBackup.Protocol;
 
 namespace BtwBackup.Actors;
 
+/// <summary>Asks the local <see cref="HostGuard"/> for the hosts the cluster has lost.</summary>
+public sealed record LostHostsQuery : IMessage;
+
+/// <summary>A host this node saw up, then unreachable or downed (not one that left on purpose), since when, and not back since.</summary>
+public sealed record LostHost(string Host, DateTime Since);
+
+public sealed record LostHosts(ImmutableList<LostHost> Hosts) : IMessage;
+
 /// <summary>
-/// One node per host name (/user/host-guard, on every cluster node): a host's sources, root and
-/// sync state belong to one node, so when a second node comes up under a host name an older
-/// member already has, the younger one leaves the cluster (its daemon then exits with
-/// <see cref="Refusal"/>). Passes and statuses never mix two machines under one name.
+/// The hosts of the cluster as this node saw them (/user/host-guard, on every cluster node).
+/// One node per host name: a host's sources, root and sync state belong to one node, so when a
+/// second node comes up under a host name an older member already has, the younger one leaves
+/// the cluster (its daemon then exits with <see cref="Refusal"/>). Passes and statuses never mix
+/// two machines under one name. And the hosts lost: a host that became unreachable or was downed
+/// (killed, cut off) is remembered until a node of that host is up again, so a pass tells that it
+/// was not backed up instead of leaving it out; a host that left on purpose is forgotten. The
+/// memory is this node's, from the time it joined: the director asks the guard of its own node.
 /// </summary>
 public sealed class HostGuard : ReceiveActor
 {
@@ -22,18 +36,52 @@ public sealed class HostGuard : ReceiveActor
     private readonly string _host;
     private bool _leaving;
 
+    private readonly Dictionary<string, DateTime> _lost = new(StringComparer.Ordinal);
+
     public HostGuard(string host)
     {
         _host = host;
-        Receive<ClusterEvent.CurrentClusterState>(s => Check(s.Members));
-        Receive<ClusterEvent.MemberUp>(_ => Check(Cluster.Get(Context.System).State.Members));
+        var clock = () => DateTime.UtcNow;
+        Receive<ClusterEvent.CurrentClusterState>(s =>
+        {
+            foreach (var m in s.Unreachable)
+                Lost(m, clock());
+            Check(s.Members);
+        });
+        Receive<ClusterEvent.MemberUp>(up =>
+        {
+            if (HostRole.HostOf(up.Member.Roles) is { } h)
+                _lost.Remove(h);
+            Check(Cluster.Get(Context.System).State.Members);
+        });
+        Receive<ClusterEvent.UnreachableMember>(u => Lost(u.Member, clock()));
+        Receive<ClusterEvent.ReachableMember>(r =>
+        {
+            if (HostRole.HostOf(r.Member.Roles) is { } h)
+                _lost.Remove(h);
+        });
+        Receive<ClusterEvent.MemberDowned>(d => Lost(d.Member, clock()));
+        // Left on purpose (leave, then exiting): a host taken out of the cluster is no loss. Removed after down: it stays lost.
+        Receive<ClusterEvent.MemberRemoved>(r =>
+        {
+            if (r.PreviousStatus != MemberStatus.Down && HostRole.HostOf(r.Member.Roles) is { } h)
+                _lost.Remove(h);
+        });
         Receive<ClusterEvent.IMemberEvent>(_ => { });
+        Receive<LostHostsQuery>(_ => Sender.Tell(new LostHosts([.. _lost.Select(kv => new LostHost(kv.Key, kv.Value)).OrderBy(l => l.Host, StringComparer.Ordinal)])));
+    }
+
+    private void Lost(Member member, DateTime now)
+    {
+        if (HostRole.HostOf(member.Roles) is { } h && h != _host && !_lost.ContainsKey(h))
+            _lost[h] = now;
     }
 
     public static Props Props(string host) => Akka.Actor.Props.Create(() => new HostGuard(host));
 
     protected override void PreStart() =>
-        Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot, typeof(ClusterEvent.IMemberEvent));
+        Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot,
+            typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
 
     protected override void PostStop() => Cluster.Get(Context.System).Unsubscribe(Self);
 
