@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
+using BtwBackup.Config;
 using BtwBackup.Hosting;
 using BtwBackup.Protocol;
 
@@ -23,23 +24,98 @@ public sealed record HostPass(ImmutableList<string> Sources) : IMessage;
 /// another node when its node leaves or dies). A pass over the cluster asks each host's own
 /// Orchestrator to run its own sources (each host backs up its own data into its own root and
 /// syncs to its own destinations) and gathers their summaries; a host that is unreachable when
-/// the pass starts, or becomes so before it answers, is one line, never a wait.
+/// the pass starts, or becomes so before it answers, is one line, never a wait. It owns the
+/// schedule: the daemon.schedule of the node it runs on (the same on every node, as the README
+/// asks) starts one pass over every host, whose summary goes to the log of the director's node;
+/// a node of a cluster runs no schedule of its own.
 /// </summary>
-public sealed class Director : ReceiveActor
+public sealed class Director : ReceiveActor, IWithTimers
 {
     public const string Name = "director";
     public const string ProxyName = "director-proxy";
 
-    public Director()
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly DaemonSettings _daemon;
+    private long _scheduledId;
+    private bool _scheduledRunning;
+
+    public Director(DaemonSettings daemon)
     {
+        _daemon = daemon;
         Receive<ClusterPass>(pass =>
         {
             pass.ReplyTo.Tell(new ClusterPassStarted(pass.Id));
             Context.ActorOf(ClusterPassRun.Props(pass));
         });
+        Receive<ScheduledClusterPass>(Scheduled);
+        Receive<ClusterPassStarted>(_ => { });
+        Receive<ClusterPassDone>(ScheduledDone);
     }
 
-    public static Props Props() => Akka.Actor.Props.Create(() => new Director());
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(DaemonSettings daemon) => Akka.Actor.Props.Create(() => new Director(daemon)).OnThisHost();
+
+    /// <summary>The timer of the schedule's next pass.</summary>
+    private sealed record ScheduledClusterPass(DateTime At) : IMessage;
+
+    protected override void PreStart() => ScheduleNext();
+
+    private void ScheduleNext()
+    {
+        if (_daemon.NextRun(DateTime.UtcNow) is not { } at)
+            return;
+        _log.Info("director: next scheduled pass over the cluster {0}", SummaryFormat.Time(at));
+        Arm(at);
+    }
+
+    /// <summary>Long waits are cut into days: the scheduler is not meant for months, and the clock may move.</summary>
+    private void Arm(DateTime at)
+    {
+        var delay = at - DateTime.UtcNow;
+        Timers.StartSingleTimer("schedule", new ScheduledClusterPass(at), delay < TimeSpan.FromDays(1) ? delay : TimeSpan.FromDays(1));
+    }
+
+    private void Scheduled(ScheduledClusterPass scheduled)
+    {
+        if (scheduled.At - DateTime.UtcNow > TimeSpan.FromSeconds(1))
+        {
+            Arm(scheduled.At);
+            return;
+        }
+
+        if (_scheduledRunning)
+        {
+            _log.Warning("director: the scheduled pass of {0} is skipped, the previous one is still running", SummaryFormat.Time(scheduled.At));
+        }
+        else
+        {
+            _scheduledRunning = true;
+            Context.ActorOf(ClusterPassRun.Props(new ClusterPass(--_scheduledId, [], Self)));
+        }
+
+        ScheduleNext();
+    }
+
+    /// <summary>The summary of a scheduled pass has no reader but the log: one line, each host's result in it.</summary>
+    private void ScheduledDone(ClusterPassDone done)
+    {
+        _scheduledRunning = false;
+        if (done.Reply.Report is not ClusterPassSummary summary)
+        {
+            _log.Warning("director: scheduled pass not run: {0}", string.Join("; ", done.Reply.Stderr.Select(ErrorReport.Bare)));
+            return;
+        }
+
+        var line = $"director: scheduled pass over the cluster {(summary.Ok ? "done" : "done with failures")} in {summary.Seconds:0.0} s: "
+            + string.Join("; ", summary.Hosts.Select(h => h.Pass is { } pass
+                ? $"{h.Host}: " + string.Join(", ", pass.Sources.Select(s => $"{s.Name} {s.Run.Result}{(s.Run.Error is null ? "" : " (" + s.Run.Error + ")")}"))
+                : $"{h.Host}: " + string.Join(", ", h.Errors.DefaultIfEmpty("did not answer").Select(ErrorReport.Bare))));
+        if (summary.Ok)
+            _log.Info("{0}", line);
+        else
+            _log.Warning("{0}", line);
+    }
 }
 
 /// <summary>One pass over the cluster, from its start to its reply.</summary>

@@ -82,6 +82,9 @@ public sealed partial class Orchestrator
         if (_services.Daemon is null || _draining)
             return;
         _nextRun = _services.Settings.Daemon.NextRun(DateTime.UtcNow);
+        // A node of a cluster: the director runs the schedule, one pass over every host.
+        if (_services.Director is not null)
+            return;
         if (_nextRun is not { } at)
             return;
         // Long waits are cut into days: the scheduler is not meant for months, and the clock may move.

@@ -1,0 +1,93 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.TestKit.Xunit2;
+using BtwBackup.Actors;
+using BtwBackup.Config;
+using BtwBackup.Protocol;
+using Xunit;
+
+namespace BtwBackup.Tests.Actors;
+
+/// <summary>
+/// The director on a cluster of one real node (host "solo", joined to itself): its schedule starts
+/// passes over the cluster; the host's Orchestrator is a stand-in at /user/orchestrator that
+/// answers each host pass when the test says.
+/// </summary>
+public sealed class DirectorSpec() : TestKit("""
+    akka.actor.provider = cluster
+    akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
+    akka.cluster.roles = ["host:solo"]
+    akka.loglevel = INFO
+    """)
+{
+    /// <summary>Stands in for a host's Orchestrator: tells the test of each host pass, and answers it when told.</summary>
+    private sealed class Host : ReceiveActor
+    {
+        public Host(IActorRef test)
+        {
+            var waiting = new List<IActorRef>();
+            Receive<HostPass>(p =>
+            {
+                waiting.Add(Sender);
+                test.Tell(p);
+            });
+            Receive<string>(s => s == "answer", _ =>
+            {
+                var at = DateTime.UtcNow;
+                foreach (var w in waiting)
+                    w.Tell(CommandReply.Of(new PassSummary(at, 0.1, [new PassSource("files", "tar", "files", new SourceRun("full", "x.tbz", null, at, 0.1, 10))], []), true));
+                waiting.Clear();
+            });
+        }
+    }
+
+    private async Task<IActorRef> SoloClusterAsync()
+    {
+        var cluster = Cluster.Get(Sys);
+        var up = new TaskCompletionSource();
+        cluster.RegisterOnMemberUp(() => up.TrySetResult());
+        cluster.Join(cluster.SelfAddress);
+        await up.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        Sys.ActorOf(HostGuard.Props("solo"), HostGuard.Name);
+        return Sys.ActorOf(Props.Create(() => new Host(TestActor)), Orchestrator.Name);
+    }
+
+    private static DaemonSettings EveryTwoSeconds => new("127.0.0.1", 0,
+        Cronos.CronExpression.Parse("*/2 * * * * *", Cronos.CronFormat.IncludeSeconds), "*/2 * * * * *");
+
+    [Fact]
+    public async Task Its_schedule_runs_passes_over_the_cluster_and_logs_each_hosts_result()
+    {
+        var host = await SoloClusterAsync();
+        await EventFilter.Info(contains: "director: scheduled pass over the cluster done in ").ExpectAsync(1, async () =>
+        {
+            Sys.ActorOf(Director.Props(EveryTwoSeconds), Director.Name);
+            Assert.Empty((await ExpectMsgAsync<HostPass>(TimeSpan.FromSeconds(5))).Sources);
+            host.Tell("answer");
+        }, TimeSpan.FromSeconds(5));
+        // And the next one, two seconds later.
+        await ExpectMsgAsync<HostPass>(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task A_scheduled_pass_still_running_skips_the_next_one_instead_of_stacking_it()
+    {
+        var host = await SoloClusterAsync();
+        await EventFilter.Warning(contains: "is skipped, the previous one is still running").ExpectAsync(1, async () =>
+        {
+            Sys.ActorOf(Director.Props(EveryTwoSeconds), Director.Name);
+            await ExpectMsgAsync<HostPass>(TimeSpan.FromSeconds(5));
+        }, TimeSpan.FromSeconds(5));
+        await ExpectNoMsgAsync(TimeSpan.FromMilliseconds(500));
+        host.Tell("answer");
+        await ExpectMsgAsync<HostPass>(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task Without_a_schedule_it_runs_only_the_passes_it_is_asked_for()
+    {
+        await SoloClusterAsync();
+        Sys.ActorOf(Director.Props(new DaemonSettings("127.0.0.1", 0, null, null)), Director.Name);
+        await ExpectNoMsgAsync(TimeSpan.FromSeconds(3));
+    }
+}
