@@ -135,8 +135,33 @@ public static class Rendering
             var hostWidth = cluster.Members.Select(m => (m.Host ?? "?").Length).DefaultIfEmpty(0).Max();
             foreach (var m in cluster.Members)
                 yield return $"  {(m.Host ?? "?").PadRight(hostWidth)}  {m.Address}  {m.Status}{(m.Reachable ? "" : ", unreachable")}";
+            yield return $"host {cluster.Self} (this node):";
+            foreach (var line in SourceAndDestinationLines(status))
+                yield return "  " + line;
+            foreach (var h in status.Hosts ?? [])
+            {
+                if (h.Status is { } other)
+                {
+                    yield return $"host {h.Host}:";
+                    foreach (var line in SourceAndDestinationLines(other))
+                        yield return "  " + line;
+                }
+                else
+                {
+                    yield return $"host {h.Host}: {h.Problem}";
+                }
+            }
+
+            yield break;
         }
 
+        foreach (var line in SourceAndDestinationLines(status))
+            yield return line;
+    }
+
+    /// <summary>A host's sources and destinations, as <c>status</c> shows them.</summary>
+    private static IEnumerable<string> SourceAndDestinationLines(StatusReport status)
+    {
         yield return "sources:";
         if (status.Sources.IsEmpty)
             yield return "  none configured";

@@ -145,6 +145,16 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         Assert.DoesNotContain("files-beta", a.Output);
         Assert.Contains("files-beta", b.Output);
 
+        // status on node 1: every host's sources, each as its own node last saw them.
+        var whole = await nodes[0].RunAsync("status");
+        Assert.True(whole.ExitCode == 0, whole.ToString());
+        foreach (var (host, header) in new[] { ("alpha", "host alpha (this node):"), ("beta", "host beta:"), ("gamma", "host gamma:") })
+            Assert.Matches($@"\n{System.Text.RegularExpressions.Regex.Escape(header)}\n  sources:\n    files-{host}  tar -> files \(1 point, \d+ B\): backed up \(full\) ", whole.Stdout);
+        var wholeJson = await nodes[0].RunAsync("status", "--json");
+        using (var json = JsonDocument.Parse(wholeJson.Stdout))
+            Assert.Equal(["beta files-beta", "gamma files-gamma"], json.RootElement.GetProperty("hosts").EnumerateArray()
+                .Select(h => h.GetProperty("host").GetString() + " " + h.GetProperty("status").GetProperty("sources")[0].GetProperty("name").GetString()));
+
         // kill -9 of the oldest node, where the director runs: the singleton moves, and a pass runs on the others and names the dead host.
         await a.KillAsync();
         var failover = Stopwatch.StartNew();
@@ -169,6 +179,9 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         var removed = await nodes[2].RunAsync("run");
         Assert.True(removed.ExitCode == 1, removed.ToString());
         Assert.Matches(@"\nhost alpha:\n  unreachable since [-0-9: ]+: not backed up\n", removed.Stdout);
+        var lost = await nodes[2].RunAsync("status");
+        Assert.Matches(@"\nhost alpha: unreachable since [-0-9: ]+\n", lost.Stdout);
+        Assert.Matches(@"\nhost beta:\n  sources:\n    files-beta  tar -> files \(1 point, \d+ B\): unchanged ", lost.Stdout);
 
         // The dead node restarted: it joins again, and a pass backs it up once more, all good.
         File.WriteAllText(Path.Combine(nodes[0].Dir, "files", "owner.txt"), "the data of alpha, changed\n");

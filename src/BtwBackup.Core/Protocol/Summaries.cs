@@ -50,9 +50,16 @@ public sealed record StatusReport(DaemonState Daemon, ImmutableList<SourceState>
     /// <summary>The cluster as this node sees it; absent for a single node.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public ClusterView? Cluster { get; init; }
+
+    /// <summary>The other hosts of the cluster, each with its own status or why there is none; absent for a single node.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ImmutableList<HostStatus>? Hosts { get; init; }
 }
 
 /// <summary>The cluster's members as this node (<paramref name="Self"/>, a host name) sees them, and the leader's host.</summary>
+/// <summary>Another host's status in a cluster's <c>status</c>: its report (its sources and destinations), or why there is none (unreachable, did not answer).</summary>
+public sealed record HostStatus(string Host, StatusReport? Status, string? Problem);
+
 public sealed record ClusterView(string Self, string? Leader, ImmutableList<ClusterMember> Members);
 
 /// <summary>A member: its host (null: not a btw-backup node), its address, its status (up, joining, leaving...) and whether this node reaches it.</summary>

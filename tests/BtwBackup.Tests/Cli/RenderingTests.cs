@@ -105,6 +105,46 @@ public class RenderingTests
         Assert.Equal("  b2: sync state unavailable, restarted 2 times", rendered.Stdout[6]);
     }
 
+    private static StatusReport ClusterStatus()
+    {
+        var files = new SourceState("files", "tar", "files", new SourceRun("full", "b.tbz", null, At, 1, 5), false, 0, null, null);
+        var own = new StatusReport(new DaemonState(true, At, 42, "127.0.0.1:8998", null, null), [files], []);
+        return own with
+        {
+            Cluster = new ClusterView("alpha", "alpha", [new ClusterMember("alpha", "10.0.0.1:4719", "up", true), new ClusterMember("beta", "10.0.0.2:4719", "up", true),
+                new ClusterMember("gamma", "10.0.0.3:4719", "up", false)]),
+            Hosts = [new HostStatus("beta", own with { Sources = [files with { Name = "db", Last = null }], Destinations = [new DestinationState("s3", 0, [], At, null, null, 0)] }, null),
+                new HostStatus("delta", null, "unreachable since 2026-12-03 02:30:00"), new HostStatus("gamma", null, "unreachable")],
+        };
+    }
+
+    [Fact]
+    public void Status_on_a_node_of_a_cluster_shows_each_hosts_sources_and_destinations_and_says_which_host_has_none()
+    {
+        var rendered = Rendering.Render(new ShowStatus(Json: false), CommandReply.Of(ClusterStatus(), ok: true));
+
+        Assert.Equal(
+            [
+                "cluster: this node is alpha; 3 members, 2 up and reachable; leader alpha",
+                "  alpha  10.0.0.1:4719  up",
+                "  beta   10.0.0.2:4719  up",
+                "  gamma  10.0.0.3:4719  up, unreachable",
+                "host alpha (this node):",
+                "  sources:",
+                $"    files  tar -> files: backed up (full) b.tbz at {SummaryFormat.Time(At)} in 1.0 s, 5 B",
+                "  destinations:",
+                "    none configured (backups stay local)",
+                "host beta:",
+                "  sources:",
+                "    db  tar -> files: never backed up",
+                "  destinations:",
+                $"    s3: nothing pending, last sync {SummaryFormat.Time(At)}",
+                "host delta: unreachable since 2026-12-03 02:30:00",
+                "host gamma: unreachable",
+            ],
+            rendered.Stdout.Skip(2));
+    }
+
     [Fact]
     public void Prune_lists_the_points_of_each_series_and_sends_a_series_that_failed_to_stderr()
     {
@@ -174,7 +214,7 @@ public class RenderingTests
         Assert.Equal(new RenderedReply(ExitCode.Error, reply.Stdout, reply.Stderr), Rendering.Render(new ListBackups("www"), reply));
     }
 
-    public static TheoryData<string> Kinds => new() { "pass", "status", "verify", "prune", "sync-state", "cluster-pass" };
+    public static TheoryData<string> Kinds => new() { "pass", "status", "verify", "prune", "sync-state", "cluster-pass", "cluster-status" };
 
     [Theory]
     [MemberData(nameof(Kinds))]
@@ -188,6 +228,7 @@ public class RenderingTests
             "verify" => new VerifyReport([new SeriesCheck("www", 2, ["bad"])], [new DestinationCheck("s3", 1, 0, [])]),
             "prune" => Prune(dryRun: false),
             "cluster-pass" => new ClusterPassSummary(At, 2, [new HostResult("alpha", Pass(), []), new HostResult("beta", null, ["unreachable since 2026-12-03 02:30:00: not backed up"])]),
+            "cluster-status" => ClusterStatus(),
             _ => new SyncStateListing([new DestinationPending("s3", [""], ["a"], ["b"])]),
         };
         CliCommand command = kind switch
@@ -197,6 +238,7 @@ public class RenderingTests
             "verify" => new VerifyBackups([], Json: false),
             "prune" => new PruneSeries([], DryRun: false, Json: false),
             "cluster-pass" => new RunPass([], Json: false),
+            "cluster-status" => new ShowStatus(Json: false),
             _ => new InspectSyncState(SyncStateAction.List, null),
         };
         var reply = CommandReply.Of(report, ok: false, ["an error line"]);

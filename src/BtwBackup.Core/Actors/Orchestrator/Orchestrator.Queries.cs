@@ -15,7 +15,8 @@ namespace BtwBackup.Actors;
 /// <summary>The Orchestrator's commands that back nothing up: <c>status</c>, <c>restore</c>, <c>verify</c>.</summary>
 public sealed partial class Orchestrator
 {
-    private void ShowStatus(ShowStatus show)
+    /// <summary><c>status</c>: this node's, and on a node of a cluster every other host's too (<see cref="ClusterStatusQuery"/>); <paramref name="ownOnly"/>: this host's only, as another host asks it.</summary>
+    private void ShowStatus(bool ownOnly = false)
     {
         var settings = _services.Settings;
         var next = _nextRun ?? settings.Daemon.NextRun(DateTime.UtcNow);
@@ -26,9 +27,11 @@ public sealed partial class Orchestrator
             [.. settings.Sources.Select(s => new ListedSource(s.Name, PassJobs.TypeName(s), s.Dst))],
             [.. _jobs.Values.Select(j => j.Source)], settings.RootPath, [.. settings.Destinations.Select(x => x.Name)])
         {
-            Cluster = ClusterNow(),
+            Cluster = ownOnly ? null : ClusterNow(),
         };
-        Context.ActorOf(StatusQuery.Props(request, _statusKeeper, DestinationsRef, Sender));
+        Context.ActorOf(request.Cluster is null
+            ? StatusQuery.Props(request, _statusKeeper, DestinationsRef, Sender)
+            : ClusterStatusQuery.Props(request, _statusKeeper, DestinationsRef, Sender));
     }
 
     /// <summary>The cluster's members as this node's Akka.Cluster sees them now; null when this node is not a cluster node.</summary>

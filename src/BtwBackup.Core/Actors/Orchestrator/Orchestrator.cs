@@ -163,7 +163,8 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         });
         Receive<ExecuteCommand>(e => e.Command is RunPass, e => Guarded(() => RunPass((RunPass)e.Command, Sender, e.ProgressTo)));
         Receive<HostPass>(h => Guarded(() => RunPass(new RunPass(h.Sources, Json: false), Sender, null)));
-        Receive<ExecuteCommand>(e => e.Command is ShowStatus, e => Guarded(() => ShowStatus((ShowStatus)e.Command)));
+        Receive<ExecuteCommand>(e => e.Command is ShowStatus, e => Guarded(() => ShowStatus()));
+        Receive<HostStatusQuery>(_ => Guarded(() => ShowStatus(ownOnly: true)));
         Receive<ExecuteCommand>(e => e.Command is RestoreBackup, e => Guarded(() => Restore((RestoreBackup)e.Command, e.ProgressTo)));
         Receive<ExecuteCommand>(e => e.Command is VerifyBackups, e => Guarded(() => Verify((VerifyBackups)e.Command, e.ProgressTo)));
         Receive<ExecuteCommand>(e => e.Command is PruneSeries, e => Guarded(() => Prune((PruneSeries)e.Command)));
