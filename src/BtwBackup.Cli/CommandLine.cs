@@ -58,6 +58,7 @@ public static class CommandLine
         new("run", "backs up the configured sources (all, or those named), then syncs",
         [
             new(["--json"], "json", "prints the summary as JSON"),
+            new(["--host"], "host", "in a cluster: every source of host H (besides any HOST:SOURCE named)", TakesValue: true, Metavar: "H"),
         ],
         [
             new("SOURCE", "a source of btw-backup.conf's sources block", Many: true),

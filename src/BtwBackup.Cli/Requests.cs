@@ -28,7 +28,7 @@ public static class Requests
             "db" => new Request(new BackupDatabase(Database(args), dst!, Owner(args)), Writes: true, Syncs: true),
             "sync" => new Request(new SyncNow(args.Flag("full"), args.Flag("allow_deletes")), Writes: true, Syncs: true),
             "sync-state" => new Request(SyncState(args), Writes: true, Syncs: true),
-            "run" => new Request(new RunPass([.. args.All("SOURCE").Distinct()], args.Flag("json")), Writes: true),
+            "run" => new Request(new RunPass([.. args.All("SOURCE").Concat(WholeHost(args)).Distinct()], args.Flag("json")), Writes: true),
             "status" => new Request(new ShowStatus(args.Flag("json")), Writes: false),
             "restore" => new Request(Restore(args, dst!), Writes: false),
             "verify" => new Request(Verify(args), Writes: false),
@@ -90,6 +90,16 @@ public static class Requests
     {
         var dsts = args.All("DST").Select(d => SeriesPath.Check(d));
         return new VerifyBackups([.. dsts.Distinct()], args.Flag("json"));
+    }
+
+    /// <summary><c>run --host H</c>: "H:", every source of host H in a cluster pass.</summary>
+    private static IEnumerable<string> WholeHost(ParsedArgs args)
+    {
+        if (args.Find("host") is not { } host)
+            return [];
+        if (host.Length == 0 || host.Any(c => c == ':' || char.IsWhiteSpace(c) || char.IsControl(c)))
+            throw Usage(args, $"argument --host: not a host name: '{host}'");
+        return [host + ":"];
     }
 
     private static UsageException Usage(ParsedArgs args, string message) =>

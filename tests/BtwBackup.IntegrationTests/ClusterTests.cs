@@ -155,6 +155,11 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(["beta files-beta", "gamma files-gamma"], json.RootElement.GetProperty("hosts").EnumerateArray()
                 .Select(h => h.GetProperty("host").GetString() + " " + h.GetProperty("status").GetProperty("sources")[0].GetProperty("name").GetString()));
 
+        // run --host narrows a pass to every source of one host.
+        var narrowed = await nodes[0].RunAsync("run", "--host", "gamma");
+        Assert.True(narrowed.ExitCode == 0, narrowed.ToString());
+        Assert.Matches(@": all good\nhost gamma:\n    files-gamma  unchanged at [^\n]+\n$", narrowed.Stdout);
+
         // kill -9 of the oldest node, where the director runs: the singleton moves, and a pass runs on the others and names the dead host.
         await a.KillAsync();
         var failover = Stopwatch.StartNew();

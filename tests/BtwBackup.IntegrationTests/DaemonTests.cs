@@ -120,6 +120,9 @@ public sealed class DaemonTests : IDisposable
         Assert.Matches(@"^  -> offsite: uploaded \d+ \(.*\), deleted 0, still pending 0$", run.StdoutLines[3]);
         Assert.Equal("", run.Stderr);
         Assert.Equal(Sandbox.FileHashes(_box.Root), await RemoteAsync());
+        // A single node has no hosts to name: one line, nothing run.
+        var host = await _box.RunAsync("run", "--host", "www");
+        Assert.Equal(new RunResult(1, "", $"btw-backup: HOST:SOURCE and --host name the hosts of a cluster, and this daemon is a single node (no cluster block in {Path.Combine(_box.ConfigDir, "btw-backup.conf")}): name its sources alone\n"), host);
 
         // fs on a configured tree shares its working folder and its history: an increment.
         await Sandbox.NextSecondAsync();

@@ -58,7 +58,7 @@ public class ArgParserTests
         Assert.True(Run("status", "--json").Flag("json"));
         Assert.Equal("serve", Run("serve").Command);
         Assert.EndsWith("unrecognized arguments: extra\n", Exit("serve", "extra").Stderr);
-        Assert.StartsWith("usage: btw-backup run [-h] [--json] [SOURCE ...]\n", Exit("run", "-h").Stdout);
+        Assert.StartsWith("usage: btw-backup run [-h] [--json] [--host H] [SOURCE ...]\n", Exit("run", "-h").Stdout);
     }
 
     [Fact]
@@ -82,5 +82,30 @@ public class ArgParserTests
         var fsHelp = Exit("fs", "--help");
         Assert.StartsWith("usage: btw-backup fs [-h] [-u UID[:GID]] src dst\n", fsHelp.Stdout);
         Assert.Contains("UID[:GID]", fsHelp.Stdout);
+    }
+}
+
+public class RunRequestTests
+{
+    private static ParsedArgs Run(params string[] args) => Assert.IsType<ParseOutcome.Run>(CommandLine.Parser().Parse(args)).Args;
+
+    [Fact]
+    public void Run_host_asks_for_every_source_of_that_host_besides_those_named()
+    {
+        var request = Requests.From(Run("run", "--host", "db2", "web1:www", "db2:pg"));
+
+        Assert.Equal(["web1:www", "db2:pg", "db2:"], ((BtwBackup.Protocol.RunPass)request.Command).Sources);
+    }
+
+    [Theory]
+    [InlineData("a:b")]
+    [InlineData("")]
+    [InlineData("two words")]
+    public void Run_host_refuses_what_cannot_be_a_host_name(string host)
+    {
+        var e = Assert.Throws<UsageException>(() => Requests.From(Run("run", "--host", host)));
+
+        Assert.Equal($"argument --host: not a host name: '{host}'", e.Message);
+        Assert.StartsWith("usage: btw-backup run [-h] [--json] [--host H]", e.Usage);
     }
 }

@@ -201,7 +201,8 @@ public sealed class ClusterPassRun : ReceiveActor
             }
 
             _waiting[member.Address] = host;
-            ImmutableList<string> sources = [.. named.Where(p => p[0] == host).Select(p => p[1])];
+            // "HOST:" (run --host HOST) asks for every source of that host, whatever else names it.
+            ImmutableList<string> sources = named.Any(p => p[0] == host && p[1].Length == 0) ? [] : [.. named.Where(p => p[0] == host).Select(p => p[1]).Distinct()];
             var address = member.Address;
             Context.ActorSelection(new RootActorPath(address) / "user" / Orchestrator.Name).Ask<CommandReply>(new HostPass(sources), HostPassLimit)
                 .PipeTo(Self, success: r => new HostAnswered(address, r), failure: e => new HostAnswered(address, CommandReply.Failed([e.Message])));

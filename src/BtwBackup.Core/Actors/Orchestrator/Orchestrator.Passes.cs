@@ -36,6 +36,12 @@ public sealed partial class Orchestrator
         }
 
         var unknown = run.Sources.Where(n => settings.Sources.All(s => s.Name != n)).ToList();
+        if (unknown.Any(n => n.Contains(':', StringComparison.Ordinal)))
+        {
+            replyTo.Tell(CommandReply.Failed([ErrorReport.Prefix + $"HOST:SOURCE and --host name the hosts of a cluster, and this {(_services.Daemon is null ? "configuration" : "daemon")} is a single node (no cluster block in {settings.LoadedFrom}): name its sources alone"]));
+            return;
+        }
+
         if (unknown.Count > 0)
         {
             replyTo.Tell(CommandReply.Failed([ErrorReport.Prefix + $"unknown source{(unknown.Count == 1 ? "" : "s")}: {string.Join(", ", unknown)} (configured: {string.Join(", ", settings.Sources.Select(s => s.Name))})"]));
