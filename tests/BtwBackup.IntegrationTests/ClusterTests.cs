@@ -206,6 +206,14 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         Assert.True(back.ExitCode == 0, back.ToString());
         Assert.Matches(@"\nhost alpha:\n    files-alpha  backed up \(", back.Stdout);
         Assert.Equal(2, Directory.GetFiles(Path.Combine(nodes[0].Root, "files"), "*.tbz").Length);
+
+        // A daemon stopped (SIGTERM: its node leaves the cluster cleanly, never unreachable): its host is named, not passed over.
+        await c.TerminateAsync();
+        await WaitForAsync(nodes[1], ["alpha up reachable", "beta up reachable"], TimeSpan.FromSeconds(30));
+        var stopped = await nodes[1].RunAsync("run");
+        Assert.True(stopped.ExitCode == 1, stopped.ToString());
+        Assert.Matches(@"\nhost gamma:\n  left the cluster since [-0-9: ]+: not backed up\n", stopped.Stdout);
+        Assert.Matches(@"\nhost gamma: left the cluster since [-0-9: ]+\n", (await nodes[0].RunAsync("status")).Stdout);
         Directory.Delete(pair, recursive: true);
         Directory.Delete(strangerPair, recursive: true);
     }

@@ -56,10 +56,10 @@ public sealed record StatusReport(DaemonState Daemon, ImmutableList<SourceState>
     public ImmutableList<HostStatus>? Hosts { get; init; }
 }
 
-/// <summary>The cluster's members as this node (<paramref name="Self"/>, a host name) sees them, and the leader's host.</summary>
 /// <summary>Another host's status in a cluster's <c>status</c>: its report (its sources and destinations), or why there is none (unreachable, did not answer).</summary>
 public sealed record HostStatus(string Host, StatusReport? Status, string? Problem);
 
+/// <summary>The cluster's members as this node (<paramref name="Self"/>, a host name) sees them, and the leader's host.</summary>
 public sealed record ClusterView(string Self, string? Leader, ImmutableList<ClusterMember> Members);
 
 /// <summary>A member: its host (null: not a btw-backup node), its address, its status (up, joining, leaving...) and whether this node reaches it.</summary>

@@ -32,14 +32,4 @@ public sealed class OrchestratorWatchSpec
         Assert.Equal("the daemon's orchestrator stopped on an unexpected error (the log has it): this daemon exits so that a fresh one starts", OrchestratorWatch.Failure);
         OrchestratorWatch.Failure = null;
     }
-
-    [Fact]
-    public async Task A_daemon_that_stops_on_purpose_is_no_failure()
-    {
-        using var system = ActorSystem.Create("watch-stop", ConfigurationFactory.ParseString(OrchestratorWatch.GuardianConfig + "\nakka.loglevel = OFF"));
-        var orchestrator = system.ActorOf(Props.Create(() => new Faulty()), "orchestrator");
-        system.ActorOf(OrchestratorWatch.Props(orchestrator), OrchestratorWatch.Name);
-        await system.Terminate();
-        Assert.NotEqual("the daemon's orchestrator stopped on an unexpected error (the log has it): this daemon exits so that a fresh one starts", OrchestratorWatch.Failure);
-    }
 }

@@ -135,16 +135,32 @@ public sealed class ClusterPassRun : ReceiveActor
         _pass = pass;
         Receive<LostHosts>(Begin);
         Receive<HostAnswered>(a => Answered(a.Address, a.Reply));
-        Receive<ClusterEvent.UnreachableMember>(u =>
+        Receive<ClusterEvent.UnreachableMember>(u => Gone(u.Member.Address, "unreachable"));
+        // A node that leaves (its daemon stopped or exited) or is downed mid-pass is never unreachable: its pass ends too.
+        Receive<ClusterEvent.MemberExited>(e => Gone(e.Member.Address, "left the cluster"));
+        Receive<ClusterEvent.MemberDowned>(e => Gone(e.Member.Address, "downed"));
+        Receive<ClusterEvent.MemberRemoved>(e => Gone(e.Member.Address, "removed from the cluster"));
+        Receive<ClusterEvent.IMemberEvent>(_ => { });
+        // The state when the subscription began: what changed between the pass's start and it had no event.
+        Receive<ClusterEvent.CurrentClusterState>(state =>
         {
-            if (_waiting.Remove(u.Member.Address, out var host))
+            foreach (var address in _waiting.Keys.ToList())
             {
-                _done[host] = new HostResult(host, null, [$"unreachable since {SummaryFormat.Time(DateTime.UtcNow)}: its pass is not known (status on it tells once it is back)"]);
-                ReplyWhenDone();
+                if (state.Unreachable.Any(m => m.Address.Equals(address)))
+                    Gone(address, "unreachable");
+                else if (state.Members.FirstOrDefault(m => m.Address.Equals(address)) is not { Status: MemberStatus.Up })
+                    Gone(address, "left the cluster");
             }
         });
-        Receive<ClusterEvent.IMemberEvent>(_ => { });
-        Receive<ClusterEvent.CurrentClusterState>(_ => { });
+    }
+
+    /// <summary>A host whose pass is awaited that can no longer answer: one line, and the pass goes on without it.</summary>
+    private void Gone(Address address, string how)
+    {
+        if (!_waiting.Remove(address, out var host))
+            return;
+        _done[host] = new HostResult(host, null, [$"{how} since {SummaryFormat.Time(DateTime.UtcNow)}: its pass is not known (status on it tells once it is back)"]);
+        ReplyWhenDone();
     }
 
     public static Props Props(ClusterPass pass) => Akka.Actor.Props.Create(() => new ClusterPassRun(pass));
@@ -183,14 +199,23 @@ public sealed class ClusterPassRun : ReceiveActor
         // A host the cluster lost (killed, cut off, downed) and that is not back: one line, so a pass never passes over it in silence.
         var gone = lost.Hosts.Where(l => hosts.All(h => h.Host != l.Host) && (wanted.Count == 0 || wanted.Contains(l.Host))).ToList();
         foreach (var l in gone)
-            _done[l.Host] = new HostResult(l.Host, null, [$"unreachable since {SummaryFormat.Time(l.Since)}: not backed up"]);
+            _done[l.Host] = new HostResult(l.Host, null, [$"{l.How} since {SummaryFormat.Time(l.Since)}: not backed up"]);
         if (wanted.FirstOrDefault(h => hosts.All(x => x.Host != h) && !_done.ContainsKey(h)) is { } missing)
         {
             Finish(CommandReply.Failed([ErrorReport.Prefix + $"no host {missing} is up in the cluster (up: {string.Join(", ", hosts.Select(h => h.Host))})"]));
             return;
         }
 
-        cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot, typeof(ClusterEvent.UnreachableMember));
+        // A member of a host that is not up yet, or any more (joining, leaving): named, not passed over.
+        foreach (var m in state.Members.Where(m => m.Status != MemberStatus.Up && HostRole.HostOf(m.Roles) is { } h && hosts.All(x => x.Host != h)))
+        {
+            var host = HostRole.HostOf(m.Roles)!;
+            if (wanted.Count == 0 || wanted.Contains(host))
+                _done[host] = new HostResult(host, null, [$"{m.Status.ToString().ToLowerInvariant()}: not backed up"]);
+        }
+
+        cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot,
+            typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.IMemberEvent));
         foreach (var (member, host) in hosts.Where(h => wanted.Count == 0 || wanted.Contains(h.Host)))
         {
             if (unreachable.Contains(member.Address))

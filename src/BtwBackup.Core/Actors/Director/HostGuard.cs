@@ -10,8 +10,8 @@ namespace BtwBackup.Actors;
 /// <summary>Asks the local <see cref="HostGuard"/> for the hosts the cluster has lost.</summary>
 public sealed record LostHostsQuery : IMessage;
 
-/// <summary>A host this node saw up, then unreachable or downed (not one that left on purpose), since when, and not back since.</summary>
-public sealed record LostHost(string Host, DateTime Since);
+/// <summary>A host this node saw up, then unreachable, downed or gone from the cluster (<paramref name="How"/>), since when, and not back since.</summary>
+public sealed record LostHost(string Host, DateTime Since, string How);
 
 public sealed record LostHosts(ImmutableList<LostHost> Hosts) : IMessage;
 
@@ -20,10 +20,10 @@ public sealed record LostHosts(ImmutableList<LostHost> Hosts) : IMessage;
 /// One node per host name: a host's sources, root and sync state belong to one node, so when a
 /// second node comes up under a host name an older member already has, the younger one leaves
 /// the cluster (its daemon then exits with <see cref="Refusal"/>). Passes and statuses never mix
-/// two machines under one name. And the hosts lost: a host that became unreachable or was downed
-/// (killed, cut off) is remembered until a node of that host is up again, so a pass tells that it
-/// was not backed up instead of leaving it out; a host that left on purpose is forgotten. The
-/// memory is this node's, from the time it joined: the director asks the guard of its own node.
+/// two machines under one name. And the hosts lost: a host that became unreachable, was downed
+/// (killed, cut off) or left (its daemon stopped) is remembered until a node of that host is up
+/// again, so a pass tells that it was not backed up instead of leaving it out. The memory is this
+/// node's, in memory, from the time it joined: the director asks the guard of its own node.
 /// </summary>
 public sealed class HostGuard : ReceiveActor
 {
@@ -36,7 +36,7 @@ public sealed class HostGuard : ReceiveActor
     private readonly string _host;
     private bool _leaving;
 
-    private readonly Dictionary<string, DateTime> _lost = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (DateTime Since, string How)> _lost = new(StringComparer.Ordinal);
 
     public HostGuard(string host)
     {
@@ -45,7 +45,7 @@ public sealed class HostGuard : ReceiveActor
         Receive<ClusterEvent.CurrentClusterState>(s =>
         {
             foreach (var m in s.Unreachable)
-                Lost(m, clock());
+                Lost(m, clock(), "unreachable");
             Check(s.Members);
         });
         Receive<ClusterEvent.MemberUp>(up =>
@@ -54,27 +54,34 @@ public sealed class HostGuard : ReceiveActor
                 _lost.Remove(h);
             Check(Cluster.Get(Context.System).State.Members);
         });
-        Receive<ClusterEvent.UnreachableMember>(u => Lost(u.Member, clock()));
+        Receive<ClusterEvent.UnreachableMember>(u => Lost(u.Member, clock(), "unreachable"));
         Receive<ClusterEvent.ReachableMember>(r =>
         {
             if (HostRole.HostOf(r.Member.Roles) is { } h)
                 _lost.Remove(h);
         });
-        Receive<ClusterEvent.MemberDowned>(d => Lost(d.Member, clock()));
-        // Left on purpose (leave, then exiting): a host taken out of the cluster is no loss. Removed after down: it stays lost.
-        Receive<ClusterEvent.MemberRemoved>(r =>
-        {
-            if (r.PreviousStatus != MemberStatus.Down && HostRole.HostOf(r.Member.Roles) is { } h)
-                _lost.Remove(h);
-        });
+        Receive<ClusterEvent.MemberDowned>(d => Lost(d.Member, clock(), "downed"));
+        // Left (its daemon stopped, crashed out, or was taken out) or removed: lost too, unless another node of that host is up
+        // (a twin that left at once). A daemon that stops is what nothing must fail to notice; a host taken out for good is named
+        // until the nodes restart (README).
+        Receive<ClusterEvent.MemberExited>(e => LostUnlessUp(e.Member, clock(), "left the cluster"));
+        Receive<ClusterEvent.MemberRemoved>(r => LostUnlessUp(r.Member, clock(), "left the cluster"));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
-        Receive<LostHostsQuery>(_ => Sender.Tell(new LostHosts([.. _lost.Select(kv => new LostHost(kv.Key, kv.Value)).OrderBy(l => l.Host, StringComparer.Ordinal)])));
+        Receive<LostHostsQuery>(_ => Sender.Tell(new LostHosts([.. _lost.Select(kv => new LostHost(kv.Key, kv.Value.Since, kv.Value.How)).OrderBy(l => l.Host, StringComparer.Ordinal)])));
     }
 
-    private void Lost(Member member, DateTime now)
+    private void LostUnlessUp(Member member, DateTime now, string how)
+    {
+        var host = HostRole.HostOf(member.Roles);
+        if (host is null || Cluster.Get(Context.System).State.Members.Any(m => m.Status == MemberStatus.Up && HostRole.HostOf(m.Roles) == host && !m.Address.Equals(member.Address)))
+            return;
+        Lost(member, now, how);
+    }
+
+    private void Lost(Member member, DateTime now, string how)
     {
         if (HostRole.HostOf(member.Roles) is { } h && h != _host && !_lost.ContainsKey(h))
-            _lost[h] = now;
+            _lost[h] = (now, how);
     }
 
     public static Props Props(string host) => Akka.Actor.Props.Create(() => new HostGuard(host));

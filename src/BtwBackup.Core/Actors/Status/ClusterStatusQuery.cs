@@ -18,7 +18,7 @@ public sealed record HostStatusQuery : IMessage;
 public sealed class ClusterStatusQuery : ReceiveActor
 {
     /// <summary>How long another host may take to give its status.</summary>
-    public static readonly TimeSpan HostPatience = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan HostPatience = TimeSpan.FromSeconds(10);
 
     private readonly IActorRef _replyTo;
     private readonly Dictionary<string, HostStatus> _hosts = new(StringComparer.Ordinal);
@@ -45,7 +45,7 @@ public sealed class ClusterStatusQuery : ReceiveActor
         Receive<LostHosts>(lost =>
         {
             foreach (var l in lost.Hosts.Where(l => !_hosts.ContainsKey(l.Host) && !_waiting.Contains(l.Host)))
-                _hosts[l.Host] = new HostStatus(l.Host, null, $"unreachable since {SummaryFormat.Time(l.Since)}");
+                _hosts[l.Host] = new HostStatus(l.Host, null, $"{l.How} since {SummaryFormat.Time(l.Since)}");
             _lostKnown = true;
             ReplyWhenDone();
         });
