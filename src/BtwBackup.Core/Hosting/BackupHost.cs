@@ -166,7 +166,7 @@ public static class BackupHost
                 Akka.Cluster.Tools.Singleton.ClusterSingletonManagerSettings.Create(system)).OnThisHost(), Director.Name);
             director = system.ActorOf(Akka.Cluster.Tools.Singleton.ClusterSingletonProxy.Props("/user/" + Director.Name,
                 Akka.Cluster.Tools.Singleton.ClusterSingletonProxySettings.Create(system)).OnThisHost(), Director.ProxyName);
-            system.ActorOf(HostGuard.Props(settings.Cluster.Host), HostGuard.Name);
+            system.ActorOf(HostGuard.Props(settings.Cluster.Host, Path.Combine(settings.ConfigDir, KnownHosts.FileName)), HostGuard.Name);
         }
 
         var orchestrator = system.ActorOf(Orchestrator.Props(RealServices(settings) with { Daemon = info, Director = director }), Orchestrator.Name);

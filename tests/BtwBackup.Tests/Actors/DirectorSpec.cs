@@ -41,14 +41,14 @@ public sealed class DirectorSpec() : TestKit("""
         }
     }
 
-    private async Task<IActorRef> SoloClusterAsync()
+    private async Task<IActorRef> SoloClusterAsync(string? knownFile = null)
     {
         var cluster = Cluster.Get(Sys);
         var up = new TaskCompletionSource();
         cluster.RegisterOnMemberUp(() => up.TrySetResult());
         cluster.Join(cluster.SelfAddress);
         await up.Task.WaitAsync(TimeSpan.FromSeconds(20));
-        Sys.ActorOf(HostGuard.Props("solo"), HostGuard.Name);
+        Sys.ActorOf(HostGuard.Props("solo", knownFile), HostGuard.Name);
         return Sys.ActorOf(Props.Create(() => new Host(TestActor)), Orchestrator.Name);
     }
 
@@ -81,6 +81,56 @@ public sealed class DirectorSpec() : TestKit("""
         await ExpectNoMsgAsync(TimeSpan.FromMilliseconds(500));
         host.Tell("answer");
         await ExpectMsgAsync<HostPass>(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task A_host_seen_up_before_a_restart_and_not_back_is_named_by_the_next_pass_and_every_host_seen_up_is_kept()
+    {
+        var dir = Directory.CreateTempSubdirectory("btw-known-").FullName;
+        try
+        {
+            var file = Path.Combine(dir, KnownHosts.FileName);
+            var seen = new DateTime(2026, 12, 1, 2, 30, 0, DateTimeKind.Utc);
+            KnownHosts.Save(file, new Dictionary<string, DateTime> { ["ghost"] = seen });
+            var host = await SoloClusterAsync(file);
+            var director = Sys.ActorOf(Director.Props(new DaemonSettings("127.0.0.1", 0, null, null)), Director.Name);
+
+            director.Tell(new ClusterPass(7, [], TestActor));
+            await ExpectMsgAsync<ClusterPassStarted>();
+            await ExpectMsgAsync<HostPass>(TimeSpan.FromSeconds(10));
+            host.Tell("answer");
+            var done = await ExpectMsgAsync<ClusterPassDone>(TimeSpan.FromSeconds(10));
+
+            var summary = Assert.IsType<ClusterPassSummary>(done.Reply.Report);
+            Assert.False(summary.Ok);
+            Assert.Equal(["ghost", "solo"], summary.Hosts.Select(h => h.Host));
+            Assert.Equal([$"not seen up since {SummaryFormat.Time(seen)}: not backed up"], summary.Hosts[0].Errors);
+            // The guard saves a host once the cluster's events reach it, which may be after the pass under load.
+            await AwaitAssertAsync(() => Assert.Equal(["ghost", "solo"], KnownHosts.Load(file).Keys.Order(StringComparer.Ordinal)), TimeSpan.FromSeconds(10));
+            Assert.Equal(seen, KnownHosts.Load(file)["ghost"]);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_known_hosts_file_that_cannot_be_read_says_what_to_do()
+    {
+        var dir = Directory.CreateTempSubdirectory("btw-known-").FullName;
+        try
+        {
+            var file = Path.Combine(dir, KnownHosts.FileName);
+            File.WriteAllText(file, "{ not json");
+            var e = Assert.Throws<IOException>(() => KnownHosts.Load(file));
+            Assert.StartsWith(file + " cannot be read (", e.Message);
+            Assert.EndsWith("): fix it, or remove it (the hosts seen up are then learned again)", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Fact]

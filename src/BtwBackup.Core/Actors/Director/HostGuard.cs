@@ -22,8 +22,9 @@ public sealed record LostHosts(ImmutableList<LostHost> Hosts) : IMessage;
 /// the cluster (its daemon then exits with <see cref="Refusal"/>). Passes and statuses never mix
 /// two machines under one name. And the hosts lost: a host that became unreachable, was downed
 /// (killed, cut off) or left (its daemon stopped) is remembered until a node of that host is up
-/// again, so a pass tells that it was not backed up instead of leaving it out. The memory is this
-/// node's, in memory, from the time it joined: the director asks the guard of its own node.
+/// again, so a pass tells that it was not backed up instead of leaving it out; and a host seen up
+/// before this daemon started (<see cref="KnownHosts"/>, a file) is lost until it is up again.
+/// The memory is this node's: the director asks the guard of its own node.
 /// </summary>
 public sealed class HostGuard : ReceiveActor
 {
@@ -38,20 +39,26 @@ public sealed class HostGuard : ReceiveActor
 
     private readonly Dictionary<string, (DateTime Since, string How)> _lost = new(StringComparer.Ordinal);
 
-    public HostGuard(string host)
+    private readonly string? _knownFile;
+    private ImmutableDictionary<string, DateTime> _known = ImmutableDictionary<string, DateTime>.Empty;
+
+    /// <param name="knownFile">Where the hosts seen up are kept across restarts (<see cref="KnownHosts"/>); null: in memory only.</param>
+    public HostGuard(string host, string? knownFile)
     {
         _host = host;
+        _knownFile = knownFile;
         var clock = () => DateTime.UtcNow;
         Receive<ClusterEvent.CurrentClusterState>(s =>
         {
+            foreach (var m in s.Members.Where(m => m.Status == MemberStatus.Up))
+                SeenUp(m, clock());
             foreach (var m in s.Unreachable)
                 Lost(m, clock(), "unreachable");
             Check(s.Members);
         });
         Receive<ClusterEvent.MemberUp>(up =>
         {
-            if (HostRole.HostOf(up.Member.Roles) is { } h)
-                _lost.Remove(h);
+            SeenUp(up.Member, clock());
             Check(Cluster.Get(Context.System).State.Members);
         });
         Receive<ClusterEvent.UnreachableMember>(u => Lost(u.Member, clock(), "unreachable"));
@@ -70,6 +77,49 @@ public sealed class HostGuard : ReceiveActor
         Receive<LostHostsQuery>(_ => Sender.Tell(new LostHosts([.. _lost.Select(kv => new LostHost(kv.Key, kv.Value.Since, kv.Value.How)).OrderBy(l => l.Host, StringComparer.Ordinal)])));
     }
 
+    /// <summary>
+    /// The hosts seen up before this daemon started and not up yet: lost until they come up
+    /// ("not seen since" the last time this node saw them come up).
+    /// </summary>
+    protected override void PreStart()
+    {
+        if (_knownFile is not null)
+        {
+            try
+            {
+                _known = KnownHosts.Load(_knownFile);
+            }
+            catch (IOException e)
+            {
+                _log.Error("cluster: {0}", e.Message);
+            }
+
+            foreach (var (h, seen) in _known.Where(kv => kv.Key != _host))
+                _lost[h] = (seen, "not seen up");
+        }
+
+        Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot,
+            typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
+    }
+
+    private void SeenUp(Member member, DateTime now)
+    {
+        if (HostRole.HostOf(member.Roles) is not { } h)
+            return;
+        _lost.Remove(h);
+        _known = _known.SetItem(h, now);
+        if (_knownFile is null)
+            return;
+        try
+        {
+            KnownHosts.Save(_knownFile, _known);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.Warning("cluster: the hosts seen up could not be saved in {0}: {1}", _knownFile, e.Message);
+        }
+    }
+
     private void LostUnlessUp(Member member, DateTime now, string how)
     {
         var host = HostRole.HostOf(member.Roles);
@@ -84,11 +134,7 @@ public sealed class HostGuard : ReceiveActor
             _lost[h] = (now, how);
     }
 
-    public static Props Props(string host) => Akka.Actor.Props.Create(() => new HostGuard(host));
-
-    protected override void PreStart() =>
-        Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot,
-            typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
+    public static Props Props(string host, string? knownFile) => Akka.Actor.Props.Create(() => new HostGuard(host, knownFile)).OnThisHost();
 
     protected override void PostStop() => Cluster.Get(Context.System).Unsubscribe(Self);
 
