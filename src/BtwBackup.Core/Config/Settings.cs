@@ -154,6 +154,15 @@ public sealed record DaemonSettings(string Hostname, int Port, Cronos.CronExpres
     /// <summary>daemon.tls: pinned mutual TLS on the daemon's port (null: plain TCP, loopback only).</summary>
     public Daemon.TlsSettings? Tls { get; init; }
 
+    /// <summary>
+    /// How long a schedule's timer waits for <paramref name="at"/>: long waits are cut into days
+    /// (the scheduler is not meant for months, and the clock may move), and a timer that fires
+    /// more than a second early (<see cref="IsEarly"/>) waits again.
+    /// </summary>
+    public static TimeSpan TimerWait(DateTime at, DateTime now) => at - now < TimeSpan.FromDays(1) ? at - now : TimeSpan.FromDays(1);
+
+    public static bool IsEarly(DateTime at, DateTime now) => at - now > TimeSpan.FromSeconds(1);
+
     /// <summary>The next time the schedule fires after <paramref name="after"/> (local time zone), or null.</summary>
     public DateTime? NextRun(DateTime after) =>
         Schedule?.GetNextOccurrence(DateTime.SpecifyKind(after, DateTimeKind.Utc), TimeZoneInfo.Local);

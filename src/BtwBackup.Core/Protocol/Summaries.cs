@@ -68,6 +68,10 @@ public sealed record ClusterMember(string? Host, string Address, string Status, 
 /// <summary>The JSON of the reports and status.json (snake_case, UTC times), and the few formats the log shares with the CLI.</summary>
 public static class SummaryFormat
 {
+    /// <summary>A pass's sources in one line of the log: "name result (error)", comma-separated.</summary>
+    public static string SourceResults(PassSummary pass) =>
+        string.Join(", ", pass.Sources.Select(s => $"{s.Name} {s.Run.Result}{(s.Run.Error is null ? "" : " (" + s.Run.Error + ")")}"));
+
     public static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,

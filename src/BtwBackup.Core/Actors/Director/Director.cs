@@ -66,21 +66,14 @@ public sealed class Director : ReceiveActor, IWithTimers
         if (_daemon.NextRun(DateTime.UtcNow) is not { } at)
             return;
         _log.Info("director: next scheduled pass over the cluster {0}", SummaryFormat.Time(at));
-        Arm(at);
-    }
-
-    /// <summary>Long waits are cut into days: the scheduler is not meant for months, and the clock may move.</summary>
-    private void Arm(DateTime at)
-    {
-        var delay = at - DateTime.UtcNow;
-        Timers.StartSingleTimer("schedule", new ScheduledClusterPass(at), delay < TimeSpan.FromDays(1) ? delay : TimeSpan.FromDays(1));
+        Timers.StartSingleTimer("schedule", new ScheduledClusterPass(at), DaemonSettings.TimerWait(at, DateTime.UtcNow));
     }
 
     private void Scheduled(ScheduledClusterPass scheduled)
     {
-        if (scheduled.At - DateTime.UtcNow > TimeSpan.FromSeconds(1))
+        if (DaemonSettings.IsEarly(scheduled.At, DateTime.UtcNow))
         {
-            Arm(scheduled.At);
+            Timers.StartSingleTimer("schedule", scheduled, DaemonSettings.TimerWait(scheduled.At, DateTime.UtcNow));
             return;
         }
 
@@ -109,7 +102,7 @@ public sealed class Director : ReceiveActor, IWithTimers
 
         var line = $"director: scheduled pass over the cluster {(summary.Ok ? "done" : "done with failures")} in {summary.Seconds:0.0} s: "
             + string.Join("; ", summary.Hosts.Select(h => h.Pass is { } pass
-                ? $"{h.Host}: " + string.Join(", ", pass.Sources.Select(s => $"{s.Name} {s.Run.Result}{(s.Run.Error is null ? "" : " (" + s.Run.Error + ")")}"))
+                ? $"{h.Host}: " + SummaryFormat.SourceResults(pass)
                 : $"{h.Host}: " + string.Join(", ", h.Errors.DefaultIfEmpty("did not answer").Select(ErrorReport.Bare))));
         if (summary.Ok)
             _log.Info("{0}", line);
@@ -167,12 +160,7 @@ public sealed class ClusterPassRun : ReceiveActor
 
     private sealed record HostAnswered(Address Address, CommandReply Reply) : IMessage;
 
-    /// <summary>How long the director's node's host guard may take to say which hosts are lost (a local ask).</summary>
-    private static readonly TimeSpan LostHostsPatience = TimeSpan.FromSeconds(3);
-
-    protected override void PreStart() =>
-        Context.ActorSelection("/user/" + HostGuard.Name).Ask<LostHosts>(new LostHostsQuery(), LostHostsPatience)
-            .PipeTo(Self, failure: _ => new LostHosts([]));
+    protected override void PreStart() => HostGuard.LostHostsTo(Context, Self);
 
     private void Begin(LostHosts lost)
     {
@@ -229,7 +217,7 @@ public sealed class ClusterPassRun : ReceiveActor
             // "HOST:" (run --host HOST) asks for every source of that host, whatever else names it.
             ImmutableList<string> sources = named.Any(p => p[0] == host && p[1].Length == 0) ? [] : [.. named.Where(p => p[0] == host).Select(p => p[1]).Distinct()];
             var address = member.Address;
-            Context.ActorSelection(new RootActorPath(address) / "user" / Orchestrator.Name).Ask<CommandReply>(new HostPass(sources), HostPassLimit)
+            Orchestrator.At(Context, address).Ask<CommandReply>(new HostPass(sources), HostPassLimit)
                 .PipeTo(Self, success: r => new HostAnswered(address, r), failure: e => new HostAnswered(address, CommandReply.Failed([e.Message])));
         }
 

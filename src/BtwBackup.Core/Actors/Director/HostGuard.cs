@@ -47,32 +47,30 @@ public sealed class HostGuard : ReceiveActor
     {
         _host = host;
         _knownFile = knownFile;
-        var clock = () => DateTime.UtcNow;
         Receive<ClusterEvent.CurrentClusterState>(s =>
         {
-            foreach (var m in s.Members.Where(m => m.Status == MemberStatus.Up))
-                SeenUp(m, clock());
+            SeenUp(s.Members.Where(m => m.Status == MemberStatus.Up), DateTime.UtcNow);
             foreach (var m in s.Unreachable)
-                Lost(m, clock(), "unreachable");
+                Lost(m, DateTime.UtcNow, "unreachable");
             Check(s.Members);
         });
         Receive<ClusterEvent.MemberUp>(up =>
         {
-            SeenUp(up.Member, clock());
+            SeenUp([up.Member], DateTime.UtcNow);
             Check(Cluster.Get(Context.System).State.Members);
         });
-        Receive<ClusterEvent.UnreachableMember>(u => Lost(u.Member, clock(), "unreachable"));
+        Receive<ClusterEvent.UnreachableMember>(u => Lost(u.Member, DateTime.UtcNow, "unreachable"));
         Receive<ClusterEvent.ReachableMember>(r =>
         {
             if (HostRole.HostOf(r.Member.Roles) is { } h)
                 _lost.Remove(h);
         });
-        Receive<ClusterEvent.MemberDowned>(d => Lost(d.Member, clock(), "downed"));
+        Receive<ClusterEvent.MemberDowned>(d => Lost(d.Member, DateTime.UtcNow, "downed"));
         // Left (its daemon stopped, crashed out, or was taken out) or removed: lost too, unless another node of that host is up
         // (a twin that left at once). A daemon that stops is what nothing must fail to notice; a host taken out for good is named
         // until the nodes restart (README).
-        Receive<ClusterEvent.MemberExited>(e => LostUnlessUp(e.Member, clock(), "left the cluster"));
-        Receive<ClusterEvent.MemberRemoved>(r => LostUnlessUp(r.Member, clock(), "left the cluster"));
+        Receive<ClusterEvent.MemberExited>(e => LostUnlessUp(e.Member, DateTime.UtcNow, "left the cluster"));
+        Receive<ClusterEvent.MemberRemoved>(r => LostUnlessUp(r.Member, DateTime.UtcNow, "left the cluster"));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<LostHostsQuery>(_ => Sender.Tell(new LostHosts([.. _lost.Select(kv => new LostHost(kv.Key, kv.Value.Since, kv.Value.How)).OrderBy(l => l.Host, StringComparer.Ordinal)])));
     }
@@ -102,12 +100,18 @@ public sealed class HostGuard : ReceiveActor
             typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
     }
 
-    private void SeenUp(Member member, DateTime now)
+    /// <summary>Members up: their hosts are no longer lost, and the file has them (written once for all of them).</summary>
+    private void SeenUp(IEnumerable<Member> members, DateTime now)
     {
-        if (HostRole.HostOf(member.Roles) is not { } h)
+        var hosts = members.Select(m => HostRole.HostOf(m.Roles)).OfType<string>().ToList();
+        if (hosts.Count == 0)
             return;
-        _lost.Remove(h);
-        _known = _known.SetItem(h, now);
+        foreach (var h in hosts)
+        {
+            _lost.Remove(h);
+            _known = _known.SetItem(h, now);
+        }
+
         if (_knownFile is null)
             return;
         try
@@ -133,6 +137,11 @@ public sealed class HostGuard : ReceiveActor
         if (HostRole.HostOf(member.Roles) is { } h && h != _host && !_lost.ContainsKey(h))
             _lost[h] = (now, how);
     }
+
+    /// <summary>Asks this node's guard for the lost hosts, the answer (none, if it does not answer within 3 s) to <paramref name="to"/>.</summary>
+    public static void LostHostsTo(IActorContext context, IActorRef to) =>
+        context.ActorSelection("/user/" + Name).Ask<LostHosts>(new LostHostsQuery(), TimeSpan.FromSeconds(3))
+            .PipeTo(to, failure: _ => new LostHosts([]));
 
     public static Props Props(string host, string? knownFile) => Akka.Actor.Props.Create(() => new HostGuard(host, knownFile)).OnThisHost();
 

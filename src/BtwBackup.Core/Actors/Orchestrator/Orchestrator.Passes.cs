@@ -91,19 +91,15 @@ public sealed partial class Orchestrator
         // A node of a cluster: the director runs the schedule, one pass over every host.
         if (_services.Director is not null)
             return;
-        if (_nextRun is not { } at)
-            return;
-        // Long waits are cut into days: the scheduler is not meant for months, and the clock may move.
-        var delay = at - DateTime.UtcNow;
-        Timers.StartSingleTimer("schedule", new ScheduledPass(at), delay < TimeSpan.FromDays(1) ? delay : TimeSpan.FromDays(1));
+        if (_nextRun is { } at)
+            Timers.StartSingleTimer("schedule", new ScheduledPass(at), DaemonSettings.TimerWait(at, DateTime.UtcNow));
     }
 
     private void Scheduled(ScheduledPass scheduled)
     {
-        var early = scheduled.At - DateTime.UtcNow;
-        if (early > TimeSpan.FromSeconds(1))
+        if (DaemonSettings.IsEarly(scheduled.At, DateTime.UtcNow))
         {
-            Timers.StartSingleTimer("schedule", scheduled, early < TimeSpan.FromDays(1) ? early : TimeSpan.FromDays(1));
+            Timers.StartSingleTimer("schedule", scheduled, DaemonSettings.TimerWait(scheduled.At, DateTime.UtcNow));
             return;
         }
 
@@ -128,7 +124,7 @@ public sealed partial class Orchestrator
         // The summary of a scheduled pass has no reader but the log.
         var summary = f.Summary;
         var line = $"pass: {(summary.Ok ? "done" : "done with failures")} in {summary.Seconds:0.0} s: "
-            + string.Join(", ", summary.Sources.Select(s => $"{s.Name} {s.Run.Result}{(s.Run.Error is null ? "" : " (" + s.Run.Error + ")")}"))
+            + SummaryFormat.SourceResults(summary)
             + string.Concat(summary.Pruned.Select(p => p.Error is null ? $"; pruned {p.Dst}: {p.Removed} removed, {p.Kept} kept" : $"; not pruned {p.Dst}: {p.Error}"))
             + string.Concat(summary.Destinations.Select(d => $"; {d.Name}: {d.Uploaded} uploaded, {d.Pending} pending"));
         if (summary.Ok)

@@ -71,6 +71,9 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
 {
     public const string Name = "orchestrator";
 
+    /// <summary>The Orchestrator of the cluster node at <paramref name="node"/>.</summary>
+    public static ActorSelection At(IActorContext context, Address node) => context.ActorSelection(new RootActorPath(node) / "user" / Name);
+
     private OrchestratorServices _services;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<long, JobOwner> _jobs = new();

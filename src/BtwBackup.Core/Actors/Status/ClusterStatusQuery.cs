@@ -71,13 +71,12 @@ public sealed class ClusterStatusQuery : ReceiveActor
             }
 
             _waiting.Add(host);
-            Context.ActorSelection(new RootActorPath(member.Address) / "user" / Orchestrator.Name).Ask<CommandReply>(new HostStatusQuery(), HostPatience)
+            Orchestrator.At(Context, member.Address).Ask<CommandReply>(new HostStatusQuery(), HostPatience)
                 .PipeTo(Self, success: r => new HostAnswered(host, r),
                     failure: _ => new HostAnswered(host, CommandReply.Failed([$"did not answer within {HostPatience.TotalSeconds:0} s"])));
         }
 
-        Context.ActorSelection("/user/" + HostGuard.Name).Ask<LostHosts>(new LostHostsQuery(), HostPatience)
-            .PipeTo(Self, failure: _ => new LostHosts([]));
+        HostGuard.LostHostsTo(Context, Self);
     }
 
     public static Props Props(StatusRequest request, IActorRef keeper, IActorRef? destinations, IActorRef replyTo) =>
