@@ -134,6 +134,26 @@ public sealed class DirectorSpec() : TestKit("""
     }
 
     [Fact]
+    public async Task A_known_hosts_file_that_cannot_be_read_is_left_as_it_is_for_its_administrator_to_fix()
+    {
+        var dir = Directory.CreateTempSubdirectory("btw-known-").FullName;
+        try
+        {
+            var file = Path.Combine(dir, KnownHosts.FileName);
+            const string broken = "{ \"ghost\": \"2026-12-01T02:30:00Z\", oops";
+            File.WriteAllText(file, broken);
+            await EventFilter.Error(contains: "cannot be read").ExpectAsync(1, () => SoloClusterAsync(file), TimeSpan.FromSeconds(20));
+            // The member up has been seen (a pass would run): the file is still the administrator's.
+            await Task.Delay(1000);
+            Assert.Equal(broken, File.ReadAllText(file));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Without_a_schedule_it_runs_only_the_passes_it_is_asked_for()
     {
         await SoloClusterAsync();

@@ -41,6 +41,7 @@ public sealed class HostGuard : ReceiveActor
 
     private readonly string? _knownFile;
     private ImmutableDictionary<string, DateTime> _known = ImmutableDictionary<string, DateTime>.Empty;
+    private bool _knownFileUnreadable;
 
     /// <param name="knownFile">Where the hosts seen up are kept across restarts (<see cref="KnownHosts"/>); null: in memory only.</param>
     public HostGuard(string host, string? knownFile)
@@ -89,7 +90,9 @@ public sealed class HostGuard : ReceiveActor
             }
             catch (IOException e)
             {
-                _log.Error("cluster: {0}", e.Message);
+                // Never written over: the hosts it holds are the administrator's to get back.
+                _log.Error("cluster: {0}; it is left as it is, and the hosts seen up are kept in memory only until then", e.Message);
+                _knownFileUnreadable = true;
             }
 
             foreach (var (h, seen) in _known.Where(kv => kv.Key != _host))
@@ -112,7 +115,7 @@ public sealed class HostGuard : ReceiveActor
             _known = _known.SetItem(h, now);
         }
 
-        if (_knownFile is null)
+        if (_knownFile is null || _knownFileUnreadable)
             return;
         try
         {
