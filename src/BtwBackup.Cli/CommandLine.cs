@@ -50,6 +50,7 @@ public static class CommandLine
             new(["--reset"], "reset", "empties the sync state (refused while anything is pending)"),
             new(["--history"], "history", "shows what happened to the sync state, oldest first"),
             new(["--since"], "since", "with --history: only what happened at or after TIME (UTC)", TakesValue: true, Metavar: "TIME"),
+            new(["--host"], "host", "with --list or --history, in a cluster on a shared journal: host H's sync state", TakesValue: true, Metavar: "H"),
         ], [])
         {
             ExclusiveGroup = ["--list", "--reset", "--history"],

@@ -69,7 +69,12 @@ public static class Requests
         }
 
         var action = args.Flag("list") ? SyncStateAction.List : args.Flag("reset") ? SyncStateAction.Reset : SyncStateAction.History;
-        return new InspectSyncState(action, time);
+        var host = args.Find("host");
+        if (host is not null && action == SyncStateAction.Reset)
+            throw Usage(args, "argument --host: only with --list or --history (a host's state is reset on that host)");
+        if (host is not null && !ClusterSettings.IsHostName(host))
+            throw Usage(args, $"argument --host: not a host name: '{host}'");
+        return new InspectSyncState(action, time, host);
     }
 
     private static RestoreBackup Restore(ParsedArgs args, string dst)

@@ -104,4 +104,68 @@ public sealed class DatabaseSyncTests(PostgresCluster pg, S3TestServer s3) : IDi
         Assert.Equal("", (await _box.RunAsync("sync-state", "--list")).Stdout);
         Assert.Equal(Sandbox.FileHashes(_box.Root), await s3.DownloadAsync(prefix, _box.Dir));
     }
+
+    /// <summary>
+    /// The writer lock on a real PostgreSQL: a second taker is refused with the holder's name, a
+    /// lock is free again once its holder lets go, and a holder whose session the server ended
+    /// learns it at its next check.
+    /// </summary>
+    [Fact]
+    public async Task A_sync_state_has_one_writer_at_a_time_and_a_lost_session_is_found()
+    {
+        await pg.CreateDatabaseAsync("btwlocks");
+        var user = (await Sandbox.ShellAsync("id", "-un")).Stdout.Trim();
+        var connection = $"Host={pg.SocketDir};Port={pg.Port};Database=btwlocks;Username={user}";
+        var one = new BtwBackup.Sync.PostgresWriterLocks(connection, "btw-backup host db1 pid 1 on one");
+        var two = new BtwBackup.Sync.PostgresWriterLocks(connection, "btw-backup host db1 pid 2 on two");
+
+        var held = await one.AcquireAsync("sync/db1/offsite", CancellationToken.None);
+        var refused = await Assert.ThrowsAsync<BtwBackup.Sync.WriterLockRefusedException>(() => two.AcquireAsync("sync/db1/offsite", CancellationToken.None));
+        Assert.Matches(@"^sync/db1/offsite is written by another process \(btw-backup host db1 pid 1 on one from the local socket, since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\): ", refused.Message);
+        // Another id is another lock.
+        await using (await two.AcquireAsync("sync/db2/offsite", CancellationToken.None))
+        {
+        }
+
+        await held.DisposeAsync();
+        var taken = await two.AcquireAsync("sync/db1/offsite", CancellationToken.None);
+        await taken.CheckAsync(CancellationToken.None);
+
+        // The server ends the holder's session (a restart, a network cut, an administrator): the lock is gone, and its holder is told.
+        Assert.Equal("t", (await pg.PsqlAsync("btwlocks", "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'btw-backup host db1 pid 2 on two'")).Trim());
+        await Assert.ThrowsAnyAsync<Exception>(() => taken.CheckAsync(CancellationToken.None));
+        await using var again = await one.AcquireAsync("sync/db1/offsite", CancellationToken.None);
+        await taken.DisposeAsync();
+    }
+
+    /// <summary>
+    /// Two installations pointed at one journal with a destination of the same name: the second
+    /// never writes the first's state (it would take the first's uploads for its own); it names
+    /// the daemon that holds it, and works once that daemon is gone.
+    /// </summary>
+    [Fact]
+    public async Task A_second_process_on_a_shared_journal_never_writes_a_sync_state_another_holds()
+    {
+        await ConfigureWithJournalInAsync("btwtwowriters");
+        using var other = new Sandbox();
+        var user = (await Sandbox.ShellAsync("id", "-un")).Stdout.Trim();
+        other.WriteConfig($$"""
+            root-path = "{{other.Root}}"
+            destinations { offsite { uri = "s3://{{S3TestServer.Bucket}}/{{Path.GetFileName(other.Dir)}}/", s3cmd-config = "{{s3.S3cmdConfig(other.Dir)}}" } }
+            sync.journal { provider = postgresql, connection-string = "Host={{pg.SocketDir}};Port={{pg.Port}};Database=btwtwowriters;Username={{user}}" }
+            daemon.port = {{Sandbox.FreePort()}}
+            """);
+        File.AppendAllText(Path.Combine(_box.ConfigDir, "btw-backup.conf"), $"daemon.port = {Sandbox.FreePort()}\n");
+        await using var daemon = await DaemonProcess.StartAsync(_box);
+        Assert.Equal(0, (await _box.RunAsync("sync-state", "--list")).ExitCode);
+
+        var refused = await other.RunAsync("sync-state", "--list");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Matches($@"^btw-backup: offsite: destination-offsite is written by another process \(btw-backup pid {daemon.Pid} on [^ ]+ from the local socket, since [-0-9: ]+ UTC\): one process at a time writes a sync state; this one waits for it to stop\n$", refused.Stderr);
+        Assert.Equal("", refused.Stdout);
+
+        await daemon.TerminateAsync();
+        var free = await other.RunAsync("sync-state", "--list");
+        Assert.True(free.ExitCode == 0, free.ToString());
+    }
 }

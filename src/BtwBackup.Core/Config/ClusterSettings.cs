@@ -21,6 +21,8 @@ public sealed record ClusterSettings(string Host, string Hostname, int Port, str
     /// <summary>A host name as sources and status name it: letters, digits, '.', '-', '_'.</summary>
     private static readonly Regex HostName = new("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", RegexOptions.CultureInvariant);
 
+    public static bool IsHostName(string host) => HostName.IsMatch(host);
+
     internal static ClusterSettings? Read(string path, string configDir, Func<string, string?> str, Func<string, int?> port)
     {
         // One string, comma-separated: the configuration syntax takes no lists (see HoconSyntax).

@@ -239,12 +239,6 @@ public static class ConfigLoader
             RetentionZone = ReadZone(config, path),
             PruneAfterPass = Flag(config, "retention.after-pass", path) ?? throw NotInReference("retention.after-pass"),
         };
-        // A destination's sync state is the persistent actor destination-NAME, one per journal: two
-        // nodes on one PostgreSQL journal with a destination of the same name would both write it,
-        // and each would take the other's uploads for its own (pending work lost).
-        if (settings.Cluster is { } cluster && settings.Sync.PostgresJournal is not null)
-            throw new ConfigException($"{path}: sync.journal (PostgreSQL) is refused on a cluster node ({cluster.Host}): nodes sharing one journal "
-                + "would mix their sync states and lose pending uploads; leave it out, and each node keeps its own journal in its configuration directory");
         return settings;
     }
 

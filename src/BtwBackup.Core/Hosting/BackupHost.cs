@@ -52,6 +52,9 @@ public static class BackupHost
             Verifier = new Verifier(rdiff, tar, postgres, new Bzip2(runner), new ArchiveGuard(runner)),
             Stores = settings.Destinations.IsEmpty ? null : d => new RetryingObjectStore(new S3ObjectStore(d.Connection)),
             History = SyncHistory.ReadAsync,
+            WriterLocks = settings.Sync.PostgresJournal is { } journal
+                ? new PostgresWriterLocks(journal, $"btw-backup{(settings.Cluster is { } c ? " host " + c.Host : "")} pid {Environment.ProcessId} on {Environment.MachineName}")
+                : null,
             StatusFile = new StatusFile(Path.Combine(settings.ConfigDir, StatusFile.FileName)),
         };
     }

@@ -55,8 +55,8 @@ public enum SyncStateAction
     History,
 }
 
-/// <summary><c>sync-state --list | --reset | --history [--since TIME]</c>.</summary>
-public sealed record InspectSyncState(SyncStateAction Action, DateTime? Since) : CliCommand;
+/// <summary><c>sync-state --list | --reset | --history [--since TIME] [--host H]</c>; <paramref name="Host"/>: another host's, read from the shared journal.</summary>
+public sealed record InspectSyncState(SyncStateAction Action, DateTime? Since, string? Host = null) : CliCommand;
 
 /// <summary><c>run [SOURCE...]</c>: one pass over the configured sources (all when none is named), then their syncs.</summary>
 public sealed record RunPass(ImmutableList<string> Sources, bool Json) : CliCommand;

@@ -8,22 +8,34 @@ using Akka.Streams.Dsl;
 namespace BtwBackup.Sync;
 
 /// <summary>
-/// <c>sync-state --history</c>: a destination's journal read back with Akka.Persistence.Query,
+/// <c>sync-state --history</c>: a destination's events (by its persistence id, see <see cref="SyncIds"/>) read back with Akka.Persistence.Query,
 /// oldest first, in the original's state-file line format (the original's file could be read
 /// with cat; an administrator keeps that).
 /// </summary>
 public static class SyncHistory
 {
-    public static async Task<ImmutableList<string>> ReadAsync(ActorSystem system, string destination, DateTime? since)
+    public static async Task<ImmutableList<string>> ReadAsync(ActorSystem system, string persistenceId, DateTime? since)
     {
         var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
         var envelopes = await journal
-            .CurrentEventsByPersistenceId("destination-" + destination, 0, long.MaxValue)
+            .CurrentEventsByPersistenceId(persistenceId, 0, long.MaxValue)
             .RunWith(Sink.Seq<EventEnvelope>(), system.Materializer());
         return [.. envelopes
             .Select(e => e.Event)
             .OfType<SyncEvent>()
             .Where(e => since is null || e.At >= since)
             .Select(SyncHistoryFormat.Line)];
+    }
+
+    /// <summary>Every sync state of <paramref name="host"/> in the journal, as (destination, persistence id), by destination.</summary>
+    public static async Task<ImmutableList<(string Destination, string Id)>> HostIdsAsync(ActorSystem system, string host)
+    {
+        var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
+        var prefix = SyncIds.HostPrefix(host);
+        var ids = await journal.CurrentPersistenceIds().RunWith(Sink.Seq<string>(), system.Materializer());
+        return [.. ids
+            .Where(id => id.StartsWith(prefix, StringComparison.Ordinal) && id.Length > prefix.Length)
+            .Select(id => (id[prefix.Length..], id))
+            .OrderBy(d => d.Item1, StringComparer.Ordinal)];
     }
 }

@@ -190,7 +190,7 @@ public sealed class DestinationActorSpec : IDisposable
 
         // The snapshot after the third event covers events 1-3, older than a zero window: deleted.
         await kit.AwaitAssertAsync(async () =>
-            Assert.Equal(["p4"], (await SyncHistory.ReadAsync(kit.Sys, "offsite", null)).Select(l => l.Split(' ')[^1])),
+            Assert.Equal(["p4"], (await SyncHistory.ReadAsync(kit.Sys, "destination-offsite", null)).Select(l => l.Split(' ')[^1])),
             Patience, TimeSpan.FromMilliseconds(200));
         kit.Shutdown();
 
@@ -220,5 +220,55 @@ public sealed class DestinationActorSpec : IDisposable
         Assert.False(File.Exists(legacy));
         Assert.True(File.Exists(legacy + ".imported"));
         kit.Shutdown();
+    }
+
+    /// <summary>
+    /// A node that joins a cluster: its destination's state moves from destination-NAME to
+    /// sync/HOST/NAME in the same journal, and one whose journal moves to PostgreSQL takes its
+    /// state from its own SQLite file; either way its pending paths come along, once.
+    /// </summary>
+    [Fact]
+    public async Task Pending_paths_kept_under_a_former_id_or_in_a_former_journal_are_taken_over_once()
+    {
+        var single = NewSystem();
+        var dest = Destination(single);
+        dest.Tell(new RecordPending(1, [new PendingPath("www/log.txt", Sync: false), new PendingPath("www/", Sync: true)]), single.TestActor);
+        single.ExpectMsg<PendingRecorded>(Patience);
+        single.Shutdown();
+
+        // The same journal, the cluster's id: the former one's pending paths are taken over, and the former is left as it was.
+        var clustered = NewSystem();
+        var options = new DestinationOptions("offsite", new Mirror(_store, _root, "pre/", 4), TimeSpan.FromDays(90))
+        {
+            PersistenceId = SyncIds.Of("db1", "offsite"),
+            Formers = [new FormerState(SyncIds.Of(null, "offsite"))],
+        };
+        dest = clustered.Sys.ActorOf(DestinationActor.Props(options));
+        dest.Tell(new GetSyncState(2), clustered.TestActor);
+        var taken = clustered.ExpectMsg<SyncStateReport>(Patience).State;
+        Assert.Equal(["www/log.txt"], taken.MustPush);
+        Assert.Equal(["www/"], taken.MustSync);
+        Assert.Equal(2, (await SyncStateReading.ReadAsync(clustered.Sys, "sync/db1/offsite", Patience)).LastSequenceNr);
+        Assert.Equal(["www/log.txt"], (await SyncStateReading.ReadAsync(clustered.Sys, "destination-offsite", Patience)).State.MustPush);
+        dest.Tell(new RunSync(3), clustered.TestActor);
+        Assert.True(clustered.ExpectMsg<SyncFinished>(Patience).Pending.IsEmpty);
+        clustered.Shutdown();
+
+        // Started again: its own id has events, so the former (still pending there) is not taken over a second time.
+        var again = NewSystem();
+        dest = again.Sys.ActorOf(DestinationActor.Props(options));
+        dest.Tell(new GetSyncState(4), again.TestActor);
+        Assert.True(again.ExpectMsg<SyncStateReport>(Patience).State.IsEmpty);
+        again.Shutdown();
+
+        // Another journal (here another SQLite file, as PostgreSQL is for a node that moved): the state comes from the node's own file.
+        var moved = new TestKit(PersistenceConfig.ForSqlite(Path.Combine(_dir, "moved.db")));
+        dest = moved.Sys.ActorOf(DestinationActor.Props(options with
+        {
+            Formers = [new FormerState("sync/db1/offsite", Path.Combine(_dir, "absent.db")), new FormerState("destination-offsite", Path.Combine(_dir, "journal.db"))],
+        }));
+        dest.Tell(new GetSyncState(5), moved.TestActor);
+        Assert.Equal(["www/log.txt"], moved.ExpectMsg<SyncStateReport>(Patience).State.MustPush);
+        moved.Shutdown();
     }
 }

@@ -126,4 +126,90 @@ public sealed class DestinationsSpec() : TestKit(BtwBackup.Tests.Actors.Serializ
         }, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(300));
         Assert.Equal(2, StopsOnFirstRun.Incarnations);
     }
+
+    /// <summary>Writer locks held in memory: one id may be held by "another process", and a held lock can be marked lost.</summary>
+    private sealed class Locks : IWriterLocks
+    {
+        public volatile string? HeldElsewhere;
+        public int Taken;
+        public readonly List<Lock> Given = [];
+
+        public Task<IWriterLock> AcquireAsync(string persistenceId, CancellationToken ct)
+        {
+            if (persistenceId == HeldElsewhere)
+                throw new WriterLockRefusedException(persistenceId + " is written by another process (btw-backup pid 42 on elsewhere)");
+            Interlocked.Increment(ref Taken);
+            var held = new Lock();
+            lock (Given)
+                Given.Add(held);
+            return Task.FromResult<IWriterLock>(held);
+        }
+
+        public sealed class Lock : IWriterLock
+        {
+            public volatile bool Lost;
+            public volatile bool Released;
+
+            public Task CheckAsync(CancellationToken ct) => Lost ? throw new InvalidOperationException("the session ended") : Task.CompletedTask;
+
+            public ValueTask DisposeAsync()
+            {
+                Released = true;
+                return ValueTask.CompletedTask;
+            }
+        }
+    }
+
+    private IActorRef LockedDestinations(Locks locks, params string[] names) =>
+        Sys.ActorOf(BtwBackup.Actors.Destinations.Props(
+            [.. names.Select(n => Options(n) with { PersistenceId = "sync/h/" + n })],
+            o => Props.Create(() => new Answering(o.Name)),
+            locks));
+
+    [Fact]
+    public void A_destination_whose_writer_lock_another_process_holds_is_not_started_names_the_holder_and_starts_once_free()
+    {
+        var locks = new Locks { HeldElsewhere = "sync/h/b" };
+        var destinations = LockedDestinations(locks, "a", "b");
+
+        // Asked at once: the request waits for the locks being taken, then names who holds b's.
+        destinations.Tell(new AskAll(1, new AskState(), TimeSpan.FromSeconds(5)));
+        var answer = ExpectMsg<AllAnswered>(TimeSpan.FromSeconds(5));
+        Assert.Equal(["a"], answer.Of<SyncStateReport>().Select(r => r.Destination));
+        Assert.Equal(["b: sync/h/b is written by another process (btw-backup pid 42 on elsewhere)"], answer.SilentLines);
+
+        locks.HeldElsewhere = null;
+        AwaitAssert(() =>
+        {
+            destinations.Tell(new AskAll(2, new AskState(), TimeSpan.FromSeconds(5)));
+            Assert.Equal(["a", "b"], ExpectMsg<AllAnswered>(TimeSpan.FromSeconds(5)).Of<SyncStateReport>().Select(r => r.Destination));
+        }, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(300));
+        Assert.Equal(2, locks.Taken);
+    }
+
+    [Fact]
+    public void A_destination_whose_writer_lock_is_lost_is_stopped_and_started_again_once_it_holds_the_lock_anew()
+    {
+        var locks = new Locks();
+        var destinations = LockedDestinations(locks, "a");
+        destinations.Tell(new AskAll(1, new AskState(), TimeSpan.FromSeconds(5)));
+        Assert.Empty(ExpectMsg<AllAnswered>(TimeSpan.FromSeconds(5)).Silent);
+        var first = Assert.Single(locks.Given);
+
+        first.Lost = true;
+        AwaitAssert(() =>
+        {
+            destinations.Tell(new AskAll(2, new AskState(), TimeSpan.FromSeconds(5)));
+            var down = ExpectMsg<AllAnswered>(TimeSpan.FromSeconds(5));
+            Assert.Matches("^a: stopped at .*: it lost its writer lock \\(see the log\\), restarting$", Assert.Single(down.SilentLines));
+        }, BtwBackup.Actors.Destinations.LockCheckEvery * 3, TimeSpan.FromMilliseconds(100));
+        Assert.True(first.Released, "the lost lock was not let go");
+
+        AwaitAssert(() =>
+        {
+            destinations.Tell(new AskAll(3, new AskState(), TimeSpan.FromSeconds(5)));
+            Assert.Empty(ExpectMsg<AllAnswered>(TimeSpan.FromSeconds(5)).Silent);
+        }, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(300));
+        Assert.Equal(2, locks.Taken);
+    }
 }

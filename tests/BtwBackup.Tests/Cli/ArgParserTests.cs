@@ -38,8 +38,8 @@ public class ArgParserTests
     [InlineData(new[] { "fs-init", "--type", "zip", "/src", "n" }, "usage: btw-backup fs-init [-h] --type {rdiff,tar} src name", "btw-backup fs-init: error: argument --type: invalid choice: 'zip' (choose from 'rdiff', 'tar')")]
     [InlineData(new[] { "fs", "-u" }, "usage: btw-backup fs [-h] [-u UID[:GID]] src dst", "btw-backup fs: error: argument -u/--uid: expected one argument")]
     [InlineData(new[] { "db" }, "usage: btw-backup db [-h] [-g] [-u UID[:GID]] [db] dst", "btw-backup db: error: the following arguments are required: dst")]
-    [InlineData(new[] { "sync-state" }, "usage: btw-backup sync-state [-h] [--since TIME] (--list | --reset | --history)", "btw-backup sync-state: error: one of the arguments --list --reset --history is required")]
-    [InlineData(new[] { "sync-state", "--list", "--reset" }, "usage: btw-backup sync-state [-h] [--since TIME] (--list | --reset | --history)", "btw-backup sync-state: error: argument --reset: not allowed with argument --list")]
+    [InlineData(new[] { "sync-state" }, "usage: btw-backup sync-state [-h] [--since TIME] [--host H] (--list | --reset | --history)", "btw-backup sync-state: error: one of the arguments --list --reset --history is required")]
+    [InlineData(new[] { "sync-state", "--list", "--reset" }, "usage: btw-backup sync-state [-h] [--since TIME] [--host H] (--list | --reset | --history)", "btw-backup sync-state: error: argument --reset: not allowed with argument --list")]
     public void Usage_errors_exit_2_with_a_usage_line(string[] args, string usage, string error)
     {
         var exit = Exit(args);

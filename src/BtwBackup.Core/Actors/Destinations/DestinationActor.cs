@@ -13,9 +13,25 @@ namespace BtwBackup.Actors;
 /// <summary>
 /// Where and how a destination is mirrored, and how its journal is kept. <see cref="MaxDelete"/>:
 /// sync.max-delete. Left null, <see cref="SnapshotEvery"/> and <see cref="MaxDelete"/> are the
-/// embedded reference's.
+/// embedded reference's, and <see cref="PersistenceId"/> a single node's (see <see cref="SyncIds"/>).
+/// <see cref="Formers"/>: where this state may have been kept before, in that order.
 /// </summary>
-public sealed record DestinationOptions(string Name, Mirror Mirror, TimeSpan HistoryWindow, int? SnapshotEvery = null, string? LegacyStateFile = null, int? MaxDelete = null);
+public sealed record DestinationOptions(string Name, Mirror Mirror, TimeSpan HistoryWindow, int? SnapshotEvery = null, string? LegacyStateFile = null, int? MaxDelete = null)
+{
+    public string PersistenceId { get; init; } = SyncIds.Of(null, Name);
+
+    public ImmutableList<FormerState> Formers { get; init; } = [];
+}
+
+/// <summary>
+/// A place a destination's state was kept before: another id in the same journal
+/// (<see cref="SqliteFile"/> null: a node that joined a cluster), or the node's own SQLite
+/// journal (a node whose journal moved to PostgreSQL).
+/// </summary>
+public sealed record FormerState(string PersistenceId, string? SqliteFile = null)
+{
+    public override string ToString() => SqliteFile is null ? PersistenceId : $"{PersistenceId} in {SqliteFile}";
+}
 
 /// <summary>
 /// One destination's sync state, persisted: the only writer of it. "push P" and "sync P" are
@@ -34,11 +50,12 @@ public sealed class DestinationActor : ReceivePersistentActor
     private SyncState _state = SyncState.Empty;
     private int _sinceSnapshot;
     private Run? _run;
+    private bool _importing;
 
     public DestinationActor(DestinationOptions options)
     {
         _options = options;
-        PersistenceId = "destination-" + options.Name;
+        PersistenceId = options.PersistenceId;
 
         Recover<SnapshotOffer>(o => _state = (SyncState)o.Snapshot);
         Recover<SyncEvent>(e =>
@@ -46,8 +63,12 @@ public sealed class DestinationActor : ReceivePersistentActor
             _state = _state.Apply(e);
             _eventTimes[LastSequenceNr] = e.At;
         });
-        Recover<RecoveryCompleted>(_ => ImportLegacyState());
+        Recover<RecoveryCompleted>(_ => ImportFormerState());
 
+        // Until the state it had under a former id is in, nothing else is done.
+        Command<FormerRead>(Imported);
+        Command<Status.Failure>(_ => _importing, f => throw new InvalidOperationException($"destination {options.Name}: cannot read its former sync state: {f.Cause.Message}", f.Cause));
+        Command<object>(_ => _importing, _ => Stash.Stash());
         Command<RecordPending>(Record);
         Command<RunSync>(StartRun);
         Command<GetSyncState>(g => Sender.Tell(new SyncStateReport(g.Correlation, options.Name, _state)));
@@ -63,6 +84,8 @@ public sealed class DestinationActor : ReceivePersistentActor
     public override string PersistenceId { get; }
 
     public static Props Props(DestinationOptions options) => Akka.Actor.Props.Create(() => new DestinationActor(options)).OnThisHost();
+
+    private sealed record FormerRead(FormerState? From, SyncState State) : IMessage;
 
     private sealed record Run(long Correlation, IActorRef ReplyTo, ImmutableQueue<(string Path, bool Sync)> Todo, TransferReport Report, ImmutableList<string> Failures, bool AllowDeletes);
 
@@ -191,6 +214,77 @@ public sealed class DestinationActor : ReceivePersistentActor
         DeleteMessages(old);
         foreach (var seq in _eventTimes.Keys.Where(k => k <= old).ToList())
             _eventTimes.Remove(seq);
+    }
+
+    /// <summary>
+    /// A journal with no event of this id, where the destination may have been kept under another
+    /// (see <see cref="Formers"/>): the first of those with any event gives its pending paths, as
+    /// this journal's first events, so that no pending upload is lost when a node joins a cluster
+    /// or its journal moves. The former is left as it was.
+    /// </summary>
+    private void ImportFormerState()
+    {
+        if (LastSequenceNr > 0 || _options.Formers.IsEmpty)
+        {
+            ImportLegacyState();
+            return;
+        }
+
+        _importing = true;
+        var system = Context.System;
+        var self = Self;
+        ReadFormerAsync(system, _options.Formers).PipeTo(self, failure: e => new Status.Failure(e));
+    }
+
+    private static readonly TimeSpan FormerPatience = TimeSpan.FromMinutes(1);
+
+    private static async Task<FormerRead> ReadFormerAsync(ActorSystem system, ImmutableList<FormerState> formers)
+    {
+        foreach (var former in formers)
+        {
+            if (former.SqliteFile is { } file && !File.Exists(file))
+                continue;
+            var read = former.SqliteFile is { } local
+                ? await SyncStateReading.ReadSqliteAsync(local, former.PersistenceId, FormerPatience)
+                : await SyncStateReading.ReadAsync(system, former.PersistenceId, FormerPatience);
+            if (read.LastSequenceNr > 0)
+                return new FormerRead(former, read.State);
+        }
+
+        return new FormerRead(null, SyncState.Empty);
+    }
+
+    private void Imported(FormerRead read)
+    {
+        var now = DateTime.UtcNow;
+        var state = read.State;
+        var events = state.MustPush.Select(p => (SyncEvent)new PushRequested(now, p))
+            .Concat(state.MustSync.Select(p => new SyncRequested(now, p)))
+            .Concat(state.Planned.Select(p => new DeletionPlanned(now, p)))
+            .ToList();
+        if (events.Count == 0)
+        {
+            if (read.From is not null)
+                _log.Info("destination {0}: its former state ({1}) had nothing pending", _options.Name, read.From);
+            Resume();
+            return;
+        }
+
+        PersistAll(events, e =>
+        {
+            Applied(e);
+            if (!ReferenceEquals(e, events[^1]))
+                return;
+            _log.Info("destination {0}: {1} pending paths taken over from its former state ({2})", _options.Name, events.Count, read.From);
+            Resume();
+        });
+
+        void Resume()
+        {
+            _importing = false;
+            Stash.UnstashAll();
+            ImportLegacyState();
+        }
     }
 
     /// <summary>

@@ -56,8 +56,11 @@ public sealed record AllAnswered(
 /// requests that come meanwhile, and is started again after a backoff (1 s, doubling, at most
 /// 30 s) on this actor's timers. Every request carries its own correlation ids, so a reply that
 /// comes after its deadline is recognised and dropped, never counted for another request.
+/// Where the journal is shared, a destination is started only once this process holds its
+/// writer lock (<see cref="IWriterLocks"/>), checked every few seconds: a lock lost stops it until
+/// it holds it again, and one that another process holds is named to every request meanwhile.
 /// </summary>
-public sealed class Destinations : ReceiveActor, IWithTimers
+public sealed class Destinations : ReceiveActor, IWithTimers, IWithUnboundedStash
 {
     public const string Name = "destinations";
 
@@ -66,18 +69,27 @@ public sealed class Destinations : ReceiveActor, IWithTimers
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Func<DestinationOptions, Props> _childProps;
+    private readonly IWriterLocks? _locks;
+    private readonly CancellationTokenSource _cts = new();
     private readonly SortedDictionary<string, Slot> _slots = new(StringComparer.Ordinal);
     private readonly Dictionary<long, Gathering> _gatherings = new();
     private readonly Dictionary<long, (long Gathering, string Destination)> _correlations = new();
     private long _next;
 
-    public Destinations(IReadOnlyList<DestinationOptions> options, Func<DestinationOptions, Props>? childProps = null)
+    public Destinations(IReadOnlyList<DestinationOptions> options, Func<DestinationOptions, Props>? childProps = null, IWriterLocks? locks = null)
     {
         _childProps = childProps ?? DestinationActor.Props;
+        _locks = locks;
         foreach (var o in options)
             _slots[o.Name] = new Slot(o);
 
+        // A request waits for the locks being taken: it then gets either the destination's answer or who holds its lock.
+        Receive<AskAll>(_ => _slots.Values.Any(s => s.Locking), _ => Stash.Stash());
         Receive<AskAll>(Ask);
+        Receive<LockTaken>(Taken);
+        Receive<LockRefused>(Refused);
+        Receive<CheckLocks>(_ => CheckAll());
+        Receive<LockChecked>(Checked);
         Receive<IDestinationReply>(Replied);
         Receive<DeadlinePassed>(Expired);
         Receive<Restart>(r => Start(_slots[r.Destination]));
@@ -89,8 +101,13 @@ public sealed class Destinations : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IReadOnlyList<DestinationOptions> options, Func<DestinationOptions, Props>? childProps = null) =>
-        Akka.Actor.Props.Create(() => new Destinations(options, childProps)).OnThisHost();
+    public IStash Stash { get; set; } = null!;
+
+    public static Props Props(IReadOnlyList<DestinationOptions> options, Func<DestinationOptions, Props>? childProps = null, IWriterLocks? locks = null) =>
+        Akka.Actor.Props.Create(() => new Destinations(options, childProps, locks)).OnThisHost();
+
+    /// <summary>How often a held writer lock is checked (a lost session is found within this).</summary>
+    public static readonly TimeSpan LockCheckEvery = TimeSpan.FromSeconds(5);
 
     private static readonly TimeSpan RecordDeadline = TimeSpan.FromMinutes(2);
 
@@ -125,6 +142,14 @@ public sealed class Destinations : ReceiveActor, IWithTimers
         public int ConsecutiveStops { get; set; }
 
         public string? Down { get; set; }
+
+        public IWriterLock? Lock { get; set; }
+
+        /// <summary>Its writer lock is being taken.</summary>
+        public bool Locking { get; set; }
+
+        /// <summary>Its writer lock is being checked.</summary>
+        public bool Checking { get; set; }
     }
 
     private sealed class Gathering(long id, IActorRef replyTo, DestinationAsk ask)
@@ -146,7 +171,94 @@ public sealed class Destinations : ReceiveActor, IWithTimers
 
     private sealed record Restart(string Destination) : IMessage;
 
+    private sealed record LockTaken(string Destination, IWriterLock Lock) : INoSerializationVerificationNeeded;
+
+    private sealed record LockRefused(string Destination, string Why) : IMessage;
+
+    private sealed record CheckLocks : IMessage;
+
+    private sealed record LockChecked(string Destination, IWriterLock Lock, string? Error) : INoSerializationVerificationNeeded;
+
     private void Start(Slot slot)
+    {
+        if (slot.Locking || slot.Ref is not null)
+            return;
+        if (_locks is null || slot.Lock is not null)
+        {
+            StartChild(slot);
+            return;
+        }
+
+        slot.Locking = true;
+        slot.Down = "waiting for its writer lock";
+        var name = slot.Options.Name;
+        var (locks, id, ct) = (_locks, slot.Options.PersistenceId, _cts.Token);
+        Task.Run(() => locks.AcquireAsync(id, ct), ct).PipeTo(Self,
+            success: l => new LockTaken(name, l),
+            failure: e => new LockRefused(name, ErrorReport.Unwrap(e).Message));
+    }
+
+    private void Taken(LockTaken taken)
+    {
+        var slot = _slots[taken.Destination];
+        slot.Locking = false;
+        slot.Lock = taken.Lock;
+        StartChild(slot);
+        if (!Timers.IsTimerActive("check-locks"))
+            Timers.StartPeriodicTimer("check-locks", new CheckLocks(), LockCheckEvery);
+        Stash.UnstashAll();
+    }
+
+    private void Refused(LockRefused refused)
+    {
+        var slot = _slots[refused.Destination];
+        slot.Locking = false;
+        slot.ConsecutiveStops++;
+        slot.Down = refused.Why;
+        var backoff = Backoff(slot);
+        _log.Warning("destination {0}: not started: {1}; trying again in {2:0} s", refused.Destination, refused.Why, backoff.TotalSeconds);
+        Timers.StartSingleTimer("restart-" + refused.Destination, new Restart(refused.Destination), backoff);
+        Stash.UnstashAll();
+    }
+
+    private void CheckAll()
+    {
+        foreach (var slot in _slots.Values.Where(s => s is { Lock: not null, Checking: false }))
+        {
+            slot.Checking = true;
+            var (name, held) = (slot.Options.Name, slot.Lock!);
+            var ct = _cts.Token;
+            Task.Run(() => held.CheckAsync(ct), ct).ContinueWith(t => new LockChecked(name, held, t.IsCompletedSuccessfully ? null : ErrorReport.Unwrap(t.Exception!).Message),
+                TaskScheduler.Default).PipeTo(Self);
+        }
+    }
+
+    /// <summary>A lock lost (its database session ended): the destination stops before another process can take the lock and write, and starts again once it holds it.</summary>
+    private void Checked(LockChecked check)
+    {
+        var slot = _slots[check.Destination];
+        slot.Checking = false;
+        if (check.Error is null || !ReferenceEquals(slot.Lock, check.Lock))
+            return;
+        _log.Error("destination {0}: lost its writer lock ({1}): stopped until it holds it again", check.Destination, check.Error);
+        slot.Lock = null;
+        _ = check.Lock.DisposeAsync().AsTask().ContinueWith(_ => { }, TaskScheduler.Default);
+        if (slot.Ref is { } child)
+            Context.Stop(child);
+    }
+
+    private static TimeSpan Backoff(Slot slot) => TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, FirstBackoff.Ticks << Math.Min(slot.ConsecutiveStops - 1, 5)));
+
+    protected override void PostStop()
+    {
+        _cts.Cancel();
+        foreach (var slot in _slots.Values)
+            _ = slot.Lock?.DisposeAsync().AsTask().ContinueWith(_ => { }, TaskScheduler.Default);
+        _cts.Dispose();
+        base.PostStop();
+    }
+
+    private void StartChild(Slot slot)
     {
         var name = "destination-" + Uri.EscapeDataString(slot.Options.Name);
         // A stopped child's name is free once its Terminated has come, which is when this runs.
@@ -244,8 +356,10 @@ public sealed class Destinations : ReceiveActor, IWithTimers
         slot.Ref = null;
         slot.Restarts++;
         slot.ConsecutiveStops++;
-        var backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, FirstBackoff.Ticks << Math.Min(slot.ConsecutiveStops - 1, 5)));
-        slot.Down = $"stopped at {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC (most often its sync journal failed: see the log), restarting";
+        var backoff = Backoff(slot);
+        slot.Down = slot.Lock is null && _locks is not null
+            ? $"stopped at {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC: it lost its writer lock (see the log), restarting"
+            : $"stopped at {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC (most often its sync journal failed: see the log), restarting";
         _log.Warning("destination {0}: stopped; restarting in {1:0} s", name, backoff.TotalSeconds);
         foreach (var (key, gathering) in _gatherings.ToList())
         {

@@ -21,6 +21,9 @@ public sealed record OrchestratorServices(
     /// <summary>Opens a destination's object store; null when the settings have no destination.</summary>
     public Func<DestinationSettings, IObjectStore>? Stores { get; init; }
 
+    /// <summary>Where the journal is shared (PostgreSQL), the locks that keep each sync state to one writer; null otherwise.</summary>
+    public IWriterLocks? WriterLocks { get; init; }
+
     /// <summary>Reads a destination's journal for <c>sync-state --history</c>.</summary>
     public Func<ActorSystem, string, DateTime?, Task<ImmutableList<string>>>? History { get; init; }
 
@@ -292,8 +295,31 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         var legacy = Path.Combine(settings.ConfigDir, "sync_state");
         var options = settings.Destinations.Select((d, index) => new DestinationOptions(
             d.Name, new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism), settings.Sync.HistoryWindow, settings.Sync.SnapshotEvery,
-            LegacyStateFile: index == 0 ? legacy : null, MaxDelete: settings.Sync.MaxDelete)).ToList();
-        return Context.ActorOf(Actors.Destinations.Props(options), Actors.Destinations.Name);
+            LegacyStateFile: index == 0 ? legacy : null, MaxDelete: settings.Sync.MaxDelete)
+        {
+            PersistenceId = SyncIds.Of(settings.Cluster?.Host, d.Name),
+            Formers = Formers(settings, d.Name),
+        }).ToList();
+        return Context.ActorOf(Actors.Destinations.Props(options, locks: _services.WriterLocks), Actors.Destinations.Name);
+    }
+
+    /// <summary>
+    /// Where a destination's state was kept before: a cluster node's, under the id it had as a
+    /// single node; a journal on PostgreSQL's, in the node's own SQLite journal (both ids).
+    /// </summary>
+    private static ImmutableList<FormerState> Formers(GeneralSettings settings, string destination)
+    {
+        var (single, current) = (SyncIds.Of(null, destination), SyncIds.Of(settings.Cluster?.Host, destination));
+        var formers = ImmutableList.CreateBuilder<FormerState>();
+        if (current != single)
+            formers.Add(new FormerState(single));
+        if (settings.Sync.PostgresJournal is not null)
+        {
+            var local = Path.Combine(settings.ConfigDir, PersistenceConfig.FileName);
+            formers.AddRange(new[] { current, single }.Distinct().Select(id => new FormerState(id, local)));
+        }
+
+        return formers.ToImmutable();
     }
 
     private void SyncNow(SyncNow sync)
@@ -310,6 +336,13 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
 
     private void InspectSyncState(InspectSyncState inspect)
     {
+        var settings = _services.Settings;
+        if (inspect.Host is { } host && host != settings.Cluster?.Host)
+        {
+            InspectHost(inspect, host);
+            return;
+        }
+
         if (inspect.Action != SyncStateAction.History)
         {
             Context.ActorOf(SyncStateQuery.Props(DestinationsRef, inspect.Action == SyncStateAction.Reset, Sender));
@@ -323,20 +356,60 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         }
 
         var system = Context.System;
-        var names = _services.Settings.Destinations.Select(d => d.Name).ToList();
-        ReadHistoryAsync(system, history, names, inspect.Since)
+        var ids = settings.Destinations.Select(d => (d.Name, SyncIds.Of(settings.Cluster?.Host, d.Name))).ToImmutableList();
+        ReadHistoryAsync(system, history, ids, inspect.Since)
             .PipeTo(Sender, success: lines => new CommandReply(ExitCode.Ok, lines, []), failure: e => CommandReply.Failed(ErrorReport.Lines(e)));
     }
 
-    private static async Task<ImmutableList<string>> ReadHistoryAsync(ActorSystem system, Func<ActorSystem, string, DateTime?, Task<ImmutableList<string>>> history, List<string> names, DateTime? since)
+    /// <summary>
+    /// <c>sync-state --list|--history --host H</c> for another host: its states read from the
+    /// shared journal (never written: that host's node is their one writer), whether that host is
+    /// up or not, so that what a dead host still had to upload can be seen from any node.
+    /// </summary>
+    private void InspectHost(InspectSyncState inspect, string host)
     {
-        if (names.Count == 1)
-            return await history(system, names[0], since);
+        var settings = _services.Settings;
+        var refusal = settings.Cluster is null
+            ? "this node is not in a cluster (no cluster block in btw-backup.conf): it has no other host"
+            : settings.Sync.PostgresJournal is null || _services.History is null || settings.Destinations.IsEmpty
+                ? "this node's sync journal is its own: only a journal the nodes share (sync.journal on PostgreSQL, the same on every node, and a destination on this one) holds another host's state; ask on that host"
+                : null;
+        if (refusal is not null)
+        {
+            Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + $"sync-state --host {host}: " + refusal]));
+            return;
+        }
+
+        HostStateAsync(Context.System, _services.History!, host, inspect)
+            .PipeTo(Sender, failure: e => CommandReply.Failed(ErrorReport.Lines(e)));
+    }
+
+    private static readonly TimeSpan ReadPatience = TimeSpan.FromSeconds(30);
+
+    private static async Task<CommandReply> HostStateAsync(ActorSystem system, Func<ActorSystem, string, DateTime?, Task<ImmutableList<string>>> history, string host, InspectSyncState inspect)
+    {
+        var ids = await SyncHistory.HostIdsAsync(system, host);
+        if (ids.IsEmpty)
+            return CommandReply.Failed([ErrorReport.Prefix + $"the shared journal holds no sync state of host {host} (a host of this cluster with destinations writes one at its first start)"]);
+        if (inspect.Action == SyncStateAction.History)
+            return new CommandReply(ExitCode.Ok, await ReadHistoryAsync(system, history, ids, inspect.Since), []);
+        var pending = ImmutableList.CreateBuilder<DestinationPending>();
+        foreach (var (destination, id) in ids)
+            pending.Add((await SyncStateReading.ReadAsync(system, id, ReadPatience)).State.Pending(destination));
+        return CommandReply.Of(new SyncStateListing(pending.ToImmutable()), true, []);
+    }
+
+    /// <summary>The history of each (destination, persistence id); headed by the destination's name when there are several.</summary>
+    private static async Task<ImmutableList<string>> ReadHistoryAsync(ActorSystem system, Func<ActorSystem, string, DateTime?, Task<ImmutableList<string>>> history,
+        ImmutableList<(string Destination, string Id)> ids, DateTime? since)
+    {
+        if (ids.Count == 1)
+            return await history(system, ids[0].Id, since);
         var lines = ImmutableList.CreateBuilder<string>();
-        foreach (var name in names)
+        foreach (var (name, id) in ids)
         {
             lines.Add(name + ":");
-            lines.AddRange((await history(system, name, since)).Select(l => "  " + l));
+            lines.AddRange((await history(system, id, since)).Select(l => "  " + l));
         }
 
         return lines.ToImmutable();
