@@ -5,10 +5,23 @@ using Xunit.Abstractions;
 
 namespace BtwBackup.IntegrationTests;
 
-/// <summary>Several real `serve` processes on 127.0.0.1, each with its own configuration directory and root, forming one cluster.</summary>
-public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
+/// <summary>
+/// Several real `serve` processes on 127.0.0.1, each with its own configuration directory and
+/// root, forming one cluster; each mirrors its root to the S3 test server under a prefix of its
+/// own, and all keep their sync states in one PostgreSQL journal.
+/// </summary>
+[Collection(PostgresAndS3Collection.Name)]
+public sealed class ClusterTests(PostgresCluster pg, S3TestServer s3, ITestOutputHelper output) : IDisposable
 {
     private readonly List<Sandbox> _boxes = [];
+    private readonly string _run = "cluster-" + Guid.NewGuid().ToString("N")[..8];
+
+    /// <summary>Where host H's root lands on the S3 test server (alpha's in a bucket made only later: its uploads stay pending meanwhile).</summary>
+    private string Prefix(string host) => $"{_run}/{host}/";
+
+    private string BucketOf(string host) => host == "alpha" ? _run + "-alpha" : S3TestServer.Bucket;
+
+    private string _journal = "";
 
     /// <summary>A node's sandbox: the cluster's TLS pair copied in (or its own), its daemon and cluster ports, the first node as seed.</summary>
     private Sandbox Node(string host, int clusterPort, string seeds, string pairDir)
@@ -25,6 +38,8 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
             root-path = "{{box.Root}}"
             daemon.port = {{Sandbox.FreePort()}}
             sources { files-{{host}} { type = tar, path = "{{source}}", dst = files } }
+            destinations { offsite { uri = "s3://{{BucketOf(host)}}/{{Prefix(host)}}", s3cmd-config = "{{s3.S3cmdConfig(box.Dir)}}" } }
+            sync.journal { provider = postgresql, connection-string = "{{_journal}}" }
             cluster {
               host = {{host}}
               hostname = "127.0.0.1"
@@ -77,6 +92,10 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task Three_nodes_form_one_cluster_run_anywhere_backs_up_each_host_on_itself_and_the_director_survives_kill_9_of_its_node()
     {
+        var database = _run.Replace("-", "_", StringComparison.Ordinal);
+        await pg.CreateDatabaseAsync(database);
+        var user = (await Sandbox.ShellAsync("id", "-un")).Stdout.Trim();
+        _journal = $"Host={pg.SocketDir};Port={pg.Port};Database={database};Username={user}";
         var pair = await PairAsync();
         // Two seeds, as the README asks: a first seed that restarts joins the cluster through the second instead of founding a cluster of its own.
         var (seedPort, secondSeed) = (Sandbox.FreePort(), Sandbox.FreePort());
@@ -132,8 +151,10 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
 
         // run on one node: each host backs up its own sources, into its own root, and the reply has every host.
         var run = await nodes[2].RunAsync("run");
-        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.True(run.ExitCode == 1, run.ToString());
         Assert.StartsWith("cluster pass started ", run.Stdout);
+        Assert.Matches(@"\n    -> offsite: uploaded 0 \(0 B\), deleted 0, still pending 1\n       push of files/[-0-9T:]+\.tbz to offsite failed: .*: 404 NoSuchBucket\nhost beta:\n", run.Stdout);
+        Assert.Equal("btw-backup: alpha: some files were not synced; they stay pending for the next sync\n", run.Stderr);
         foreach (var (node, host) in nodes.Zip(new[] { "alpha", "beta", "gamma" }))
         {
             Assert.Matches($@"\nhost {host}:\n    files-{host}  backed up \(full\) ", run.Stdout);
@@ -144,6 +165,14 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
 
         Assert.DoesNotContain("files-beta", a.Output);
         Assert.Contains("files-beta", b.Output);
+        // Each host mirrored its own root under its own prefix; alpha's bucket is not there yet, so its uploads wait in the shared journal.
+        foreach (var (node, host) in nodes.Zip(new[] { "alpha", "beta", "gamma" }).Skip(1))
+            Assert.Equal(Sandbox.FileHashes(node.Root), await s3.DownloadAsync(Prefix(host), node.Dir));
+        var alphaArchive = "files/" + Path.GetFileName(Directory.GetFiles(Path.Combine(nodes[0].Root, "files"), "*.tbz")[0]);
+        var pendingOfAlpha = await nodes[2].RunAsync("sync-state", "--list", "--host", "alpha");
+        Assert.True(pendingOfAlpha.ExitCode == 0, pendingOfAlpha.ToString());
+        Assert.Contains("Must push: " + alphaArchive + "\n", pendingOfAlpha.Stdout);
+        Assert.Equal("", (await nodes[2].RunAsync("sync-state", "--list", "--host", "beta")).Stdout);
 
         // status on node 1: every host's sources, each as its own node last saw them.
         var whole = await nodes[0].RunAsync("status");
@@ -158,7 +187,7 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         // run --host narrows a pass to every source of one host.
         var narrowed = await nodes[0].RunAsync("run", "--host", "gamma");
         Assert.True(narrowed.ExitCode == 0, narrowed.ToString());
-        Assert.Matches(@": all good\nhost gamma:\n    files-gamma  unchanged at [^\n]+\n$", narrowed.Stdout);
+        Assert.Matches(@": all good\nhost gamma:\n    files-gamma  unchanged at [^\n]+\n    -> offsite: uploaded 1 \(\d+ B\), deleted 0, still pending 0\n$", narrowed.Stdout); // its log.txt
 
         // kill -9 of the oldest node, where the director runs: the singleton moves, and a pass runs on the others and names the dead host.
         await a.KillAsync();
@@ -187,8 +216,12 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         var lost = await nodes[2].RunAsync("status");
         Assert.Matches(@"\nhost alpha: unreachable since [-0-9: ]+\n", lost.Stdout);
         Assert.Matches(@"\nhost beta:\n  sources:\n    files-beta  tar -> files \(1 point, \d+ B\): unchanged ", lost.Stdout);
+        // What the dead host still had to upload is read from the shared journal, on a survivor.
+        Assert.Contains("Must push: " + alphaArchive + "\n", (await nodes[2].RunAsync("sync-state", "--list", "--host", "alpha")).Stdout);
 
-        // The dead node restarted: it joins again, and a pass backs it up once more, all good.
+        // The dead node restarted (its bucket made meanwhile): it joins again, a pass backs it up once more, and its pending uploads finish.
+        var made = await Sandbox.ShellAsync("s3cmd", "-c", s3.S3cmdConfig(nodes[0].Dir), "mb", $"s3://{BucketOf("alpha")}");
+        Assert.True(made.ExitCode == 0, made.ToString());
         File.WriteAllText(Path.Combine(nodes[0].Dir, "files", "owner.txt"), "the data of alpha, changed\n");
         await using var again = await DaemonProcess.StartAsync(nodes[0]);
         TimeSpan rejoin;
@@ -206,6 +239,8 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         Assert.True(back.ExitCode == 0, back.ToString());
         Assert.Matches(@"\nhost alpha:\n    files-alpha  backed up \(", back.Stdout);
         Assert.Equal(2, Directory.GetFiles(Path.Combine(nodes[0].Root, "files"), "*.tbz").Length);
+        Assert.Equal(Sandbox.FileHashes(nodes[0].Root), await s3.DownloadAsync(Prefix("alpha"), nodes[0].Dir, BucketOf("alpha")));
+        Assert.Equal("", (await nodes[1].RunAsync("sync-state", "--list", "--host", "alpha")).Stdout);
 
         // A daemon stopped (SIGTERM: its node leaves the cluster cleanly, never unreachable): its host is named, not passed over.
         await c.TerminateAsync();

@@ -58,11 +58,11 @@ public sealed class S3TestServer : IAsyncLifetime
     }
 
     /// <summary>Downloads everything under a prefix with s3cmd (an independent client) and gives each file's content hash.</summary>
-    public async Task<SortedDictionary<string, string>> DownloadAsync(string prefix, string workDir)
+    public async Task<SortedDictionary<string, string>> DownloadAsync(string prefix, string workDir, string bucket = Bucket)
     {
         var target = Path.Combine(workDir, "remote-" + Guid.NewGuid().ToString("N")[..6]);
         System.IO.Directory.CreateDirectory(target);
-        var r = await Sandbox.ShellAsync("s3cmd", "-c", S3cmdConfig(workDir), "--quiet", "get", "--recursive", $"s3://{Bucket}/{prefix}", target + "/");
+        var r = await Sandbox.ShellAsync("s3cmd", "-c", S3cmdConfig(workDir), "--quiet", "get", "--recursive", $"s3://{bucket}/{prefix}", target + "/");
         if (r.ExitCode != 0)
             throw new Xunit.Sdk.XunitException("s3cmd get failed: " + r);
         return Sandbox.FileHashes(target);
