@@ -173,6 +173,10 @@ public sealed class ClusterTests(PostgresCluster pg, S3TestServer s3, ITestOutpu
         Assert.True(pendingOfAlpha.ExitCode == 0, pendingOfAlpha.ToString());
         Assert.Contains("Must push: " + alphaArchive + "\n", pendingOfAlpha.Stdout);
         Assert.Equal("", (await nodes[2].RunAsync("sync-state", "--list", "--host", "beta")).Stdout);
+        Assert.Matches($@"^\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d \+push {System.Text.RegularExpressions.Regex.Escape(alphaArchive)}\n",
+            (await nodes[1].RunAsync("sync-state", "--history", "--host", "alpha")).Stdout);
+        var unknown = await nodes[1].RunAsync("sync-state", "--list", "--host", "delta");
+        Assert.Equal(new RunResult(1, "", "btw-backup: the shared journal holds no sync state of host delta (a host of this cluster with destinations writes one at its first start)\n"), unknown);
 
         // status on node 1: every host's sources, each as its own node last saw them.
         var whole = await nodes[0].RunAsync("status");

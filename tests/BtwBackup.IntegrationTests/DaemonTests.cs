@@ -123,6 +123,8 @@ public sealed class DaemonTests : IDisposable
         // A single node has no hosts to name: one line, nothing run.
         var host = await _box.RunAsync("run", "--host", "www");
         Assert.Equal(new RunResult(1, "", $"btw-backup: HOST:SOURCE and --host name the hosts of a cluster, and this daemon is a single node (no cluster block in {Path.Combine(_box.ConfigDir, "btw-backup.conf")}): name its sources alone\n"), host);
+        Assert.Equal(new RunResult(1, "", "btw-backup: sync-state --host db2: this node is not in a cluster (no cluster block in btw-backup.conf): it has no other host\n"),
+            await _box.RunAsync("sync-state", "--list", "--host", "db2"));
 
         // fs on a configured tree shares its working folder and its history: an increment.
         await Sandbox.NextSecondAsync();

@@ -108,4 +108,16 @@ public class RunRequestTests
         Assert.Equal($"argument --host: not a host name: '{host}'", e.Message);
         Assert.StartsWith("usage: btw-backup run [-h] [--json] [--host H]", e.Usage);
     }
+
+    [Fact]
+    public void Sync_state_host_reads_another_hosts_state_and_never_resets_it()
+    {
+        Assert.Equal(new BtwBackup.Protocol.InspectSyncState(BtwBackup.Protocol.SyncStateAction.List, null, "db2"),
+            Requests.From(Run("sync-state", "--list", "--host", "db2")).Command);
+
+        var reset = Assert.Throws<UsageException>(() => Requests.From(Run("sync-state", "--reset", "--host", "db2")));
+        Assert.Equal("argument --host: only with --list or --history (a host's state is reset on that host)", reset.Message);
+        var path = Assert.Throws<UsageException>(() => Requests.From(Run("sync-state", "--list", "--host", "../x")));
+        Assert.Equal("argument --host: not a host name: '../x'", path.Message);
+    }
 }
