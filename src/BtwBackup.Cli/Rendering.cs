@@ -131,7 +131,7 @@ public static class Rendering
         if (status.Cluster is { } cluster)
         {
             var up = cluster.Members.Count(m => m.Status == "up" && m.Reachable);
-            yield return $"cluster: this node is {cluster.Self}; {cluster.Members.Count} member{(cluster.Members.Count == 1 ? "" : "s")}, {up} up and reachable; leader {cluster.Leader ?? "none"}";
+            yield return $"cluster: this node is {cluster.Self}; {cluster.Members.Count} member{(cluster.Members.Count == 1 ? "" : "s")}, {up} up and reachable; leader {cluster.Leader ?? "none"}; director on {cluster.Director ?? "none yet"}";
             var hostWidth = cluster.Members.Select(m => (m.Host ?? "?").Length).DefaultIfEmpty(0).Max();
             foreach (var m in cluster.Members)
                 yield return $"  {(m.Host ?? "?").PadRight(hostWidth)}  {m.Address}  {m.Status}{(m.Reachable ? "" : ", unreachable")}";

@@ -113,7 +113,7 @@ public sealed class ClusterTests(PostgresCluster pg, S3TestServer s3, ITestOutpu
         foreach (var node in nodes)
             await WaitForAsync(node, all, TimeSpan.FromSeconds(15));
         var text = await nodes[1].RunAsync("status");
-        Assert.Contains("cluster: this node is beta; 3 members, 3 up and reachable; leader ", text.Stdout);
+        Assert.Matches("cluster: this node is beta; 3 members, 3 up and reachable; leader [a-z]+; director on alpha\n", text.Stdout);
         Assert.Matches(@"\n  gamma  127\.0\.0\.1:\d+  up\n", text.Stdout);
 
         // A local stranger on the cluster port: every connection fails its TLS handshake, and what Akka logs of them stays within the log's budget.
@@ -185,8 +185,11 @@ public sealed class ClusterTests(PostgresCluster pg, S3TestServer s3, ITestOutpu
             Assert.Matches($@"\n{System.Text.RegularExpressions.Regex.Escape(header)}\n  sources:\n    files-{host}  tar -> files \(1 point, \d+ B\): backed up \(full\) ", whole.Stdout);
         var wholeJson = await nodes[0].RunAsync("status", "--json");
         using (var json = JsonDocument.Parse(wholeJson.Stdout))
+        {
+            Assert.Equal("alpha", json.RootElement.GetProperty("cluster").GetProperty("director").GetString());
             Assert.Equal(["beta files-beta", "gamma files-gamma"], json.RootElement.GetProperty("hosts").EnumerateArray()
                 .Select(h => h.GetProperty("host").GetString() + " " + h.GetProperty("status").GetProperty("sources")[0].GetProperty("name").GetString()));
+        }
 
         // run --host narrows a pass to every source of one host.
         var narrowed = await nodes[0].RunAsync("run", "--host", "gamma");
@@ -219,6 +222,8 @@ public sealed class ClusterTests(PostgresCluster pg, S3TestServer s3, ITestOutpu
         Assert.Matches(@"\nhost alpha:\n  unreachable since [-0-9: ]+: not backed up\n", removed.Stdout);
         var lost = await nodes[2].RunAsync("status");
         Assert.Matches(@"\nhost alpha: unreachable since [-0-9: ]+\n", lost.Stdout);
+        // The oldest survivor: the one of beta and gamma that came up first.
+        Assert.Matches("; director on (beta|gamma)\n", lost.Stdout);
         Assert.Matches(@"\nhost beta:\n  sources:\n    files-beta  tar -> files \(1 point, \d+ B\): unchanged ", lost.Stdout);
         // What the dead host still had to upload is read from the shared journal, on a survivor.
         Assert.Contains("Must push: " + alphaArchive + "\n", (await nodes[2].RunAsync("sync-state", "--list", "--host", "alpha")).Stdout);

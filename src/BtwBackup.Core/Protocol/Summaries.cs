@@ -59,8 +59,16 @@ public sealed record StatusReport(DaemonState Daemon, ImmutableList<SourceState>
 /// <summary>Another host's status in a cluster's <c>status</c>: its report (its sources and destinations), or why there is none (unreachable, did not answer).</summary>
 public sealed record HostStatus(string Host, StatusReport? Status, string? Problem);
 
-/// <summary>The cluster's members as this node (<paramref name="Self"/>, a host name) sees them, and the leader's host.</summary>
-public sealed record ClusterView(string Self, string? Leader, ImmutableList<ClusterMember> Members);
+/// <summary>
+/// The cluster's members as this node (<paramref name="Self"/>, a host name) sees them, the
+/// leader's host, and the host of the director (<see cref="Director"/>: the oldest member up,
+/// where the cluster singleton runs; null while no member is up).
+/// </summary>
+public sealed record ClusterView(string Self, string? Leader, ImmutableList<ClusterMember> Members)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Director { get; init; }
+}
 
 /// <summary>A member: its host (null: not a btw-backup node), its address, its status (up, joining, leaving...) and whether this node reaches it.</summary>
 public sealed record ClusterMember(string? Host, string Address, string Status, bool Reachable);

@@ -112,7 +112,7 @@ public class RenderingTests
         return own with
         {
             Cluster = new ClusterView("alpha", "alpha", [new ClusterMember("alpha", "10.0.0.1:4719", "up", true), new ClusterMember("beta", "10.0.0.2:4719", "up", true),
-                new ClusterMember("gamma", "10.0.0.3:4719", "up", false)]),
+                new ClusterMember("gamma", "10.0.0.3:4719", "up", false)]) { Director = "beta" },
             Hosts = [new HostStatus("beta", own with { Sources = [files with { Name = "db", Last = null }], Destinations = [new DestinationState("s3", 0, [], At, null, null, 0)] }, null),
                 new HostStatus("delta", null, "unreachable since 2026-12-03 02:30:00"), new HostStatus("gamma", null, "unreachable")],
         };
@@ -125,7 +125,7 @@ public class RenderingTests
 
         Assert.Equal(
             [
-                "cluster: this node is alpha; 3 members, 2 up and reachable; leader alpha",
+                "cluster: this node is alpha; 3 members, 2 up and reachable; leader alpha; director on beta",
                 "  alpha  10.0.0.1:4719  up",
                 "  beta   10.0.0.2:4719  up",
                 "  gamma  10.0.0.3:4719  up, unreachable",

@@ -43,9 +43,14 @@ public sealed partial class Orchestrator
         var state = cluster.State;
         var unreachable = state.Unreachable.Select(m => m.Address).ToHashSet();
         string? HostAt(Address? address) => address is null ? null : HostRole.HostOf(state.Members.FirstOrDefault(m => m.Address.Equals(address))?.Roles ?? []);
+        // The singleton manager runs the director on the oldest member up.
+        var oldest = state.Members.Where(m => m.Status == Akka.Cluster.MemberStatus.Up).Aggregate((Akka.Cluster.Member?)null, (a, m) => a is null || m.IsOlderThan(a) ? m : a);
         return new ClusterView(HostRole.HostOf(cluster.SelfRoles) ?? "?", HostAt(state.Leader),
             [.. state.Members.Select(m => new ClusterMember(HostRole.HostOf(m.Roles), $"{m.Address.Host}:{m.Address.Port}",
-                m.Status.ToString().ToLowerInvariant(), !unreachable.Contains(m.Address)))]);
+                m.Status.ToString().ToLowerInvariant(), !unreachable.Contains(m.Address)))])
+        {
+            Director = oldest is null ? null : HostRole.HostOf(oldest.Roles),
+        };
     }
 
     // Restores and verifications run as tasks: long, reading, and each with its own requester.

@@ -369,7 +369,9 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     private void InspectHost(InspectSyncState inspect, string host)
     {
         var settings = _services.Settings;
-        var refusal = settings.Cluster is null
+        var refusal = !ClusterSettings.IsHostName(host)
+            ? "not a host name"
+            : settings.Cluster is null
             ? "this node is not in a cluster (no cluster block in btw-backup.conf): it has no other host"
             : settings.Sync.PostgresJournal is null || _services.History is null || settings.Destinations.IsEmpty
                 ? "this node's sync journal is its own: only a journal the nodes share (sync.journal on PostgreSQL, the same on every node, and a destination on this one) holds another host's state; ask on that host"
