@@ -20,12 +20,13 @@ public sealed class DirectorSpec() : TestKit("""
     akka.loglevel = INFO
     """)
 {
-    /// <summary>Stands in for a host's Orchestrator: tells the test of each host pass, and answers it when told.</summary>
+    /// <summary>Stands in for a host's Orchestrator: tells the test of each host pass, and answers it when told; <paramref name="last"/>: what it says of the schedule.</summary>
     private sealed class Host : ReceiveActor
     {
-        public Host(IActorRef test)
+        public Host(IActorRef test, LastScheduled? last = null)
         {
             var waiting = new List<IActorRef>();
+            Receive<AskLastScheduled>(_ => last is not null, _ => Sender.Tell(last!));
             Receive<HostPass>(p =>
             {
                 waiting.Add(Sender);
@@ -41,7 +42,7 @@ public sealed class DirectorSpec() : TestKit("""
         }
     }
 
-    private async Task<IActorRef> SoloClusterAsync(string? knownFile = null)
+    private async Task<IActorRef> SoloClusterAsync(string? knownFile = null, LastScheduled? last = null)
     {
         var cluster = Cluster.Get(Sys);
         var up = new TaskCompletionSource();
@@ -49,7 +50,7 @@ public sealed class DirectorSpec() : TestKit("""
         cluster.Join(cluster.SelfAddress);
         await up.Task.WaitAsync(TimeSpan.FromSeconds(20));
         Sys.ActorOf(HostGuard.Props("solo", knownFile), HostGuard.Name);
-        return Sys.ActorOf(Props.Create(() => new Host(TestActor)), Orchestrator.Name);
+        return Sys.ActorOf(Props.Create(() => new Host(TestActor, last)), Orchestrator.Name);
     }
 
     private static DaemonSettings EveryTwoSeconds => new("127.0.0.1", 0,
@@ -159,5 +160,40 @@ public sealed class DirectorSpec() : TestKit("""
         await SoloClusterAsync();
         Sys.ActorOf(Director.Props(new DaemonSettings("127.0.0.1", 0, null, null)), Director.Name);
         await ExpectNoMsgAsync(TimeSpan.FromSeconds(3));
+    }
+
+    /// <summary>A daily schedule whose time was two minutes ago (in the machine's zone, as the schedule is read), and that time.</summary>
+    private static (DaemonSettings Daemon, DateTime At) DailyTwoMinutesAgo()
+    {
+        var local = TimeZoneInfo.ConvertTimeFromUtc(DateTime.UtcNow.AddMinutes(-2), TimeZoneInfo.Local);
+        var text = $"{local.Minute} {local.Hour} * * *";
+        var daemon = new DaemonSettings("127.0.0.1", 0, Cronos.CronExpression.Parse(text), text);
+        var at = daemon.NextRun(DateTime.UtcNow.AddMinutes(-3))!.Value;
+        return (daemon, at);
+    }
+
+    [Fact]
+    public async Task A_scheduled_time_that_fell_while_the_director_moved_is_made_up_at_once()
+    {
+        var (daemon, at) = DailyTwoMinutesAgo();
+        // A host up for an hour that never got the pass of that time: the move ate it.
+        await SoloClusterAsync(last: new LastScheduled(DateTime.UtcNow.AddHours(-1), at.AddDays(-1)));
+        await EventFilter.Warning(contains: $"the scheduled pass of {SummaryFormat.Time(at)} fell while the director moved to this node: it runs now").ExpectAsync(1, async () =>
+        {
+            Sys.ActorOf(Director.Props(daemon), Director.Name);
+            var pass = await ExpectMsgAsync<HostPass>(TimeSpan.FromSeconds(15));
+            Assert.Equal(at, pass.ScheduledFor);
+        }, TimeSpan.FromSeconds(15));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_scheduled_time_a_host_got_or_that_fell_before_any_host_was_up_is_not_run_again(bool ran)
+    {
+        var (daemon, at) = DailyTwoMinutesAgo();
+        await SoloClusterAsync(last: ran ? new LastScheduled(DateTime.UtcNow.AddHours(-1), at) : new LastScheduled(DateTime.UtcNow.AddMinutes(-1), null));
+        Sys.ActorOf(Director.Props(daemon), Director.Name);
+        await ExpectNoMsgAsync(TimeSpan.FromSeconds(7));
     }
 }

@@ -9,15 +9,21 @@ using BtwBackup.Protocol;
 namespace BtwBackup.Actors;
 
 /// <summary>A pass over the cluster: every host's sources (none named), or HOST:SOURCE ones; answered <see cref="ClusterPassDone"/> to <paramref name="ReplyTo"/> (an Orchestrator: the CLI's own reference may not be reachable from the director's node).</summary>
-public sealed record ClusterPass(long Id, ImmutableList<string> Sources, IActorRef ReplyTo) : IMessage;
+public sealed record ClusterPass(long Id, ImmutableList<string> Sources, IActorRef ReplyTo, DateTime? ScheduledFor = null) : IMessage;
 
 public sealed record ClusterPassDone(long Id, CommandReply Reply) : IMessage;
 
 /// <summary>The director has the pass: from now on its requester waits for <see cref="ClusterPassDone"/> as long as the pass takes.</summary>
 public sealed record ClusterPassStarted(long Id) : IMessage;
 
-/// <summary>Sent by the director to one host's Orchestrator: run a pass over these of its own sources (none: all).</summary>
-public sealed record HostPass(ImmutableList<string> Sources) : IMessage;
+/// <summary>Sent by the director to one host's Orchestrator: run a pass over these of its own sources (none: all); <paramref name="ScheduledFor"/>: the schedule's time it runs for.</summary>
+public sealed record HostPass(ImmutableList<string> Sources, DateTime? ScheduledFor = null) : IMessage;
+
+/// <summary>From a director that just started, to every host's Orchestrator: answered <see cref="LastScheduled"/>.</summary>
+public sealed record AskLastScheduled : IMessage;
+
+/// <summary>A host's Orchestrator: up since when, and the schedule's time of the last scheduled pass it was asked to run (null: none since it came up).</summary>
+public sealed record LastScheduled(DateTime UpSince, DateTime? LastScheduledFor) : IMessage;
 
 /// <summary>
 /// The cluster's director (/user/director, a cluster singleton: one in the whole cluster, moved to
@@ -27,7 +33,10 @@ public sealed record HostPass(ImmutableList<string> Sources) : IMessage;
 /// the pass starts, or becomes so before it answers, is one line, never a wait. It owns the
 /// schedule: the daemon.schedule of the node it runs on (the same on every node, as the README
 /// asks) starts one pass over every host, whose summary goes to the log of the director's node;
-/// a node of a cluster runs no schedule of its own.
+/// a node of a cluster runs no schedule of its own. A director that starts (it moved: its former
+/// node died or left) asks every host whether the schedule's latest time, if it fell within the
+/// last <see cref="MakeUpWithin"/>, was run: when a host that was up then never got it, the
+/// move ate it, and the pass runs at once.
 /// </summary>
 public sealed class Director : ReceiveActor, IWithTimers
 {
@@ -50,7 +59,18 @@ public sealed class Director : ReceiveActor, IWithTimers
         Receive<ScheduledClusterPass>(Scheduled);
         Receive<ClusterPassStarted>(_ => { });
         Receive<ClusterPassDone>(ScheduledDone);
+        Receive<LastScheduled>(l => _lastScheduled.Add(l));
+        Receive<MissedCheck>(CheckMissed);
     }
+
+    /// <summary>How far back a scheduled time the director's move ate is made up.</summary>
+    public static readonly TimeSpan MakeUpWithin = TimeSpan.FromMinutes(15);
+
+    private static readonly TimeSpan AskPatience = TimeSpan.FromSeconds(5);
+
+    private readonly List<LastScheduled> _lastScheduled = [];
+
+    private sealed record MissedCheck(DateTime At) : IMessage;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -59,7 +79,41 @@ public sealed class Director : ReceiveActor, IWithTimers
     /// <summary>The timer of the schedule's next pass.</summary>
     private sealed record ScheduledClusterPass(DateTime At) : IMessage;
 
-    protected override void PreStart() => ScheduleNext();
+    protected override void PreStart()
+    {
+        ScheduleNext();
+        if (PreviousRun(DateTime.UtcNow) is not { } latest)
+            return;
+        foreach (var member in Cluster.Get(Context.System).State.Members.Where(m => m.Status == MemberStatus.Up && HostRole.HostOf(m.Roles) is not null))
+            Orchestrator.At(Context, member.Address).Tell(new AskLastScheduled());
+        Timers.StartSingleTimer("missed", new MissedCheck(latest), AskPatience);
+    }
+
+    /// <summary>The schedule's latest time at or before <paramref name="now"/> within <see cref="MakeUpWithin"/>, or null.</summary>
+    private DateTime? PreviousRun(DateTime now)
+    {
+        DateTime? latest = null;
+        for (var at = _daemon.NextRun(now - MakeUpWithin); at is { } t && t <= now; at = _daemon.NextRun(t))
+            latest = t;
+        return latest;
+    }
+
+    private void CheckMissed(MissedCheck check)
+    {
+        var upThen = _lastScheduled.Any(l => l.UpSince < check.At);
+        var ran = _lastScheduled.Any(l => l.LastScheduledFor >= check.At);
+        _lastScheduled.Clear();
+        if (!upThen || ran || _scheduledRunning)
+            return;
+        _log.Warning("director: the scheduled pass of {0} fell while the director moved to this node: it runs now", SummaryFormat.Time(check.At));
+        StartScheduled(check.At);
+    }
+
+    private void StartScheduled(DateTime at)
+    {
+        _scheduledRunning = true;
+        Context.ActorOf(ClusterPassRun.Props(new ClusterPass(--_scheduledId, [], Self, at)));
+    }
 
     private void ScheduleNext()
     {
@@ -83,8 +137,7 @@ public sealed class Director : ReceiveActor, IWithTimers
         }
         else
         {
-            _scheduledRunning = true;
-            Context.ActorOf(ClusterPassRun.Props(new ClusterPass(--_scheduledId, [], Self)));
+            StartScheduled(scheduled.At);
         }
 
         ScheduleNext();
@@ -217,7 +270,7 @@ public sealed class ClusterPassRun : ReceiveActor
             // "HOST:" (run --host HOST) asks for every source of that host, whatever else names it.
             ImmutableList<string> sources = named.Any(p => p[0] == host && p[1].Length == 0) ? [] : [.. named.Where(p => p[0] == host).Select(p => p[1]).Distinct()];
             var address = member.Address;
-            Orchestrator.At(Context, address).Ask<CommandReply>(new HostPass(sources), HostPassLimit)
+            Orchestrator.At(Context, address).Ask<CommandReply>(new HostPass(sources, _pass.ScheduledFor), HostPassLimit)
                 .PipeTo(Self, success: r => new HostAnswered(address, r), failure: e => new HostAnswered(address, CommandReply.Failed([e.Message])));
         }
 

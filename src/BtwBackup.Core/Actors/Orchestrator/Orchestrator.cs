@@ -78,6 +78,9 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     public static ActorSelection At(IActorContext context, Address node) => context.ActorSelection(new RootActorPath(node) / "user" / Name);
 
     private OrchestratorServices _services;
+    private readonly DateTime _upSince = DateTime.UtcNow;
+    /// <summary>The schedule's time of the last scheduled pass the director asked of this host (see <see cref="Director"/>).</summary>
+    private DateTime? _lastScheduledFor;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<long, JobOwner> _jobs = new();
     private IActorRef? _destinations;
@@ -168,7 +171,12 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
                 requester.Tell(d.Reply);
         });
         Receive<ExecuteCommand>(e => e.Command is RunPass, e => Guarded(() => RunPass((RunPass)e.Command, Sender, e.ProgressTo)));
-        Receive<HostPass>(h => Guarded(() => RunPass(new RunPass(h.Sources, Json: false), Sender, null)));
+        Receive<HostPass>(h => Guarded(() =>
+        {
+            _lastScheduledFor = h.ScheduledFor ?? _lastScheduledFor;
+            RunPass(new RunPass(h.Sources, Json: false), Sender, null);
+        }));
+        Receive<AskLastScheduled>(_ => Sender.Tell(new LastScheduled(_upSince, _lastScheduledFor)));
         Receive<ExecuteCommand>(e => e.Command is ShowStatus, e => Guarded(() => ShowStatus()));
         Receive<HostStatusQuery>(_ => Guarded(() => ShowStatus(ownOnly: true)));
         Receive<ExecuteCommand>(e => e.Command is RestoreBackup, e => Guarded(() => Restore((RestoreBackup)e.Command, e.ProgressTo)));
