@@ -165,10 +165,7 @@ public static class BackupHost
         if (settings.Cluster is not null)
         {
             // One director in the whole cluster; every node reaches it through its proxy, wherever it runs.
-            system.ActorOf(Akka.Cluster.Tools.Singleton.ClusterSingletonManager.Props(Director.Props(settings.Daemon), PoisonPill.Instance,
-                Akka.Cluster.Tools.Singleton.ClusterSingletonManagerSettings.Create(system)).OnThisHost(), Director.Name);
-            director = system.ActorOf(Akka.Cluster.Tools.Singleton.ClusterSingletonProxy.Props("/user/" + Director.Name,
-                Akka.Cluster.Tools.Singleton.ClusterSingletonProxySettings.Create(system)).OnThisHost(), Director.ProxyName);
+            director = DirectorSingleton.Start(system, settings.Daemon);
             system.ActorOf(HostGuard.Props(settings.Cluster.Host, Path.Combine(settings.ConfigDir, KnownHosts.FileName)), HostGuard.Name);
         }
 

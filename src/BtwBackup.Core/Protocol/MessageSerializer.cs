@@ -96,8 +96,12 @@ public sealed class MessageSerializer : SerializerWithStringManifest
 
     private sealed class CronConverter : JsonConverter<Cronos.CronExpression>
     {
-        public override Cronos.CronExpression Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-            Cronos.CronExpression.Parse(reader.GetString()!, Cronos.CronFormat.IncludeSeconds);
+        // Cronos writes an expression as it was read: five fields, or six with the seconds.
+        public override Cronos.CronExpression Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+        {
+            var text = reader.GetString()!;
+            return Cronos.CronExpression.Parse(text, text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length == 6 ? Cronos.CronFormat.IncludeSeconds : Cronos.CronFormat.Standard);
+        }
 
         public override void Write(Utf8JsonWriter writer, Cronos.CronExpression value, JsonSerializerOptions options) =>
             writer.WriteStringValue(value.ToString());

@@ -196,4 +196,26 @@ public sealed class DirectorSpec() : TestKit("""
         Sys.ActorOf(Director.Props(daemon), Director.Name);
         await ExpectNoMsgAsync(TimeSpan.FromSeconds(7));
     }
+
+    /// <summary>SIGHUP on the director's node: its Orchestrator passes the reloaded schedule to the director, which takes it at once.</summary>
+    [Fact]
+    public async Task A_schedule_reloaded_on_the_directors_node_is_the_directors_from_then_on()
+    {
+        await SoloClusterAsync();
+        DirectorSingleton.Start(Sys, new DaemonSettings("127.0.0.1", 0, null, null));
+        await ExpectNoMsgAsync(TimeSpan.FromSeconds(3));
+
+        // As the Orchestrator sends it, by the path it uses.
+        var relay = Sys.ActorOf(Props.Create(() => new Relay()));
+        await AwaitAssertAsync(async () =>
+        {
+            relay.Tell(new ScheduleChanged(EveryTwoSeconds));
+            Assert.Empty((await ExpectMsgAsync<HostPass>(TimeSpan.FromSeconds(4))).Sources);
+        }, TimeSpan.FromSeconds(20));
+    }
+
+    private sealed class Relay : ReceiveActor
+    {
+        public Relay() => Receive<ScheduleChanged>(c => DirectorSingleton.OnThisNode(Context).Tell(c));
+    }
 }

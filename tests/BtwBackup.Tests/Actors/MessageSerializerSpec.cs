@@ -32,6 +32,12 @@ public sealed class MessageSerializerSpec() : TestKit(SerializedMessages.Config)
             new StartBackup(7, job, null, TestActor),
             new AskAll(3, new AskSync([new PendingPath("www", Sync: true)], AllowDeletes: false), TimeSpan.FromSeconds(2)),
             new Drain(),
+            // Between the nodes of a cluster, and to the director.
+            new HostPass(["www"], new DateTime(2026, 12, 4, 2, 30, 0, DateTimeKind.Utc)),
+            new LastScheduled(new DateTime(2026, 12, 4, 1, 0, 0, DateTimeKind.Utc), null),
+            new ScheduleChanged(new BtwBackup.Config.DaemonSettings("127.0.0.1", 4719, Cronos.CronExpression.Parse("30 2 * * *"), "30 2 * * *")),
+            new ScheduleChanged(new BtwBackup.Config.DaemonSettings("127.0.0.1", 4719, Cronos.CronExpression.Parse("*/2 * * * * *", Cronos.CronFormat.IncludeSeconds), "*/2 * * * * *")),
+            new ExecuteCommand(new InspectSyncState(SyncStateAction.List, null, "db2"), null),
         };
         // (Records compare their immutable lists by reference: the bytes say whether every field came back.)
         var serializer = Sys.Serialization.FindSerializerFor(messages[0]);

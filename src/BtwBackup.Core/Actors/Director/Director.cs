@@ -19,6 +19,9 @@ public sealed record ClusterPassStarted(long Id) : IMessage;
 /// <summary>Sent by the director to one host's Orchestrator: run a pass over these of its own sources (none: all); <paramref name="ScheduledFor"/>: the schedule's time it runs for.</summary>
 public sealed record HostPass(ImmutableList<string> Sources, DateTime? ScheduledFor = null) : IMessage;
 
+/// <summary>To the director on this node, if it runs here: the node's configuration was reloaded (SIGHUP), with this schedule.</summary>
+public sealed record ScheduleChanged(DaemonSettings Daemon) : IMessage;
+
 /// <summary>From a director that just started, to every host's Orchestrator: answered <see cref="LastScheduled"/>.</summary>
 public sealed record AskLastScheduled : IMessage;
 
@@ -44,7 +47,7 @@ public sealed class Director : ReceiveActor, IWithTimers
     public const string ProxyName = "director-proxy";
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly DaemonSettings _daemon;
+    private DaemonSettings _daemon;
     private long _scheduledId;
     private bool _scheduledRunning;
 
@@ -60,6 +63,13 @@ public sealed class Director : ReceiveActor, IWithTimers
         Receive<ClusterPassStarted>(_ => { });
         Receive<ClusterPassDone>(ScheduledDone);
         Receive<LastScheduled>(l => _lastScheduled.Add(l));
+        Receive<ScheduleChanged>(changed =>
+        {
+            _daemon = changed.Daemon;
+            _log.Info("director: schedule now {0}", changed.Daemon.ScheduleText ?? "none");
+            Timers.Cancel("schedule");
+            ScheduleNext();
+        });
         Receive<MissedCheck>(CheckMissed);
     }
 
@@ -75,6 +85,7 @@ public sealed class Director : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(DaemonSettings daemon) => Akka.Actor.Props.Create(() => new Director(daemon)).OnThisHost();
+
 
     /// <summary>The timer of the schedule's next pass.</summary>
     private sealed record ScheduledClusterPass(DateTime At) : IMessage;
@@ -162,6 +173,26 @@ public sealed class Director : ReceiveActor, IWithTimers
         else
             _log.Warning("{0}", line);
     }
+}
+
+/// <summary>The director as a cluster singleton.</summary>
+public static class DirectorSingleton
+{
+    /// <summary>
+    /// Starts this node's part of the singleton (/user/director, which runs the director when this
+    /// node is the oldest) and the proxy every node reaches the director through, wherever it runs.
+    /// </summary>
+    public static IActorRef Start(ActorSystem system, DaemonSettings daemon)
+    {
+        system.ActorOf(Akka.Cluster.Tools.Singleton.ClusterSingletonManager.Props(Director.Props(daemon), PoisonPill.Instance,
+            Akka.Cluster.Tools.Singleton.ClusterSingletonManagerSettings.Create(system)).OnThisHost(), Director.Name);
+        return system.ActorOf(Akka.Cluster.Tools.Singleton.ClusterSingletonProxy.Props("/user/" + Director.Name,
+            Akka.Cluster.Tools.Singleton.ClusterSingletonProxySettings.Create(system)).OnThisHost(), Director.ProxyName);
+    }
+
+    /// <summary>The director if it runs on this node (else nothing there: a message sent is dropped).</summary>
+    public static ActorSelection OnThisNode(IActorContext context) =>
+        context.ActorSelection($"/user/{Director.Name}/{Akka.Cluster.Tools.Singleton.ClusterSingletonManagerSettings.Create(context.System).SingletonName}");
 }
 
 /// <summary>One pass over the cluster, from its start to its reply.</summary>

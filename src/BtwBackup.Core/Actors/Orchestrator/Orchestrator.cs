@@ -247,6 +247,9 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
             _log.Warning("configuration: {0} changed; the daemon keeps the running values until it is restarted", string.Join("; ", needRestart));
         Timers.Cancel("schedule");
         ScheduleNext();
+        // In a cluster the schedule is the director's: if it runs on this node, it takes the new one.
+        if (applied.Cluster is not null)
+            DirectorSingleton.OnThisNode(Context).Tell(new ScheduleChanged(applied.Daemon));
     }
 
     public static Props Props(OrchestratorServices services, Func<string, Props>? sourceProps = null) =>
