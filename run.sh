@@ -20,6 +20,7 @@ deps=(
   "s3cmd:/usr/bin/s3cmd"
   "nodejs:/usr/bin/node"
   "npm:/usr/bin/npm"
+  "age:/usr/bin/age"
 )
 
 install_deps() {
