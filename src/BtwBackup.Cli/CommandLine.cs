@@ -95,6 +95,10 @@ public static class CommandLine
             new("DST", "a series to prune (default: every configured source with a retention policy)", Many: true),
         ]),
         new("serve", "runs the daemon: passes on the schedule, the CLI's commands over the network", [], []),
+        new("keygen", "makes an age identity for encrypted destinations: the identity to FILE (keep it off this server), its recipient on stdout", [],
+        [
+            new("file", "where to write the identity (a new file, mode 0600; default: stdout)", Optional: true),
+        ]),
     ];
 
     public static string Version =>

@@ -29,6 +29,8 @@ public static class Program
         }
 
         var run = ((ParseOutcome.Run)parsed).Args;
+        if (run.Command == "keygen")
+            return Keygen(run.Find("file"));
         using var interrupt = new Interrupt();
         LogFile? log = null;
         var sentToDaemon = false;
@@ -87,6 +89,53 @@ public static class Program
                 Console.Error.WriteLine(line);
             return (int)Protocol.ExitCode.Error;
         }
+    }
+
+    /// <summary>
+    /// <c>keygen [FILE]</c>: a new age identity, written to FILE (created, never replaced, mode
+    /// 0600) or to stdout, in age-keygen's format; its recipient goes to stdout (with a FILE) or to
+    /// stderr (without), as age-keygen does. It needs no configuration: it is meant to run on the
+    /// administrator's own machine, not on the backup host.
+    /// </summary>
+    private static int Keygen(string? file)
+    {
+        if (!OperatingSystem.IsLinux())
+            throw new PlatformNotSupportedException("btw-backup runs on Linux");
+        var identity = Crypto.AgeIdentity.Generate();
+        var text = $"# created: {DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ} by {CommandLine.Prog} keygen\n# public key: {identity.Recipient}\n{identity.Secret}\n";
+        if (file is null)
+        {
+            Console.Out.Write(text);
+            Console.Error.WriteLine("Public key: " + identity.Recipient);
+            return (int)Protocol.ExitCode.Ok;
+        }
+
+        try
+        {
+            // CreateNew is O_EXCL: an existing file, or a symbolic link planted there, is refused, never written through.
+            using var stream = new FileStream(file, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            });
+            stream.Write(System.Text.Encoding.ASCII.GetBytes(text));
+            stream.Flush(flushToDisk: true);
+        }
+        catch (IOException) when (File.Exists(file) || Directory.Exists(file) || new FileInfo(file).LinkTarget is not null)
+        {
+            Console.Error.WriteLine($"{ErrorReport.Prefix}{file} exists: keygen never replaces an identity (the backups encrypted to it would be lost with it)");
+            return (int)Protocol.ExitCode.Error;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"{ErrorReport.Prefix}cannot write {file}: {e.Message}");
+            return (int)Protocol.ExitCode.Error;
+        }
+
+        Console.Out.WriteLine(identity.Recipient);
+        Console.Error.WriteLine($"{ErrorReport.Prefix}the identity is in {file}: keep it off the backup host (it reads every backup); the host needs only the recipient above");
+        return (int)Protocol.ExitCode.Ok;
     }
 
     private static bool TryLog(LogFile log, Exception e) => log.Write("ERROR", "cli", e.ToString());
