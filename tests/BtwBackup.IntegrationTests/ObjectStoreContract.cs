@@ -115,6 +115,27 @@ public abstract class ObjectStoreContract : IDisposable
         Assert.True(e.Transient);
     }
 
+    /// <summary>Content made on the fly (an encryption): small and multipart, the ETag returned is the listing's, and a source that is not its declared size stores nothing.</summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(70_000)]
+    [InlineData(2 * 8 * 1024 * 1024 + 123)]
+    public async Task A_stream_of_a_known_size_is_stored_byte_exact_under_the_etag_it_returns(int size)
+    {
+        var content = RandomNumberGenerator.GetBytes(size);
+        var opened = 0;
+        var etag = await Store.PutStreamAsync(_prefix + "s.age", () => { opened++; return new MemoryStream(content); }, size, CancellationToken.None);
+        var listed = Assert.Single(await ListAsync(_prefix));
+        Assert.Equal(etag, listed.ETag);
+        Assert.Equal(content, await GetAsync(_prefix + "s.age"));
+        Assert.Equal(1, opened);
+
+        var longer = await Assert.ThrowsAsync<ObjectStoreException>(() => Store.PutStreamAsync(_prefix + "long.age", () => new MemoryStream([.. content, 1]), size, CancellationToken.None));
+        var shorter = await Assert.ThrowsAsync<ObjectStoreException>(() => Store.PutStreamAsync(_prefix + "short.age", () => new MemoryStream(content), size + 1, CancellationToken.None));
+        Assert.True(longer.Transient && shorter.Transient, longer.Message + " / " + shorter.Message);
+        Assert.Equal([_prefix + "s.age"], (await ListAsync(_prefix)).Select(o => o.Key));
+    }
+
     [Fact]
     public async Task A_large_file_is_stored_byte_exact()
     {

@@ -1,7 +1,11 @@
 namespace BtwBackup.ObjectStore;
 
 /// <summary>An object as a listing shows it. <see cref="ContentMd5"/> is the hex MD5 of its content when known.</summary>
-public sealed record RemoteObject(string Key, long Size, string? ContentMd5);
+public sealed record RemoteObject(string Key, long Size, string? ContentMd5)
+{
+    /// <summary>The object's ETag as the listing gives it, without quotes: what identifies one upload of it (null where the store has none).</summary>
+    public string? ETag { get; init; }
+}
 
 /// <summary>
 /// Where backups are mirrored: the few operations a mirror needs. The contract (checked by one
@@ -20,6 +24,14 @@ public interface IObjectStore
 
     /// <summary>Uploads a local file under a key; <paramref name="md5"/> is its content's MD5 (hex), checked by the store.</summary>
     Task PutFileAsync(string key, string path, string md5, CancellationToken ct);
+
+    /// <summary>
+    /// Uploads the bytes <paramref name="open"/> reads (exactly <paramref name="length"/> of them:
+    /// content generated on the fly, such as a file's encryption), checked by the store against
+    /// the MD5 of what was read; returns the stored object's ETag as listings give it. Each
+    /// attempt calls <paramref name="open"/> anew.
+    /// </summary>
+    Task<string> PutStreamAsync(string key, Func<Stream> open, long length, CancellationToken ct);
 
     Task DeleteAsync(string key, CancellationToken ct);
 

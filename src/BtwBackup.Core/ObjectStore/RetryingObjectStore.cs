@@ -27,6 +27,9 @@ public sealed class RetryingObjectStore(IObjectStore inner, int attempts = 5, Ti
     public Task PutFileAsync(string key, string path, string md5, CancellationToken ct) =>
         Retry(async () => { await inner.PutFileAsync(key, path, md5, ct); return true; }, ct);
 
+    public Task<string> PutStreamAsync(string key, Func<Stream> open, long length, CancellationToken ct) =>
+        Retry(() => inner.PutStreamAsync(key, open, length, ct), ct);
+
     public Task DeleteAsync(string key, CancellationToken ct) =>
         Retry(async () => { await inner.DeleteAsync(key, ct); return true; }, ct);
 

@@ -77,7 +77,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             // The SDK leaves the keys as they came; a server that honoured encoding-type says so.
             var encoded = response.Encoding == EncodingType.Url;
             foreach (var o in response.S3Objects ?? [])
-                yield return new RemoteObject(encoded ? WebUtility.UrlDecode(o.Key) : o.Key, o.Size ?? 0, PlainMd5(o.ETag));
+                yield return new RemoteObject(encoded ? WebUtility.UrlDecode(o.Key) : o.Key, o.Size ?? 0, PlainMd5(o.ETag)) { ETag = o.ETag?.Trim('"') };
             token = response.IsTruncated == true ? response.NextContinuationToken : null;
         }
         while (token is not null);
@@ -107,12 +107,70 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         await _multipart.WaitAsync(ct);
         try
         {
-            await PutMultipartAsync(key, path, length, md5, ct);
+            await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+            await PutMultipartAsync(key, file, length, md5, ct);
         }
         finally
         {
             _multipart.Release();
         }
+    }
+
+    public async Task<string> PutStreamAsync(string key, Func<Stream> open, long length, CancellationToken ct)
+    {
+        await using var source = open();
+        if (length <= PartSize)
+        {
+            // Read whole first (at most a part's size), so that its MD5 goes with the request and the server checks it.
+            var bytes = new byte[length];
+            await ReadExactAsync(key, source, bytes, ct);
+            EnsureEnded(key, source);
+            var md5 = Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(bytes));
+            using var body = new MemoryStream(bytes, writable: false);
+            var request = new PutObjectRequest
+            {
+                BucketName = _connection.Bucket,
+                Key = key,
+                InputStream = body,
+                AutoCloseStream = false,
+                UseChunkEncoding = false,
+                MD5Digest = Convert.ToBase64String(Convert.FromHexString(md5)),
+            };
+            if (_connection.ServerSideEncryption)
+                request.ServerSideEncryptionMethod = ServerSideEncryptionMethod.AES256;
+            var response = await Call("put " + key, () => _client.PutObjectAsync(request, ct));
+            CheckStored(key, response.ETag, md5);
+            return response.ETag.Trim('"');
+        }
+
+        await _multipart.WaitAsync(ct);
+        try
+        {
+            return await PutMultipartAsync(key, source, length, null, ct);
+        }
+        finally
+        {
+            _multipart.Release();
+        }
+    }
+
+    private static async Task ReadExactAsync(string key, Stream source, Memory<byte> buffer, CancellationToken ct)
+    {
+        try
+        {
+            await source.ReadExactlyAsync(buffer, ct);
+        }
+        catch (EndOfStreamException)
+        {
+            throw new ObjectStoreException($"put {key}: the content ended early (its file changed during the upload)", transient: true);
+        }
+    }
+
+    /// <summary>A source longer than declared (a file that grew during the upload) is never stored cut short.</summary>
+    private static void EnsureEnded(string key, Stream source)
+    {
+        if (source.ReadByte() >= 0)
+            throw new ObjectStoreException($"put {key}: the content goes on past its size (its file changed during the upload)", transient: true);
     }
 
     private void Describe(MetadataCollection metadata, PutObjectRequest request, string md5)
@@ -122,10 +180,12 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             request.ServerSideEncryptionMethod = ServerSideEncryptionMethod.AES256;
     }
 
-    private async Task PutMultipartAsync(string key, string path, long length, string md5, CancellationToken ct)
+    /// <summary>A multipart upload of <paramref name="length"/> bytes of <paramref name="source"/>; <paramref name="md5"/>, when known, is kept in its metadata. Its ETag.</summary>
+    private async Task<string> PutMultipartAsync(string key, Stream source, long length, string? md5, CancellationToken ct)
     {
         var initiate = new InitiateMultipartUploadRequest { BucketName = _connection.Bucket, Key = key };
-        initiate.Metadata["btw-md5"] = md5;
+        if (md5 is not null)
+            initiate.Metadata["btw-md5"] = md5;
         if (_connection.ServerSideEncryption)
             initiate.ServerSideEncryptionMethod = ServerSideEncryptionMethod.AES256;
         var upload = await Call("put " + key, () => _client.InitiateMultipartUploadAsync(initiate, ct));
@@ -135,7 +195,6 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             // PartsInFlight x PartSize per upload, whatever the file size.
             var parts = new List<Task<PartETag>>();
             using var inFlight = new SemaphoreSlim(PartsInFlight);
-            await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
             for (var number = 1; (long)(number - 1) * PartSize < length; number++)
             {
                 await inFlight.WaitAsync(ct);
@@ -143,7 +202,8 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
                 int size;
                 try
                 {
-                    size = await file.ReadAtLeastAsync(buffer.AsMemory(0, (int)PartSize), (int)Math.Min(PartSize, length - (number - 1) * PartSize), throwOnEndOfStream: true, ct);
+                    size = (int)Math.Min(PartSize, length - (number - 1) * PartSize);
+                    await ReadExactAsync(key, source, buffer.AsMemory(0, size), ct);
                 }
                 catch
                 {
@@ -156,13 +216,15 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             }
 
             var etags = await Task.WhenAll(parts);
-            await Call("put " + key, () => _client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
+            EnsureEnded(key, source);
+            var completed = await Call("put " + key, () => _client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
             {
                 BucketName = _connection.Bucket,
                 Key = key,
                 UploadId = upload.UploadId,
                 PartETags = [.. etags],
             }, ct));
+            return completed.ETag.Trim('"');
         }
         catch
         {

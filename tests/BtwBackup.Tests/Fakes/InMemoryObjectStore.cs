@@ -35,7 +35,7 @@ public sealed class InMemoryObjectStore : IObjectStore
             foreach (var key in keys.Skip(page * PageSize).Take(PageSize))
             {
                 if (_objects.TryGetValue(key, out var bytes))
-                    yield return new RemoteObject(key, bytes.Length, Convert.ToHexStringLower(MD5.HashData(bytes)));
+                    yield return new RemoteObject(key, bytes.Length, Convert.ToHexStringLower(MD5.HashData(bytes))) { ETag = Convert.ToHexStringLower(MD5.HashData(bytes)) };
             }
         }
     }
@@ -49,6 +49,20 @@ public sealed class InMemoryObjectStore : IObjectStore
         if (!string.Equals(Convert.ToHexStringLower(MD5.HashData(bytes)), md5, StringComparison.OrdinalIgnoreCase))
             throw new ObjectStoreException($"put {key}: content does not match its MD5 (the file changed during the upload)", transient: true);
         _objects[key] = bytes;
+    }
+
+    public async Task<string> PutStreamAsync(string key, Func<Stream> open, long length, CancellationToken ct)
+    {
+        Interlocked.Increment(ref Requests);
+        if (Fault is not null)
+            await Fault("put", key);
+        await using var source = open();
+        using var copy = new MemoryStream();
+        await source.CopyToAsync(copy, ct);
+        if (copy.Length != length)
+            throw new ObjectStoreException($"put {key}: {copy.Length} bytes read, {length} declared (its file changed during the upload)", transient: true);
+        _objects[key] = copy.ToArray();
+        return Convert.ToHexStringLower(MD5.HashData(_objects[key]));
     }
 
     public async Task DeleteAsync(string key, CancellationToken ct)
