@@ -74,6 +74,7 @@ public static class CommandLine
             new(["--from"], "from", "fetch the backup from this S3 destination (when root is lost)", TakesValue: true, Metavar: "DESTINATION"),
             new(["--database"], "database", "restore a database dump into this database (created if absent) instead of TARGET", TakesValue: true, Metavar: "NAME"),
             new(["--force"], "force", "replace a non-empty TARGET, or restore into a database that has tables"),
+            new(["--identity"], "identity", "with --from: the age identity file that decrypts an encrypted destination", TakesValue: true, Metavar: "FILE"),
         ],
         [
             new("dst", "the directory the backups are stored (relative to the root path)"),

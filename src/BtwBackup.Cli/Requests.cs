@@ -88,7 +88,13 @@ public static class Requests
         if (database is not null && (database.Length == 0 || database == DatabaseTarget.GlobalName))
             throw Usage(args, $"argument --database: not a database name: '{database}'");
         // The daemon may run elsewhere than the caller's working directory: the target goes absolute.
-        return new RestoreBackup(dst, target is null ? null : Path.GetFullPath(target), args.Find("at"), args.Find("from"), database, args.Flag("force"));
+        var identity = args.Find("identity");
+        if (identity is not null && args.Find("from") is null)
+            throw Usage(args, "argument --identity: only with --from (what root holds is not encrypted)");
+        return new RestoreBackup(dst, target is null ? null : Path.GetFullPath(target), args.Find("at"), args.Find("from"), database, args.Flag("force"))
+        {
+            Identity = identity is null ? null : Path.GetFullPath(identity),
+        };
     }
 
     private static VerifyBackups Verify(ParsedArgs args)

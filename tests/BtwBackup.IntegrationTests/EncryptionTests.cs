@@ -37,3 +37,129 @@ public sealed class KeygenTests : IDisposable
         Assert.Equal("keep\n", File.ReadAllText(victim));
     }
 }
+
+/// <summary>An encrypted destination on the S3 test server: what it holds is unreadable without the identity, and comes back with it.</summary>
+[Collection(S3Collection.Name)]
+public sealed class EncryptedDestinationTests(S3TestServer s3) : IDisposable
+{
+    private readonly Sandbox _box = new();
+    private readonly string _prefix = "e" + Guid.NewGuid().ToString("N")[..10] + "/";
+
+    public void Dispose() => _box.Dispose();
+
+    /// <summary>Every object under the prefix and its ETag, as the server lists them.</summary>
+    private async Task<SortedDictionary<string, string>> EtagsAsync()
+    {
+        using var store = new BtwBackup.ObjectStore.S3ObjectStore(s3.Connection());
+        var etags = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        await foreach (var o in store.ListAsync(_prefix, CancellationToken.None))
+            etags[o.Key[_prefix.Length..]] = o.ETag!;
+        return etags;
+    }
+
+    /// <summary>The file in which the S3 test server keeps an object's bytes.</summary>
+    private string Stored(string relative)
+    {
+        var all = Directory.GetFiles(Path.Combine(s3.Directory, S3TestServer.Bucket), "*._S3rver_object", SearchOption.AllDirectories);
+        return all.SingleOrDefault(f => f.EndsWith("/" + _prefix + relative + "._S3rver_object", StringComparison.Ordinal))
+            ?? throw new Xunit.Sdk.XunitException($"no stored object for {_prefix}{relative} among: {string.Join(", ", all.Where(f => f.Contains(_prefix, StringComparison.Ordinal)))}");
+    }
+
+    [Fact]
+    public async Task An_encrypted_destination_holds_nothing_readable_skips_what_is_unchanged_and_restores_with_the_identity_only()
+    {
+        var identity = Path.Combine(_box.Dir, "identity.txt");
+        var recipient = (await _box.RunAsync("keygen", identity)).Stdout.Trim();
+        var escrow = Path.Combine(_box.Dir, "escrow.txt");
+        var escrowRecipient = (await _box.RunAsync("keygen", escrow)).Stdout.Trim();
+        _box.WriteConfig($$"""
+            root-path = "{{_box.Root}}"
+            destinations {
+              offsite {
+                uri = "s3://{{S3TestServer.Bucket}}/{{_prefix}}", s3cmd-config = "{{s3.S3cmdConfig(_box.Dir)}}"
+                encryption { recipients = "{{recipient}}, {{escrowRecipient}}" }
+              }
+            }
+            """);
+        var marker = "BTW-MARKER-" + Guid.NewGuid().ToString("N");
+        var www = _box.MakeTree("www");
+        File.WriteAllText(Path.Combine(www, "secret.txt"), marker + "\n");
+        await _box.InitAsync("rdiff", www, "www");
+        // A file of root outside any series, for the rewrite below.
+        var data = Path.Combine(Directory.CreateDirectory(Path.Combine(_box.Root, "extra")).FullName, "data.bin");
+        File.WriteAllBytes(data, System.Security.Cryptography.RandomNumberGenerator.GetBytes(50_000));
+        await _box.QuietOkAsync("fs", www, "www");
+
+        // Nothing the server stored (objects and their metadata) holds the marker; age reads what the tool wrote.
+        var everything = Directory.GetFiles(Path.Combine(s3.Directory, S3TestServer.Bucket), "*", SearchOption.AllDirectories)
+            .Where(f => f.Contains(_prefix.TrimEnd('/'), StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(everything);
+        Assert.All(everything, f => Assert.DoesNotContain(marker, File.ReadAllText(f)));
+        // The series' tree (rdiff-backup's mirror, a tar of the source) holds the marker in clear in root.
+        var tree = Directory.GetFiles(Path.Combine(_box.Root, "www"), "backup.tar", SearchOption.AllDirectories).Single();
+        var relative = Path.GetRelativePath(_box.Root, tree);
+        Assert.Contains(marker, File.ReadAllText(tree));
+        var decrypted = Path.Combine(_box.Dir, "decrypted.tar");
+        var age = await Sandbox.ShellAsync("age", "-d", "-i", escrow, "-o", decrypted, Stored(relative));
+        Assert.True(age.ExitCode == 0, age.ToString());
+        Assert.Equal(File.ReadAllBytes(tree), File.ReadAllBytes(decrypted));
+        await _box.QuietOkAsync("sync", "--full"); // extra/ too
+        var before = await EtagsAsync();
+        Assert.Equal(Sandbox.FileHashes(_box.Root).Keys, before.Keys);
+
+        // Nothing changed: a full sync uploads nothing (each upload of an encryption would be new bytes, so a new ETag).
+        await _box.QuietOkAsync("sync", "--full");
+        Assert.Equal(before, await EtagsAsync());
+
+        // The same size and the same mtime, other content: uploaded again, and only that file.
+        var mtime = File.GetLastWriteTimeUtc(data);
+        File.WriteAllBytes(data, System.Security.Cryptography.RandomNumberGenerator.GetBytes((int)new FileInfo(data).Length));
+        File.SetLastWriteTimeUtc(data, mtime);
+        await _box.QuietOkAsync("sync", "--full");
+        var after = await EtagsAsync();
+        var changed = Path.GetRelativePath(_box.Root, data);
+        Assert.Equal([changed], after.Keys.Where(k => after[k] != before[k]));
+
+        // No identity: one line, nothing written. The wrong one: one line, nothing written.
+        var target = Path.Combine(_box.Dir, "restored");
+        var without = await _box.RunAsync("restore", "--from", "offsite", "www", target);
+        Assert.Equal(new RunResult(1, "", "btw-backup: offsite is encrypted: restore --from offsite needs --identity FILE (an identity its recipients belong to)\n"), without);
+        var stranger = Path.Combine(_box.Dir, "stranger.txt");
+        await _box.RunAsync("keygen", stranger);
+        var wrong = await _box.RunAsync("restore", "--from", "offsite", "--identity", stranger, "www", target);
+        Assert.Equal(1, wrong.ExitCode);
+        Assert.Contains("cannot be decrypted: no identity given matches any of its recipients", wrong.Stderr);
+        Assert.Single(wrong.Stderr.Trim().Split('\n'));
+        Assert.False(Directory.Exists(target));
+
+        // The identity alone brings the tree back, from the server (root is not read).
+        Directory.Delete(Path.Combine(_box.Root, "www"), recursive: true);
+        var restored = await _box.RunAsync("restore", "--from", "offsite", "--identity", identity, "www", target);
+        Assert.True(restored.ExitCode == 0, restored.ToString());
+        Assert.Equal(marker + "\n", File.ReadAllText(Path.Combine(target, "secret.txt")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(www, "sub", "data.bin")), File.ReadAllBytes(Path.Combine(target, "sub", "data.bin")));
+
+        // One flipped byte in one stored object: the restore names it and leaves its target as it was,
+        // whether the server's MD5 gives it away or the server serves it as its own (the MD5 made anew).
+        var tampered = Stored(relative);
+        var bytes = File.ReadAllBytes(tampered);
+        bytes[^40] ^= 1;
+        File.WriteAllBytes(tampered, bytes);
+        var second = Path.Combine(_box.Dir, "second");
+        var damaged = await _box.RunAsync("restore", "--from", "offsite", "--identity", identity, "www", second);
+        Assert.Equal(1, damaged.ExitCode);
+        Assert.Contains($"get {_prefix}{relative}: the downloaded content does not match its MD5", damaged.Stderr);
+        Assert.False(Directory.Exists(second));
+        File.WriteAllText(tampered + ".md5", Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(bytes)));
+        var failed = await _box.RunAsync("restore", "--from", "offsite", "--identity", identity, "www", second);
+        Assert.Equal(1, failed.ExitCode);
+        Assert.Contains($"{_prefix}{relative} cannot be decrypted: chunk ", failed.Stderr);
+        Assert.False(Directory.Exists(second));
+
+        // No key material in any output, log or status.
+        var secrets = new[] { identity, escrow }.Select(f => File.ReadAllLines(f).Single(l => l.StartsWith("AGE-SECRET-KEY-1", StringComparison.Ordinal))).ToList();
+        var status = await _box.RunAsync("status", "--json");
+        foreach (var text in new[] { status.Stdout, File.ReadAllText(Path.Combine(_box.ConfigDir, "btw-backup.log")), failed.Stderr, restored.Stdout })
+            Assert.DoesNotContain(secrets, s => text.Contains(s, StringComparison.Ordinal));
+    }
+}

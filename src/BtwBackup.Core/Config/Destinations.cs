@@ -5,7 +5,11 @@ using HoconConfig = Akka.Configuration.Config;
 namespace BtwBackup.Config;
 
 /// <summary>An S3 location that mirrors root: a path P is stored at key <see cref="Prefix"/> + P.</summary>
-public sealed record DestinationSettings(string Name, string Uri, string Prefix, S3Connection Connection);
+public sealed record DestinationSettings(string Name, string Uri, string Prefix, S3Connection Connection)
+{
+    /// <summary>encryption.recipients: every object is stored encrypted to these (age); null: stored as it is.</summary>
+    public ImmutableList<Crypto.AgeRecipient>? Recipients { get; init; }
+}
 
 /// <summary>How syncs run and how long the journal keeps its history.</summary>
 public sealed record SyncSettings(int Parallelism, TimeSpan HistoryWindow, int SnapshotEvery)
@@ -26,7 +30,7 @@ public sealed record SyncSettings(int Parallelism, TimeSpan HistoryWindow, int S
 internal static class DestinationsReader
 {
     private static readonly ImmutableHashSet<string> Keys =
-        ["uri", "s3cmd-config", "endpoint", "region", "access-key", "secret-key", "server-side-encryption"];
+        ["uri", "s3cmd-config", "endpoint", "region", "access-key", "secret-key", "server-side-encryption", "encryption"];
 
     public static ImmutableList<DestinationSettings> Read(HoconConfig config, string path)
     {
@@ -55,10 +59,43 @@ internal static class DestinationsReader
                 Get("region") ?? s3cmd?.Region,
                 Get("access-key") ?? s3cmd?.AccessKey,
                 Get("secret-key") ?? s3cmd?.SecretKey,
-                sse)));
+                sse))
+            {
+                Recipients = block.GetObject().Items.ContainsKey("encryption") ? Recipients(d, path, where) : null,
+            });
         }
 
         return result.ToImmutable();
+    }
+
+    /// <summary>
+    /// <c>encryption { recipients = "age1..., age1..." }</c> (one string, comma-separated: the
+    /// configuration syntax takes no lists): public keys only. A secret key written there by
+    /// mistake is refused without being repeated.
+    /// </summary>
+    private static ImmutableList<Crypto.AgeRecipient> Recipients(HoconConfig d, string path, string where)
+    {
+        var block = d.GetConfig("encryption");
+        if (block?.Root is not { } root || !root.IsObject())
+            throw new ConfigException($"{where}.encryption must be a block: {{ recipients = \"age1...\" }}");
+        if (root.GetObject().Items.Keys.FirstOrDefault(k => k != "recipients") is { } unknown)
+            throw new ConfigException($"{where}.encryption: {ConfigKeys.UnknownMessage(unknown, ["recipients"])}");
+        var text = ConfigLoader.ReadString(block, "recipients", path)
+            ?? throw new ConfigException($"{where}.encryption: recipients is required (\"age1...\", from btw-backup keygen or age-keygen)");
+        if (text.Contains("AGE-SECRET-KEY-", StringComparison.OrdinalIgnoreCase))
+            throw new ConfigException($"{where}.encryption.recipients holds a secret key (AGE-SECRET-KEY-...): remove it from this file and from this host now, and give its recipient (age1...) instead");
+        var recipients = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(r =>
+        {
+            try
+            {
+                return Crypto.AgeRecipient.Parse(r);
+            }
+            catch (Crypto.AgeKeyException e)
+            {
+                throw new ConfigException($"{where}.encryption.recipients: {e.Message}");
+            }
+        }).Distinct().ToImmutableList();
+        return recipients.IsEmpty ? throw new ConfigException($"{where}.encryption.recipients is empty: give at least one (\"age1...\")") : recipients;
     }
 
     /// <summary>The original's S3_URI_PREFIX and S3CMD_CONFIG: one destination, "default".</summary>

@@ -30,6 +30,12 @@ public static class Age
     /// <summary>A reading stream of the plaintext of <paramref name="ciphertext"/>; its header is read and checked here (<see cref="AgeDecryptException"/>).</summary>
     public static Stream Decrypt(Stream ciphertext, IReadOnlyList<AgeIdentity> identities) => new DecryptingStream(ciphertext, identities);
 
+    /// <summary>
+    /// The size of the encryption of <paramref name="plainLength"/> bytes to <paramref name="recipients"/>
+    /// X25519 recipients: the header (the intro line, 98 bytes per stanza, the MAC line) and the payload.
+    /// </summary>
+    public static long EncryptedLength(int recipients, long plainLength) => Intro.Length + 1 + 98L * recipients + 48 + PayloadLength(plainLength);
+
     /// <summary>The size of the payload (nonce and chunks) of <paramref name="plainLength"/> bytes of plaintext.</summary>
     public static long PayloadLength(long plainLength) =>
         NonceSize + (plainLength == 0 ? TagSize : plainLength + TagSize * ((plainLength + ChunkSize - 1) / ChunkSize));

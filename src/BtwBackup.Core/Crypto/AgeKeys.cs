@@ -16,7 +16,11 @@ public sealed record AgeRecipient
     public static AgeRecipient Parse(string text) =>
         Bech32.Decode("age", text.Trim()) is { Length: 32 } key && text.Trim().StartsWith("age1", StringComparison.Ordinal)
             ? new AgeRecipient(key)
-            : throw new AgeKeyException($"'{(text.Length > 80 ? text[..80] + "..." : text)}' is not an age recipient (age1... of 62 characters, X25519)");
+            : throw new AgeKeyException($"{Shown(text)} is not an age recipient (age1... of 62 characters, X25519)");
+
+    /// <summary>A text that is no recipient, as an error may show it: never a secret key pasted by mistake.</summary>
+    private static string Shown(string text) =>
+        text.Contains("SECRET", StringComparison.OrdinalIgnoreCase) ? "a secret key (never written here)" : $"'{(text.Length > 80 ? text[..80] + "..." : text)}'";
 
     internal static AgeRecipient FromKey(byte[] key) => new(key);
 

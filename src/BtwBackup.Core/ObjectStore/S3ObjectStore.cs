@@ -281,7 +281,19 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     {
         using var response = await Call("get " + key, () => _client.GetObjectAsync(_connection.Bucket, key, ct));
         await using var output = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
-        await response.ResponseStream.CopyToAsync(output, ct);
+        try
+        {
+            await response.ResponseStream.CopyToAsync(output, ct);
+        }
+        catch (AmazonClientException e)
+        {
+            // The SDK checks a body against its ETag as it reads (a copy damaged on the server, or on the way).
+            throw new ObjectStoreException($"get {key}: the downloaded content does not match its MD5 ({e.Message})", transient: false, e);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or SocketException && e is not OperationCanceledException)
+        {
+            throw new ObjectStoreException($"get {key}: {e.Message}", transient: true, e);
+        }
     }
 
     /// <summary>

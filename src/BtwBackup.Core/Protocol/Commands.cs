@@ -65,7 +65,11 @@ public sealed record RunPass(ImmutableList<string> Sources, bool Json) : CliComm
 public sealed record ShowStatus(bool Json) : CliCommand;
 
 /// <summary><c>restore [--at TIME] [--from DESTINATION] [--database NAME] [--force] DST [TARGET]</c>; TARGET absolute.</summary>
-public sealed record RestoreBackup(string Dst, string? Target, string? At, string? From, string? Database, bool Force) : CliCommand;
+public sealed record RestoreBackup(string Dst, string? Target, string? At, string? From, string? Database, bool Force) : CliCommand
+{
+    /// <summary>--identity FILE (absolute): the age identity that decrypts what --from fetches from an encrypted destination.</summary>
+    public string? Identity { get; init; }
+}
 
 /// <summary><c>verify [--json] [DST...]</c>.</summary>
 public sealed record VerifyBackups(ImmutableList<string> Dsts, bool Json) : CliCommand;

@@ -12,7 +12,11 @@ namespace BtwBackup.Restore;
 /// <c>restore [--at TIME] [--from DESTINATION] [--database NAME] [--force] DST [TARGET]</c>.
 /// <see cref="Target"/> is absolute (the CLI resolves it); null with <see cref="Database"/>.
 /// </summary>
-public sealed record RestoreRequest(string Dst, string? Target, string? At, string? From, string? Database, bool Force);
+public sealed record RestoreRequest(string Dst, string? Target, string? At, string? From, string? Database, bool Force)
+{
+    /// <summary>The age identity file that decrypts what is fetched (--identity).</summary>
+    public string? Identity { get; init; }
+}
 
 /// <summary>
 /// Gets a backup back. The point in time is chosen as <c>list</c> names them; with <c>--from</c>
@@ -139,7 +143,7 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
             throw new ConfigException("--from: no destination is configured");
         var store = stores(destination);
         var fetchRoot = Path.Combine(scratch, "fetched");
-        var mirror = new Mirror(store, fetchRoot, destination.Prefix, settings.Sync.Parallelism);
+        var mirror = new Mirror(store, fetchRoot, destination.Prefix, settings.Sync.Parallelism) { Identities = Identities(destination, request) };
 
         // The entries of the series from the listing alone; then only the one holding the point.
         var seriesKey = mirror.KeyOf(request.Dst.TrimEnd('/') + "/");
@@ -167,6 +171,28 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
         }
 
         return (Path.Combine(fetchRoot, request.Dst), $", fetched from {destination.Name} ({entry}, {SummaryFormat.Bytes(bytes)}),");
+    }
+
+    /// <summary>
+    /// The identities that decrypt what is fetched: --identity's, read before anything is fetched
+    /// (a file that holds none is one line); an encrypted destination without one is refused.
+    /// </summary>
+    private static IReadOnlyList<Crypto.AgeIdentity>? Identities(DestinationSettings destination, RestoreRequest request)
+    {
+        if (request.Identity is not { } file)
+        {
+            return destination.Recipients is null ? null
+                : throw new ConfigException($"{destination.Name} is encrypted: restore --from {destination.Name} needs --identity FILE (an identity its recipients belong to)");
+        }
+
+        try
+        {
+            return Crypto.AgeIdentity.ReadFile(file);
+        }
+        catch (Crypto.AgeKeyException e)
+        {
+            throw new ConfigException("--identity: " + e.Message);
+        }
     }
 
     private async Task<string> PlaceAsync(GeneralSettings settings, RestoreRequest request, string payload, RestorePoint point, string scratch, IProgress<string>? progress, CancellationToken ct)

@@ -28,6 +28,9 @@ public sealed record VerifyReport(ImmutableList<SeriesCheck> Series, ImmutableLi
 /// </summary>
 public sealed record PendingWork(string Destination, ImmutableList<(string Path, DateTime? Since)> Paths, DateTime? LastSync, bool StateUnknown = false)
 {
+    /// <summary>An encrypted destination's objects as its sync state recorded them (what verify compares without a key).</summary>
+    public ImmutableDictionary<string, EncryptedObject> Encrypted { get; init; } = ImmutableDictionary<string, EncryptedObject>.Empty;
+
     public static PendingWork Unknown(string destination, DateTime? lastSync) => new(destination, [], lastSync, StateUnknown: true);
 
     /// <summary>The state's pending paths, dated by the latest request of each in the journal's history lines.</summary>
@@ -49,7 +52,10 @@ public sealed record PendingWork(string Destination, ImmutableList<(string Path,
 
         return new PendingWork(destination,
             [.. state.MustPush.Concat(state.MustSync).Select(p => (p, since.TryGetValue(p, out var t) ? t : (DateTime?)null))],
-            lastSync);
+            lastSync)
+        {
+            Encrypted = state.Encrypted,
+        };
     }
 }
 
@@ -77,8 +83,9 @@ public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres, Bzip
             if (stores is null)
                 break;
             progress?.Report($"comparing {d.Name} with root");
-            var mirror = new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism);
+            var mirror = new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism, d.Recipients);
             var work = pending.FirstOrDefault(p => p.Destination == d.Name);
+            var index = mirror.Encrypts ? new EncryptedIndex(work?.Encrypted ?? ImmutableDictionary<string, EncryptedObject>.Empty) : null;
             var pendingPaths = work?.Paths ?? [];
             var problems = new List<string>();
             var matched = 0;
@@ -86,7 +93,7 @@ public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres, Bzip
             {
                 try
                 {
-                    var check = await mirror.CheckAsync(folder, new DeletionLimits(settings.Sync.MaxDelete), ct);
+                    var check = await mirror.CheckAsync(folder, new DeletionLimits(settings.Sync.MaxDelete), ct, index);
                     matched += check.Matched;
                     // A difference under a pending path is that work, not a second problem.
                     problems.AddRange(check.Problems.Where(p => !pendingPaths.Any(w => Covers(w.Path, p))));

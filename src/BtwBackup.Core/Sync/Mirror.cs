@@ -18,6 +18,19 @@ public sealed record TransferReport(int Uploaded, long BytesUploaded, int Delete
 /// deletions <see cref="DeletionGuard"/> holds back), one line each: never pending work.</summary>
 public sealed record MirrorCheck(int Matched, System.Collections.Immutable.ImmutableList<string> Problems, System.Collections.Immutable.ImmutableList<string> Refusals);
 
+/// <summary>
+/// An encrypted destination's objects as a transfer sees them: <see cref="Known"/> (from the sync
+/// state, read only), and what the transfer stored or deleted, for the state to record.
+/// </summary>
+public sealed class EncryptedIndex(System.Collections.Immutable.ImmutableDictionary<string, EncryptedObject> known)
+{
+    public System.Collections.Immutable.ImmutableDictionary<string, EncryptedObject> Known { get; } = known;
+
+    public ConcurrentBag<EncryptedObject> Stored { get; } = [];
+
+    public ConcurrentBag<string> Removed { get; } = [];
+}
+
 /// <summary>A push or sync in which some files failed; the path stays pending.</summary>
 public sealed class MirrorException(string path, IReadOnlyList<string> failures)
     : Exception($"{SyncState.Display(path)}: {failures.Count} file(s) failed: {string.Join("; ", failures.Take(3))}")
@@ -32,20 +45,28 @@ public sealed class MirrorException(string path, IReadOnlyList<string> failures)
 /// same second). Transfers run in parallel up to a limit; a file that fails does not stop the
 /// others, and the whole path is reported failed so that it stays pending. Every listed key is
 /// checked (<see cref="CheckKey"/>) before it is used, and what a sync would delete passes
-/// <see cref="DeletionGuard"/> first.
+/// <see cref="DeletionGuard"/> first. With <paramref name="recipients"/>, every file is stored as
+/// its age encryption to them, under the same key, and whether a file changed is decided by its
+/// plaintext MD5 as the <see cref="EncryptedIndex"/> records it; with <see cref="Identities"/>, what
+/// is fetched is decrypted, and an object that fails authentication is named and not kept.
 /// </summary>
-public sealed class Mirror(IObjectStore store, string root, string prefix, int parallelism)
+public sealed class Mirror(IObjectStore store, string root, string prefix, int parallelism, IReadOnlyList<Crypto.AgeRecipient>? recipients = null)
 {
+    public bool Encrypts => recipients is { Count: > 0 };
+
+    /// <summary>The identities that decrypt what <see cref="FetchAsync"/> fetches (an encrypted destination's).</summary>
+    public IReadOnlyList<Crypto.AgeIdentity>? Identities { get; init; }
+
     public string KeyOf(string relativePath) => prefix + relativePath.Replace('\\', '/');
 
-    public async Task<TransferReport> PushAsync(string path, CancellationToken ct)
+    public async Task<TransferReport> PushAsync(string path, CancellationToken ct, EncryptedIndex? index = null)
     {
         var failures = new ConcurrentBag<string>();
         long bytes = 0;
         var uploaded = 0;
         await EachAsync(LocalFiles(path), failures, ct, async (rel, token) =>
         {
-            Interlocked.Add(ref bytes, await UploadAsync(rel, await Md5Async(Path.Combine(root, rel), token), token));
+            Interlocked.Add(ref bytes, await UploadAsync(rel, await Md5Async(Path.Combine(root, rel), token), index, token));
             Interlocked.Increment(ref uploaded);
         });
         ThrowIfFailed(path, failures);
@@ -59,7 +80,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     /// <see cref="DeletionGuard"/> first: when the guard refuses, what differs is still uploaded,
     /// nothing is deleted, and <see cref="DeletionRefusedException"/> says why (the path stays pending).
     /// </summary>
-    public async Task<TransferReport> SyncAsync(string path, DeletionLimits limits, CancellationToken ct)
+    public async Task<TransferReport> SyncAsync(string path, DeletionLimits limits, CancellationToken ct, EncryptedIndex? index = null)
     {
         var folder = path.Length == 0 || path.EndsWith('/') ? path : path + "/";
         if (!Directory.Exists(Path.Combine(root, folder)))
@@ -78,13 +99,13 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         await EachAsync(local, failures, ct, async (rel, token) =>
         {
             var md5 = await Md5Async(Path.Combine(root, rel), token);
-            if (remote.TryGetValue(KeyOf(rel), out var existing) && await SameAsync(existing, md5, token))
+            if (remote.TryGetValue(KeyOf(rel), out var existing) && await SameAsync(rel, existing, md5, index, token))
             {
                 Interlocked.Increment(ref unchanged);
                 return;
             }
 
-            Interlocked.Add(ref bytes, await UploadAsync(rel, md5, token));
+            Interlocked.Add(ref bytes, await UploadAsync(rel, md5, index, token));
             Interlocked.Increment(ref uploaded);
         });
 
@@ -97,6 +118,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         await EachAsync(deletions, failures, ct, async (key, token) =>
         {
             await store.DeleteAsync(key, token);
+            index?.Removed.Add(key[prefix.Length..]);
             Interlocked.Increment(ref deleted);
             Platform.CrashPoint.Reach(Platform.CrashPoint.SyncDeleted);
         });
@@ -145,7 +167,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     public async Task<MirrorCheck> CheckAsync(string path, CancellationToken ct) => await CheckAsync(path, DeletionLimits.Default, ct);
 
     /// <inheritdoc cref="CheckAsync(string, CancellationToken)"/>
-    public async Task<MirrorCheck> CheckAsync(string path, DeletionLimits limits, CancellationToken ct)
+    public async Task<MirrorCheck> CheckAsync(string path, DeletionLimits limits, CancellationToken ct, EncryptedIndex? index = null)
     {
         var folder = path.Length == 0 || path.EndsWith('/') ? path : path + "/";
         var problems = new ConcurrentBag<string>();
@@ -170,8 +192,10 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         {
             if (!remote.TryGetValue(KeyOf(rel), out var existing))
                 problems.Add($"{rel}: missing on the server");
-            else if (!await SameAsync(existing, await Md5Async(Path.Combine(root, rel), token), token))
-                problems.Add($"{rel}: the server's copy differs (MD5)");
+            else if (!await SameAsync(rel, existing, await Md5Async(Path.Combine(root, rel), token), index, token))
+                problems.Add(Encrypts
+                    ? $"{rel}: the server's copy is not the encryption of this file that the sync state recorded (ETag and plaintext MD5)"
+                    : $"{rel}: the server's copy differs (MD5)");
             else
                 Interlocked.Increment(ref matched);
         });
@@ -211,29 +235,125 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         var total = objects.Sum(o => o.Size);
         long done = 0;
         var failures = new ConcurrentBag<string>();
-        await EachAsync(objects.Select(o => o.Key), failures, ct, async (key, token) =>
+        var keys = objects.Select(o => o.Key).ToList();
+        // Encrypted: one object first, so that an identity that matches none is one line, not one per object.
+        if (Identities is not null && keys.Count > 1)
+        {
+            await EachAsync(keys.Take(1), failures, ct, FetchOneAsync);
+            ThrowIfFailed(path, failures);
+            keys.RemoveAt(0);
+        }
+
+        await EachAsync(keys, failures, ct, FetchOneAsync);
+        ThrowIfFailed(path, failures);
+        return total;
+
+        async Task FetchOneAsync(string key, CancellationToken token)
         {
             var file = files[key];
             Directory.CreateDirectory(Path.GetDirectoryName(file)!);
             // Checked again now that the folders on the way exist: none may have become a link.
             SafePath.Under(root, key[prefix.Length..], "the key", key);
-            await store.GetFileAsync(key, file, token);
             var o = objects.First(x => x.Key == key);
-            var expected = o.ContentMd5 ?? await store.StoredMd5Async(key, token);
-            if (expected is not null && expected != await Md5Async(file, token))
+            var fetched = Identities is null ? file : file + ".age";
+            await store.GetFileAsync(key, fetched, token);
+            // An encrypted object's stored MD5 (multipart metadata) is not its ciphertext's: its own authentication checks it.
+            var expected = o.ContentMd5 ?? (Identities is null ? await store.StoredMd5Async(key, token) : null);
+            if (expected is not null && expected != await Md5Async(fetched, token))
                 throw new ObjectStoreException($"get {key}: the downloaded content does not match its MD5", transient: false);
+            if (Identities is { } identities)
+                await DecryptAsync(key, fetched, file, identities, token);
             progress?.Report($"fetched {Interlocked.Add(ref done, o.Size) * 100 / Math.Max(1, total)}% of {objects.Count} objects");
-        });
-        ThrowIfFailed(path, failures);
-        return total;
+        }
     }
 
-    /// <summary>Uploads one file under its key; returns its size.</summary>
-    private async Task<long> UploadAsync(string rel, string md5, CancellationToken ct)
+    /// <summary>
+    /// Decrypts a fetched object into its place; one that fails (no identity matches, tampered,
+    /// truncated, reordered) is named, and nothing of it is kept.
+    /// </summary>
+    private static async Task DecryptAsync(string key, string fetched, string file, IReadOnlyList<Crypto.AgeIdentity> identities, CancellationToken ct)
+    {
+        try
+        {
+            await using (var cipher = new FileStream(fetched, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
+            await using (var plain = Crypto.Age.Decrypt(cipher, identities))
+            await using (var output = new FileStream(file, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+                await plain.CopyToAsync(output, ct);
+        }
+        catch (Crypto.AgeDecryptException e)
+        {
+            File.Delete(file);
+            throw new ObjectStoreException($"{key} cannot be decrypted: {e.Message}", transient: false);
+        }
+        finally
+        {
+            File.Delete(fetched);
+        }
+    }
+
+    /// <summary>Uploads one file under its key (its encryption, on an encrypted destination); returns its size.</summary>
+    private async Task<long> UploadAsync(string rel, string md5, EncryptedIndex? index, CancellationToken ct)
     {
         var file = Path.Combine(root, rel);
-        await store.PutFileAsync(KeyOf(rel), file, md5, ct);
-        return new FileInfo(file).Length;
+        if (recipients is not { Count: > 0 } to)
+        {
+            await store.PutFileAsync(KeyOf(rel), file, md5, ct);
+            return new FileInfo(file).Length;
+        }
+
+        // The plaintext MD5 recorded is the one of what was encrypted: taken as it is read, in the attempt that succeeded.
+        var length = new FileInfo(file).Length;
+        IncrementalHash? hash = null;
+        var etag = await store.PutStreamAsync(KeyOf(rel), () =>
+        {
+            hash?.Dispose();
+            hash = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+            var source = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+            return Crypto.Age.Encrypt(new HashingStream(source, hash), to);
+        }, Crypto.Age.EncryptedLength(to.Count, length), ct);
+        using (hash)
+            index?.Stored.Add(new EncryptedObject(rel, Convert.ToHexStringLower(hash!.GetHashAndReset()), etag));
+        return length;
+    }
+
+    /// <summary>Reads through to its source, hashing what it reads.</summary>
+    private sealed class HashingStream(Stream source, IncrementalHash hash) : Stream
+    {
+        public override bool CanRead => true;
+
+        public override bool CanSeek => source.CanSeek;
+
+        public override bool CanWrite => false;
+
+        public override long Length => source.Length;
+
+        public override long Position { get => source.Position; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            var n = source.Read(buffer);
+            hash.AppendData(buffer[..n]);
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                source.Dispose();
+            base.Dispose(disposing);
+        }
     }
 
     /// <summary>Runs the work on every item in parallel; an item that fails is noted and the others go on.</summary>
@@ -256,8 +376,17 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
             throw new MirrorException(path, [.. failures.Order(StringComparer.Ordinal)]);
     }
 
-    private async Task<bool> SameAsync(RemoteObject existing, string md5, CancellationToken ct) =>
-        existing.ContentMd5 is { } listed ? listed == md5 : await store.StoredMd5Async(existing.Key, ct) == md5;
+    /// <summary>
+    /// Whether the remote copy of <paramref name="rel"/> holds content of MD5 <paramref name="md5"/>:
+    /// by its listing's MD5 (or its stored one), or, encrypted, when the sync state recorded that
+    /// plaintext MD5 for the very upload the listing shows (same ETag).
+    /// </summary>
+    private async Task<bool> SameAsync(string rel, RemoteObject existing, string md5, EncryptedIndex? index, CancellationToken ct)
+    {
+        if (Encrypts)
+            return index is not null && index.Known.TryGetValue(rel, out var known) && known.PlainMd5 == md5 && known.ETag == existing.ETag;
+        return existing.ContentMd5 is { } listed ? listed == md5 : await store.StoredMd5Async(existing.Key, ct) == md5;
+    }
 
     /// <summary>The regular files at or under a path, relative to root. Symbolic links are not followed.</summary>
     private List<string> LocalFiles(string path)

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Text;
 using System.Text.Json.Nodes;
 using Akka.Actor;
@@ -24,6 +25,8 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
         SyncDone => "sync-done",
         StateReset => "state-reset",
         DeletionPlanned => "deletion-planned",
+        ObjectsEncrypted => "objects-encrypted",
+        ObjectsRemoved => "objects-removed",
         SyncState => "sync-state",
         _ => throw new ArgumentException("cannot serialize " + o.GetType().Name, nameof(o)),
     };
@@ -38,11 +41,14 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
             SyncDone e => Event(e, e.Path),
             StateReset e => Event(e, null),
             DeletionPlanned e => Event(e, e.Path),
+            ObjectsEncrypted e => With(Event(e, null), "objects", Objects(e.Objects)),
+            ObjectsRemoved e => With(Event(e, null), "paths", new JsonArray([.. e.Paths.Select(p => (JsonNode)p)])),
             SyncState s => new JsonObject
             {
                 ["push"] = new JsonArray([.. s.MustPush.Select(p => (JsonNode)p)]),
                 ["sync"] = new JsonArray([.. s.MustSync.Select(p => (JsonNode)p)]),
                 ["planned"] = new JsonArray([.. s.Planned.Select(p => (JsonNode)p)]),
+                ["encrypted"] = Objects(s.Encrypted.Values.OrderBy(o => o.Path, StringComparer.Ordinal)),
             },
             _ => throw new ArgumentException("cannot serialize " + obj.GetType().Name, nameof(obj)),
         };
@@ -58,8 +64,10 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
                 [.. json["push"]!.AsArray().Select(n => n!.GetValue<string>())],
                 [.. json["sync"]!.AsArray().Select(n => n!.GetValue<string>())])
             {
-                // Snapshots written before planned deletions existed have none.
+                // Snapshots written before planned deletions (or encryption) existed have none.
                 Planned = [.. json["planned"]?.AsArray().Select(n => n!.GetValue<string>()) ?? []],
+                Encrypted = ImmutableDictionary.CreateRange(StringComparer.Ordinal,
+                    ReadObjects(json["encrypted"]).Select(o => KeyValuePair.Create(o.Path, o))),
             };
         }
 
@@ -73,8 +81,23 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
             "sync-done" => new SyncDone(at, Path()),
             "state-reset" => new StateReset(at),
             "deletion-planned" => new DeletionPlanned(at, Path()),
+            "objects-encrypted" => new ObjectsEncrypted(at, [.. ReadObjects(json["objects"])]),
+            "objects-removed" => new ObjectsRemoved(at, [.. json["paths"]!.AsArray().Select(n => n!.GetValue<string>())]),
             _ => throw new System.Runtime.Serialization.SerializationException("unknown manifest " + manifest),
         };
+    }
+
+    /// <summary>Encrypted objects as [path, plaintext MD5, ETag] triples.</summary>
+    private static JsonArray Objects(IEnumerable<EncryptedObject> objects) =>
+        new([.. objects.Select(o => (JsonNode)new JsonArray(o.Path, o.PlainMd5, o.ETag))]);
+
+    private static IEnumerable<EncryptedObject> ReadObjects(JsonNode? node) =>
+        node?.AsArray().Select(n => n!.AsArray()).Select(a => new EncryptedObject(a[0]!.GetValue<string>(), a[1]!.GetValue<string>(), a[2]!.GetValue<string>())) ?? [];
+
+    private static JsonObject With(JsonObject json, string name, JsonNode value)
+    {
+        json[name] = value;
+        return json;
     }
 
     private static JsonObject Event(SyncEvent e, string? path)

@@ -29,6 +29,15 @@ public sealed record StateReset(DateTime At) : SyncEvent(At);
 /// </summary>
 public sealed record DeletionPlanned(DateTime At, string Path) : SyncEvent(At);
 
+/// <summary>An encrypted destination's object: the plaintext's MD5, and the ETag of the upload that holds its encryption.</summary>
+public sealed record EncryptedObject(string Path, string PlainMd5, string ETag);
+
+/// <summary>These paths were stored encrypted (what lets a later sync see them unchanged without a key: see <see cref="SyncState.Encrypted"/>).</summary>
+public sealed record ObjectsEncrypted(DateTime At, ImmutableList<EncryptedObject> Objects) : SyncEvent(At);
+
+/// <summary>These paths' encrypted objects were deleted from the destination.</summary>
+public sealed record ObjectsRemoved(DateTime At, ImmutableList<string> Paths) : SyncEvent(At);
+
 /// <summary>A command the state decides on: it gives the events to persist, or a refusal.</summary>
 public abstract record SyncCommand;
 
@@ -66,6 +75,15 @@ public sealed record SyncState(ImmutableList<string> MustPush, ImmutableList<str
 
     /// <summary>Paths a plan removed (see <see cref="DeletionPlanned"/>), until the sync that covers them is done.</summary>
     public ImmutableList<string> Planned { get; init; } = [];
+
+    /// <summary>
+    /// An encrypted destination's objects by path: encrypting the same file twice gives other
+    /// bytes, so what decides whether a file changed is its plaintext MD5 recorded here, valid
+    /// while the listing shows the same ETag. Not pending work, and not sent with the state in
+    /// replies (it can be large): only the destination itself uses it.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public ImmutableDictionary<string, EncryptedObject> Encrypted { get; init; } = ImmutableDictionary.Create<string, EncryptedObject>(StringComparer.Ordinal);
 
     public bool IsEmpty => MustPush.IsEmpty && MustSync.IsEmpty && Planned.IsEmpty;
 
@@ -109,7 +127,10 @@ public sealed record SyncState(ImmutableList<string> MustPush, ImmutableList<str
         PushDone p => this with { MustPush = MustPush.Remove(p.Path) },
         SyncRequested s => MustSync.Contains(s.Path) ? this : this with { MustSync = MustSync.Add(s.Path) },
         SyncDone s => this with { MustSync = MustSync.Remove(s.Path), Planned = Planned.RemoveAll(p => Covers(s.Path, p)) },
-        StateReset => Empty,
+        // A reset empties the work; what the destination holds is still what it holds.
+        StateReset => Empty with { Encrypted = Encrypted },
+        ObjectsEncrypted o => this with { Encrypted = Encrypted.SetItems(o.Objects.Select(x => KeyValuePair.Create(x.Path, x))) },
+        ObjectsRemoved r => this with { Encrypted = Encrypted.RemoveRange(r.Paths) },
         DeletionPlanned d => Planned.Contains(d.Path) ? this : this with { Planned = Planned.Add(d.Path) },
         _ => throw new ArgumentException("unknown event " + e.GetType().Name, nameof(e)),
     };
@@ -152,6 +173,8 @@ public static class SyncHistoryFormat
             SyncDone s => $"{at} -sync {s.Path}",
             StateReset => $"{at} reset",
             DeletionPlanned d => $"{at} +delete {d.Path}",
+            ObjectsEncrypted o => $"{at} encrypted {o.Objects.Count} object(s)",
+            ObjectsRemoved r => $"{at} removed {r.Paths.Count} encrypted object(s)",
             _ => throw new ArgumentException("unknown event " + e.GetType().Name, nameof(e)),
         };
     }

@@ -64,6 +64,8 @@ public sealed class AgeTests : IDisposable
 
         var ours = Encrypt(plain, identity.Recipient);
         Assert.Equal(Age.PayloadLength(size), ours.Length - HeaderEnd(ours));
+        Assert.Equal(Age.EncryptedLength(1, size), ours.Length);
+        Assert.Equal(Age.EncryptedLength(3, size), Encrypt(plain, identity.Recipient, AgeIdentity.Generate().Recipient, AgeIdentity.Generate().Recipient).Length);
         var (code, decrypted, stderr) = RunTool("age", ours, "-d", "-i", file);
         Assert.True(code == 0, stderr);
         Assert.Equal(plain, decrypted);

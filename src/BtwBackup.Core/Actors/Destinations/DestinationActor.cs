@@ -89,10 +89,18 @@ public sealed class DestinationActor : ReceivePersistentActor
 
     private sealed record Run(long Correlation, IActorRef ReplyTo, ImmutableQueue<(string Path, bool Sync)> Todo, TransferReport Report, ImmutableList<string> Failures, bool AllowDeletes);
 
-    private sealed record PathTransferred(string Path, bool Sync, TransferReport Report) : IMessage;
+    private sealed record PathTransferred(string Path, bool Sync, TransferReport Report) : IMessage
+    {
+        /// <summary>On an encrypted destination: what the transfer stored and deleted, for <see cref="SyncState.Encrypted"/>.</summary>
+        public ImmutableList<SyncEvent> Index { get; init; } = [];
+    }
 
     /// <summary><see cref="Refused"/>: the sync deleted nothing on purpose (<see cref="DeletionGuard"/>), rather than failed.</summary>
-    private sealed record PathFailed(string Path, bool Sync, string Error, bool Refused = false) : IMessage;
+    private sealed record PathFailed(string Path, bool Sync, string Error, bool Refused = false) : IMessage
+    {
+        /// <summary>What the transfer did store before it failed (see <see cref="PathTransferred.Index"/>).</summary>
+        public ImmutableList<SyncEvent> Index { get; init; } = [];
+    }
 
     private void Record(RecordPending record)
     {
@@ -141,28 +149,50 @@ public sealed class DestinationActor : ReceivePersistentActor
         var (path, sync) = run.Todo.Peek();
         var mirror = _options.Mirror;
         var limits = new DeletionLimits(_options.MaxDelete ?? Config.SyncSettings.Default.MaxDelete, run.AllowDeletes) { Planned = _state.Planned.ToHashSet(StringComparer.Ordinal) };
-        var task = sync ? mirror.SyncAsync(path, limits, _cts.Token) : mirror.PushAsync(path, _cts.Token);
+        var index = mirror.Encrypts ? new EncryptedIndex(_state.Encrypted) : null;
+        var task = sync ? mirror.SyncAsync(path, limits, _cts.Token, index) : mirror.PushAsync(path, _cts.Token, index);
         task.PipeTo(Self,
-            success: r => new PathTransferred(path, sync, r),
+            success: r => new PathTransferred(path, sync, r) { Index = IndexEvents(index) },
             failure: e => (e is AggregateException { InnerException: { } inner } ? inner : e) is var cause && cause is DeletionRefusedException
-                ? new PathFailed(path, sync, cause.Message, Refused: true)
-                : new PathFailed(path, sync, cause.Message));
+                ? new PathFailed(path, sync, cause.Message, Refused: true) { Index = IndexEvents(index) }
+                : new PathFailed(path, sync, cause.Message) { Index = IndexEvents(index) });
+    }
+
+    /// <summary>What a transfer stored and deleted on an encrypted destination, as events (none for a plain one).</summary>
+    private static ImmutableList<SyncEvent> IndexEvents(EncryptedIndex? index)
+    {
+        if (index is null)
+            return [];
+        var now = DateTime.UtcNow;
+        var events = ImmutableList.CreateBuilder<SyncEvent>();
+        if (!index.Removed.IsEmpty)
+            events.Add(new ObjectsRemoved(now, [.. index.Removed.Order(StringComparer.Ordinal)]));
+        if (!index.Stored.IsEmpty)
+            events.Add(new ObjectsEncrypted(now, [.. index.Stored.OrderBy(o => o.Path, StringComparer.Ordinal)]));
+        return events.ToImmutable();
     }
 
     private void Transferred(PathTransferred done)
     {
         var decision = _state.Decide(done.Sync ? new CompleteSync(done.Path) : new CompletePush(done.Path), DateTime.UtcNow);
         _run = _run! with { Todo = _run.Todo.Dequeue(), Report = _run.Report.Add(done.Report) };
-        if (decision.Events.IsEmpty)
+        PersistThenNext(done.Index.AddRange(decision.Events));
+    }
+
+    /// <summary>Persists the events (what a transfer stored first, then its completion), then goes on with the run.</summary>
+    private void PersistThenNext(ImmutableList<SyncEvent> events)
+    {
+        if (events.IsEmpty)
         {
             Next();
             return;
         }
 
-        PersistAll(decision.Events, e =>
+        PersistAll(events, e =>
         {
             Applied(e);
-            Next();
+            if (ReferenceEquals(e, events[^1]))
+                Next();
         });
     }
 
@@ -173,7 +203,7 @@ public sealed class DestinationActor : ReceivePersistentActor
             ? $"{_options.Name}: {failed.Error}"
             : $"{(failed.Sync ? "sync" : "push")} of {SyncState.Display(failed.Path)} to {_options.Name} failed: {failed.Error}";
         _run = _run! with { Todo = _run.Todo.Dequeue(), Failures = _run.Failures.Add(line) };
-        Next();
+        PersistThenNext(failed.Index);
     }
 
     private void Reset(ResetSyncState reset)

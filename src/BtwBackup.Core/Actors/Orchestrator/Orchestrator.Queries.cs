@@ -66,7 +66,7 @@ public sealed partial class Orchestrator
 
         var log = _log;
         log.Info("restore: {0} at {1}{2} into {3}", r.Dst, r.At ?? "the latest", r.From is null ? "" : " from " + r.From, r.Target ?? "the database " + r.Database);
-        restorer.RestoreAsync(_services.Settings, new RestoreRequest(r.Dst, r.Target, r.At, r.From, r.Database, r.Force), _services.Stores,
+        restorer.RestoreAsync(_services.Settings, new RestoreRequest(r.Dst, r.Target, r.At, r.From, r.Database, r.Force) { Identity = r.Identity }, _services.Stores,
                 ActorProgress.To(progressTo, "restore"), _stopping.Token)
             .PipeTo(Sender,
                 success: lines =>

@@ -305,7 +305,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
             return null;
         var legacy = Path.Combine(settings.ConfigDir, "sync_state");
         var options = settings.Destinations.Select((d, index) => new DestinationOptions(
-            d.Name, new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism), settings.Sync.HistoryWindow, settings.Sync.SnapshotEvery,
+            d.Name, new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism, d.Recipients), settings.Sync.HistoryWindow, settings.Sync.SnapshotEvery,
             LegacyStateFile: index == 0 ? legacy : null, MaxDelete: settings.Sync.MaxDelete)
         {
             PersistenceId = SyncIds.Of(settings.Cluster?.Host, d.Name),
