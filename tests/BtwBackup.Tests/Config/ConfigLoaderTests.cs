@@ -229,11 +229,37 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal((0, 1000), (s.Sync.MaxDelete, LoadHocon("root-path = /b").Sync.MaxDelete));
     }
 
+    [Fact]
+    public void An_encrypted_destination_holds_recipients_and_a_secret_key_written_there_is_refused_without_being_repeated()
+    {
+        var (one, two) = (BtwBackup.Crypto.AgeIdentity.Generate(), BtwBackup.Crypto.AgeIdentity.Generate());
+        var d = LoadHocon($$"""
+            root-path = /b
+            destinations {
+              plain { uri = "s3://b/p/" }
+              safe { uri = "s3://b/s/", encryption { recipients = "{{one.Recipient}}, {{two.Recipient}},{{one.Recipient}}" } }
+            }
+            """).Destinations;
+        Assert.Null(d.Single(x => x.Name == "plain").Recipients);
+        Assert.Equal([one.Recipient, two.Recipient], d.Single(x => x.Name == "safe").Recipients!);
+
+        var e = Assert.Throws<ConfigException>(() => LoadHocon($$"""
+            root-path = /b
+            destinations { safe { uri = "s3://b/s/", encryption { recipients = "{{one.Secret}}" } } }
+            """));
+        Assert.EndsWith("destinations.safe.encryption.recipients holds a secret key (AGE-SECRET-KEY-...): remove it from this file and from this host now, and give its recipient (age1...) instead", e.Message);
+        Assert.DoesNotContain(one.Secret[16..], e.Message);
+    }
+
     [Theory]
     [InlineData("destinations { a { } }", "destinations.a: uri is required")]
     [InlineData("destinations { a { uri = \"http://x\" } }", "not an S3 URI")]
     [InlineData("destinations { a { uri = \"s3://b/\", server-side-encryption = KMS } }", "server-side-encryption must be AES256 or none")]
     [InlineData("destinations { a { uri = \"s3://b/\", colour = blue } }", "destinations.a: unknown setting 'colour'")]
+    [InlineData("destinations { a { uri = \"s3://b/\", encryption { } } }", "destinations.a.encryption: recipients is required")]
+    [InlineData("destinations { a { uri = \"s3://b/\", encryption { recipients = \"age1nope\" } } }", "destinations.a.encryption.recipients: 'age1nope' is not an age recipient")]
+    [InlineData("destinations { a { uri = \"s3://b/\", encryption { recipients = \" , \" } } }", "destinations.a.encryption.recipients is empty")]
+    [InlineData("destinations { a { uri = \"s3://b/\", encryption { recipient = x } } }", "destinations.a.encryption: unknown setting 'recipient'")]
     [InlineData("sync.journal.provider = mysql", "sync.journal.provider must be sqlite or postgresql")]
     [InlineData("sync.journal.provider = postgresql", "sync.journal.connection-string is required")]
     [InlineData("sync.parallelism = 0", "sync.parallelism must be a whole number from 1 to 256, not '0'")]

@@ -51,6 +51,24 @@ public class SyncStateTests
         var planned = new DeletionPlanned(T, "notes/a.tbz");
         Assert.Equal(planned, serializer.FromBinary(serializer.ToBinary(planned), serializer.Manifest(planned)));
 
+        // An encrypted destination's objects: in events and snapshots, kept by a reset, never pending work.
+        var encrypted = new ObjectsEncrypted(T, [new EncryptedObject("www/a", "0123456789abcdef0123456789abcdef", "etag-1"), new EncryptedObject("www/b", "fedcba9876543210fedcba9876543210", "etag-2-3")]);
+        var removed = new ObjectsRemoved(T, ["www/b"]);
+        var withIndex = s.Apply(encrypted).Apply(removed);
+        Assert.Equal(["www/a"], withIndex.Encrypted.Keys);
+        Assert.Equal(s.IsEmpty, withIndex.IsEmpty);
+        var snapshot = (SyncState)serializer.FromBinary(serializer.ToBinary(withIndex), "sync-state");
+        Assert.Equal(withIndex.Encrypted, snapshot.Encrypted);
+        foreach (SyncEvent e in new SyncEvent[] { encrypted, removed })
+        {
+            var copy = serializer.FromBinary(serializer.ToBinary(e), serializer.Manifest(e));
+            Assert.Equal(SyncHistoryFormat.Line(e), SyncHistoryFormat.Line((SyncEvent)copy));
+        }
+
+        Assert.Equal("2016-01-01T12:00:00 encrypted 2 object(s)", SyncHistoryFormat.Line(encrypted));
+        Assert.Equal(["www/a"], SyncState.Empty.Apply(encrypted).Apply(new StateReset(T)).Apply(removed).Encrypted.Keys);
+        Assert.Equal(2, ((ObjectsEncrypted)serializer.FromBinary(serializer.ToBinary(encrypted), "objects-encrypted")).Objects.Count);
+
         // The sync of notes covers what was planned under it, not what was planned elsewhere.
         s = Run(s, new CompleteSync("notes"));
         Assert.Equal(["www/2026-10-30T02:30:00"], s.Planned);
