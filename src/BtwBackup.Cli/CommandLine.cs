@@ -83,6 +83,8 @@ public static class CommandLine
         new("verify", "reads every stored backup back and compares the destinations with root",
         [
             new(["--json"], "json", "prints the report as JSON"),
+            new(["--deep"], "deep", "downloads every object and compares its content with root (decrypted, for an encrypted destination)"),
+            new(["--identity"], "identity", "with --deep: the age identity file that decrypts the encrypted destinations", TakesValue: true, Metavar: "FILE"),
         ],
         [
             new("DST", "a series to verify (default: every series under the root path)", Many: true),

@@ -100,7 +100,14 @@ public static class Requests
     private static VerifyBackups Verify(ParsedArgs args)
     {
         var dsts = args.All("DST").Select(d => SeriesPath.Check(d));
-        return new VerifyBackups([.. dsts.Distinct()], args.Flag("json"));
+        var identity = args.Find("identity");
+        if (identity is not null && !args.Flag("deep"))
+            throw Usage(args, "argument --identity: only with --deep (without it, verify needs no key)");
+        return new VerifyBackups([.. dsts.Distinct()], args.Flag("json"))
+        {
+            Deep = args.Flag("deep"),
+            Identity = identity is null ? null : Path.GetFullPath(identity),
+        };
     }
 
     /// <summary><c>run --host H</c>: "H:", every source of host H in a cluster pass.</summary>

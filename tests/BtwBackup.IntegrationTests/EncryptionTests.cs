@@ -120,6 +120,31 @@ public sealed class EncryptedDestinationTests(S3TestServer s3) : IDisposable
         var changed = Path.GetRelativePath(_box.Root, data);
         Assert.Equal([changed], after.Keys.Where(k => after[k] != before[k]));
 
+        // verify needs no key; verify --deep reads every object back, decrypted.
+        var verified = await _box.RunAsync("verify");
+        Assert.True(verified.ExitCode == 0, verified.ToString());
+        Assert.Equal(new RunResult(1, "", "btw-backup: offsite is encrypted: verify --deep needs --identity FILE to read it back (verify alone needs no key)\n"),
+            await _box.RunAsync("verify", "--deep"));
+        var deep = await _box.RunAsync("verify", "--deep", "--identity", escrow);
+        Assert.True(deep.ExitCode == 0, deep.ToString());
+        Assert.Matches($@"-> offsite: {before.Count} file\(s\) match, 0 pending, all good", deep.Stdout);
+
+        // The server serves other bytes for one object, consistently (its MD5 made anew): verify sees the upload is not the one
+        // recorded, --deep sees it fails authentication, and sync --full puts it right.
+        var stored = Stored(changed);
+        var damagedBytes = File.ReadAllBytes(stored);
+        damagedBytes[^20] ^= 1;
+        File.WriteAllBytes(stored, damagedBytes);
+        File.WriteAllText(stored + ".md5", Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(damagedBytes)));
+        var noticed = await _box.RunAsync("verify");
+        Assert.Equal(1, noticed.ExitCode);
+        Assert.Contains($"{changed}: the server's copy is not the encryption of this file that the sync state recorded (ETag and plaintext MD5)", noticed.Stdout);
+        var deepNoticed = await _box.RunAsync("verify", "--deep", "--identity", identity);
+        Assert.Equal(1, deepNoticed.ExitCode);
+        Assert.Contains($"{changed}: cannot be decrypted: chunk 0 fails authentication (tampered, truncated or reordered)", deepNoticed.Stdout);
+        await _box.QuietOkAsync("sync", "--full");
+        Assert.Equal(0, (await _box.RunAsync("verify", "--deep", "--identity", identity)).ExitCode);
+
         // No identity: one line, nothing written. The wrong one: one line, nothing written.
         var target = Path.Combine(_box.Dir, "restored");
         var without = await _box.RunAsync("restore", "--from", "offsite", "www", target);

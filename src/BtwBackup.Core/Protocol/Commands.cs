@@ -72,7 +72,13 @@ public sealed record RestoreBackup(string Dst, string? Target, string? At, strin
 }
 
 /// <summary><c>verify [--json] [DST...]</c>.</summary>
-public sealed record VerifyBackups(ImmutableList<string> Dsts, bool Json) : CliCommand;
+public sealed record VerifyBackups(ImmutableList<string> Dsts, bool Json) : CliCommand
+{
+    /// <summary>--deep: every object is read back (and decrypted with <see cref="Identity"/>, an absolute path) and compared with root by content.</summary>
+    public bool Deep { get; init; }
+
+    public string? Identity { get; init; }
+}
 
 /// <summary><c>prune [--dry-run] [--json] [DST...]</c>: removes what the series' retention policies do not keep (none given: every configured source with a policy).</summary>
 public sealed record PruneSeries(ImmutableList<string> Dsts, bool DryRun, bool Json) : CliCommand;

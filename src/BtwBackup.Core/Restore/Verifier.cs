@@ -26,6 +26,9 @@ public sealed record VerifyReport(ImmutableList<SeriesCheck> Series, ImmutableLi
 /// no longer has it), and its last completed sync. <see cref="StateUnknown"/>: its sync state did
 /// not answer.
 /// </summary>
+/// <summary><c>verify --deep [--identity FILE]</c>.</summary>
+public sealed record DeepCheck(string? Identity);
+
 public sealed record PendingWork(string Destination, ImmutableList<(string Path, DateTime? Since)> Paths, DateTime? LastSync, bool StateUnknown = false)
 {
     /// <summary>An encrypted destination's objects as its sync state recorded them (what verify compares without a key).</summary>
@@ -70,8 +73,9 @@ public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres, Bzip
 {
     public async Task<VerifyReport> VerifyAsync(
         GeneralSettings settings, IReadOnlyList<string> dsts, Func<DestinationSettings, IObjectStore>? stores,
-        IReadOnlyList<PendingWork> pending, IProgress<string>? progress, CancellationToken ct)
+        IReadOnlyList<PendingWork> pending, IProgress<string>? progress, CancellationToken ct, DeepCheck? deep = null)
     {
+        var identities = deep is null ? null : Identities(settings, deep);
         var series = dsts.Count > 0 ? dsts.Select(d => d.Trim('/')).ToList() : FindSeries(settings.RootPath);
         var checks = ImmutableList.CreateBuilder<SeriesCheck>();
         foreach (var dst in series)
@@ -83,7 +87,7 @@ public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres, Bzip
             if (stores is null)
                 break;
             progress?.Report($"comparing {d.Name} with root");
-            var mirror = new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism, d.Recipients);
+            var mirror = new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism, d.Recipients) { Identities = d.Recipients is null ? null : identities };
             var work = pending.FirstOrDefault(p => p.Destination == d.Name);
             var index = mirror.Encrypts ? new EncryptedIndex(work?.Encrypted ?? ImmutableDictionary<string, EncryptedObject>.Empty) : null;
             var pendingPaths = work?.Paths ?? [];
@@ -93,7 +97,9 @@ public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres, Bzip
             {
                 try
                 {
-                    var check = await mirror.CheckAsync(folder, new DeletionLimits(settings.Sync.MaxDelete), ct, index);
+                    var check = deep is null
+                        ? await mirror.CheckAsync(folder, new DeletionLimits(settings.Sync.MaxDelete), ct, index)
+                        : await mirror.DeepCheckAsync(folder, progress, ct);
                     matched += check.Matched;
                     // A difference under a pending path is that work, not a second problem.
                     problems.AddRange(check.Problems.Where(p => !pendingPaths.Any(w => Covers(w.Path, p))));
@@ -123,6 +129,26 @@ public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres, Bzip
         }
 
         return new VerifyReport(checks.ToImmutable(), destinations.ToImmutable());
+    }
+
+    /// <summary>--deep's identities: read before anything else; required when a destination is encrypted.</summary>
+    private static IReadOnlyList<Crypto.AgeIdentity>? Identities(GeneralSettings settings, DeepCheck deep)
+    {
+        if (deep.Identity is not { } file)
+        {
+            return settings.Destinations.FirstOrDefault(d => d.Recipients is not null) is { } encrypted
+                ? throw new ConfigException($"{encrypted.Name} is encrypted: verify --deep needs --identity FILE to read it back (verify alone needs no key)")
+                : null;
+        }
+
+        try
+        {
+            return Crypto.AgeIdentity.ReadFile(file);
+        }
+        catch (Crypto.AgeKeyException e)
+        {
+            throw new ConfigException("--identity: " + e.Message);
+        }
     }
 
     private static bool Covers(string pendingPath, string problem)

@@ -211,6 +211,86 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     }
 
     /// <summary>
+    /// <c>verify --deep</c>: reads the remote copy of a folder back, object by object (decrypted,
+    /// so authenticated, with <see cref="Identities"/> on an encrypted destination), and compares
+    /// each with root's file by the MD5 of its content, changing nothing. What it downloads goes
+    /// to a scratch folder, one object at a time per transfer, removed after.
+    /// </summary>
+    public async Task<MirrorCheck> DeepCheckAsync(string path, IProgress<string>? progress, CancellationToken ct)
+    {
+        var folder = path.Length == 0 || path.EndsWith('/') ? path : path + "/";
+        Dictionary<string, RemoteObject> remote;
+        try
+        {
+            remote = await ListCheckedAsync(folder, ct);
+        }
+        catch (UnsafePathException e)
+        {
+            return new MirrorCheck(0, [], [$"{(folder.Length == 0 ? "root" : folder.TrimEnd('/'))}: {e.Message}: a sync refuses this listing"]);
+        }
+
+        var local = Directory.Exists(Path.Combine(root, folder)) ? LocalFiles(folder) : [];
+        var problems = new ConcurrentBag<string>();
+        var matched = 0;
+        var scratch = Directory.CreateTempSubdirectory("btw-verify-").FullName;
+        try
+        {
+            await EachAsync(local, problems, ct, async (rel, token) =>
+            {
+                if (!remote.TryGetValue(KeyOf(rel), out var o))
+                {
+                    problems.Add($"{rel}: missing on the server");
+                    return;
+                }
+
+                var fetched = Path.Combine(scratch, Guid.NewGuid().ToString("N"));
+                try
+                {
+                    await store.GetFileAsync(o.Key, fetched, token);
+                    string md5;
+                    try
+                    {
+                        md5 = Identities is { } identities ? await DecryptedMd5Async(fetched, identities, token) : await Md5Async(fetched, token);
+                    }
+                    catch (Crypto.AgeDecryptException e)
+                    {
+                        problems.Add($"{rel}: cannot be decrypted: {e.Message}");
+                        return;
+                    }
+
+                    if (md5 == await Md5Async(Path.Combine(root, rel), token))
+                    {
+                        var count = Interlocked.Increment(ref matched);
+                        progress?.Report($"read back {count} of {local.Count} objects");
+                    }
+                    else
+                        problems.Add($"{rel}: the server's copy differs (its content, read back{(Identities is null ? "" : " and decrypted")})");
+                }
+                finally
+                {
+                    File.Delete(fetched);
+                }
+            });
+        }
+        finally
+        {
+            Directory.Delete(scratch, recursive: true);
+        }
+
+        var localKeys = local.Select(KeyOf).ToHashSet(StringComparer.Ordinal);
+        foreach (var key in remote.Keys.Where(k => !localKeys.Contains(k)))
+            problems.Add($"{key[prefix.Length..]}: on the server but not in root");
+        return new MirrorCheck(matched, [.. problems.Order(StringComparer.Ordinal)], []);
+    }
+
+    private static async Task<string> DecryptedMd5Async(string file, IReadOnlyList<Crypto.AgeIdentity> identities, CancellationToken ct)
+    {
+        await using var cipher = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        await using var plain = Crypto.Age.Decrypt(cipher, identities);
+        return Convert.ToHexStringLower(await MD5.HashDataAsync(plain, ct));
+    }
+
+    /// <summary>
     /// Downloads every object under a path (a file, or a folder ending in /) into the same place
     /// under this mirror's root, each checked against its MD5 when the server knows it.
     /// Returns the number of bytes fetched.

@@ -114,7 +114,7 @@ public sealed partial class Orchestrator
                 pending.Add(PendingWork.From(d.Name, state, lines, lastSync));
             }
 
-            var report = await verifier.VerifyAsync(settings, v.Dsts, stores, pending, progress, ct);
+            var report = await verifier.VerifyAsync(settings, v.Dsts, stores, pending, progress, ct, v.Deep ? new DeepCheck(v.Identity) : null);
             return CommandReply.Of(report, report.Ok);
         }
 
