@@ -45,9 +45,11 @@ public sealed class EncryptedDestinationTests(S3TestServer s3) : IDisposable
     private readonly Sandbox _box = new();
     private readonly string _prefix = "e" + Guid.NewGuid().ToString("N")[..10] + "/";
 
+    private const string Manifest = ".btw-manifest.age";
+
     public void Dispose() => _box.Dispose();
 
-    /// <summary>Every object under the prefix and its ETag, as the server lists them.</summary>
+    /// <summary>Every object under the prefix (the manifest too) and its ETag, as the server lists them.</summary>
     private async Task<SortedDictionary<string, string>> EtagsAsync()
     {
         using var store = new BtwBackup.ObjectStore.S3ObjectStore(s3.Connection());
@@ -105,7 +107,17 @@ public sealed class EncryptedDestinationTests(S3TestServer s3) : IDisposable
         Assert.Equal(File.ReadAllBytes(tree), File.ReadAllBytes(decrypted));
         await _box.QuietOkAsync("sync", "--full"); // extra/ too
         var before = await EtagsAsync();
-        Assert.Equal(Sandbox.FileHashes(_box.Root).Keys, before.Keys);
+        // Beside the objects, the manifest: every object, its plaintext MD5 and size, readable with the identity only.
+        var manifest = await Sandbox.ShellAsync("age", "-d", "-i", identity, Stored(Manifest));
+        Assert.True(manifest.ExitCode == 0, manifest.ToString());
+        using (var json = System.Text.Json.JsonDocument.Parse(manifest.Stdout))
+        {
+            var listed = json.RootElement.GetProperty("Objects").EnumerateArray().ToDictionary(o => o.GetProperty("Path").GetString()!, o => o.GetProperty("PlainMd5").GetString());
+            Assert.Equal(before.Keys.Where(k => k != Manifest), listed.Keys.Order(StringComparer.Ordinal));
+            Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(File.ReadAllBytes(tree))), listed[relative]);
+        }
+
+        Assert.Equal(Sandbox.FileHashes(_box.Root).Keys.Append(Manifest).Order(StringComparer.Ordinal), before.Keys);
 
         // Nothing changed: a full sync uploads nothing (each upload of an encryption would be new bytes, so a new ETag).
         await _box.QuietOkAsync("sync", "--full");
@@ -118,7 +130,7 @@ public sealed class EncryptedDestinationTests(S3TestServer s3) : IDisposable
         await _box.QuietOkAsync("sync", "--full");
         var after = await EtagsAsync();
         var changed = Path.GetRelativePath(_box.Root, data);
-        Assert.Equal([changed], after.Keys.Where(k => after[k] != before[k]));
+        Assert.Equal([Manifest, changed], after.Keys.Where(k => after[k] != before[k]));
 
         // verify needs no key; verify --deep reads every object back, decrypted.
         var verified = await _box.RunAsync("verify");
@@ -127,7 +139,7 @@ public sealed class EncryptedDestinationTests(S3TestServer s3) : IDisposable
             await _box.RunAsync("verify", "--deep"));
         var deep = await _box.RunAsync("verify", "--deep", "--identity", escrow);
         Assert.True(deep.ExitCode == 0, deep.ToString());
-        Assert.Matches($@"-> offsite: {before.Count} file\(s\) match, 0 pending, all good", deep.Stdout);
+        Assert.Matches($@"-> offsite: {before.Count - 1} file\(s\) match, 0 pending, all good", deep.Stdout);
 
         // The server serves other bytes for one object, consistently (its MD5 made anew): verify sees the upload is not the one
         // recorded, --deep sees it fails authentication, and sync --full puts it right.
@@ -163,6 +175,30 @@ public sealed class EncryptedDestinationTests(S3TestServer s3) : IDisposable
         Assert.True(restored.ExitCode == 0, restored.ToString());
         Assert.Equal(marker + "\n", File.ReadAllText(Path.Combine(target, "secret.txt")));
         Assert.Equal(File.ReadAllBytes(Path.Combine(www, "sub", "data.bin")), File.ReadAllBytes(Path.Combine(target, "sub", "data.bin")));
+
+        // Another authentic object put in the place of one (the server's choice), or one dropped: the manifest gives either away.
+        var (tarFile, dataFile) = (Stored(relative), Stored(changed));
+        var original = File.ReadAllBytes(tarFile);
+        var originalMd5 = File.ReadAllText(tarFile + ".md5");
+        File.Copy(dataFile, tarFile, overwrite: true);
+        File.Copy(dataFile + ".md5", tarFile + ".md5", overwrite: true);
+        var swapped = await _box.RunAsync("restore", "--from", "offsite", "--identity", identity, "www", Path.Combine(_box.Dir, "third"));
+        Assert.Equal(1, swapped.ExitCode);
+        Assert.Contains($"{_prefix}{relative} is not the content the manifest of ", swapped.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(_box.Dir, "third")));
+        File.WriteAllBytes(tarFile, original);
+        File.WriteAllText(tarFile + ".md5", originalMd5);
+        var log = Directory.GetFiles(Path.GetDirectoryName(tarFile)!, "*", SearchOption.AllDirectories).First(f => f.Contains("backup.log._S3rver_", StringComparison.Ordinal));
+        var aside = Directory.CreateTempSubdirectory("btw-aside-").FullName;
+        var dropped = Directory.GetFiles(Path.GetDirectoryName(log)!, "backup.log._S3rver_*");
+        foreach (var f in dropped)
+            File.Move(f, Path.Combine(aside, Path.GetFileName(f)));
+        var gone = await _box.RunAsync("restore", "--from", "offsite", "--identity", identity, "www", Path.Combine(_box.Dir, "third"));
+        Assert.Equal(1, gone.ExitCode);
+        Assert.Matches(@"rdiff-backup-data/backup\.log: in the manifest of [-0-9: ]+ but not on the server \(dropped\)", gone.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(_box.Dir, "third")));
+        foreach (var f in dropped)
+            File.Move(Path.Combine(aside, Path.GetFileName(f)), f);
 
         // One flipped byte in one stored object: the restore names it and leaves its target as it was,
         // whether the server's MD5 gives it away or the server serves it as its own (the MD5 made anew).

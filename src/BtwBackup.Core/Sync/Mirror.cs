@@ -31,6 +31,13 @@ public sealed class EncryptedIndex(System.Collections.Immutable.ImmutableDiction
     public ConcurrentBag<string> Removed { get; } = [];
 }
 
+/// <summary>
+/// An encrypted destination's manifest: every object its sync state records, with the plaintext's
+/// MD5 and size, as of <see cref="Written"/>. Stored encrypted beside the objects; what lets a
+/// restore on a fresh machine tell an object dropped or replaced by another authentic one.
+/// </summary>
+public sealed record Manifest(DateTime Written, System.Collections.Immutable.ImmutableList<EncryptedObject> Objects);
+
 /// <summary>A push or sync in which some files failed; the path stays pending.</summary>
 public sealed class MirrorException(string path, IReadOnlyList<string> failures)
     : Exception($"{SyncState.Display(path)}: {failures.Count} file(s) failed: {string.Join("; ", failures.Take(3))}")
@@ -58,6 +65,51 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     public IReadOnlyList<Crypto.AgeIdentity>? Identities { get; init; }
 
     public string KeyOf(string relativePath) => prefix + relativePath.Replace('\\', '/');
+
+    /// <summary>
+    /// The key of an encrypted destination's manifest: beside root's paths, never one of them
+    /// (no series name starts with '.'), and left out of every comparison with root.
+    /// </summary>
+    public string ManifestKey => prefix + ".btw-manifest.age";
+
+    /// <summary>Writes the manifest of <paramref name="objects"/>, encrypted to the destination's recipients.</summary>
+    public async Task WriteManifestAsync(IEnumerable<EncryptedObject> objects, CancellationToken ct)
+    {
+        var to = recipients is { Count: > 0 } r ? r : throw new InvalidOperationException("a manifest is written only to an encrypted destination");
+        var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new Manifest(DateTime.UtcNow, [.. objects.OrderBy(o => o.Path, StringComparer.Ordinal)]));
+        await store.PutStreamAsync(ManifestKey, () => Crypto.Age.Encrypt(new MemoryStream(json), to), Crypto.Age.EncryptedLength(to.Count, json.Length), ct);
+    }
+
+    /// <summary>The destination's manifest, decrypted with <see cref="Identities"/>; null when it has none (written before manifests existed).</summary>
+    public async Task<Manifest?> ReadManifestAsync(CancellationToken ct)
+    {
+        var listed = false;
+        await foreach (var o in store.ListAsync(ManifestKey, ct))
+            listed |= o.Key == ManifestKey;
+        if (!listed || Identities is not { } identities)
+            return null;
+        var file = Path.Combine(Path.GetTempPath(), "btw-manifest-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await store.GetFileAsync(ManifestKey, file, ct);
+            await using var cipher = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            await using var plain = Crypto.Age.Decrypt(cipher, identities);
+            return await System.Text.Json.JsonSerializer.DeserializeAsync<Manifest>(plain, cancellationToken: ct)
+                ?? throw new ObjectStoreException($"{ManifestKey}: an empty manifest", transient: false);
+        }
+        catch (Crypto.AgeDecryptException e)
+        {
+            throw new ObjectStoreException($"{ManifestKey} cannot be decrypted: {e.Message}", transient: false);
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new ObjectStoreException($"{ManifestKey} is not a manifest: {e.Message}", transient: false);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 
     public async Task<TransferReport> PushAsync(string path, CancellationToken ct, EncryptedIndex? index = null)
     {
@@ -144,6 +196,8 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         var remote = new Dictionary<string, RemoteObject>(StringComparer.Ordinal);
         await foreach (var o in store.ListAsync(asked, ct))
         {
+            if (o.Key == ManifestKey)
+                continue;
             CheckKey(o.Key, asked);
             remote[o.Key] = o;
         }
@@ -175,6 +229,8 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         var remote = new Dictionary<string, RemoteObject>(StringComparer.Ordinal);
         await foreach (var o in store.ListAsync(KeyOf(folder), ct))
         {
+            if (o.Key == ManifestKey)
+                continue;
             try
             {
                 CheckKey(o.Key, KeyOf(folder));
@@ -316,6 +372,18 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         long done = 0;
         var failures = new ConcurrentBag<string>();
         var keys = objects.Select(o => o.Key).ToList();
+        // Encrypted: the manifest (when the destination has one) says what must be there, and with which content.
+        var manifest = Identities is null ? null : await ReadManifestAsync(ct);
+        var listed = manifest?.Objects
+            .Where(m => path.EndsWith('/') ? m.Path.StartsWith(path, StringComparison.Ordinal) : m.Path == path)
+            .ToDictionary(m => m.Path, StringComparer.Ordinal);
+        if (listed is not null)
+        {
+            foreach (var missing in listed.Keys.Where(p => !files.ContainsKey(KeyOf(p))).Order(StringComparer.Ordinal))
+                failures.Add($"{KeyOf(missing)}: in the manifest of {manifest!.Written:yyyy-MM-dd HH:mm:ss} but not on the server (dropped)");
+            ThrowIfFailed(path, failures);
+        }
+
         // Encrypted: one object first, so that an identity that matches none is one line, not one per object.
         if (Identities is not null && keys.Count > 1)
         {
@@ -342,7 +410,14 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
             if (expected is not null && expected != await Md5Async(fetched, token))
                 throw new ObjectStoreException($"get {key}: the downloaded content does not match its MD5", transient: false);
             if (Identities is { } identities)
+            {
                 await DecryptAsync(key, fetched, file, identities, token);
+                if (listed is not null && listed.TryGetValue(key[prefix.Length..], out var recorded) && recorded.PlainMd5 != await Md5Async(file, token))
+                {
+                    File.Delete(file);
+                    throw new ObjectStoreException($"{key} is not the content the manifest of {manifest!.Written:yyyy-MM-dd HH:mm:ss} records (another or an older authentic object)", transient: false);
+                }
+            }
             progress?.Report($"fetched {Interlocked.Add(ref done, o.Size) * 100 / Math.Max(1, total)}% of {objects.Count} objects");
         }
     }
@@ -392,7 +467,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
             return Crypto.Age.Encrypt(new HashingStream(source, hash), to);
         }, Crypto.Age.EncryptedLength(to.Count, length), ct);
         using (hash)
-            index?.Stored.Add(new EncryptedObject(rel, Convert.ToHexStringLower(hash!.GetHashAndReset()), etag));
+            index?.Stored.Add(new EncryptedObject(rel, Convert.ToHexStringLower(hash!.GetHashAndReset()), etag, length));
         return length;
     }
 

@@ -27,6 +27,7 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
         DeletionPlanned => "deletion-planned",
         ObjectsEncrypted => "objects-encrypted",
         ObjectsRemoved => "objects-removed",
+        ManifestWritten => "manifest-written",
         SyncState => "sync-state",
         _ => throw new ArgumentException("cannot serialize " + o.GetType().Name, nameof(o)),
     };
@@ -43,12 +44,14 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
             DeletionPlanned e => Event(e, e.Path),
             ObjectsEncrypted e => With(Event(e, null), "objects", Objects(e.Objects)),
             ObjectsRemoved e => With(Event(e, null), "paths", new JsonArray([.. e.Paths.Select(p => (JsonNode)p)])),
+            ManifestWritten e => With(Event(e, null), "objects", e.Objects),
             SyncState s => new JsonObject
             {
                 ["push"] = new JsonArray([.. s.MustPush.Select(p => (JsonNode)p)]),
                 ["sync"] = new JsonArray([.. s.MustSync.Select(p => (JsonNode)p)]),
                 ["planned"] = new JsonArray([.. s.Planned.Select(p => (JsonNode)p)]),
                 ["encrypted"] = Objects(s.Encrypted.Values.OrderBy(o => o.Path, StringComparer.Ordinal)),
+                ["manifest-current"] = s.ManifestCurrent,
             },
             _ => throw new ArgumentException("cannot serialize " + obj.GetType().Name, nameof(obj)),
         };
@@ -68,6 +71,7 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
                 Planned = [.. json["planned"]?.AsArray().Select(n => n!.GetValue<string>()) ?? []],
                 Encrypted = ImmutableDictionary.CreateRange(StringComparer.Ordinal,
                     ReadObjects(json["encrypted"]).Select(o => KeyValuePair.Create(o.Path, o))),
+                ManifestCurrent = json["manifest-current"]?.GetValue<bool>() ?? false,
             };
         }
 
@@ -83,16 +87,17 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
             "deletion-planned" => new DeletionPlanned(at, Path()),
             "objects-encrypted" => new ObjectsEncrypted(at, [.. ReadObjects(json["objects"])]),
             "objects-removed" => new ObjectsRemoved(at, [.. json["paths"]!.AsArray().Select(n => n!.GetValue<string>())]),
+            "manifest-written" => new ManifestWritten(at, json["objects"]!.GetValue<int>()),
             _ => throw new System.Runtime.Serialization.SerializationException("unknown manifest " + manifest),
         };
     }
 
-    /// <summary>Encrypted objects as [path, plaintext MD5, ETag] triples.</summary>
+    /// <summary>Encrypted objects as [path, plaintext MD5, ETag, size] arrays.</summary>
     private static JsonArray Objects(IEnumerable<EncryptedObject> objects) =>
-        new([.. objects.Select(o => (JsonNode)new JsonArray(o.Path, o.PlainMd5, o.ETag))]);
+        new([.. objects.Select(o => (JsonNode)new JsonArray(o.Path, o.PlainMd5, o.ETag, o.Size))]);
 
     private static IEnumerable<EncryptedObject> ReadObjects(JsonNode? node) =>
-        node?.AsArray().Select(n => n!.AsArray()).Select(a => new EncryptedObject(a[0]!.GetValue<string>(), a[1]!.GetValue<string>(), a[2]!.GetValue<string>())) ?? [];
+        node?.AsArray().Select(n => n!.AsArray()).Select(a => new EncryptedObject(a[0]!.GetValue<string>(), a[1]!.GetValue<string>(), a[2]!.GetValue<string>(), a[3]!.GetValue<long>())) ?? [];
 
     private static JsonObject With(JsonObject json, string name, JsonNode value)
     {

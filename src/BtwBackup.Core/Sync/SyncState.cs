@@ -29,14 +29,17 @@ public sealed record StateReset(DateTime At) : SyncEvent(At);
 /// </summary>
 public sealed record DeletionPlanned(DateTime At, string Path) : SyncEvent(At);
 
-/// <summary>An encrypted destination's object: the plaintext's MD5, and the ETag of the upload that holds its encryption.</summary>
-public sealed record EncryptedObject(string Path, string PlainMd5, string ETag);
+/// <summary>An encrypted destination's object: the plaintext's MD5 and size, and the ETag of the upload that holds its encryption.</summary>
+public sealed record EncryptedObject(string Path, string PlainMd5, string ETag, long Size);
 
 /// <summary>These paths were stored encrypted (what lets a later sync see them unchanged without a key: see <see cref="SyncState.Encrypted"/>).</summary>
 public sealed record ObjectsEncrypted(DateTime At, ImmutableList<EncryptedObject> Objects) : SyncEvent(At);
 
 /// <summary>These paths' encrypted objects were deleted from the destination.</summary>
 public sealed record ObjectsRemoved(DateTime At, ImmutableList<string> Paths) : SyncEvent(At);
+
+/// <summary>The encrypted manifest of every object (see <see cref="Mirror.ManifestKey"/>) was written as the state now records them.</summary>
+public sealed record ManifestWritten(DateTime At, int Objects) : SyncEvent(At);
 
 /// <summary>A command the state decides on: it gives the events to persist, or a refusal.</summary>
 public abstract record SyncCommand;
@@ -85,6 +88,10 @@ public sealed record SyncState(ImmutableList<string> MustPush, ImmutableList<str
     [System.Text.Json.Serialization.JsonIgnore]
     public ImmutableDictionary<string, EncryptedObject> Encrypted { get; init; } = ImmutableDictionary.Create<string, EncryptedObject>(StringComparer.Ordinal);
 
+    /// <summary>The manifest on the destination lists <see cref="Encrypted"/> as it is (nothing encrypted or removed since it was written).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool ManifestCurrent { get; init; }
+
     public bool IsEmpty => MustPush.IsEmpty && MustSync.IsEmpty && Planned.IsEmpty;
 
     /// <summary>Two states are equal when they hold the same paths in the same order.</summary>
@@ -128,9 +135,10 @@ public sealed record SyncState(ImmutableList<string> MustPush, ImmutableList<str
         SyncRequested s => MustSync.Contains(s.Path) ? this : this with { MustSync = MustSync.Add(s.Path) },
         SyncDone s => this with { MustSync = MustSync.Remove(s.Path), Planned = Planned.RemoveAll(p => Covers(s.Path, p)) },
         // A reset empties the work; what the destination holds is still what it holds.
-        StateReset => Empty with { Encrypted = Encrypted },
-        ObjectsEncrypted o => this with { Encrypted = Encrypted.SetItems(o.Objects.Select(x => KeyValuePair.Create(x.Path, x))) },
-        ObjectsRemoved r => this with { Encrypted = Encrypted.RemoveRange(r.Paths) },
+        StateReset => Empty with { Encrypted = Encrypted, ManifestCurrent = ManifestCurrent },
+        ObjectsEncrypted o => this with { Encrypted = Encrypted.SetItems(o.Objects.Select(x => KeyValuePair.Create(x.Path, x))), ManifestCurrent = false },
+        ObjectsRemoved r => this with { Encrypted = Encrypted.RemoveRange(r.Paths), ManifestCurrent = false },
+        ManifestWritten => this with { ManifestCurrent = true },
         DeletionPlanned d => Planned.Contains(d.Path) ? this : this with { Planned = Planned.Add(d.Path) },
         _ => throw new ArgumentException("unknown event " + e.GetType().Name, nameof(e)),
     };
@@ -175,6 +183,7 @@ public static class SyncHistoryFormat
             DeletionPlanned d => $"{at} +delete {d.Path}",
             ObjectsEncrypted o => $"{at} encrypted {o.Objects.Count} object(s)",
             ObjectsRemoved r => $"{at} removed {r.Paths.Count} encrypted object(s)",
+            ManifestWritten m => $"{at} manifest of {m.Objects} object(s) written",
             _ => throw new ArgumentException("unknown event " + e.GetType().Name, nameof(e)),
         };
     }

@@ -52,7 +52,7 @@ public class SyncStateTests
         Assert.Equal(planned, serializer.FromBinary(serializer.ToBinary(planned), serializer.Manifest(planned)));
 
         // An encrypted destination's objects: in events and snapshots, kept by a reset, never pending work.
-        var encrypted = new ObjectsEncrypted(T, [new EncryptedObject("www/a", "0123456789abcdef0123456789abcdef", "etag-1"), new EncryptedObject("www/b", "fedcba9876543210fedcba9876543210", "etag-2-3")]);
+        var encrypted = new ObjectsEncrypted(T, [new EncryptedObject("www/a", "0123456789abcdef0123456789abcdef", "etag-1", 10), new EncryptedObject("www/b", "fedcba9876543210fedcba9876543210", "etag-2-3", 0)]);
         var removed = new ObjectsRemoved(T, ["www/b"]);
         var withIndex = s.Apply(encrypted).Apply(removed);
         Assert.Equal(["www/a"], withIndex.Encrypted.Keys);

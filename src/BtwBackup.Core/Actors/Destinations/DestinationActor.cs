@@ -75,6 +75,7 @@ public sealed class DestinationActor : ReceivePersistentActor
         Command<ResetSyncState>(Reset);
         Command<PathTransferred>(Transferred);
         Command<PathFailed>(Failed);
+        Command<ManifestDone>(Manifested);
         Command<SaveSnapshotSuccess>(DeleteOldEvents);
         Command<SaveSnapshotFailure>(f => _log.Warning("destination {0}: snapshot failed: {1}", options.Name, f.Cause.Message));
         Command<DeleteMessagesSuccess>(_ => { });
@@ -87,7 +88,13 @@ public sealed class DestinationActor : ReceivePersistentActor
 
     private sealed record FormerRead(FormerState? From, SyncState State) : IMessage;
 
-    private sealed record Run(long Correlation, IActorRef ReplyTo, ImmutableQueue<(string Path, bool Sync)> Todo, TransferReport Report, ImmutableList<string> Failures, bool AllowDeletes);
+    private sealed record Run(long Correlation, IActorRef ReplyTo, ImmutableQueue<(string Path, bool Sync)> Todo, TransferReport Report, ImmutableList<string> Failures, bool AllowDeletes)
+    {
+        public bool ManifestTried { get; init; }
+    }
+
+    /// <summary>The manifest of <paramref name="Objects"/> objects was written, or not (<paramref name="Error"/>).</summary>
+    private sealed record ManifestDone(int Objects, string? Error) : IMessage;
 
     private sealed record PathTransferred(string Path, bool Sync, TransferReport Report) : IMessage
     {
@@ -140,6 +147,17 @@ public sealed class DestinationActor : ReceivePersistentActor
         var run = _run!;
         if (run.Todo.IsEmpty)
         {
+            // An encrypted destination's objects changed: its manifest is written anew before the run ends.
+            if (_options.Mirror.Encrypts && !_state.ManifestCurrent && !_state.Encrypted.IsEmpty && !run.ManifestTried)
+            {
+                _run = run with { ManifestTried = true };
+                var objects = _state.Encrypted.Values.ToList();
+                _options.Mirror.WriteManifestAsync(objects, _cts.Token).PipeTo(Self,
+                    success: () => new ManifestDone(objects.Count, null),
+                    failure: e => new ManifestDone(objects.Count, (e is AggregateException { InnerException: { } inner } ? inner : e).Message));
+                return;
+            }
+
             run.ReplyTo.Tell(new SyncFinished(run.Correlation, _options.Name, run.Report, run.Failures, _state));
             _run = null;
             Stash.UnstashAll();
@@ -204,6 +222,20 @@ public sealed class DestinationActor : ReceivePersistentActor
             : $"{(failed.Sync ? "sync" : "push")} of {SyncState.Display(failed.Path)} to {_options.Name} failed: {failed.Error}";
         _run = _run! with { Todo = _run.Todo.Dequeue(), Failures = _run.Failures.Add(line) };
         PersistThenNext(failed.Index);
+    }
+
+    /// <summary>A manifest not written is one failure line of the run; the next run writes it (the state still says it is not current).</summary>
+    private void Manifested(ManifestDone done)
+    {
+        if (done.Error is { } error)
+        {
+            _log.Warning("destination {0}: its manifest was not written, the next sync tries again: {1}", _options.Name, error);
+            _run = _run! with { Failures = _run.Failures.Add($"the manifest of {_options.Name} was not written (the next sync tries again): {error}") };
+            Next();
+            return;
+        }
+
+        PersistThenNext([new ManifestWritten(DateTime.UtcNow, done.Objects)]);
     }
 
     private void Reset(ResetSyncState reset)
