@@ -74,14 +74,18 @@ public sealed class EncryptedDestinationTests(S3TestServer s3) : IDisposable
         var recipient = (await _box.RunAsync("keygen", identity)).Stdout.Trim();
         var escrow = Path.Combine(_box.Dir, "escrow.txt");
         var escrowRecipient = (await _box.RunAsync("keygen", escrow)).Stdout.Trim();
-        _box.WriteConfig($$"""
-            root-path = "{{_box.Root}}"
+        var destination = $$"""
             destinations {
               offsite {
                 uri = "s3://{{S3TestServer.Bucket}}/{{_prefix}}", s3cmd-config = "{{s3.S3cmdConfig(_box.Dir)}}"
                 encryption { recipients = "{{recipient}}, {{escrowRecipient}}" }
               }
             }
+            """;
+        // First without encryption: the server holds the data in clear.
+        _box.WriteConfig($$"""
+            root-path = "{{_box.Root}}"
+            destinations { offsite { uri = "s3://{{S3TestServer.Bucket}}/{{_prefix}}", s3cmd-config = "{{s3.S3cmdConfig(_box.Dir)}}" } }
             """);
         var marker = "BTW-MARKER-" + Guid.NewGuid().ToString("N");
         var www = _box.MakeTree("www");
@@ -91,10 +95,15 @@ public sealed class EncryptedDestinationTests(S3TestServer s3) : IDisposable
         var data = Path.Combine(Directory.CreateDirectory(Path.Combine(_box.Root, "extra")).FullName, "data.bin");
         File.WriteAllBytes(data, System.Security.Cryptography.RandomNumberGenerator.GetBytes(50_000));
         await _box.QuietOkAsync("fs", www, "www");
+        List<string> Everything() => [.. Directory.GetFiles(Path.Combine(s3.Directory, S3TestServer.Bucket), "*", SearchOption.AllDirectories)
+            .Where(f => f.Contains(_prefix.TrimEnd('/'), StringComparison.Ordinal))];
+        Assert.Contains(Everything(), f => File.ReadAllText(f).Contains(marker, StringComparison.Ordinal));
 
-        // Nothing the server stored (objects and their metadata) holds the marker; age reads what the tool wrote.
-        var everything = Directory.GetFiles(Path.Combine(s3.Directory, S3TestServer.Bucket), "*", SearchOption.AllDirectories)
-            .Where(f => f.Contains(_prefix.TrimEnd('/'), StringComparison.Ordinal)).ToList();
+        // The destination gains encryption: sync --full stores every object again, encrypted, under the same keys,
+        // and nothing the server stored (objects and their metadata) holds the marker any more; age reads what the tool wrote.
+        _box.WriteConfig($"root-path = \"{_box.Root}\"\n{destination}");
+        await _box.QuietOkAsync("sync", "--full");
+        var everything = Everything();
         Assert.NotEmpty(everything);
         Assert.All(everything, f => Assert.DoesNotContain(marker, File.ReadAllText(f)));
         // The series' tree (rdiff-backup's mirror, a tar of the source) holds the marker in clear in root.
@@ -105,7 +114,6 @@ public sealed class EncryptedDestinationTests(S3TestServer s3) : IDisposable
         var age = await Sandbox.ShellAsync("age", "-d", "-i", escrow, "-o", decrypted, Stored(relative));
         Assert.True(age.ExitCode == 0, age.ToString());
         Assert.Equal(File.ReadAllBytes(tree), File.ReadAllBytes(decrypted));
-        await _box.QuietOkAsync("sync", "--full"); // extra/ too
         var before = await EtagsAsync();
         // Beside the objects, the manifest: every object, its plaintext MD5 and size, readable with the identity only.
         var manifest = await Sandbox.ShellAsync("age", "-d", "-i", identity, Stored(Manifest));
@@ -175,6 +183,17 @@ public sealed class EncryptedDestinationTests(S3TestServer s3) : IDisposable
         Assert.True(restored.ExitCode == 0, restored.ToString());
         Assert.Equal(marker + "\n", File.ReadAllText(Path.Combine(target, "secret.txt")));
         Assert.Equal(File.ReadAllBytes(Path.Combine(www, "sub", "data.bin")), File.ReadAllBytes(Path.Combine(target, "sub", "data.bin")));
+
+        // The worst day: root and the configuration directory gone. A fresh one with the destination's block and the identity is enough.
+        using (var fresh = new Sandbox())
+        {
+            fresh.WriteConfig($"root-path = \"{fresh.Root}\"\n{destination}");
+            var elsewhere = Path.Combine(fresh.Dir, "restored");
+            var worst = await fresh.RunAsync("restore", "--from", "offsite", "--identity", identity, "www", elsewhere);
+            Assert.True(worst.ExitCode == 0, worst.ToString());
+            Assert.Equal(marker + "\n", File.ReadAllText(Path.Combine(elsewhere, "secret.txt")));
+            Assert.Equal(Sandbox.FileHashes(target), Sandbox.FileHashes(elsewhere));
+        }
 
         // Another authentic object put in the place of one (the server's choice), or one dropped: the manifest gives either away.
         var (tarFile, dataFile) = (Stored(relative), Stored(changed));
