@@ -90,6 +90,26 @@ public static class Age
         return count;
     }
 
+    /// <summary>
+    /// The next block of <paramref name="source"/> into <paramref name="buffer"/> (filled unless the
+    /// source ends), and whether it is the last: a full block is the last only if nothing follows
+    /// it, which takes reading one byte ahead (kept in <paramref name="lookahead"/>, -1 for none).
+    /// </summary>
+    internal static (int Count, bool Last) NextBlock(Stream source, byte[] buffer, ref int lookahead)
+    {
+        var count = 0;
+        if (lookahead >= 0)
+        {
+            buffer[0] = (byte)lookahead;
+            count = 1;
+            lookahead = -1;
+        }
+
+        count += Fill(source, buffer.AsSpan(count));
+        var last = count < buffer.Length || (lookahead = source.ReadByte()) < 0;
+        return (count, last);
+    }
+
     /// <summary>The X25519 stanza of one recipient: "-> X25519 SHARE" and the wrapped file key.</summary>
     internal static string Stanza(AgeRecipient recipient, ReadOnlySpan<byte> fileKey)
     {
@@ -127,7 +147,7 @@ public static class Age
         }
     }
 
-    private sealed class EncryptingStream : Stream
+    private sealed class EncryptingStream : ReadOnlyStream
     {
         private readonly Stream _plain;
         private readonly ChaCha20Poly1305 _aead;
@@ -160,18 +180,10 @@ public static class Age
             _length = plain.CanSeek ? first.Length - NonceSize + PayloadLength(plain.Length - plain.Position) : -1;
         }
 
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
         /// <summary>Known when the plaintext's is (a file): what an upload declares as its size.</summary>
         public override long Length => _length >= 0 ? _length : throw new NotSupportedException();
 
         public override long Position { get => _position; set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -186,32 +198,12 @@ public static class Age
 
         private void NextChunk()
         {
-            var count = 0;
-            if (_lookahead >= 0)
-            {
-                _in[0] = (byte)_lookahead;
-                count = 1;
-                _lookahead = -1;
-            }
-
-            count += Fill(_plain, _in.AsSpan(count));
-            // A full chunk is the last one only if nothing follows it.
-            var last = count < ChunkSize || (_lookahead = _plain.ReadByte()) < 0;
+            var (count, last) = NextBlock(_plain, _in, ref _lookahead);
             ChunkNonce(_nonce, _counter++, last);
             _aead.Encrypt(_nonce, _in.AsSpan(0, count), _out.AsSpan(0, count), _out.AsSpan(count, TagSize));
             _ready = _out.AsMemory(0, count + TagSize);
             _done = last;
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
@@ -225,7 +217,7 @@ public static class Age
         }
     }
 
-    private sealed class DecryptingStream : Stream
+    private sealed class DecryptingStream : ReadOnlyStream
     {
         private readonly Stream _cipher;
         private readonly ChaCha20Poly1305 _aead;
@@ -314,17 +306,9 @@ public static class Age
             throw new AgeDecryptException("no identity given matches any of its recipients");
         }
 
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
         public override long Length => throw new NotSupportedException();
 
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -338,18 +322,9 @@ public static class Age
 
         private void NextChunk()
         {
-            var count = 0;
-            if (_lookahead >= 0)
-            {
-                _in[0] = (byte)_lookahead;
-                count = 1;
-                _lookahead = -1;
-            }
-
-            count += Fill(_cipher, _in.AsSpan(count));
+            var (count, last) = NextBlock(_cipher, _in, ref _lookahead);
             if (count < TagSize)
                 throw new AgeDecryptException(_counter == 0 && count == 0 ? "truncated: no payload" : "truncated: its last chunk is missing or cut off");
-            var last = count < _in.Length || (_lookahead = _cipher.ReadByte()) < 0;
             var plain = count - TagSize;
             if (last && plain == 0 && _counter > 0)
                 throw new AgeDecryptException("an empty last chunk after others (not age's)");
@@ -367,16 +342,6 @@ public static class Age
             _ready = _out.AsMemory(0, plain);
             _done = last;
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

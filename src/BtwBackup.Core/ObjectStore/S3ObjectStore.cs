@@ -86,67 +86,51 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     public async Task PutFileAsync(string key, string path, string md5, CancellationToken ct)
     {
         var length = new FileInfo(path).Length;
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
         if (length <= PartSize)
-        {
-            await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
-            var request = new PutObjectRequest
-            {
-                BucketName = _connection.Bucket,
-                Key = key,
-                InputStream = stream,
-                AutoCloseStream = false,
-                UseChunkEncoding = false,
-                MD5Digest = Convert.ToBase64String(Convert.FromHexString(md5)),
-            };
-            Describe(request.Metadata, request, md5);
-            var response = await Call("put " + key, () => _client.PutObjectAsync(request, ct));
-            CheckStored(key, response.ETag, md5);
-            return;
-        }
-
-        await _multipart.WaitAsync(ct);
-        try
-        {
-            await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
-            await PutMultipartAsync(key, file, length, md5, ct);
-        }
-        finally
-        {
-            _multipart.Release();
-        }
+            await PutSingleAsync(key, file, md5, ct);
+        else
+            await PutLargeAsync(key, file, length, md5, ct);
     }
 
     public async Task<string> PutStreamAsync(string key, Func<Stream> open, long length, CancellationToken ct)
     {
         await using var source = open();
-        if (length <= PartSize)
-        {
-            // Read whole first (at most a part's size), so that its MD5 goes with the request and the server checks it.
-            var bytes = new byte[length];
-            await ReadExactAsync(key, source, bytes, ct);
-            EnsureEnded(key, source);
-            var md5 = Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(bytes));
-            using var body = new MemoryStream(bytes, writable: false);
-            var request = new PutObjectRequest
-            {
-                BucketName = _connection.Bucket,
-                Key = key,
-                InputStream = body,
-                AutoCloseStream = false,
-                UseChunkEncoding = false,
-                MD5Digest = Convert.ToBase64String(Convert.FromHexString(md5)),
-            };
-            if (_connection.ServerSideEncryption)
-                request.ServerSideEncryptionMethod = ServerSideEncryptionMethod.AES256;
-            var response = await Call("put " + key, () => _client.PutObjectAsync(request, ct));
-            CheckStored(key, response.ETag, md5);
-            return response.ETag.Trim('"');
-        }
+        if (length > PartSize)
+            return await PutLargeAsync(key, source, length, null, ct);
+        // Read whole first (at most a part's size), so that its MD5 goes with the request and the server checks it.
+        var bytes = new byte[length];
+        await ReadExactAsync(key, source, bytes, ct);
+        EnsureEnded(key, source);
+        using var body = new MemoryStream(bytes, writable: false);
+        return await PutSingleAsync(key, body, Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(bytes)), ct);
+    }
 
+    /// <summary>One PUT of <paramref name="body"/>, whose MD5 the server checks; the ETag it stored.</summary>
+    private async Task<string> PutSingleAsync(string key, Stream body, string md5, CancellationToken ct)
+    {
+        var request = new PutObjectRequest
+        {
+            BucketName = _connection.Bucket,
+            Key = key,
+            InputStream = body,
+            AutoCloseStream = false,
+            UseChunkEncoding = false,
+            MD5Digest = Convert.ToBase64String(Convert.FromHexString(md5)),
+        };
+        Describe(request.Metadata, request, md5);
+        var response = await Call("put " + key, () => _client.PutObjectAsync(request, ct));
+        CheckStored(key, response.ETag, md5);
+        return response.ETag.Trim('"');
+    }
+
+    /// <summary>A multipart upload, at most four at once in this store (each holds its parts in flight in memory).</summary>
+    private async Task<string> PutLargeAsync(string key, Stream source, long length, string? md5, CancellationToken ct)
+    {
         await _multipart.WaitAsync(ct);
         try
         {
-            return await PutMultipartAsync(key, source, length, null, ct);
+            return await PutMultipartAsync(key, source, length, md5, ct);
         }
         finally
         {

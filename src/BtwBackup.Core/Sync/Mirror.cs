@@ -472,19 +472,13 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     }
 
     /// <summary>Reads through to its source, hashing what it reads.</summary>
-    private sealed class HashingStream(Stream source, IncrementalHash hash) : Stream
+    private sealed class HashingStream(Stream source, IncrementalHash hash) : Crypto.ReadOnlyStream
     {
-        public override bool CanRead => true;
-
         public override bool CanSeek => source.CanSeek;
-
-        public override bool CanWrite => false;
 
         public override long Length => source.Length;
 
         public override long Position { get => source.Position; set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -492,16 +486,6 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
             hash.AppendData(buffer[..n]);
             return n;
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
