@@ -80,14 +80,19 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         await store.PutStreamAsync(ManifestKey, () => Crypto.Age.Encrypt(new MemoryStream(json), to), Crypto.Age.EncryptedLength(to.Count, json.Length), ct);
     }
 
+    private const long ManifestLimit = 1L << 30;
+
     /// <summary>The destination's manifest, decrypted with <see cref="Identities"/>; null when it has none (written before manifests existed).</summary>
     public async Task<Manifest?> ReadManifestAsync(CancellationToken ct)
     {
-        var listed = false;
+        RemoteObject? listed = null;
         await foreach (var o in store.ListAsync(ManifestKey, ct))
-            listed |= o.Key == ManifestKey;
-        if (!listed || Identities is not { } identities)
+            listed = o.Key == ManifestKey ? o : listed;
+        if (listed is null || Identities is not { } identities)
             return null;
+        // About 150 bytes an object: this is millions of objects; more is not a manifest this tool wrote.
+        if (listed.Size > ManifestLimit)
+            throw new ObjectStoreException($"{ManifestKey} is {listed.Size} bytes, more than a manifest can be ({ManifestLimit}): not read", transient: false);
         var file = Path.Combine(Path.GetTempPath(), "btw-manifest-" + Guid.NewGuid().ToString("N"));
         try
         {
