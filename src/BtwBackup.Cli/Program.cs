@@ -127,9 +127,9 @@ public static class Program
             Console.Error.WriteLine($"{ErrorReport.Prefix}{file} exists: keygen never replaces an identity (the backups encrypted to it would be lost with it)");
             return (int)Protocol.ExitCode.Error;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
-            Console.Error.WriteLine($"{ErrorReport.Prefix}cannot write {file}: {e.Message}");
+            Console.Error.WriteLine($"{ErrorReport.Prefix}cannot write {TerminalText.Printable(file)}: {e.Message}");
             return (int)Protocol.ExitCode.Error;
         }
 

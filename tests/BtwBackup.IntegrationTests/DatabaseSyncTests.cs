@@ -163,6 +163,13 @@ public sealed class DatabaseSyncTests(PostgresCluster pg, S3TestServer s3) : IDi
         Assert.Equal(1, refused.ExitCode);
         Assert.Matches($@"^btw-backup: offsite: destination-offsite is written by another process \(btw-backup pid {daemon.Pid} on [^ ]+ from the local socket, since [-0-9: ]+ UTC\): one process at a time writes a sync state; this one waits for it to stop\n$", refused.Stderr);
         Assert.Equal("", refused.Stdout);
+        // Nor does it back up what it could not record: the backup would land in root with nothing to carry it off-site.
+        var src = other.MakeTree("www");
+        await other.InitAsync("tar", src, "www");
+        var notMade = await other.RunAsync("fs", src, "www");
+        Assert.Equal(1, notMade.ExitCode);
+        Assert.StartsWith("btw-backup: no backup was made: a destination cannot record what it would store: offsite: destination-offsite is written by another process (", notMade.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(other.Root, "www")) && Directory.EnumerateFileSystemEntries(Path.Combine(other.Root, "www")).Any());
 
         await daemon.TerminateAsync();
         var free = await other.RunAsync("sync-state", "--list");

@@ -53,6 +53,8 @@ internal static class DestinationsReader
             };
             var s3cmd = Get("s3cmd-config") is { } file ? S3cmdConfig.Read(file) : null;
             var (bucket, prefix) = ParseUri(uri, where);
+            if ((Get("region") ?? s3cmd?.Region) is { } region && !System.Text.RegularExpressions.Regex.IsMatch(region, "^[a-z0-9-]{1,64}$"))
+                throw new ConfigException($"{where}: region '{region}' is not an S3 region name (lower-case letters, digits and '-', e.g. eu-west-1)");
             result.Add(new DestinationSettings(name, uri, prefix, new S3Connection(
                 bucket,
                 Get("endpoint") ?? s3cmd?.Endpoint,
@@ -65,7 +67,32 @@ internal static class DestinationsReader
             });
         }
 
+        Disjoint(result, path);
         return result.ToImmutable();
+    }
+
+    /// <summary>
+    /// Two destinations in one bucket of one server must not overlap: each mirrors root under its
+    /// prefix, so a sync of one would overwrite (maybe in clear, over the other's encryption) and
+    /// delete what the other stored.
+    /// </summary>
+    private static void Disjoint(IReadOnlyList<DestinationSettings> destinations, string path)
+    {
+        for (var i = 0; i < destinations.Count; i++)
+        {
+            for (var j = i + 1; j < destinations.Count; j++)
+            {
+                var (a, b) = (destinations[i], destinations[j]);
+                if (a.Connection.Bucket != b.Connection.Bucket || a.Connection.Endpoint != b.Connection.Endpoint)
+                    continue;
+                if (a.Prefix.StartsWith(b.Prefix, StringComparison.Ordinal) || b.Prefix.StartsWith(a.Prefix, StringComparison.Ordinal))
+                {
+                    var shorter = a.Prefix.Length <= b.Prefix.Length ? a.Prefix : b.Prefix;
+                    throw new ConfigException($"{path}: destinations.{a.Name} and destinations.{b.Name} overlap in s3://{a.Connection.Bucket}/{shorter}: "
+                        + "each mirrors root under its own prefix and would overwrite and delete what the other stores; give each its own bucket or a prefix outside the other's");
+                }
+            }
+        }
     }
 
     /// <summary>

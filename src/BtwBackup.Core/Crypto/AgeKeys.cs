@@ -59,12 +59,20 @@ public sealed class AgeIdentity
             ? new AgeIdentity(secret)
             : throw new AgeKeyException("not an age identity (AGE-SECRET-KEY-1..., X25519)");
 
+    private const long MaxFile = 64 * 1024;
+
     /// <summary>The identities of an identity file (age-keygen's format: '#' comments, one key per line).</summary>
     public static IReadOnlyList<AgeIdentity> ReadFile(string path)
     {
         string[] lines;
         try
         {
+            // Only a regular file of a few lines: a device or a pipe (no size) is never read, nor a huge file.
+            var info = new FileInfo(path);
+            if (!info.Exists)
+                throw new AgeKeyException($"the identity file {path} does not exist");
+            if (info.Length is 0 or > MaxFile)
+                throw new AgeKeyException($"{path} is not an identity file (empty, not a regular file, or larger than {MaxFile / 1024} KiB)");
             lines = File.ReadAllLines(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

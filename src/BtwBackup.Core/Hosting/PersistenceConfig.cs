@@ -33,6 +33,12 @@ public static class PersistenceConfig
                   connection-string = {{connection}}
                   provider-name = "{{provider}}"
                   auto-initialize = on
+                  # One writer per id is ensured by the writer lock and the journal's unique
+                  # (id, sequence number): every stored event was written at the next number by a
+                  # writer that had recovered all before it. Akka's replay filter would instead drop
+                  # the events of a writer id it saw before another, silently losing acknowledged
+                  # work after a lock was lost and taken again.
+                  replay-filter.mode = off
                 }
               }
               snapshot-store {

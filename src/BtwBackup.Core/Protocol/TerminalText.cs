@@ -7,12 +7,21 @@ namespace BtwBackup.Protocol;
 /// Text for a person's terminal. Lines may carry names from outside (S3 keys, archive members,
 /// file names, and progress lines that any local process can send to the CLI's client): a
 /// control character in them could move the cursor, rewrite what was printed or retitle the
-/// window. Each one is shown as <c>\xNN</c> instead.
+/// window. Each one is shown as <c>\xNN</c> instead. And an age secret key never shows, wherever
+/// it came from (pasted into btw-backup.conf by mistake, then quoted by an error): every line a
+/// person or the log sees passes here.
 /// </summary>
-public static class TerminalText
+public static partial class TerminalText
 {
+    public const string Redacted = "AGE-SECRET-KEY-1...(a secret key, never shown)";
+
+    [System.Text.RegularExpressions.GeneratedRegex("AGE-SECRET-KEY-1[0-9A-Z]+", System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex SecretKey();
+
     public static string Printable(string text)
     {
+        if (text.Contains("SECRET-KEY-", StringComparison.OrdinalIgnoreCase))
+            text = SecretKey().Replace(text, Redacted);
         if (!text.Any(IsControl))
             return text;
         var safe = new StringBuilder(text.Length + 8);

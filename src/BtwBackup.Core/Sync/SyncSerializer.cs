@@ -97,7 +97,7 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
         new([.. objects.Select(o => (JsonNode)new JsonArray(o.Path, o.PlainMd5, o.ETag, o.Size))]);
 
     private static IEnumerable<EncryptedObject> ReadObjects(JsonNode? node) =>
-        node?.AsArray().Select(n => n!.AsArray()).Select(a => new EncryptedObject(a[0]!.GetValue<string>(), a[1]!.GetValue<string>(), a[2]!.GetValue<string>(), a[3]!.GetValue<long>())) ?? [];
+        node?.AsArray().Select(n => n!.AsArray()).Select(a => new EncryptedObject(a[0]!.GetValue<string>(), a[1]!.GetValue<string>(), a[2]!.GetValue<string>(), a.Count > 3 ? a[3]!.GetValue<long>() : -1)) ?? [];
 
     private static JsonObject With(JsonObject json, string name, JsonNode value)
     {

@@ -24,4 +24,16 @@ public sealed class TerminalTextTests
         Assert.Equal("{\n  \"key\": \"a\\x1b[2Jb\"\\x0d\n}", shown);
         Assert.Equal(3, shown.Split('\n').Length);
     }
+
+    [Fact]
+    public void An_age_secret_key_never_shows_in_any_case()
+    {
+        var secret = BtwBackup.Crypto.AgeIdentity.Generate().Secret;
+        foreach (var text in new[] { $"btw-backup.conf:4: malformed HOCON: after the key '{secret}'", secret.ToLowerInvariant() + " = 1", $"a\n{secret}\n" })
+        {
+            var shown = TerminalText.PrintableLines(text);
+            Assert.DoesNotContain(secret[16..], shown, StringComparison.OrdinalIgnoreCase);
+            Assert.Contains(TerminalText.Redacted, shown);
+        }
+    }
 }

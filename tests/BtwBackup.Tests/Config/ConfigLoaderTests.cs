@@ -249,6 +249,16 @@ public sealed class ConfigLoaderTests : IDisposable
             """));
         Assert.EndsWith("destinations.safe.encryption.recipients holds a secret key (AGE-SECRET-KEY-...): remove it from this file and from this host now, and give its recipient (age1...) instead", e.Message);
         Assert.DoesNotContain(one.Secret[16..], e.Message);
+
+        // Anywhere else in the file, a secret key is never quoted back.
+        foreach (var misplaced in new[] { one.Secret, $"{one.Secret} = 1", $"destinations {{ safe {{ uri = \"{one.Secret}\" }} }}" })
+        {
+            var quoted = Assert.Throws<ConfigException>(() => LoadHocon("root-path = /b\n" + misplaced));
+            Assert.DoesNotContain(one.Secret[16..], quoted.Message, StringComparison.OrdinalIgnoreCase);
+        }
+
+        // Two destinations in different buckets, or beside each other in one, are fine.
+        Assert.Equal(2, LoadHocon("root-path = /b\ndestinations {\n a { uri = \"s3://b/p/\" }\n b { uri = \"s3://b/p2/\" }\n}").Destinations.Count);
     }
 
     [Theory]
@@ -260,6 +270,9 @@ public sealed class ConfigLoaderTests : IDisposable
     [InlineData("destinations { a { uri = \"s3://b/\", encryption { recipients = \"age1nope\" } } }", "destinations.a.encryption.recipients: 'age1nope' is not an age recipient")]
     [InlineData("destinations { a { uri = \"s3://b/\", encryption { recipients = \" , \" } } }", "destinations.a.encryption.recipients is empty")]
     [InlineData("destinations { a { uri = \"s3://b/\", encryption { recipient = x } } }", "destinations.a.encryption: unknown setting 'recipient'")]
+    [InlineData("destinations {\n a { uri = \"s3://b/p/\" }\n b { uri = \"s3://b/p/q/\" }\n}", "destinations.a and destinations.b overlap in s3://b/p/")]
+    [InlineData("destinations {\n a { uri = \"s3://b\" }\n b { uri = \"s3://b/q/\" }\n}", "destinations.a and destinations.b overlap in s3://b/")]
+    [InlineData("destinations { a { uri = \"s3://b/p/\", region = \"a b\" } }", "destinations.a: region 'a b' is not an S3 region name")]
     [InlineData("sync.journal.provider = mysql", "sync.journal.provider must be sqlite or postgresql")]
     [InlineData("sync.journal.provider = postgresql", "sync.journal.connection-string is required")]
     [InlineData("sync.parallelism = 0", "sync.parallelism must be a whole number from 1 to 256, not '0'")]

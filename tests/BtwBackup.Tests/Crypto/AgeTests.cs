@@ -154,4 +154,20 @@ public sealed class AgeTests : IDisposable
         Assert.Equal("no identity given matches any of its recipients", wrong.Message);
         Assert.Equal("not an age file (no age-encryption.org/v1 header)", Assert.Throws<AgeDecryptException>(() => Decrypt("plain text\n"u8.ToArray(), identity)).Message);
     }
+
+    [Fact]
+    public void An_identity_file_that_is_a_device_a_pipe_or_huge_is_refused_unread()
+    {
+        var fifo = Path.Combine(_dir, "pipe");
+        Assert.Equal(0, RunTool("mkfifo", [], fifo).Code);
+        var huge = Path.Combine(_dir, "huge.txt");
+        File.WriteAllBytes(huge, new byte[100_000]);
+        foreach (var path in new[] { "/dev/zero", fifo, huge })
+        {
+            var e = Assert.Throws<AgeKeyException>(() => AgeIdentity.ReadFile(path));
+            Assert.Equal($"{path} is not an identity file (empty, not a regular file, or larger than 64 KiB)", e.Message);
+        }
+
+        Assert.Equal($"the identity file {_dir}/none does not exist", Assert.Throws<AgeKeyException>(() => AgeIdentity.ReadFile(Path.Combine(_dir, "none"))).Message);
+    }
 }

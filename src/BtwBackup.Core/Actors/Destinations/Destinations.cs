@@ -355,6 +355,13 @@ public sealed class Destinations : ReceiveActor, IWithTimers, IWithUnboundedStas
         var name = slot.Options.Name;
         slot.Ref = null;
         slot.Restarts++;
+        // Restarted only under a lock taken anew: the one it held may be the reason it stopped.
+        if (slot.Lock is { } held && !slot.Checking)
+        {
+            slot.Lock = null;
+            _ = held.DisposeAsync().AsTask().ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+
         slot.ConsecutiveStops++;
         var backoff = Backoff(slot);
         slot.Down = slot.Lock is null && _locks is not null

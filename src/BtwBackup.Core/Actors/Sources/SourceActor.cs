@@ -100,9 +100,21 @@ public sealed class SourceActor : ReceiveActor, IWithUnboundedStash
             ? (path, ct) => Actors.Destinations.RecordAsync(destinations, [path],
                 $"a destination did not record the sync of {path} in time (see the log): no increment was made", ct)
             : null;
-        _procedure.RunAsync(start.Job, progress, announce, _cts.Token)
+        RunAsync(start, progress, announce, _cts.Token)
             .PipeTo(Self, success: o => new Finished(jobId, o), failure: e => CrashedWith(jobId, e));
         Become(Busy);
+    }
+
+    /// <summary>
+    /// Every destination must be able to record what the backup will store before it starts (one
+    /// held by another process, or whose journal fails, cannot): else the backup would land in
+    /// root with nothing pending to carry it off-site, and no later sync would know of it.
+    /// </summary>
+    private async Task<BackupOutcome> RunAsync(StartBackup start, IProgress<string>? progress, Func<PendingPath, CancellationToken, Task>? announce, CancellationToken ct)
+    {
+        if (start.Destinations is { } destinations)
+            await Actors.Destinations.RecordAsync(destinations, [], "no backup was made: a destination cannot record what it would store", ct);
+        return await _procedure.RunAsync(start.Job, progress, announce, ct);
     }
 
     private SourceStatus Status(bool busy) => new(_name, busy);
