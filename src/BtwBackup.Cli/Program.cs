@@ -71,7 +71,7 @@ public static class Program
         catch (UsageException e)
         {
             Console.Error.WriteLine(e.Usage);
-            Console.Error.WriteLine($"{CommandLine.Prog} {run.Command}: error: {e.Message}");
+            Console.Error.WriteLine($"{CommandLine.Prog} {run.Command}: error: {TerminalText.Printable(e.Message)}");
             return (int)Protocol.ExitCode.Usage;
         }
         catch (OperationCanceledException)

@@ -73,7 +73,7 @@ public static class Requests
         if (host is not null && action == SyncStateAction.Reset)
             throw Usage(args, "argument --host: only with --list or --history (a host's state is reset on that host)");
         if (host is not null && !ClusterSettings.IsHostName(host))
-            throw Usage(args, $"argument --host: not a host name: '{host}'");
+            throw Usage(args, $"argument --host: not a host name: '{Shown(host)}'");
         return new InspectSyncState(action, time, host);
     }
 
@@ -116,9 +116,12 @@ public static class Requests
         if (args.Find("host") is not { } host)
             return [];
         if (host.Length == 0 || host.Any(c => c == ':' || char.IsWhiteSpace(c) || char.IsControl(c)))
-            throw Usage(args, $"argument --host: not a host name: '{host}'");
+            throw Usage(args, $"argument --host: not a host name: '{Shown(host)}'");
         return [host + ":"];
     }
+
+    /// <summary>A value from the command line as an error quotes it: at most 80 characters.</summary>
+    private static string Shown(string value) => value.Length > 80 ? value[..80] + "..." : value;
 
     private static UsageException Usage(ParsedArgs args, string message) =>
         new(CommandLine.Parser().CommandUsage(CommandLine.Commands.First(c => c.Name == args.Command)), message);
