@@ -355,6 +355,7 @@ public sealed class Destinations : ReceiveActor, IWithTimers, IWithUnboundedStas
         var name = slot.Options.Name;
         slot.Ref = null;
         slot.Restarts++;
+        var lostLock = slot.Lock is null && _locks is not null;
         // Restarted only under a lock taken anew: the one it held may be the reason it stopped.
         if (slot.Lock is { } held && !slot.Checking)
         {
@@ -364,7 +365,7 @@ public sealed class Destinations : ReceiveActor, IWithTimers, IWithUnboundedStas
 
         slot.ConsecutiveStops++;
         var backoff = Backoff(slot);
-        slot.Down = slot.Lock is null && _locks is not null
+        slot.Down = lostLock
             ? $"stopped at {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC: it lost its writer lock (see the log), restarting"
             : $"stopped at {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC (most often its sync journal failed: see the log), restarting";
         _log.Warning("destination {0}: stopped; restarting in {1:0} s", name, backoff.TotalSeconds);
