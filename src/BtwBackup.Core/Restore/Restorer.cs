@@ -143,7 +143,10 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
             throw new ConfigException("--from: no destination is configured");
         var store = stores(destination);
         var fetchRoot = Path.Combine(scratch, "fetched");
-        var mirror = new Mirror(store, fetchRoot, destination.Prefix, settings.Sync.Parallelism) { Identities = Identities(destination, request) };
+        var mirror = new Mirror(store, fetchRoot, destination.Prefix, settings.Sync.Parallelism) {
+            Identities = IdentityOption.Read(request.Identity, destination.Recipients is null ? null : destination,
+                $"restore --from {destination.Name} needs --identity FILE (an identity its recipients belong to)"),
+        };
 
         // The entries of the series from the listing alone; then only the one holding the point.
         var seriesKey = mirror.KeyOf(request.Dst.TrimEnd('/') + "/");
@@ -171,28 +174,6 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
         }
 
         return (Path.Combine(fetchRoot, request.Dst), $", fetched from {destination.Name} ({entry}, {SummaryFormat.Bytes(bytes)}),");
-    }
-
-    /// <summary>
-    /// The identities that decrypt what is fetched: --identity's, read before anything is fetched
-    /// (a file that holds none is one line); an encrypted destination without one is refused.
-    /// </summary>
-    private static IReadOnlyList<Crypto.AgeIdentity>? Identities(DestinationSettings destination, RestoreRequest request)
-    {
-        if (request.Identity is not { } file)
-        {
-            return destination.Recipients is null ? null
-                : throw new ConfigException($"{destination.Name} is encrypted: restore --from {destination.Name} needs --identity FILE (an identity its recipients belong to)");
-        }
-
-        try
-        {
-            return Crypto.AgeIdentity.ReadFile(file);
-        }
-        catch (Crypto.AgeKeyException e)
-        {
-            throw new ConfigException("--identity: " + e.Message);
-        }
     }
 
     private async Task<string> PlaceAsync(GeneralSettings settings, RestoreRequest request, string payload, RestorePoint point, string scratch, IProgress<string>? progress, CancellationToken ct)

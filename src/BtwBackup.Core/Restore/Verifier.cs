@@ -75,7 +75,8 @@ public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres, Bzip
         GeneralSettings settings, IReadOnlyList<string> dsts, Func<DestinationSettings, IObjectStore>? stores,
         IReadOnlyList<PendingWork> pending, IProgress<string>? progress, CancellationToken ct, DeepCheck? deep = null)
     {
-        var identities = deep is null ? null : Identities(settings, deep);
+        var identities = deep is null ? null : IdentityOption.Read(deep.Identity, settings.Destinations.FirstOrDefault(d => d.Recipients is not null),
+            "verify --deep needs --identity FILE to read it back (verify alone needs no key)");
         var series = dsts.Count > 0 ? dsts.Select(d => d.Trim('/')).ToList() : FindSeries(settings.RootPath);
         var checks = ImmutableList.CreateBuilder<SeriesCheck>();
         foreach (var dst in series)
@@ -129,26 +130,6 @@ public sealed class Verifier(RdiffBackup rdiff, Tar tar, Postgres postgres, Bzip
         }
 
         return new VerifyReport(checks.ToImmutable(), destinations.ToImmutable());
-    }
-
-    /// <summary>--deep's identities: read before anything else; required when a destination is encrypted.</summary>
-    private static IReadOnlyList<Crypto.AgeIdentity>? Identities(GeneralSettings settings, DeepCheck deep)
-    {
-        if (deep.Identity is not { } file)
-        {
-            return settings.Destinations.FirstOrDefault(d => d.Recipients is not null) is { } encrypted
-                ? throw new ConfigException($"{encrypted.Name} is encrypted: verify --deep needs --identity FILE to read it back (verify alone needs no key)")
-                : null;
-        }
-
-        try
-        {
-            return Crypto.AgeIdentity.ReadFile(file);
-        }
-        catch (Crypto.AgeKeyException e)
-        {
-            throw new ConfigException("--identity: " + e.Message);
-        }
     }
 
     private static bool Covers(string pendingPath, string problem)

@@ -99,8 +99,8 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
             await store.GetFileAsync(ManifestKey, file, ct);
             await using var cipher = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
             await using var plain = Crypto.Age.Decrypt(cipher, identities);
-            return await System.Text.Json.JsonSerializer.DeserializeAsync<Manifest>(plain, cancellationToken: ct)
-                ?? throw new ObjectStoreException($"{ManifestKey}: an empty manifest", transient: false);
+            var manifest = await System.Text.Json.JsonSerializer.DeserializeAsync<Manifest>(plain, cancellationToken: ct);
+            return Checked(manifest) ?? throw new ObjectStoreException($"{ManifestKey} is not a manifest this tool wrote (no time, an object without a path or MD5, or a path twice)", transient: false);
         }
         catch (Crypto.AgeDecryptException e)
         {
@@ -115,6 +115,14 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
             File.Delete(file);
         }
     }
+
+    /// <summary>The manifest if it is whole: a time, and objects each with a path (once) and a plaintext MD5; else null.</summary>
+    private static Manifest? Checked(Manifest? manifest) =>
+        manifest is { Objects: { } objects } && manifest.Written != default
+        && objects.All(o => o is { Path: { Length: > 0 }, PlainMd5: { Length: 32 } })
+        && objects.Select(o => o.Path).Distinct(StringComparer.Ordinal).Count() == objects.Count
+            ? manifest
+            : null;
 
     public async Task<TransferReport> PushAsync(string path, CancellationToken ct, EncryptedIndex? index = null)
     {
@@ -139,7 +147,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     /// </summary>
     public async Task<TransferReport> SyncAsync(string path, DeletionLimits limits, CancellationToken ct, EncryptedIndex? index = null)
     {
-        var folder = path.Length == 0 || path.EndsWith('/') ? path : path + "/";
+        var folder = FolderOf(path);
         if (!Directory.Exists(Path.Combine(root, folder)))
             throw new MirrorException(path, ["trying to sync a path which is not a local directory"]);
 
@@ -182,6 +190,19 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
 
         ThrowIfFailed(path, failures);
         return new TransferReport(uploaded, bytes, deleted, unchanged);
+    }
+
+    /// <summary>A path as the folder it names: "" (root) or ending in '/'.</summary>
+    private static string FolderOf(string path) => path.Length == 0 || path.EndsWith('/') ? path : path + "/";
+
+    /// <summary>A folder as a line names it: "root", or its path.</summary>
+    private static string Shown(string folder) => folder.Length == 0 ? "root" : folder.TrimEnd('/');
+
+    /// <summary>The paths (under the prefix) the server holds and root does not.</summary>
+    private List<string> OnlyRemote(Dictionary<string, RemoteObject> remote, List<string> local)
+    {
+        var localKeys = local.Select(KeyOf).ToHashSet(StringComparer.Ordinal);
+        return [.. remote.Keys.Where(k => !localKeys.Contains(k)).Select(k => k[prefix.Length..])];
     }
 
     /// <summary>The top-level folders of root: the series a destination's top-level folders are compared with.</summary>
@@ -228,7 +249,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     /// <inheritdoc cref="CheckAsync(string, CancellationToken)"/>
     public async Task<MirrorCheck> CheckAsync(string path, DeletionLimits limits, CancellationToken ct, EncryptedIndex? index = null)
     {
-        var folder = path.Length == 0 || path.EndsWith('/') ? path : path + "/";
+        var folder = FolderOf(path);
         var problems = new ConcurrentBag<string>();
         var refusals = new List<string>();
         var remote = new Dictionary<string, RemoteObject>(StringComparer.Ordinal);
@@ -243,7 +264,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
             }
             catch (UnsafePathException e)
             {
-                refusals.Add($"{(folder.Length == 0 ? "root" : folder.TrimEnd('/'))}: {e.Message}: a sync refuses this listing");
+                refusals.Add($"{Shown(folder)}: {e.Message}: a sync refuses this listing");
             }
         }
 
@@ -260,14 +281,13 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
             else
                 Interlocked.Increment(ref matched);
         });
-        var localKeys = local.Select(KeyOf).ToHashSet(StringComparer.Ordinal);
-        var onlyRemote = remote.Keys.Where(k => !localKeys.Contains(k)).Select(k => k[prefix.Length..]).ToList();
+        var onlyRemote = OnlyRemote(remote, local);
         foreach (var rel in onlyRemote)
             problems.Add($"{rel}: on the server but not in root");
         // What a sync of this folder would refuse to delete, said as a sync would say it.
         var refusal = DeletionGuard.Refusal(new DeletionPlan(folder, local.Count, LocalTopLevel(), remote.Count, onlyRemote), limits);
         if (refusal is not null)
-            refusals.Add($"{(folder.Length == 0 ? "root" : folder.TrimEnd('/'))}: a sync would stop here: {refusal}");
+            refusals.Add($"{Shown(folder)}: a sync would stop here: {refusal}");
         return new MirrorCheck(matched, [.. problems.Order(StringComparer.Ordinal)], [.. refusals]);
     }
 
@@ -279,7 +299,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     /// </summary>
     public async Task<MirrorCheck> DeepCheckAsync(string path, IProgress<string>? progress, CancellationToken ct)
     {
-        var folder = path.Length == 0 || path.EndsWith('/') ? path : path + "/";
+        var folder = FolderOf(path);
         Dictionary<string, RemoteObject> remote;
         try
         {
@@ -287,7 +307,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         }
         catch (UnsafePathException e)
         {
-            return new MirrorCheck(0, [], [$"{(folder.Length == 0 ? "root" : folder.TrimEnd('/'))}: {e.Message}: a sync refuses this listing"]);
+            return new MirrorCheck(0, [], [$"{Shown(folder)}: {e.Message}: a sync refuses this listing"]);
         }
 
         var local = Directory.Exists(Path.Combine(root, folder)) ? LocalFiles(folder) : [];
@@ -338,9 +358,8 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
             Directory.Delete(scratch, recursive: true);
         }
 
-        var localKeys = local.Select(KeyOf).ToHashSet(StringComparer.Ordinal);
-        foreach (var key in remote.Keys.Where(k => !localKeys.Contains(k)))
-            problems.Add($"{key[prefix.Length..]}: on the server but not in root");
+        foreach (var rel in OnlyRemote(remote, local))
+            problems.Add($"{rel}: on the server but not in root");
         return new MirrorCheck(matched, [.. problems.Order(StringComparer.Ordinal)], []);
     }
 

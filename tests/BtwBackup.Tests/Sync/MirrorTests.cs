@@ -135,4 +135,29 @@ public sealed class MirrorTests : IDisposable
             Directory.Delete(fetchRoot, recursive: true);
         }
     }
+
+    /// <summary>
+    /// A manifest that decrypts but is not whole (anyone who knows a recipient can write one): a
+    /// restore says so in one line, never an unexpected error.
+    /// </summary>
+    [Theory]
+    [InlineData("""{"Written":"2026-12-04T02:30:00Z"}""", "is not a manifest this tool wrote")]
+    [InlineData("""{"Written":"2026-12-04T02:30:00Z","Objects":[{"Path":"www/p/a","PlainMd5":"0123456789abcdef0123456789abcdef","ETag":"e","Size":1},{"Path":"www/p/a","PlainMd5":"0123456789abcdef0123456789abcdef","ETag":"e","Size":1}]}""", "is not a manifest this tool wrote")]
+    [InlineData("""{"Written":"2026-12-04T02:30:00Z","Objects":[null]}""", "is not a manifest this tool wrote")]
+    [InlineData("not json", "is not a manifest: ")]
+    public async Task A_manifest_that_is_not_whole_refuses_the_restore_in_one_line(string json, string expected)
+    {
+        var identity = BtwBackup.Crypto.AgeIdentity.Generate();
+        async Task PutEncrypted(string key, byte[] bytes) =>
+            await _store.PutStreamAsync(key, () => BtwBackup.Crypto.Age.Encrypt(new MemoryStream(bytes), [identity.Recipient]),
+                BtwBackup.Crypto.Age.EncryptedLength(1, bytes.Length), CancellationToken.None);
+        await PutEncrypted("pre/www/p/a", "content"u8.ToArray());
+        await PutEncrypted("pre/.btw-manifest.age", System.Text.Encoding.UTF8.GetBytes(json));
+        var fetchRoot = Directory.CreateDirectory(Path.Combine(_root, "fetched")).FullName;
+        var mirror = new Mirror(_store, fetchRoot, "pre/", parallelism: 4, [identity.Recipient]) { Identities = [identity] };
+
+        var e = await Assert.ThrowsAsync<ObjectStoreException>(() => mirror.FetchAsync("www/p/", null, CancellationToken.None));
+        Assert.StartsWith("pre/.btw-manifest.age " + expected, e.Message);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(fetchRoot));
+    }
 }

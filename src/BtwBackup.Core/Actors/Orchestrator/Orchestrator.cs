@@ -308,7 +308,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
             d.Name, new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism, d.Recipients), settings.Sync.HistoryWindow, settings.Sync.SnapshotEvery,
             LegacyStateFile: index == 0 ? legacy : null, MaxDelete: settings.Sync.MaxDelete)
         {
-            PersistenceId = SyncIds.Of(settings.Cluster?.Host, d.Name),
+            PersistenceId = SyncIdOf(d.Name),
             Formers = Formers(settings, d.Name),
         }).ToList();
         return Context.ActorOf(Actors.Destinations.Props(options, locks: _services.WriterLocks), Actors.Destinations.Name);
@@ -367,7 +367,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         }
 
         var system = Context.System;
-        var ids = settings.Destinations.Select(d => (d.Name, SyncIds.Of(settings.Cluster?.Host, d.Name))).ToImmutableList();
+        var ids = settings.Destinations.Select(d => (d.Name, SyncIdOf(d.Name))).ToImmutableList();
         ReadHistoryAsync(system, history, ids, inspect.Since)
             .PipeTo(Sender, success: lines => new CommandReply(ExitCode.Ok, lines, []), failure: e => CommandReply.Failed(ErrorReport.Lines(e)));
     }
@@ -379,15 +379,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     /// </summary>
     private void InspectHost(InspectSyncState inspect, string host)
     {
-        var settings = _services.Settings;
-        var refusal = !ClusterSettings.IsHostName(host)
-            ? "not a host name"
-            : settings.Cluster is null
-            ? "this node is not in a cluster (no cluster block in btw-backup.conf): it has no other host"
-            : settings.Sync.PostgresJournal is null || _services.History is null || settings.Destinations.IsEmpty
-                ? "this node's sync journal is its own: only a journal the nodes share (sync.journal on PostgreSQL, the same on every node, and a destination on this one) holds another host's state; ask on that host"
-                : null;
-        if (refusal is not null)
+        if (HostRefusal(host) is { } refusal)
         {
             Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + $"sync-state --host {host}: " + refusal]));
             return;
@@ -396,6 +388,22 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         HostStateAsync(Context.System, _services.History!, host, inspect)
             .PipeTo(Sender, failure: e => CommandReply.Failed(ErrorReport.Lines(e)));
     }
+
+    /// <summary>Why this node cannot read host <paramref name="host"/>'s sync state, or null.</summary>
+    private string? HostRefusal(string host)
+    {
+        var settings = _services.Settings;
+        if (!ClusterSettings.IsHostName(host))
+            return "not a host name";
+        if (settings.Cluster is null)
+            return "this node is not in a cluster (no cluster block in btw-backup.conf): it has no other host";
+        if (settings.Sync.PostgresJournal is null || _services.History is null || settings.Destinations.IsEmpty)
+            return "this node's sync journal is its own: only a journal the nodes share (sync.journal on PostgreSQL, the same on every node, and a destination on this one) holds another host's state; ask on that host";
+        return null;
+    }
+
+    /// <summary>The persistence id of this node's state of <paramref name="destination"/> (see <see cref="SyncIds"/>).</summary>
+    private string SyncIdOf(string destination) => SyncIds.Of(_services.Settings.Cluster?.Host, destination);
 
     private static readonly TimeSpan ReadPatience = TimeSpan.FromSeconds(30);
 
