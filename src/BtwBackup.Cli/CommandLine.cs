@@ -67,7 +67,12 @@ public static class CommandLine
         new("status", "shows each source's last backup, each destination's pending work, and the daemon",
         [
             new(["--json"], "json", "prints the status as JSON"),
-        ], []),
+            new(["--history"], "history", "lists every run kept (backups and syncs, sync.history-window), oldest first"),
+            new(["--since"], "since", "with --history: only the runs ended at or after TIME (UTC)", TakesValue: true, Metavar: "TIME"),
+        ],
+        [
+            new("SOURCE", "with --history: only this source's (or destination's) runs", Optional: true),
+        ]),
         new("restore", "restores a backup: a file tree into TARGET, a dump into TARGET or into a database",
         [
             new(["--at"], "at", "the backup to restore: a name list prints, an ISO time (the latest at or before it), or now (default)", TakesValue: true, Metavar: "TIME"),

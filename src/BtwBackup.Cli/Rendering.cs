@@ -46,6 +46,7 @@ public static class Rendering
         VerifyReport verify => Lines(verify),
         PruneReport prune => Lines(prune),
         SyncStateListing listing => Lines(listing),
+        Monitoring.HistoryReport history => Lines(history),
         _ => throw new ArgumentException("no rendering for " + report.GetType().Name, nameof(report)),
     };
 
@@ -235,6 +236,26 @@ public static class Rendering
     private static IEnumerable<string> PendingLines(DestinationPending pending) =>
         pending.MustSync.Select(p => "Must sync: " + Display(p)).Concat(pending.MustPush.Select(p => "Must push: " + Display(p)))
             .Concat(pending.Planned.Select(p => "Must delete (planned): " + p));
+
+    /// <summary>status --history: one line per run, oldest first: when it ended, what, its result and duration, what it stored or uploaded, its error.</summary>
+    public static IEnumerable<string> Lines(Monitoring.HistoryReport history)
+    {
+        if (history.Runs.IsEmpty)
+        {
+            yield return "no runs kept" + (history.Name is null ? "" : " of " + history.Name) + (history.Since is { } since ? " since " + Time(since) : "");
+            yield break;
+        }
+
+        var width = history.Runs.Max(r => r.Name.Length);
+        foreach (var run in history.Runs)
+        {
+            var amount = run.Kind == Monitoring.RunRecord.SourceKind
+                ? run.Stored is { } stored ? "stored " + Bytes(stored) : ""
+                : run.Uploaded is { } uploaded ? "uploaded " + Bytes(uploaded) : "";
+            var tail = run.Error is { } error ? error : amount;
+            yield return $"{Time(run.Ended)}  {run.Kind,-6}  {run.Name.PadRight(width)}  {run.Result,-9}  {Seconds(run.Seconds),8}  {tail}".TrimEnd();
+        }
+    }
 
     /// <summary>A path under root as a user reads it: root itself (the empty path) is ".".</summary>
     private static string Display(string path) => path.Length == 0 ? "." : path;

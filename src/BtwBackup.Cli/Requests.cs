@@ -29,7 +29,7 @@ public static class Requests
             "sync" => new Request(new SyncNow(args.Flag("full"), args.Flag("allow_deletes")), Writes: true, Syncs: true),
             "sync-state" => new Request(SyncState(args), Writes: true, Syncs: true),
             "run" => new Request(new RunPass([.. args.All("SOURCE").Concat(WholeHost(args)).Distinct()], args.Flag("json")), Writes: true),
-            "status" => new Request(new ShowStatus(args.Flag("json")), Writes: false),
+            "status" => new Request(Status(args), Writes: false),
             "restore" => new Request(Restore(args, dst!), Writes: false),
             "verify" => new Request(Verify(args), Writes: false),
             "prune" => new Request(new PruneSeries([.. args.All("DST").Select(d => SeriesPath.Check(d)).Distinct()], args.Flag("dry_run"), args.Flag("json")),
@@ -54,19 +54,32 @@ public static class Requests
         return db;
     }
 
-    private static InspectSyncState SyncState(ParsedArgs args)
+    private static ShowStatus Status(ParsedArgs args)
+    {
+        var since = Since(args);
+        var name = args.Find("SOURCE");
+        if (name is not null && !args.Flag("history"))
+            throw Usage(args, "argument SOURCE: only with --history (status shows every source)");
+        return new ShowStatus(args.Flag("json")) { History = args.Flag("history"), Name = name, Since = since };
+    }
+
+    /// <summary>--since TIME, only with --history.</summary>
+    private static DateTime? Since(ParsedArgs args)
     {
         var since = args.Find("since");
-        if (since is not null && !args.Flag("history"))
+        if (since is null)
+            return null;
+        if (!args.Flag("history"))
             throw Usage(args, "argument --since: only with --history");
-        DateTime? time = null;
-        if (since is not null)
-        {
-            time = DateTime.TryParse(since, System.Globalization.CultureInfo.InvariantCulture,
-                System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal, out var t)
-                ? t
-                : throw Usage(args, $"argument --since: not a time: '{since}' (2016-01-01 or 2016-01-01T12:00:00)");
-        }
+        return DateTime.TryParse(since, System.Globalization.CultureInfo.InvariantCulture,
+            System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal, out var t)
+            ? t
+            : throw Usage(args, $"argument --since: not a time: '{Shown(since)}' (2016-01-01 or 2016-01-01T12:00:00)");
+    }
+
+    private static InspectSyncState SyncState(ParsedArgs args)
+    {
+        var time = Since(args);
 
         var action = args.Flag("list") ? SyncStateAction.List : args.Flag("reset") ? SyncStateAction.Reset : SyncStateAction.History;
         var host = args.Find("host");

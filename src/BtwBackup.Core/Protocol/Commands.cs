@@ -61,8 +61,16 @@ public sealed record InspectSyncState(SyncStateAction Action, DateTime? Since, s
 /// <summary><c>run [SOURCE...]</c>: one pass over the configured sources (all when none is named), then their syncs.</summary>
 public sealed record RunPass(ImmutableList<string> Sources, bool Json) : CliCommand;
 
-/// <summary><c>status [--json]</c>.</summary>
-public sealed record ShowStatus(bool Json) : CliCommand;
+/// <summary><c>status [--json]</c>, or <c>status --history [SOURCE] [--since TIME] [--json]</c>.</summary>
+public sealed record ShowStatus(bool Json) : CliCommand
+{
+    /// <summary>--history: the runs kept (of <see cref="Name"/>, a source or a destination, when set) instead of the last results.</summary>
+    public bool History { get; init; }
+
+    public string? Name { get; init; }
+
+    public DateTime? Since { get; init; }
+}
 
 /// <summary><c>restore [--at TIME] [--from DESTINATION] [--database NAME] [--force] DST [TARGET]</c>; TARGET absolute.</summary>
 public sealed record RestoreBackup(string Dst, string? Target, string? At, string? From, string? Database, bool Force) : CliCommand

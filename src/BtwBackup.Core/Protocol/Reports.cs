@@ -16,6 +16,7 @@ namespace BtwBackup.Protocol;
 [JsonDerivedType(typeof(PruneReport), "prune")]
 [JsonDerivedType(typeof(SyncStateListing), "sync-state")]
 [JsonDerivedType(typeof(ClusterPassSummary), "cluster-pass")]
+[JsonDerivedType(typeof(Monitoring.HistoryReport), "history")]
 public abstract record Report;
 
 /// <summary>What <c>prune</c> did (or, dry, would do) to each series; a series that could not be pruned has its error and no points.</summary>

@@ -385,6 +385,12 @@ public sealed class DestinationActor : ReceivePersistentActor
         });
     }
 
+    protected override void PostRestart(Exception reason)
+    {
+        Monitoring.Telemetry.Restarted("destination");
+        base.PostRestart(reason);
+    }
+
     protected override void PostStop()
     {
         _cts.Cancel();

@@ -67,6 +67,13 @@ public sealed partial class Orchestrator
     private void StartPass(PassResolved resolved)
     {
         _log.Info("pass: {0} source(s): {1}", resolved.Items.Count, string.Join(", ", resolved.Items.Select(i => i.Name)));
+        // A source refused before its job (its path gone: an unmounted disk) failed this pass: status, the history and the metrics say so.
+        foreach (var refused in resolved.Items.Where(i => i.Job is null))
+        {
+            _statusKeeper.Tell(new SourceStarted(refused.Name, refused.Type, refused.Dst));
+            _statusKeeper.Tell(new SourceEnded(refused.Name, new SourceRun(SourceRun.Failed, null, refused.Error, DateTime.UtcNow, 0, 0)));
+        }
+
         _pass = Context.ActorOf(Pass.Props(resolved.Items, _services.Settings.PassParallelism, resolved.ReplyTo, resolved.ProgressTo, resolved.Prune));
         Context.Watch(_pass);
     }

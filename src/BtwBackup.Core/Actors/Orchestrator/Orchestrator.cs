@@ -33,6 +33,9 @@ public sealed record OrchestratorServices(
     /// <summary>Where the last results are kept between processes; null: in memory only (tests).</summary>
     public StatusFile? StatusFile { get; init; }
 
+    /// <summary>Where every run is kept for <c>status --history</c>, the page and the metrics; null: none (tests).</summary>
+    public Monitoring.RunHistory? Runs { get; init; }
+
     /// <summary>restore; null where the tools are not wired (tests of other commands).</summary>
     public Restorer? Restorer { get; init; }
 
@@ -177,6 +180,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
             RunPass(new RunPass(h.Sources, Json: false), Sender, null);
         }));
         Receive<AskLastScheduled>(_ => Sender.Tell(new LastScheduled(_upSince, _lastScheduledFor)));
+        Receive<ExecuteCommand>(e => e.Command is ShowStatus { History: true }, e => Guarded(() => ShowHistory((ShowStatus)e.Command)));
         Receive<ExecuteCommand>(e => e.Command is ShowStatus, e => Guarded(() => ShowStatus()));
         Receive<HostStatusQuery>(_ => Guarded(() => ShowStatus(ownOnly: true)));
         Receive<ExecuteCommand>(e => e.Command is RestoreBackup, e => Guarded(() => Restore((RestoreBackup)e.Command, e.ProgressTo)));
@@ -271,7 +275,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        _statusKeeper = Context.ActorOf(StatusKeeper.Props(_services.StatusFile), StatusKeeper.Name);
+        _statusKeeper = Context.ActorOf(StatusKeeper.Props(_services.StatusFile, _services.Runs), StatusKeeper.Name);
         _sources = Context.ActorOf(Sources.Props(_sourceProps, _services.SourceBackoff), Sources.Name);
         ScheduleNext();
         // The daemon opens its journal at once (a broken one shows in its log at start); a CLI
@@ -603,8 +607,8 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         // A destination that stopped or stayed silent did not sync: that is its last error.
         ImmutableList<DestinationSync> syncs =
         [
-            .. result.Finished.Select(f => new DestinationSync(f.Destination, f.Failures)),
-            .. result.Silent.Select(kv => new DestinationSync(kv.Key, [SyncRoundResult.SilentLine(kv.Key, kv.Value)])),
+            .. result.Finished.Select(f => new DestinationSync(f.Destination, f.Failures) { Started = result.Started, BytesUploaded = f.Report.BytesUploaded, Pending = f.Pending.MustPush.Count + f.Pending.MustSync.Count }),
+            .. result.Silent.Select(kv => new DestinationSync(kv.Key, [SyncRoundResult.SilentLine(kv.Key, kv.Value)]) { Started = result.Started }),
         ];
         var (target, message) = result.Tag switch
         {

@@ -161,6 +161,7 @@ public sealed class SourceActor : ReceiveActor, IWithUnboundedStash
     protected override void PostRestart(Exception reason)
     {
         _cts = new CancellationTokenSource();
+        Monitoring.Telemetry.Restarted("source");
         base.PostRestart(reason);
     }
 }

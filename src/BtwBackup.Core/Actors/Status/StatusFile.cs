@@ -93,6 +93,22 @@ public sealed class StatusFile(string path)
         }
     }
 
+    /// <summary>Waits (at most <paramref name="patience"/>) until every write asked so far has landed.</summary>
+    public void Flush(TimeSpan patience)
+    {
+        Task last;
+        lock (_gate)
+            last = _last;
+        try
+        {
+            last.Wait(patience);
+        }
+        catch (AggregateException)
+        {
+            // Already logged by whoever asked for the write.
+        }
+    }
+
     private void Write(PersistedStatus status)
     {
         var partial = Path + ".partial";

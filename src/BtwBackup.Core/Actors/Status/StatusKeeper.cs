@@ -4,6 +4,7 @@ using Akka.Event;
 using BtwBackup.Config;
 using BtwBackup.Protocol;
 using BtwBackup.Hosting;
+using BtwBackup.Monitoring;
 
 namespace BtwBackup.Actors;
 
@@ -20,7 +21,16 @@ public sealed record SourceEnded(string Source, SourceRun Run) : StatusChange;
 public sealed record DestinationsSynced(ImmutableList<DestinationSync> Syncs, DateTime At, long Ack) : StatusChange;
 
 /// <summary>One destination's part of a round: no failure is a sync, else its failure lines.</summary>
-public sealed record DestinationSync(string Destination, ImmutableList<string> Failures);
+public sealed record DestinationSync(string Destination, ImmutableList<string> Failures)
+{
+    /// <summary>When its round began; null: unknown (the run history then counts it as instant).</summary>
+    public DateTime? Started { get; init; }
+
+    public long BytesUploaded { get; init; }
+
+    /// <summary>Paths still pending after it; null: unknown (it did not answer).</summary>
+    public int? Pending { get; init; }
+}
 
 public sealed record StatusSaved(long Ack) : IMessage;
 
@@ -41,16 +51,19 @@ public sealed class StatusKeeper : ReceiveActor
     public const string Name = "status";
 
     private readonly StatusFile? _file;
+    private readonly RunHistory? _runs;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private PersistedStatus _status = PersistedStatus.Empty;
     private string? _unreadable;
 
-    public StatusKeeper(StatusFile? file)
+    public StatusKeeper(StatusFile? file, RunHistory? runs)
     {
         _file = file;
+        _runs = runs;
         Receive<StatusChange>(change =>
         {
             _status = _status.Apply(change);
+            Record(change);
             var saved = Save();
             if (change is DestinationsSynced synced)
             {
@@ -61,16 +74,45 @@ public sealed class StatusKeeper : ReceiveActor
         Receive<GetStatus>(_ => Sender.Tell(new StatusSnapshot(_status, _unreadable)));
     }
 
-    public static Props Props(StatusFile? file) => Akka.Actor.Props.Create(() => new StatusKeeper(file)).OnThisHost();
+    public static Props Props(StatusFile? file, RunHistory? runs = null) => Akka.Actor.Props.Create(() => new StatusKeeper(file, runs)).OnThisHost();
+
+    /// <summary>The runs a change ends, as the history keeps them.</summary>
+    public static ImmutableList<RunRecord> Runs(StatusChange change) => change switch
+    {
+        SourceEnded e => [RunRecord.OfSource(e.Source, e.Run)],
+        DestinationsSynced d => [.. d.Syncs.Select(s => new RunRecord(RunRecord.SyncKind, s.Destination, s.Started ?? d.At, d.At,
+            s.Failures.IsEmpty ? RunRecord.Synced : SourceRun.Failed, null, s.BytesUploaded, s.Failures.IsEmpty ? null : s.Failures[0]))],
+        _ => [],
+    };
+
+    private void Record(StatusChange change)
+    {
+        Telemetry.Record(change);
+        if (_runs is not { } runs || Runs(change) is not { IsEmpty: false } ended)
+            return;
+        var log = _log;
+        runs.AppendAsync(ended).ContinueWith(t =>
+        {
+            if (t.Exception?.InnerException is { } e)
+                log.Warning("status: cannot write the run history {0}: {1}", runs.Path, e.Message);
+        }, TaskScheduler.Default);
+    }
 
     protected override void PreStart()
     {
+        var log = _log;
+        _runs?.CompactAsync(DateTime.UtcNow).ContinueWith(t =>
+        {
+            if (t.Exception?.InnerException is { } e)
+                log.Warning("status: cannot rewrite the run history: {0}", e.Message);
+        }, TaskScheduler.Default);
         // A few kilobytes, read before the first message: status must never answer from nothing.
         if (_file is null)
             return;
         try
         {
             _status = _file.Load();
+            Telemetry.Seed(_status, _runs is null ? [] : RunHistory.Read(_runs.Path));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidDataException)
         {
@@ -82,6 +124,14 @@ public sealed class StatusKeeper : ReceiveActor
                 _ => ConfigException.Reason(e),
             };
         }
+    }
+
+    /// <summary>The last runs and status land before the process ends (the in-process CLI exits right after its reply).</summary>
+    protected override void PostStop()
+    {
+        _file?.Flush(TimeSpan.FromSeconds(5));
+        _runs?.Flush(TimeSpan.FromSeconds(5));
+        base.PostStop();
     }
 
     /// <summary>Writes status.json in the background (the file keeps the order); a failure is logged, never fatal.</summary>

@@ -15,6 +15,9 @@ public abstract record RoundTag;
 /// </summary>
 public sealed record SyncRoundResult(RoundTag Tag, ImmutableList<SyncFinished> Finished, ImmutableSortedDictionary<string, string> Silent) : IMessage
 {
+    /// <summary>When the round began (the run history's start of each destination's sync).</summary>
+    public DateTime Started { get; init; } = DateTime.UtcNow;
+
     public static string SilentLine(string destination, string why) => $"{destination} did not sync: {why}; run sync later";
 
     public IEnumerable<string> FailureLines =>
@@ -39,6 +42,8 @@ public sealed record SyncRoundResult(RoundTag Tag, ImmutableList<SyncFinished> F
 /// </summary>
 public sealed class SyncRound : ReceiveActor
 {
+    private readonly DateTime _started = DateTime.UtcNow;
+
     public SyncRound(IActorRef? destinations, ImmutableList<PendingPath> changed, RoundTag tag, bool allowDeletes = false)
     {
         Receive<AllAnswered>(a => Finish(tag, [.. a.Of<SyncFinished>()], a.Silent));
@@ -56,7 +61,7 @@ public sealed class SyncRound : ReceiveActor
 
     private void Finish(RoundTag tag, ImmutableList<SyncFinished> finished, ImmutableSortedDictionary<string, string> silent)
     {
-        Context.Parent.Tell(new SyncRoundResult(tag, finished, silent));
+        Context.Parent.Tell(new SyncRoundResult(tag, finished, silent) { Started = _started });
         Context.Stop(Self);
     }
 }

@@ -1,0 +1,183 @@
+using System.Collections.Immutable;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using BtwBackup.Protocol;
+
+namespace BtwBackup.Monitoring;
+
+/// <summary>
+/// One run in the history: a source's backup (<see cref="SourceKind"/>: what it stored) or a
+/// destination's sync (<see cref="SyncKind"/>: what it uploaded), with its times, its result
+/// and its first error line.
+/// </summary>
+public sealed record RunRecord(string Kind, string Name, DateTime Started, DateTime Ended, string Result, long? Stored, long? Uploaded, string? Error)
+{
+    public const string SourceKind = "source";
+    public const string SyncKind = "sync";
+    public const string Synced = "synced";
+
+    [JsonIgnore]
+    public bool Ok => Error is null && Result != SourceRun.Failed;
+
+    [JsonIgnore]
+    public double Seconds => Math.Max(0, (Ended - Started).TotalSeconds);
+
+    public static RunRecord OfSource(string name, SourceRun run) =>
+        new(SourceKind, name, run.Finished.AddSeconds(-run.Seconds), run.Finished, run.Result, run.Ok && run.Result != "unchanged" ? run.Bytes : null, null, run.Error);
+}
+
+/// <summary><c>status --history</c>: the runs kept, oldest first, of one source or destination (<see cref="Name"/>) or of all.</summary>
+public sealed record HistoryReport(string? Name, DateTime? Since, ImmutableList<RunRecord> Runs) : Report;
+
+/// <summary>
+/// CONFIG_DIR/history.jsonl: every source run and every sync, one JSON object per line,
+/// appended as they end. A line cut by a crash is skipped when read (the runs before it stay);
+/// what is older than the window (sync.history-window) is dropped when the file is rewritten,
+/// at start and every <see cref="CompactEvery"/> appends, whole to a temporary file and renamed.
+/// Only the process holding the configuration directory's lock writes it; any reader may read.
+/// </summary>
+public sealed class RunHistory(string path, TimeSpan window)
+{
+    public const string FileName = "history.jsonl";
+    private const int CompactEvery = 500;
+
+    private static readonly JsonSerializerOptions Format = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = false,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    private readonly Lock _gate = new();
+    private Task _last = Task.CompletedTask;
+    private int _appends;
+
+    public string Path { get; } = path;
+
+    public TimeSpan Window { get; } = window;
+
+    /// <summary>Appends <paramref name="runs"/> in the background, after every write asked before; the task fails when this write did.</summary>
+    public Task AppendAsync(IReadOnlyList<RunRecord> runs)
+    {
+        if (runs.Count == 0)
+            return Task.CompletedTask;
+        lock (_gate)
+        {
+            _appends += runs.Count;
+            var compact = _appends >= CompactEvery;
+            if (compact)
+                _appends = 0;
+            _last = _last.ContinueWith(_ =>
+            {
+                Append(runs);
+                if (compact)
+                    Compact(DateTime.UtcNow);
+            }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            return _last;
+        }
+    }
+
+    /// <summary>Waits (at most <paramref name="patience"/>) until every write asked so far has landed: a process must not exit with a run unwritten.</summary>
+    public void Flush(TimeSpan patience)
+    {
+        Task last;
+        lock (_gate)
+            last = _last;
+        try
+        {
+            last.Wait(patience);
+        }
+        catch (AggregateException)
+        {
+            // Already logged by whoever asked for the write.
+        }
+    }
+
+    /// <summary>Rewrites the file without what is older than the window (at start); in order with the appends.</summary>
+    public Task CompactAsync(DateTime now)
+    {
+        lock (_gate)
+        {
+            _last = _last.ContinueWith(_ => Compact(now), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            return _last;
+        }
+    }
+
+    /// <summary>The runs kept, oldest first (by end), of <paramref name="name"/> (a source or a destination; null: all) ended at or after <paramref name="since"/>.</summary>
+    public static ImmutableList<RunRecord> Read(string path, string? name = null, DateTime? since = null)
+    {
+        if (!File.Exists(path))
+            return [];
+        var runs = ImmutableList.CreateBuilder<RunRecord>();
+        using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete), Encoding.UTF8);
+        while (reader.ReadLine() is { } line)
+        {
+            if (Parse(line) is not { } run)
+                continue;
+            if ((name is null || run.Name == name) && (since is null || run.Ended >= since))
+                runs.Add(run);
+        }
+
+        runs.Sort((a, b) => a.Ended.CompareTo(b.Ended));
+        return runs.ToImmutable();
+    }
+
+    /// <summary>A line as written, or null for one that is not (cut by a crash, edited by hand).</summary>
+    public static RunRecord? Parse(string line)
+    {
+        if (line.Length == 0 || line[0] != '{')
+            return null;
+        try
+        {
+            var run = JsonSerializer.Deserialize<RunRecord>(line, Format);
+            return run is { Kind: RunRecord.SourceKind or RunRecord.SyncKind, Name: not null, Result: not null } ? Normal(run) : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    public static string Line(RunRecord run) => JsonSerializer.Serialize(run, Format);
+
+    private static RunRecord Normal(RunRecord run) => run with
+    {
+        Started = DateTime.SpecifyKind(run.Started.ToUniversalTime(), DateTimeKind.Utc),
+        Ended = DateTime.SpecifyKind(run.Ended.ToUniversalTime(), DateTimeKind.Utc),
+    };
+
+    private void Append(IReadOnlyList<RunRecord> runs)
+    {
+        var text = new StringBuilder();
+        // A line cut by a crash must not swallow the next one: start on a fresh line.
+        if (File.Exists(Path) && new FileInfo(Path).Length is > 0 and var length && LastByte(Path, length) != '\n')
+            text.Append('\n');
+        foreach (var run in runs)
+            text.Append(Line(run)).Append('\n');
+        using var stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read);
+        stream.Write(Encoding.UTF8.GetBytes(text.ToString()));
+        stream.Flush(flushToDisk: true);
+    }
+
+    private static int LastByte(string path, long length)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        stream.Seek(length - 1, SeekOrigin.Begin);
+        return stream.ReadByte();
+    }
+
+    private void Compact(DateTime now)
+    {
+        if (!File.Exists(Path))
+            return;
+        var cutoff = now - Window;
+        var lines = File.ReadLines(Path).Select(Parse).OfType<RunRecord>().ToList();
+        var kept = lines.Where(r => r.Ended >= cutoff).ToList();
+        if (kept.Count == lines.Count && File.ReadLines(Path).All(l => Parse(l) is not null))
+            return;
+        var partial = Path + ".partial";
+        File.WriteAllLines(partial, kept.Select(Line));
+        File.Move(partial, Path, overwrite: true);
+    }
+}
