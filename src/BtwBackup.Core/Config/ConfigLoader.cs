@@ -238,8 +238,9 @@ public static class ConfigLoader
             PassParallelism = Int(config, "run.parallelism", path, min: 1, max: 256) ?? throw NotInReference("run.parallelism"),
             RetentionZone = ReadZone(config, path),
             PruneAfterPass = Flag(config, "retention.after-pass", path) ?? throw NotInReference("retention.after-pass"),
+            Http = ReadHttp(config, path),
         };
-        return settings;
+        return settings with { Monitoring = ReadMonitoring(config, path, settings.Sources) };
     }
 
     /// <summary>A switch: on/off, true/false or yes/no (HOCON's booleans); null when unset.</summary>
@@ -290,6 +291,28 @@ public static class ConfigLoader
             "postgresql" => connection ?? throw new ConfigException($"{path}: sync.journal.connection-string is required with provider = postgresql"),
             _ => throw new ConfigException($"{path}: sync.journal.provider must be sqlite or postgresql, not '{provider}'"),
         };
+    }
+
+    private static MonitoringSettings ReadMonitoring(HoconConfig config, string path, ImmutableList<ConfiguredSource> sources) => new(
+        MonitoringSettings.ReadUrl(Str(config, "monitoring.healthchecks.url", path), $"{path}: monitoring.healthchecks.url"),
+        MonitoringSettings.ReadUrl(Str(config, "monitoring.webhook.url", path), $"{path}: monitoring.webhook.url"),
+        Duration(config, "monitoring.timeout", path, TimeSpan.FromMinutes(5)) ?? throw NotInReference("monitoring.timeout"),
+        Int(config, "monitoring.retries", path, min: 0, max: 10) ?? throw NotInReference("monitoring.retries"))
+    {
+        Sources = sources.Where(s => s.Healthchecks is not null).ToImmutableSortedDictionary(s => s.Name, s => s.Healthchecks!, StringComparer.Ordinal),
+    };
+
+    /// <summary>http: the daemon's web server (page and /metrics), off at port 0, and on loopback only: its login form is plain HTTP.</summary>
+    private static HttpSettings? ReadHttp(HoconConfig config, string path)
+    {
+        var port = Int(config, "http.port", path, min: 0, max: 65535) ?? throw NotInReference("http.port");
+        var hostname = Str(config, "http.hostname", path) ?? throw NotInReference("http.hostname");
+        if (port == 0)
+            return null;
+        if (!System.Net.IPAddress.TryParse(hostname, out var address) || !System.Net.IPAddress.IsLoopback(address))
+            throw new ConfigException($"{path}: http.hostname must be a loopback address (127.0.0.1 or ::1), not '{hostname}': the page's login travels "
+                + "in plain HTTP; reach it from elsewhere through an SSH tunnel or a TLS reverse proxy");
+        return new HttpSettings(address, port);
     }
 
     private static DaemonSettings ReadDaemon(HoconConfig config, string path, string configDir)

@@ -59,6 +59,12 @@ public sealed record GeneralSettings(
     private readonly DaemonSettings? _daemon;
     private readonly int? _passParallelism;
 
+    /// <summary>monitoring: pings and the webhook.</summary>
+    public MonitoringSettings Monitoring { get; init; } = MonitoringSettings.None;
+
+    /// <summary>http: the daemon's status page and /metrics; null: off (the default).</summary>
+    public HttpSettings? Http { get; init; }
+
     /// <summary>retention.timezone: the zone in which retention counts days, weeks, months and years.</summary>
     public TimeZoneInfo RetentionZone { get; init; } = TimeZoneInfo.Local;
 
@@ -116,6 +122,9 @@ public sealed record GeneralSettings(
         Sources.OfType<DatabaseSource>().FirstOrDefault(s => s.Target.Database == database)?.Target
         ?? ConfigLoader.LoadDatabase(ConfigDir, database, Defaults);
 }
+
+/// <summary>Where the daemon's web server listens (a loopback address).</summary>
+public sealed record HttpSettings(System.Net.IPAddress Address, int Port);
 
 /// <summary>A working folder made by fs-init (or by the original): CONFIG_DIR/NAME.HASH.</summary>
 public sealed record WorkingFolder(string Path, string Source, SourceType Type, SeriesPolicy Policy)

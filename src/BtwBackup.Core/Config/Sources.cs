@@ -4,7 +4,11 @@ using HoconConfig = Akka.Configuration.Config;
 namespace BtwBackup.Config;
 
 /// <summary>A source declared in btw-backup.conf's <c>sources</c> block.</summary>
-public abstract record ConfiguredSource(string Name, string Dst);
+public abstract record ConfiguredSource(string Name, string Dst)
+{
+    /// <summary>monitoring.healthchecks.url: this source's own check, pinged when its backup starts and ends.</summary>
+    public Uri? Healthchecks { get; init; }
+}
 
 /// <summary>A file tree (type rdiff or tar) at an absolute path.</summary>
 public sealed record TreeSource(string Name, string Dst, string Path, SourceType Type, SeriesPolicy Policy) : ConfiguredSource(Name, Dst);
@@ -35,8 +39,8 @@ internal static class SourcesReader
 
             ImmutableHashSet<string> allowed = type switch
             {
-                "rdiff" or "tar" => PolicyKeys.Union(["type", "dst", "path"]),
-                "pg-dump" or "pg-globals" => PolicyKeys.Union(ConnectionKeys).Union(["type", "dst", "database"]),
+                "rdiff" or "tar" => PolicyKeys.Union(["type", "dst", "path", "monitoring"]),
+                "pg-dump" or "pg-globals" => PolicyKeys.Union(ConnectionKeys).Union(["type", "dst", "database", "monitoring"]),
                 _ => throw new ConfigException($"{where}: unknown type '{type}' (rdiff, tar, pg-dump or pg-globals)"),
             };
             // Unknown keys first: a misspelt dst is a typo to name, not a missing dst.
@@ -67,6 +71,8 @@ internal static class SourcesReader
                     break;
             }
 
+            if (keys.Contains("monitoring"))
+                result[^1] = result[^1] with { Healthchecks = SourceHealthchecks(source, where, path) };
             if (type == "pg-globals" && keys.Contains("database"))
                 throw new ConfigException($"{where}: a pg-globals source has no database");
         }
@@ -93,6 +99,19 @@ internal static class SourcesReader
         }
 
         return sources;
+    }
+
+    /// <summary>A source's monitoring block: healthchecks.url and nothing else.</summary>
+    private static Uri? SourceHealthchecks(HoconConfig source, string where, string path)
+    {
+        const string Form = "monitoring { healthchecks { url = \"https://...\" } }";
+        var block = source.GetValue("monitoring");
+        if (block is null || !block.IsObject() || block.GetObject().Items.Keys.Any(k => k != "healthchecks"))
+            throw new ConfigException($"{where}.monitoring must be {Form}");
+        var checks = source.GetValue("monitoring.healthchecks");
+        if (checks is null || !checks.IsObject() || checks.GetObject().Items.Keys.Any(k => k != "url"))
+            throw new ConfigException($"{where}.monitoring must be {Form}");
+        return MonitoringSettings.ReadUrl(ConfigLoader.ReadString(source, "monitoring.healthchecks.url", path), $"{where}.monitoring.healthchecks.url");
     }
 
     internal static string QuoteKey(string key) =>

@@ -56,6 +56,7 @@ public static class BackupHost
                 ? new PostgresWriterLocks(journal, $"btw-backup{(settings.Cluster is { } c ? " host " + c.Host : "")} pid {Environment.ProcessId} on {Environment.MachineName}")
                 : null,
             StatusFile = new StatusFile(Path.Combine(settings.ConfigDir, StatusFile.FileName)),
+            Pings = monitoring => new Monitoring.HttpPingSender(monitoring),
             Runs = new Monitoring.RunHistory(Path.Combine(settings.ConfigDir, Monitoring.RunHistory.FileName), settings.Sync.HistoryWindow),
         };
     }

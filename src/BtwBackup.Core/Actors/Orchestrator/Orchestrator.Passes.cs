@@ -67,11 +67,12 @@ public sealed partial class Orchestrator
     private void StartPass(PassResolved resolved)
     {
         _log.Info("pass: {0} source(s): {1}", resolved.Items.Count, string.Join(", ", resolved.Items.Select(i => i.Name)));
+        _notifier.Tell(new Monitoring.PassBegan());
         // A source refused before its job (its path gone: an unmounted disk) failed this pass: status, the history and the metrics say so.
         foreach (var refused in resolved.Items.Where(i => i.Job is null))
         {
-            _statusKeeper.Tell(new SourceStarted(refused.Name, refused.Type, refused.Dst));
-            _statusKeeper.Tell(new SourceEnded(refused.Name, new SourceRun(SourceRun.Failed, null, refused.Error, DateTime.UtcNow, 0, 0)));
+            Observe(new SourceStarted(refused.Name, refused.Type, refused.Dst));
+            Observe(new SourceEnded(refused.Name, new SourceRun(SourceRun.Failed, null, refused.Error, DateTime.UtcNow, 0, 0)));
         }
 
         _pass = Context.ActorOf(Pass.Props(resolved.Items, _services.Settings.PassParallelism, resolved.ReplyTo, resolved.ProgressTo, resolved.Prune));
@@ -82,6 +83,7 @@ public sealed partial class Orchestrator
     private void PassEnded(IReadOnlyList<string> lines)
     {
         _log.Error("pass: ended without a summary: {0}", string.Join(" ", lines));
+        _notifier.Tell(new Monitoring.PassOver(null, [.. lines]));
         _passReplyTo?.Tell(CommandReply.Failed(lines));
         _pass = null;
         _passReplyTo = null;
@@ -130,6 +132,7 @@ public sealed partial class Orchestrator
     {
         // The summary of a scheduled pass has no reader but the log.
         var summary = f.Summary;
+        _notifier.Tell(new Monitoring.PassOver(summary, []));
         var line = $"pass: {(summary.Ok ? "done" : "done with failures")} in {summary.Seconds:0.0} s: "
             + SummaryFormat.SourceResults(summary)
             + string.Concat(summary.Pruned.Select(p => p.Error is null ? $"; pruned {p.Dst}: {p.Removed} removed, {p.Kept} kept" : $"; not pruned {p.Dst}: {p.Error}"))

@@ -33,6 +33,9 @@ public sealed record OrchestratorServices(
     /// <summary>Where the last results are kept between processes; null: in memory only (tests).</summary>
     public StatusFile? StatusFile { get; init; }
 
+    /// <summary>Sends the monitoring's pings (monitoring block); null: none are sent (tests of other things).</summary>
+    public Func<MonitoringSettings, Monitoring.IPingSender>? Pings { get; init; }
+
     /// <summary>Where every run is kept for <c>status --history</c>, the page and the metrics; null: none (tests).</summary>
     public Monitoring.RunHistory? Runs { get; init; }
 
@@ -93,6 +96,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     private IActorRef _sources = ActorRefs.Nobody;
     private readonly CancellationTokenSource _stopping = new();
     private IActorRef _statusKeeper = ActorRefs.Nobody;
+    private IActorRef _notifier = ActorRefs.Nobody;
 
     /// <summary>Replies that leave once status.json has their sync round in it (a CLI that exits on one leaves a true status).</summary>
     private readonly Dictionary<long, (IActorRef To, object Message)> _awaitingSave = new();
@@ -276,6 +280,10 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _statusKeeper = Context.ActorOf(StatusKeeper.Props(_services.StatusFile, _services.Runs), StatusKeeper.Name);
+        var monitoring = _services.Settings.Monitoring;
+        if (monitoring.Any && _services.Pings is { } pings)
+            _notifier = Context.ActorOf(Monitoring.Notifier.Props(monitoring, pings(monitoring), _services.Settings.LogFile,
+                _services.Settings.Cluster?.Host ?? Environment.MachineName), Monitoring.Notifier.Name);
         _sources = Context.ActorOf(Sources.Props(_sourceProps, _services.SourceBackoff), Sources.Name);
         ScheduleNext();
         // The daemon opens its journal at once (a broken one shows in its log at start); a CLI
@@ -520,7 +528,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         var name = sourceName ?? NameFor(job);
         var jobId = ++_nextJob;
         _jobs[jobId] = owner with { Source = name };
-        _statusKeeper.Tell(new SourceStarted(name, TypeOf(job), job.Series.Dst));
+        Observe(new SourceStarted(name, TypeOf(job), job.Series.Dst));
 
         // The increment waits, in the backup's task, until every destination has persisted the intent, and gives up if one is down.
         _sources.Tell(new RunJob(name, new StartBackup(jobId, job, progressTo, DestinationsRef)));
@@ -594,12 +602,19 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     {
         if (!_jobs.Remove(jobId, out var owner))
             return;
-        _statusKeeper.Tell(new SourceEnded(owner.Source, run));
+        Observe(new SourceEnded(owner.Source, run));
         if (owner.IsPass)
             owner.ReplyTo.Tell(ended);
         else
             Context.ActorOf(SyncRound.Props(SyncTarget, changed, new ReplyWith(owner.ReplyTo, reply)));
         CheckDrained();
+    }
+
+    /// <summary>A source began or ended: status (and the history, the metrics) and the monitoring hear of it.</summary>
+    private void Observe(StatusChange change)
+    {
+        _statusKeeper.Tell(change);
+        _notifier.Tell(change);
     }
 
     private void Synced(SyncRoundResult result)
