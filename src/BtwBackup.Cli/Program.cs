@@ -170,6 +170,7 @@ public static class Program
         }
 
         var (system, door, orchestrator) = daemonSystems;
+        await using var web = settings.Http is { } http ? await StartWebAsync(settings, http, orchestrator, token, system, door, stop) : null;
         // SIGHUP: the configuration is read again and validated first; a bad one changes nothing.
         using var reload = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGHUP, context =>
         {
@@ -185,6 +186,9 @@ public static class Program
         });
         system.Log.Info("daemon: serving {0} on {1}:{2} (pid {3}); schedule: {4}", configDir, daemon.Hostname, daemon.Port, Environment.ProcessId,
             daemon.ScheduleText is null ? "none, passes on demand" : $"\"{daemon.ScheduleText}\", next pass {(daemon.NextRun(DateTime.UtcNow) is { } next ? SummaryFormat.Time(next) : "never")}");
+        if (web is not null)
+            system.Log.Info("daemon: status page and /metrics on {0} (login with daemon.token; /metrics with a bearer token of metrics.token)", web.Address);
+        SystemdNotify.Send($"READY=1\nSTATUS=serving {configDir} on {daemon.Hostname}:{daemon.Port}\nMAINPID={Environment.ProcessId}");
         // The work system ends on its own only when something stopped it (a cluster node whose TLS
         // pair the cluster refused shuts itself down): a daemon without its Orchestrator must not
         // go on answering connections, so it exits, saying why.
@@ -200,6 +204,7 @@ public static class Program
             return (int)Protocol.ExitCode.Error;
         }
 
+        SystemdNotify.Send("STOPPING=1\nSTATUS=draining: backups in flight are cancelled and cleaned up");
         system.Log.Info("daemon: stopping: backups in flight are cancelled and cleaned up; what is not synced stays pending");
         try
         {
@@ -218,6 +223,24 @@ public static class Program
     }
 
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>The status page and /metrics (http block); a port that is taken stops the daemon's start with one line, the door closed again.</summary>
+    private static async Task<Web.StatusWeb> StartWebAsync(GeneralSettings settings, HttpSettings http, IActorRef orchestrator, string token, ActorSystem system, ActorSystem door, CancellationToken stop)
+    {
+        try
+        {
+            if (!PortHolder.IsFree(http.Address, http.Port))
+                throw new ConfigException($"cannot serve the status page: port {http.Port} on {http.Address} (http.port in {settings.LoadedFrom}) is taken"
+                    + (PortHolder.Describe(http.Port) is { } holder ? $" by {holder}" : "") + "; choose another port, or 0 to turn the page off");
+            return await Web.StatusWeb.StartAsync(settings, http, orchestrator, token, stop);
+        }
+        catch (Exception e)
+        {
+            await door.Terminate();
+            await system.Terminate();
+            throw e is ConfigException ? e : new ConfigException($"cannot serve the status page on {http.Address}:{http.Port} (http in {settings.LoadedFrom}): {ErrorReport.Unwrap(e).Message}");
+        }
+    }
 
     /// <summary>
     /// The daemon's address, which must be a loopback one unless daemon.tls is set: a daemon

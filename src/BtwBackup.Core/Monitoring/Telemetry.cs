@@ -67,11 +67,18 @@ public static class Telemetry
                 LastSyncs[name] = at;
         }
 
+        // The history is oldest first: the last success, and the last size stored, win.
         foreach (var run in history.Where(r => r is { Kind: RunRecord.SourceKind, Ok: true }))
         {
             if (!LastSuccesses.TryGetValue(run.Name, out var known) || known < run.Ended)
                 LastSuccesses[run.Name] = run.Ended;
+            if (run.Stored is { } stored)
+                Stored[run.Name] = stored;
         }
+
+        // Restarts are counted from 0, so that an alert on their increase has a series from the start.
+        RestartsCounter.Add(0, Tag("actor", "source"));
+        RestartsCounter.Add(0, Tag("actor", "destination"));
     }
 
     /// <summary>A change the <see cref="StatusKeeper"/> applies, as metrics.</summary>
@@ -96,6 +103,9 @@ public static class Telemetry
                 break;
         }
     }
+
+    /// <summary>A destination's pending paths as read at start (<see cref="PendingProbe"/>).</summary>
+    public static void PendingPaths(string destination, int count) => Pending[destination] = count;
 
     /// <summary>A source's or a destination's actor restarted after a failure.</summary>
     public static void Restarted(string actor) => RestartsCounter.Add(1, Tag("actor", actor));

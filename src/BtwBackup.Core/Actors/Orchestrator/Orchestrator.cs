@@ -288,8 +288,8 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         ScheduleNext();
         // The daemon opens its journal at once (a broken one shows in its log at start); a CLI
         // command only when it needs it: list, fs-init and restore never pay for it.
-        if (_services.Daemon is not null)
-            _ = DestinationsRef;
+        if (_services.Daemon is not null && DestinationsRef is { } destinations)
+            Context.ActorOf(Monitoring.PendingProbe.Props(destinations), "pending-probe");
     }
 
     /// <summary>The <see cref="Actors.Destinations"/> actor, started on first use; null when no destination is configured.</summary>
