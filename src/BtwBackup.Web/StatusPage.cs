@@ -140,9 +140,18 @@ public static class StatusPage
         var durations = runs.Where(r => r.Ok).Select(r => P(X(r), Y(r.Seconds, maxSeconds))).ToList();
         if (durations.Count > 0)
             svg.Append("<polyline class=\"duration\" points=\"").AppendJoin(' ', durations).Append("\"/>");
+        // Few runs: each is a dot too (a single run draws no line).
+        if (runs.Count <= 60)
+        {
+            foreach (var r in runs.Where(r => r.Stored is not null))
+                svg.Append(CultureInfo.InvariantCulture, $"<circle class=\"stored\" cx=\"{X(r):0.#}\" cy=\"{Y(r.Stored!.Value, maxStored):0.#}\" r=\"2.5\"/>");
+            foreach (var r in runs.Where(r => r.Ok))
+                svg.Append(CultureInfo.InvariantCulture, $"<circle class=\"duration\" cx=\"{X(r):0.#}\" cy=\"{Y(r.Seconds, maxSeconds):0.#}\" r=\"2.5\"/>");
+        }
+
         foreach (var failure in runs.Where(r => !r.Ok))
             svg.Append(CultureInfo.InvariantCulture, $"<line class=\"fail\" x1=\"{X(failure):0.#}\" y1=\"{ChartHeight - 14}\" x2=\"{X(failure):0.#}\" y2=\"{ChartHeight}\"/>");
-        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"4\" y=\"12\" class=\"stored\">{E(SummaryFormat.Bytes(maxStored))}</text>")
+        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"4\" y=\"12\" class=\"stored\">{(stored.Count == 0 ? "" : E(SummaryFormat.Bytes(maxStored)))}</text>")
             .Append(CultureInfo.InvariantCulture, $"<text x=\"{ChartWidth - 4}\" y=\"12\" text-anchor=\"end\" class=\"duration\">{E(SummaryFormat.Seconds(maxSeconds))}</text>")
             .Append(CultureInfo.InvariantCulture, $"<text x=\"4\" y=\"{ChartHeight + 15}\">{E(first.ToLocalTime().ToString("yyyy-MM-dd", CultureInfo.InvariantCulture))}</text>")
             .Append(CultureInfo.InvariantCulture, $"<text x=\"{ChartWidth - 4}\" y=\"{ChartHeight + 15}\" text-anchor=\"end\">{E(last.ToLocalTime().ToString("yyyy-MM-dd", CultureInfo.InvariantCulture))}</text>");

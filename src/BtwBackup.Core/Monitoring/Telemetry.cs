@@ -20,9 +20,10 @@ public static class Telemetry
 
     private static readonly Meter Meter = new(MeterName);
 
-    private static readonly Counter<long> RunsCounter = Meter.CreateCounter<long>("btw_backup_runs", description: "Backups of a source that ended, by result (full, increment, unchanged, failed).");
-    private static readonly Counter<long> UploadedCounter = Meter.CreateCounter<long>("btw_sync_uploaded_bytes", description: "Bytes a destination's syncs uploaded.");
-    private static readonly Counter<long> RestartsCounter = Meter.CreateCounter<long>("btw_actor_restarts", description: "Restarts of a source's or a destination's actor after a failure.");
+    // Counters are observed too (read when scraped): an exporter that starts after the first runs still sees them.
+    private static readonly ConcurrentDictionary<(string Source, string Result), long> Runs = new();
+    private static readonly ConcurrentDictionary<string, long> Uploaded = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, long> Restarts = new(StringComparer.Ordinal) { ["source"] = 0, ["destination"] = 0 };
 
     private static readonly ConcurrentDictionary<string, SourceRun> LastRuns = new(StringComparer.Ordinal);
     private static readonly ConcurrentDictionary<string, DateTime> LastSuccesses = new(StringComparer.Ordinal);
@@ -32,6 +33,15 @@ public static class Telemetry
 
     static Telemetry()
     {
+        Meter.CreateObservableCounter("btw_backup_runs",
+            () => Runs.Select(kv => new Measurement<long>(kv.Value, Tag("source", kv.Key.Source), new("result", kv.Key.Result))),
+            description: "Backups of a source that ended since the process started, by result (full, increment, unchanged, failed).");
+        Meter.CreateObservableCounter("btw_sync_uploaded_bytes",
+            () => Uploaded.Select(kv => new Measurement<long>(kv.Value, Tag("destination", kv.Key))),
+            description: "Bytes a destination's syncs uploaded since the process started.");
+        Meter.CreateObservableCounter("btw_actor_restarts",
+            () => Restarts.Select(kv => new Measurement<long>(kv.Value, Tag("actor", kv.Key))),
+            description: "Restarts of a source's or a destination's actor after a failure, since the process started.");
         Meter.CreateObservableGauge("btw_backup_last_success_timestamp_seconds",
             () => LastSuccesses.Select(kv => new Measurement<double>(Seconds(kv.Value), Tag("source", kv.Key))),
             description: "When a source's last successful backup ended (Unix time).");
@@ -76,9 +86,6 @@ public static class Telemetry
                 Stored[run.Name] = stored;
         }
 
-        // Restarts are counted from 0, so that an alert on their increase has a series from the start.
-        RestartsCounter.Add(0, Tag("actor", "source"));
-        RestartsCounter.Add(0, Tag("actor", "destination"));
     }
 
     /// <summary>A change the <see cref="StatusKeeper"/> applies, as metrics.</summary>
@@ -92,8 +99,7 @@ public static class Telemetry
             case DestinationsSynced d:
                 foreach (var sync in d.Syncs)
                 {
-                    if (sync.BytesUploaded > 0)
-                        UploadedCounter.Add(sync.BytesUploaded, Tag("destination", sync.Destination));
+                    Uploaded.AddOrUpdate(sync.Destination, sync.BytesUploaded, (_, n) => n + sync.BytesUploaded);
                     if (sync.Pending is { } pending)
                         Pending[sync.Destination] = pending;
                     if (sync.Failures.IsEmpty)
@@ -108,7 +114,7 @@ public static class Telemetry
     public static void PendingPaths(string destination, int count) => Pending[destination] = count;
 
     /// <summary>A source's or a destination's actor restarted after a failure.</summary>
-    public static void Restarted(string actor) => RestartsCounter.Add(1, Tag("actor", actor));
+    public static void Restarted(string actor) => Restarts.AddOrUpdate(actor, 1, (_, n) => n + 1);
 
     private static void Source(string name, SourceRun run, bool count)
     {
@@ -120,7 +126,7 @@ public static class Telemetry
             Stored[name] = run.Bytes;
 
         if (count)
-            RunsCounter.Add(1, Tag("source", name), new("result", run.Result));
+            Runs.AddOrUpdate((name, run.Result), 1, (_, n) => n + 1);
     }
 
     private static KeyValuePair<string, object?> Tag(string key, string value) => new(key, value);
