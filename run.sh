@@ -21,6 +21,10 @@ deps=(
   "nodejs:/usr/bin/node"
   "npm:/usr/bin/npm"
   "age:/usr/bin/age"
+  # The status page's test drives Debian's browser; the service unit is checked by systemd-analyze.
+  "chromium:/usr/bin/chromium"
+  "chromium-driver:/usr/bin/chromedriver"
+  "systemd:/usr/bin/systemd-analyze"
 )
 
 install_deps() {
