@@ -56,8 +56,8 @@ public static class StatusPage
             var last = source.Last;
             var failed = last is { Ok: false };
             var late = !failed && due is { } d && (last is null || last.Finished < d);
-            var state = source.Busy ? "busy" : failed ? "failed" : late ? "late" : last is null ? "never" : "ok";
-            html.Append("<tr class=\"").Append(state).Append("\" data-source=\"").Append(E(source.Name)).Append("\"><td>").Append(E(source.Name))
+            var state = source.Busy ? "busy" : failed ? "failed" : last is null ? "never" : late ? "late" : "ok";
+            html.Append("<tr class=\"").Append(state == "never" && late ? "late" : state).Append("\" data-source=\"").Append(E(source.Name)).Append("\"><td>").Append(E(source.Name))
                 .Append("</td><td>").Append(E(source.Type)).Append("</td><td>").Append(E(source.Dst ?? "")).Append("</td><td class=\"result\">")
                 .Append(state switch
                 {
