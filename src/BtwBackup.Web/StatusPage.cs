@@ -220,7 +220,7 @@ public static class StatusPage
         svg .duration,.legend .duration{stroke:#ef6c00;color:#ef6c00;fill:#ef6c00}
         svg polyline.stored,svg polyline.duration{fill:none}
         svg .fail,.legend .fail{stroke:#b00020;color:#b00020;stroke-width:2}
-        svg text{font-size:11px;fill:#555;stroke:none}
+        svg text{font-size:11px;fill:#555;stroke:none}svg text.stored,svg text.duration{stroke:none}
         form.login{display:flex;flex-direction:column;gap:.5em;max-width:28em}
         """;
 }
