@@ -16,6 +16,13 @@ public sealed record MonitoringSettings(Uri? Healthchecks, Uri? Webhook, TimeSpa
 
     public bool Any => Healthchecks is not null || Webhook is not null || !Sources.IsEmpty;
 
+    /// <summary>By value, the sources' checks included (a reload that changes none keeps the notifier).</summary>
+    public bool Equals(MonitoringSettings? other) =>
+        other is not null && Healthchecks == other.Healthchecks && Webhook == other.Webhook && Timeout == other.Timeout && Retries == other.Retries
+        && Sources.SequenceEqual(other.Sources);
+
+    public override int GetHashCode() => HashCode.Combine(Healthchecks, Webhook, Timeout, Retries, Sources.Count);
+
     /// <summary>
     /// An absolute http or https URL without user information (a password in a URL would land in
     /// the log with the first failed ping): else one line naming the key.

@@ -2,8 +2,8 @@ namespace BtwBackup.Config;
 
 /// <summary>
 /// What a running daemon takes from a configuration it re-read (SIGHUP), as a pure function:
-/// sources, defaults, retention, the schedule and run.parallelism apply from the next job;
-/// what the daemon is built on (root-path, destinations, sync, its address and TLS, the log)
+/// sources, defaults, retention, the schedule, run.parallelism and monitoring apply from the next
+/// job; what the daemon is built on (root-path, destinations, sync, its address and TLS, the log, http)
 /// keeps its running value until a restart, and is named.
 /// </summary>
 public static class Reload
@@ -21,6 +21,8 @@ public static class Reload
             needRestart.Add("daemon.hostname, daemon.port, daemon.tls");
         if (fresh.LogFile != running.LogFile || fresh.LogLevel != running.LogLevel)
             needRestart.Add("log-file, log-level");
+        if (fresh.Http != running.Http)
+            needRestart.Add("http");
         var applied = fresh with
         {
             RootPath = running.RootPath,
@@ -28,6 +30,7 @@ public static class Reload
             Sync = running.Sync,
             LogFile = running.LogFile,
             LogLevel = running.LogLevel,
+            Http = running.Http,
             Daemon = running.Daemon with { Schedule = fresh.Daemon.Schedule, ScheduleText = fresh.Daemon.ScheduleText },
         };
         return (applied, needRestart);

@@ -46,6 +46,21 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void A_reload_takes_new_monitoring_checks_at_once_and_keeps_the_web_server_until_a_restart()
+    {
+        const string Source = "sources { www { type = tar, path = /srv/www, dst = www, monitoring { healthchecks { url = \"https://hc.example/www\" } } } }";
+        var running = LoadHocon($"root-path = /b\nhttp.port = 9471\n{Source}");
+        Assert.Equal(running.Monitoring, Reload.Apply(running, LoadHocon($"root-path = /b\nhttp.port = 9471\n{Source}")).Applied.Monitoring);
+        Assert.Equal(new Uri("https://hc.example/www"), running.Monitoring.Sources["www"]);
+
+        var (applied, needRestart) = Reload.Apply(running, LoadHocon($"root-path = /b\nhttp.port = 9472\nmonitoring.healthchecks.url = \"https://hc.example/pass\"\n{Source}"));
+        Assert.Equal(["http"], needRestart);
+        Assert.Equal(9471, applied.Http!.Port);
+        Assert.Equal(new Uri("https://hc.example/pass"), applied.Monitoring.Healthchecks);
+        Assert.NotEqual(running.Monitoring, applied.Monitoring);
+    }
+
+    [Fact]
     public void A_cluster_block_names_this_host_its_address_its_seeds_and_the_pinned_pair()
     {
         Assert.Null(LoadHocon("root-path = /b").Cluster);

@@ -97,6 +97,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     private readonly CancellationTokenSource _stopping = new();
     private IActorRef _statusKeeper = ActorRefs.Nobody;
     private IActorRef _notifier = ActorRefs.Nobody;
+    private int _notifiers;
 
     /// <summary>Replies that leave once status.json has their sync round in it (a CLI that exits on one leaves a true status).</summary>
     private readonly Dictionary<long, (IActorRef To, object Message)> _awaitingSave = new();
@@ -248,7 +249,15 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     private void Reconfigured(Reconfigure reconfigure)
     {
         var (applied, needRestart) = Reload.Apply(_services.Settings, reconfigure.Settings);
+        var monitoringChanged = applied.Monitoring != _services.Settings.Monitoring;
         _services = _services with { Settings = applied };
+        if (monitoringChanged)
+        {
+            // The old notifier finishes its pings in flight as it stops; the new one has the new checks.
+            Context.Stop(_notifier);
+            StartNotifier();
+        }
+
         _log.Info("configuration reloaded from {0}: {1} source(s) ({2}); schedule: {3}", reconfigure.Settings.LoadedFrom, applied.Sources.Count,
             string.Join(", ", applied.Sources.Select(s => s.Name)), applied.Daemon.ScheduleText ?? "none");
         if (needRestart.Count > 0)
@@ -280,10 +289,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _statusKeeper = Context.ActorOf(StatusKeeper.Props(_services.StatusFile, _services.Runs), StatusKeeper.Name);
-        var monitoring = _services.Settings.Monitoring;
-        if (monitoring.Any && _services.Pings is { } pings)
-            _notifier = Context.ActorOf(Monitoring.Notifier.Props(monitoring, pings(monitoring), _services.Settings.LogFile,
-                _services.Settings.Cluster?.Host ?? Environment.MachineName), Monitoring.Notifier.Name);
+        StartNotifier();
         _sources = Context.ActorOf(Sources.Props(_sourceProps, _services.SourceBackoff), Sources.Name);
         ScheduleNext();
         // The daemon opens its journal at once (a broken one shows in its log at start); a CLI
@@ -608,6 +614,16 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         else
             Context.ActorOf(SyncRound.Props(SyncTarget, changed, new ReplyWith(owner.ReplyTo, reply)));
         CheckDrained();
+    }
+
+    /// <summary>The monitoring's notifier, when the monitoring block asks for pings; else nobody.</summary>
+    private void StartNotifier()
+    {
+        var monitoring = _services.Settings.Monitoring;
+        _notifier = monitoring.Any && _services.Pings is { } pings
+            ? Context.ActorOf(Monitoring.Notifier.Props(monitoring, pings(monitoring), _services.Settings.LogFile,
+                _services.Settings.Cluster?.Host ?? Environment.MachineName), Monitoring.Notifier.Name + "-" + (++_notifiers))
+            : ActorRefs.Nobody;
     }
 
     /// <summary>A source began or ended: status (and the history, the metrics) and the monitoring hear of it.</summary>
