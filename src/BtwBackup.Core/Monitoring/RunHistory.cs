@@ -49,8 +49,7 @@ public sealed class RunHistory(string path, TimeSpan window)
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    private readonly Lock _gate = new();
-    private Task _last = Task.CompletedTask;
+    private readonly Platform.OrderedWrites _writes = new();
     private int _appends;
 
     public string Path { get; } = path;
@@ -62,47 +61,22 @@ public sealed class RunHistory(string path, TimeSpan window)
     {
         if (runs.Count == 0)
             return Task.CompletedTask;
-        lock (_gate)
+        var compact = Interlocked.Add(ref _appends, runs.Count) >= CompactEvery;
+        if (compact)
+            Interlocked.Exchange(ref _appends, 0);
+        return _writes.Enqueue(() =>
         {
-            _appends += runs.Count;
-            var compact = _appends >= CompactEvery;
+            Append(runs);
             if (compact)
-                _appends = 0;
-            _last = _last.ContinueWith(_ =>
-            {
-                Append(runs);
-                if (compact)
-                    Compact(DateTime.UtcNow);
-            }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-            return _last;
-        }
+                Compact(DateTime.UtcNow);
+        });
     }
 
     /// <summary>Waits (at most <paramref name="patience"/>) until every write asked so far has landed: a process must not exit with a run unwritten.</summary>
-    public void Flush(TimeSpan patience)
-    {
-        Task last;
-        lock (_gate)
-            last = _last;
-        try
-        {
-            last.Wait(patience);
-        }
-        catch (AggregateException)
-        {
-            // Already logged by whoever asked for the write.
-        }
-    }
+    public void Flush(TimeSpan patience) => _writes.Flush(patience);
 
     /// <summary>Rewrites the file without what is older than the window (at start); in order with the appends.</summary>
-    public Task CompactAsync(DateTime now)
-    {
-        lock (_gate)
-        {
-            _last = _last.ContinueWith(_ => Compact(now), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-            return _last;
-        }
-    }
+    public Task CompactAsync(DateTime now) => _writes.Enqueue(() => Compact(now));
 
     /// <summary>The runs kept, oldest first (by end), of <paramref name="name"/> (a source or a destination; null: all) ended at or after <paramref name="since"/>.</summary>
     public static ImmutableList<RunRecord> Read(string path, string? name = null, DateTime? since = null)

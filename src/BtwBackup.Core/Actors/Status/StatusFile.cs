@@ -61,8 +61,7 @@ public sealed class StatusFile(string path)
 {
     public const string FileName = "status.json";
 
-    private readonly Lock _gate = new();
-    private Task _last = Task.CompletedTask;
+    private readonly Platform.OrderedWrites _writes = new();
 
     public string Path { get; } = path;
 
@@ -84,30 +83,10 @@ public sealed class StatusFile(string path)
     /// Writes <paramref name="status"/> in the background, after every write asked before it
     /// (so the newest state lands last). The task fails when this write did; the next ones still run.
     /// </summary>
-    public Task SaveAsync(PersistedStatus status)
-    {
-        lock (_gate)
-        {
-            _last = _last.ContinueWith(_ => Write(status), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-            return _last;
-        }
-    }
+    public Task SaveAsync(PersistedStatus status) => _writes.Enqueue(() => Write(status));
 
     /// <summary>Waits (at most <paramref name="patience"/>) until every write asked so far has landed.</summary>
-    public void Flush(TimeSpan patience)
-    {
-        Task last;
-        lock (_gate)
-            last = _last;
-        try
-        {
-            last.Wait(patience);
-        }
-        catch (AggregateException)
-        {
-            // Already logged by whoever asked for the write.
-        }
-    }
+    public void Flush(TimeSpan patience) => _writes.Flush(patience);
 
     private void Write(PersistedStatus status)
     {
