@@ -185,6 +185,24 @@ public static class StatusPage
                 .Append(E(m.Address)).Append("</td><td>").Append(E(m.Status)).Append("</td><td>").Append(m.Reachable ? "yes" : "no").Append("</td><td>")
                 .Append(m.Host is not null && m.Host == cluster.Director ? "director" : "").Append(m.Host == cluster.Self ? " (this node)" : "").Append("</td></tr>");
         html.Append("</tbody></table>");
+        if (status.Hosts is not { IsEmpty: false } hosts)
+            return;
+        html.Append("<h2>The other hosts' sources</h2><table id=\"hosts\"><thead><tr><th>Host</th><th>Source</th><th>Last result</th><th>When</th></tr></thead><tbody>");
+        foreach (var h in hosts)
+        {
+            if (h.Status is not { } other)
+            {
+                html.Append("<tr class=\"failed\"><td>").Append(E(h.Host)).Append("</td><td colspan=\"3\">").Append(E(h.Problem ?? "no answer")).Append("</td></tr>");
+                continue;
+            }
+
+            foreach (var s in other.Sources)
+                html.Append("<tr class=\"").Append(s.Last is { Ok: false } ? "failed" : s.Last is null ? "never" : "ok").Append("\"><td>").Append(E(h.Host)).Append("</td><td>")
+                    .Append(E(s.Name)).Append("</td><td class=\"result\">").Append(s.Last is { } l ? E(l.Ok ? l.Result : "failed: " + l.Error) : "never backed up")
+                    .Append("</td><td>").Append(s.Last is { } r ? E(SummaryFormat.Time(r.Finished)) : "").Append("</td></tr>");
+        }
+
+        html.Append("</tbody></table>");
     }
 
     /// <summary>The login form; <paramref name="wrong"/>: after a token that did not match.</summary>
@@ -212,8 +230,8 @@ public static class StatusPage
         h1{font-size:1.4em;margin:0}h2{font-size:1.1em;margin-top:1.5em}
         table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3em .6em;border-bottom:1px solid #ddd;vertical-align:top}
         tr.failed td.result,tr.failed td:first-child,p.failed{color:#b00020;font-weight:600}
-        tr.late td.result,tr.late td:first-child{color:#b36b00;font-weight:600}
-        tr.failed{background:#fde8ea}tr.late{background:#fff4e0}tr.ok td.result{color:#1b5e20}
+        tr.late td.result,tr.late td:first-child{color:#b00020;font-weight:600}
+        tr.failed{background:#fde8ea}tr.late{background:#fde8ea}tr.ok td.result{color:#1b5e20}
         .daemon{color:#555}.chart{margin:.5em 0}.chart figcaption{font-weight:600}
         svg .frame{fill:#fafafa;stroke:#ccc}svg polyline{fill:none;stroke-width:1.5}
         svg .stored,.legend .stored{stroke:#1565c0;color:#1565c0;fill:#1565c0}

@@ -85,11 +85,14 @@ public sealed class StatusPageTests
             {
                 Director = "web1",
             },
+            Hosts = [new HostStatus("db1", null, "unreachable"), new HostStatus("mail", Status(Source("spool", new SourceRun(SourceRun.Failed, null, "tar: gone", Now, 1, 0))), null)],
         };
         var page = StatusPage.Render("web1", status, History(), Now, _ => null);
         Assert.Contains("<h2>Cluster</h2>", page, StringComparison.Ordinal);
         Assert.Contains("<tr class=\"ok\"><td>web1</td><td>10.0.0.1:4719</td><td>up</td><td>yes</td><td>director (this node)</td></tr>", page, StringComparison.Ordinal);
         Assert.Contains("<tr class=\"failed\"><td>db1</td><td>10.0.0.2:4719</td><td>up</td><td>no</td><td></td></tr>", page, StringComparison.Ordinal);
+        Assert.Contains("<tr class=\"failed\"><td>db1</td><td colspan=\"3\">unreachable</td></tr>", page, StringComparison.Ordinal);
+        Assert.Contains("<tr class=\"failed\"><td>mail</td><td>spool</td><td class=\"result\">failed: tar: gone</td>", page, StringComparison.Ordinal);
     }
 
     private static int CountOf(string text, string part) => (text.Length - text.Replace(part, "", StringComparison.Ordinal).Length) / part.Length;
