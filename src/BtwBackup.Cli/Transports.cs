@@ -48,6 +48,9 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes) : 
 
     public async Task<CommandReply> ExecuteAsync(CliCommand command, TextWriter? progress, CancellationToken ct)
     {
+        // The history is a file: it is read as it is, without an actor system (a quarter of a second).
+        if (command is ShowStatus { History: true } history)
+            return Monitoring.RunHistory.Answer(settings, Path.Combine(settings.ConfigDir, Monitoring.RunHistory.FileName), history);
         var configDir = settings.ConfigDir;
         using var configLock = writes
             ? await ConfigDirLock.AcquireAsync(configDir, settings.LockTimeout,

@@ -97,6 +97,21 @@ public sealed class RunHistory(string path, TimeSpan window)
         return runs.ToImmutable();
     }
 
+    /// <summary>
+    /// <c>status --history [SOURCE] [--since TIME]</c> from the file at <paramref name="path"/>
+    /// (null: none kept). A name that is neither configured nor in the history is refused: a typo
+    /// must not look like a source that never ran.
+    /// </summary>
+    public static CommandReply Answer(Config.GeneralSettings settings, string? path, ShowStatus show)
+    {
+        var runs = path is null ? [] : Read(path, show.Name, show.Since);
+        if (show.Name is { } name && runs.IsEmpty
+            && !settings.Sources.Any(s => s.Name == name) && !settings.Destinations.Any(d => d.Name == name)
+            && (path is null || Read(path, name).IsEmpty))
+            return CommandReply.Failed([$"{ErrorReport.Prefix}{name} is not a source or a destination of {settings.LoadedFrom}, and the history keeps no run of it"]);
+        return CommandReply.Of(new HistoryReport(show.Name, show.Since, runs), ok: true);
+    }
+
     /// <summary>A line as written, or null for one that is not (cut by a crash, edited by hand).</summary>
     public static RunRecord? Parse(string line)
     {

@@ -34,24 +34,12 @@ public sealed partial class Orchestrator
             : ClusterStatusQuery.Props(request, _statusKeeper, DestinationsRef, Sender));
     }
 
-    /// <summary>
-    /// <c>status --history [SOURCE] [--since TIME]</c>: the runs the history keeps, read in a task.
-    /// A name that is neither configured nor in the history is refused (a typo must not look like
-    /// a source that never ran).
-    /// </summary>
+    /// <summary><c>status --history [SOURCE] [--since TIME]</c>: the runs the history keeps, read in a task.</summary>
     private void ShowHistory(ShowStatus show)
     {
         var settings = _services.Settings;
         var path = _services.Runs?.Path;
-        var known = settings.Sources.Select(s => s.Name).Concat(settings.Destinations.Select(d => d.Name)).ToHashSet(StringComparer.Ordinal);
-        Task.Run(() =>
-            {
-                var runs = path is null ? [] : Monitoring.RunHistory.Read(path, show.Name, show.Since);
-                if (show.Name is { } name && runs.IsEmpty && !known.Contains(name) && (path is null || Monitoring.RunHistory.Read(path, name).IsEmpty))
-                    return CommandReply.Failed([$"{ErrorReport.Prefix}{name} is not a source or a destination of {settings.LoadedFrom}, and the history keeps no run of it"]);
-                return CommandReply.Of(new Monitoring.HistoryReport(show.Name, show.Since, runs), ok: true);
-            })
-            .PipeTo(Sender, failure: e => CommandReply.Failed(ErrorReport.Lines(e)));
+        Task.Run(() => Monitoring.RunHistory.Answer(settings, path, show)).PipeTo(Sender, failure: e => CommandReply.Failed(ErrorReport.Lines(e)));
     }
 
     /// <summary>The cluster's members as this node's Akka.Cluster sees them now; null when this node is not a cluster node.</summary>
