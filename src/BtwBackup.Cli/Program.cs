@@ -170,7 +170,7 @@ public static class Program
         }
 
         var (system, door, orchestrator) = daemonSystems;
-        await using var web = settings.Http is { } http ? await StartWebAsync(settings, http, orchestrator, token, system, door, stop) : null;
+        await using var web = settings.Http is { } http ? await StartWebAsync(settings, http, orchestrator, system, stop) : null;
         // SIGHUP: the configuration is read again and validated first; a bad one changes nothing.
         using var reload = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGHUP, context =>
         {
@@ -187,7 +187,7 @@ public static class Program
         system.Log.Info("daemon: serving {0} on {1}:{2} (pid {3}); schedule: {4}", configDir, daemon.Hostname, daemon.Port, Environment.ProcessId,
             daemon.ScheduleText is null ? "none, passes on demand" : $"\"{daemon.ScheduleText}\", next pass {(daemon.NextRun(DateTime.UtcNow) is { } next ? SummaryFormat.Time(next) : "never")}");
         if (web is not null)
-            system.Log.Info("daemon: status page and /metrics on {0} (login with daemon.token; /metrics with a bearer token of metrics.token)", web.Address);
+            system.Log.Info("daemon: status page and /metrics on {0} (login and bearer token: web.token)", web.Address);
         SystemdNotify.Send($"READY=1\nSTATUS=serving {configDir} on {daemon.Hostname}:{daemon.Port}\nMAINPID={Environment.ProcessId}");
         // The work system ends on its own only when something stopped it (a cluster node whose TLS
         // pair the cluster refused shuts itself down): a daemon without its Orchestrator must not
@@ -224,22 +224,31 @@ public static class Program
 
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(60);
 
-    /// <summary>The status page and /metrics (http block); a port that is taken stops the daemon's start with one line, the door closed again.</summary>
-    private static async Task<Web.StatusWeb> StartWebAsync(GeneralSettings settings, HttpSettings http, IActorRef orchestrator, string token, ActorSystem system, ActorSystem door, CancellationToken stop)
+    /// <summary>
+    /// The status page and /metrics (http block). One that cannot start (its port taken, on either
+    /// loopback) is an error in the log and on stderr, never a reason to stop backing up: a local
+    /// user who takes the port first must not be able to stop the nightly backups.
+    /// </summary>
+    private static async Task<Web.StatusWeb?> StartWebAsync(GeneralSettings settings, HttpSettings http, IActorRef orchestrator, ActorSystem system, CancellationToken stop)
     {
+        string why;
         try
         {
-            if (!PortHolder.IsFree(http.Address, http.Port))
-                throw new ConfigException($"cannot serve the status page: port {http.Port} on {http.Address} (http.port in {settings.LoadedFrom}) is taken"
-                    + (PortHolder.Describe(http.Port) is { } holder ? $" by {holder}" : "") + "; choose another port, or 0 to turn the page off");
-            return await Web.StatusWeb.StartAsync(settings, http, orchestrator, token, stop);
+            var taken = Web.StatusWeb.Addresses(http).FirstOrDefault(a => !PortHolder.IsFree(a, http.Port));
+            if (taken is null)
+                return await Web.StatusWeb.StartAsync(settings, http, orchestrator, stop);
+            why = $"port {http.Port} on {taken} is taken" + (PortHolder.Describe(http.Port) is { } holder ? $" by {holder}" : "")
+                + ": what answers there is not btw-backup, do not give it the web token";
         }
-        catch (Exception e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            await door.Terminate();
-            await system.Terminate();
-            throw e is ConfigException ? e : new ConfigException($"cannot serve the status page on {http.Address}:{http.Port} (http in {settings.LoadedFrom}): {ErrorReport.Unwrap(e).Message}");
+            why = ErrorReport.Unwrap(e).Message;
         }
+
+        var line = $"the status page and /metrics are not served (http in {settings.LoadedFrom}): {why}; the backups go on without them";
+        system.Log.Error("daemon: " + line);
+        Console.Error.WriteLine(ErrorReport.Prefix + line);
+        return null;
     }
 
     /// <summary>

@@ -22,8 +22,10 @@ public static class Rendering
     {
         if (reply.Report is not { } report)
             return new RenderedReply(reply.ExitCode, reply.Stdout, reply.Stderr);
-        IEnumerable<string> body = WantsJson(command) ? [Json(report)] : Lines(report);
-        return new RenderedReply(reply.ExitCode, [.. reply.Stdout, .. body], [.. Problems(report), .. reply.Stderr]);
+        // A rendered line is one line on the terminal: a line break inside a name or an error (a
+        // file name of the backed-up tree, a server's reply) is shown as \x0a, never a forged line.
+        IEnumerable<string> body = WantsJson(command) ? [Json(report)] : Lines(report).Select(TerminalText.Printable);
+        return new RenderedReply(reply.ExitCode, [.. reply.Stdout, .. body], [.. Problems(report).Select(TerminalText.Printable), .. reply.Stderr]);
     }
 
     private static bool WantsJson(CliCommand command) => command switch

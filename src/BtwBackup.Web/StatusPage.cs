@@ -208,9 +208,9 @@ public static class StatusPage
     /// <summary>The login form; <paramref name="wrong"/>: after a token that did not match.</summary>
     public static string Login(bool wrong) =>
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>btw-backup: log in</title><style>" + Css + "</style></head><body>"
-        + "<h1>btw-backup</h1><form method=\"post\" action=\"/login\" class=\"login\"><label for=\"token\">Daemon token (the content of daemon.token in the configuration directory)</label>"
+        + "<h1>btw-backup</h1><form method=\"post\" action=\"/login\" class=\"login\"><label for=\"token\">Web token (the content of web.token in the configuration directory; never the daemon's token)</label>"
         + "<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" required autofocus>"
-        + "<button type=\"submit\">Log in</button>" + (wrong ? "<p class=\"failed\" id=\"wrong\">That is not the daemon's token.</p>" : "") + "</form></body></html>";
+        + "<button type=\"submit\">Log in</button>" + (wrong ? "<p class=\"failed\" id=\"wrong\">That is not the web token.</p>" : "") + "</form></body></html>";
 
     public static string Age(TimeSpan age) => age switch
     {

@@ -46,14 +46,19 @@ public sealed class MonitoringTests : IDisposable
         Assert.Equal(["/pass/start", "/pass/fail"], Paths("pass"));
         Assert.Equal("good: full", all.Single(r => r.Path == "/good").Body);
 
-        // A failure's body: what failed, then the log's last lines (the pass's own lines among them), at most 100 kB.
+        // A failure's body: what failed, then the log's last lines of this run, at most 100 kB. A
+        // source's check gets only its own actor's lines (the URL may belong to someone else), never
+        // the CLI's lines (the command line) nor the other sources'.
         var badFail = all.Single(r => r.Path == "/bad/fail").Body;
         Assert.StartsWith($"bad: the source path {gone} does not exist\n", badFail, StringComparison.Ordinal);
-        Assert.Contains("--- the last lines of the log ---", badFail, StringComparison.Ordinal);
-        Assert.Contains($"cli: btw-backup --config-dir {_box.ConfigDir} run", badFail, StringComparison.Ordinal);
+        Assert.DoesNotContain("cli:", badFail, StringComparison.Ordinal);
+        Assert.DoesNotContain("source-good", badFail, StringComparison.Ordinal);
         var passFail = all.Single(r => r.Path == "/pass/fail").Body;
         Assert.StartsWith($"bad: the source path {gone} does not exist\n", passFail, StringComparison.Ordinal);
         Assert.DoesNotContain("good:", passFail.Split("---")[0], StringComparison.Ordinal);
+        Assert.Contains("--- the last lines of the log ---", passFail, StringComparison.Ordinal);
+        Assert.Contains("/user/orchestrator: pass: 2 source(s)", passFail, StringComparison.Ordinal);
+        Assert.DoesNotContain("cli:", passFail, StringComparison.Ordinal);
         Assert.True(System.Text.Encoding.UTF8.GetByteCount(passFail) <= 100_000);
 
         var hook = all.Single(r => r.Path == "/hook");

@@ -48,14 +48,19 @@ public sealed class StatusPageTests : IAsyncLifetime
         _box.Dispose();
     }
 
-    private static async Task<(HttpStatusCode Status, string Body)> GetAsync(string url, string? bearer = null, string? host = null)
+    private static Task<(HttpStatusCode Status, string Body)> GetAsync(string url, string? bearer = null, string? host = null) =>
+        SendAsync(HttpMethod.Get, url, bearer, host);
+
+    private static async Task<(HttpStatusCode Status, string Body)> SendAsync(HttpMethod method, string url, string? bearer = null, string? host = null, string? token = null)
     {
         using var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false });
-        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        using var request = new HttpRequestMessage(method, url);
         if (bearer is not null)
             request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearer);
         if (host is not null)
             request.Headers.Host = host;
+        if (token is not null)
+            request.Content = new FormUrlEncodedContent([new KeyValuePair<string, string>("token", token)]);
         using var response = await client.SendAsync(request);
         return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
@@ -82,11 +87,11 @@ public sealed class StatusPageTests : IAsyncLifetime
         Assert.Equal(1, (await _box.RunAsync("run", "good", "bad")).ExitCode);
         Assert.Equal(0, (await _box.RunAsync("fs", Path.Combine(_box.Dir, "good"), "good")).ExitCode);
 
-        // Only the metrics token opens /metrics: not nothing, not a wrong one, not the daemon's own.
+        // Only the web token opens /metrics: not nothing, not a wrong one, not the daemon's own.
         Assert.Equal(HttpStatusCode.Unauthorized, (await GetAsync(Url("/metrics"))).Status);
         Assert.Equal(HttpStatusCode.Unauthorized, (await GetAsync(Url("/metrics"), "0123456789abcdef0123456789abcdef")).Status);
         Assert.Equal(HttpStatusCode.Unauthorized, (await GetAsync(Url("/metrics"), Token("daemon.token"))).Status);
-        var (status, text) = await GetAsync(Url("/metrics"), Token("metrics.token"));
+        var (status, text) = await GetAsync(Url("/metrics"), Token("web.token"));
         Assert.Equal(HttpStatusCode.OK, status);
         var (samples, types) = PrometheusText.Parse(text);
 
@@ -150,15 +155,15 @@ public sealed class StatusPageTests : IAsyncLifetime
         driver.FindElement(By.Id("token")).SendKeys("not-the-token");
         driver.FindElement(By.CssSelector("form.login button")).Click();
         await UntilAsync(() => driver.FindElements(By.Id("wrong")).Count > 0);
-        Assert.Contains("not the daemon's token", driver.FindElement(By.Id("wrong")).Text, StringComparison.Ordinal);
+        Assert.Contains("not the web token", driver.FindElement(By.Id("wrong")).Text, StringComparison.Ordinal);
 
-        driver.FindElement(By.Id("token")).SendKeys(Token("daemon.token"));
+        driver.FindElement(By.Id("token")).SendKeys(Token("web.token"));
         driver.FindElement(By.CssSelector("form.login button")).Click();
         await UntilAsync(() => driver.Url == Url("/") && driver.FindElements(By.Id("sources")).Count > 0);
         var cookie = driver.Manage().Cookies.GetCookieNamed("btw_session");
         Assert.NotNull(cookie);
         Assert.True(cookie.IsHttpOnly);
-        Assert.NotEqual(Token("daemon.token"), cookie.Value);
+        Assert.NotEqual(Token("web.token"), cookie.Value);
 
         var good = driver.FindElement(By.CssSelector("#sources tr[data-source='good']"));
         var bad = driver.FindElement(By.CssSelector("#sources tr[data-source='bad']"));
@@ -190,15 +195,91 @@ public sealed class StatusPageTests : IAsyncLifetime
     {
         // A site whose name was rebound to 127.0.0.1 sends its own Host: nothing is served to it.
         Assert.Equal(HttpStatusCode.MisdirectedRequest, (await GetAsync(Url("/login"), host: $"attacker.example:{_http}")).Status);
-        Assert.Equal(HttpStatusCode.MisdirectedRequest, (await GetAsync(Url("/metrics"), Token("metrics.token"), host: $"attacker.example:{_http}")).Status);
+        Assert.Equal(HttpStatusCode.MisdirectedRequest, (await GetAsync(Url("/metrics"), Token("web.token"), host: $"attacker.example:{_http}")).Status);
         var (status, body) = await GetAsync(Url("/"));
         Assert.Equal(HttpStatusCode.Redirect, status);
         Assert.Equal("", body);
         var login = await GetAsync(Url("/login"));
         Assert.DoesNotContain("<script", login.Body, StringComparison.OrdinalIgnoreCase);
-        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync(Url("/etc/passwd"))).Status);
-        // The metrics token opens /metrics only, never the page.
-        Assert.Equal(HttpStatusCode.Redirect, (await GetAsync(Url("/"), Token("metrics.token"))).Status);
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_box.ConfigDir, "metrics.token")));
+        // Without a session nothing but /login answers a stranger, not even whether a path exists.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await GetAsync(Url("/etc/passwd"))).Status);
+        // The web token as a bearer opens /metrics only, never the page.
+        Assert.Equal(HttpStatusCode.Redirect, (await GetAsync(Url("/"), Token("web.token"))).Status);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_box.ConfigDir, "web.token")));
+    }
+
+    [Fact]
+    public async Task No_spelling_of_the_metrics_path_and_no_method_opens_it_without_the_token_and_the_daemon_token_opens_nothing()
+    {
+        var paths = new[] { "/metrics", "/metrics/", "/METRICS", "/Metrics/", "/metrics/.", "/metrics/x", "/metrics%2F", "//metrics", "/metrics?x=1" };
+        foreach (var path in paths)
+        {
+            foreach (var method in new[] { HttpMethod.Get, HttpMethod.Post, HttpMethod.Put, HttpMethod.Delete, HttpMethod.Options, new HttpMethod("PROPFIND") })
+            {
+                var (status, body) = await SendAsync(method, Url(path));
+                Assert.True(status is HttpStatusCode.Unauthorized or HttpStatusCode.MethodNotAllowed or HttpStatusCode.NotFound, $"{method} {path}: {status}");
+                Assert.DoesNotContain("btw_", body, StringComparison.Ordinal);
+            }
+        }
+
+        // With the token, what answers is the metrics, by GET only.
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync(Url("/metrics"), Token("web.token"))).Status);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, (await SendAsync(HttpMethod.Post, Url("/metrics"), Token("web.token"))).Status);
+
+        // The daemon's token (which runs restores as root) is never typed into a browser: it opens nothing.
+        var daemonToken = Token("daemon.token");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(HttpMethod.Post, Url("/login"), token: daemonToken)).Status);
+        Assert.Equal(HttpStatusCode.Redirect, (await SendAsync(HttpMethod.Post, Url("/login"), token: Token("web.token"))).Status);
+        Assert.NotEqual(daemonToken, Token("web.token"));
+    }
+
+    [Fact]
+    public async Task The_page_is_served_on_both_loopbacks_so_that_no_local_user_can_answer_for_localhost_on_the_other()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync($"http://[::1]:{_http}/login")).Status);
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync($"http://127.0.0.1:{_http}/login", host: $"localhost:{_http}")).Status);
+        // Nobody else can listen there while the daemon does.
+        Assert.False(BtwBackup.Platform.PortHolder.IsFree(IPAddress.IPv6Loopback, _http));
+        Assert.False(BtwBackup.Platform.PortHolder.IsFree(IPAddress.Loopback, _http));
+    }
+}
+
+/// <summary>A port of the page taken before the daemon starts: the page is not served, the backups are.</summary>
+public sealed class StatusPagePortTests : IDisposable
+{
+    private readonly Sandbox _box = new();
+
+    public void Dispose() => _box.Dispose();
+
+    [Fact]
+    public async Task A_local_user_who_takes_the_page_port_first_does_not_stop_the_backups_and_is_named()
+    {
+        var http = Sandbox.FreePort();
+        var tree = _box.MakeTree("tree");
+        _box.WriteConfig($$"""
+            root-path = "{{_box.Root}}"
+            daemon { port = {{Sandbox.FreePort()}} }
+            http { port = {{http}} }
+            sources {
+              tree { type = tar, path = "{{tree}}", dst = "tree" }
+            }
+            """);
+        // The squatter takes the IPv6 loopback only: a browser sent to localhost could reach it.
+        using var squatter = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetworkV6, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        squatter.Bind(new IPEndPoint(IPAddress.IPv6Loopback, http));
+        squatter.Listen(1);
+
+        await using var daemon = await DaemonProcess.StartAsync(_box);
+        Assert.Contains($"stderr: btw-backup: the status page and /metrics are not served (http in {_box.ConfigDir}/btw-backup.conf): port {http} on ::1 is taken by pid {Environment.ProcessId}",
+            daemon.Output, StringComparison.Ordinal);
+        Assert.Contains("do not give it the web token", daemon.Output, StringComparison.Ordinal);
+        Assert.Contains("the status page and /metrics are not served", File.ReadAllText(Path.Combine(_box.ConfigDir, "btw-backup.log")), StringComparison.Ordinal);
+        // Nothing of the page on the free loopback either (a half page would invite a login).
+        Assert.True(BtwBackup.Platform.PortHolder.IsFree(IPAddress.Loopback, http));
+
+        var run = await _box.RunAsync("run");
+        Assert.Equal(0, run.ExitCode);
+        Assert.Single(Directory.GetFiles(Path.Combine(_box.Root, "tree"), "*.tbz"));
+        Assert.Contains("sent to", File.ReadAllText(Path.Combine(_box.ConfigDir, "btw-backup.log")), StringComparison.Ordinal);
     }
 }

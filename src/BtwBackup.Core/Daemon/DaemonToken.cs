@@ -18,11 +18,7 @@ public static class DaemonToken
         var path = Path.Combine(configDir, FileName);
         if (!File.Exists(path))
         {
-            var partial = path + ".partial";
-            using (var stream = new FileStream(partial, new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = Private }))
-            using (var writer = new StreamWriter(stream))
-                writer.Write(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)));
-            File.Move(partial, path);
+            Platform.PrivateFile.Replace(path, w => w.Write(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32))), overwrite: false);
         }
         else if ((File.GetUnixFileMode(path) & ~Private) != 0)
             File.SetUnixFileMode(path, Private);

@@ -35,6 +35,7 @@ public sealed class Notifier : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<Uri, Task> _chains = [];
     private readonly CancellationTokenSource _stop = new();
+    private DateTime _passStarted = DateTime.UtcNow;
 
     public Notifier(MonitoringSettings settings, IPingSender sender, string logFile, string host)
     {
@@ -54,10 +55,11 @@ public sealed class Notifier : ReceiveActor
                 return;
             Send(check, e.Run.Ok
                 ? new Ping(check, $"{e.Source}: {e.Run.Result}")
-                : new Ping(PingPlan.Healthchecks(check, "fail"), PingPlan.FailureBody([$"{e.Source}: {e.Run.Error}"], PingPlan.LogTail(_logFile))));
+                : new Ping(PingPlan.Healthchecks(check, "fail"), PingPlan.FailureBody([$"{e.Source}: {e.Run.Error}"], PingPlan.LogTail(_logFile, e.Run.Finished.AddSeconds(-e.Run.Seconds), e.Source))));
         });
         Receive<PassBegan>(_ =>
         {
+            _passStarted = DateTime.UtcNow;
             if (_settings.Healthchecks is { } check)
                 Send(check, new Ping(PingPlan.Healthchecks(check, "start"), ""));
         });
@@ -74,7 +76,7 @@ public sealed class Notifier : ReceiveActor
         {
             Send(check, ok
                 ? new Ping(check, "pass: " + SummaryFormat.SourceResults(over.Summary!))
-                : new Ping(PingPlan.Healthchecks(check, "fail"), PingPlan.FailureBody(Failures(over), PingPlan.LogTail(_logFile))));
+                : new Ping(PingPlan.Healthchecks(check, "fail"), PingPlan.FailureBody(Failures(over), PingPlan.LogTail(_logFile, over.Summary?.Started ?? _passStarted))));
         }
 
         if (_settings.Webhook is { } hook)
@@ -101,6 +103,8 @@ public sealed class Notifier : ReceiveActor
         {
             if (t.Exception?.InnerException is { } e)
                 log.Warning("monitoring: a ping to {0} failed (the backups are not affected): {1}", MonitoringSettings.Shown(ping.Url), e.Message);
+            else if (t.IsCanceled)
+                log.Warning("monitoring: a ping to {0} was not sent: btw-backup stopped before it could be", MonitoringSettings.Shown(ping.Url));
         }, TaskScheduler.Default);
     }
 

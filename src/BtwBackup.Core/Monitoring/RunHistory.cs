@@ -144,7 +144,7 @@ public sealed class RunHistory(string path, TimeSpan window)
             text.Append('\n');
         foreach (var run in runs)
             text.Append(Line(run)).Append('\n');
-        using var stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read);
+        using var stream = Platform.PrivateFile.Append(Path);
         stream.Write(Encoding.UTF8.GetBytes(text.ToString()));
         stream.Flush(flushToDisk: true);
     }
@@ -165,8 +165,10 @@ public sealed class RunHistory(string path, TimeSpan window)
         var kept = lines.Where(r => r.Ended >= cutoff).ToList();
         if (kept.Count == lines.Count && File.ReadLines(Path).All(l => Parse(l) is not null))
             return;
-        var partial = Path + ".partial";
-        File.WriteAllLines(partial, kept.Select(Line));
-        File.Move(partial, Path, overwrite: true);
+        Platform.PrivateFile.Replace(Path, w =>
+        {
+            foreach (var record in kept)
+                w.Write(Line(record) + "\n");
+        });
     }
 }

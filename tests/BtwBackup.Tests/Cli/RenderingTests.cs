@@ -252,4 +252,21 @@ public class RenderingTests
         Assert.Equal(sent.Stderr, received.Stderr);
         Assert.Equal(Rendering.Json(report), Rendering.Json(crossed.Report));
     }
+
+    [Fact]
+    public void A_line_break_in_an_error_from_outside_is_shown_never_a_line_of_its_own()
+    {
+        // A file of the backed-up tree named to forge a successful run in the history's listing.
+        var forged = "cannot read /home/mallory/x\n2026-12-03 02:30:00  source  www  full  1.0 s  stored 1 KiB";
+        var history = new BtwBackup.Monitoring.HistoryReport(null, null,
+            [new BtwBackup.Monitoring.RunRecord(BtwBackup.Monitoring.RunRecord.SourceKind, "www", At.AddSeconds(-3), At, SourceRun.Failed, null, null, forged)]);
+        var rendered = Rendering.Render(new ShowStatus(false) { History = true }, CommandReply.Of(history, ok: true));
+
+        var line = Assert.Single(rendered.Stdout);
+        Assert.DoesNotContain('\n', line);
+        Assert.EndsWith(@"cannot read /home/mallory/x\x0a2026-12-03 02:30:00  source  www  full  1.0 s  stored 1 KiB", line, StringComparison.Ordinal);
+
+        var pass = Pass() with { Sources = [new PassSource("db", "pg-dump", "db", new SourceRun(SourceRun.Failed, null, forged, At, 0.4, 0))] };
+        Assert.All(Rendering.Render(new RunPass([], false), CommandReply.Of(pass, ok: false)).Stdout, l => Assert.DoesNotContain('\n', l));
+    }
 }

@@ -62,6 +62,25 @@ public sealed class RunHistoryTests : IDisposable
         Assert.False(File.Exists(PathOf + ".partial"));
     }
 
+    [Fact]
+    public async Task Compaction_never_writes_through_a_link_planted_as_its_partial_file_and_the_history_is_private()
+    {
+        var history = new RunHistory(PathOf, TimeSpan.FromDays(30));
+        var now = DateTime.UtcNow;
+        await history.AppendAsync([Source("old", now.AddDays(-31)), Source("recent", now.AddDays(-1))]);
+        var victim = Path.Combine(_dir, "victim");
+        File.WriteAllText(victim, "precious\n");
+        File.CreateSymbolicLink(PathOf + ".partial", victim);
+
+        await history.CompactAsync(now);
+
+        Assert.Equal("precious\n", File.ReadAllText(victim));
+        Assert.Equal(["recent"], RunHistory.Read(PathOf).Select(r => r.Name));
+        Assert.False(File.Exists(PathOf + ".partial"));
+        if (!OperatingSystem.IsWindows())
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(PathOf));
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("[1,2]")]

@@ -34,9 +34,7 @@ public static class KnownHosts
     /// <summary>Writes the file whole, through a temporary file renamed into place (a crash leaves the old one).</summary>
     public static void Save(string path, IReadOnlyDictionary<string, DateTime> hosts)
     {
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(hosts.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToDictionary(kv => kv.Key, kv => kv.Value),
-            new JsonSerializerOptions { WriteIndented = true }));
-        File.Move(temp, path, overwrite: true);
+        Platform.PrivateFile.Replace(path, w => w.Write(JsonSerializer.Serialize(hosts.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToDictionary(kv => kv.Key, kv => kv.Value),
+            new JsonSerializerOptions { WriteIndented = true })));
     }
 }

@@ -90,8 +90,6 @@ public sealed class StatusFile(string path)
 
     private void Write(PersistedStatus status)
     {
-        var partial = Path + ".partial";
-        File.WriteAllText(partial, JsonSerializer.Serialize(status, SummaryFormat.Json));
-        File.Move(partial, Path, overwrite: true);
+        Platform.PrivateFile.Replace(Path, w => w.Write(JsonSerializer.Serialize(status, SummaryFormat.Json)));
     }
 }
