@@ -14,6 +14,8 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 deps=(
   "tar:/usr/bin/tar"
   "bzip2:/usr/bin/bzip2"
+  # tar archives and the globals are compressed on every core by lbzip2 (the same .tbz); bzip2 without it.
+  "lbzip2:/usr/bin/lbzip2"
   "rdiff-backup:/usr/bin/rdiff-backup"
   "postgresql:/usr/bin/pg_dump"
   "postgresql:/usr/lib/postgresql/*/bin/initdb"

@@ -36,17 +36,25 @@ peak_rss() { # COMMAND
 
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/pg.sh"
 
-# Runs two commands alternately ROUNDS times (a PREPARE command before each run) and prints
-# the median wall time of each and their ratio: alternating spreads the machine's noise evenly.
-alternate() { # ROUNDS PREPARE NAME1 CMD1 NAME2 CMD2
-  local rounds=$1 prepare=$2 n1=$3 c1=$4 n2=$5 c2=$6 i t1=() t2=() s e
+# Runs commands in turn ROUNDS times (a PREPARE command before each run) and prints
+# the median wall time of each and the first one's ratio to each other: alternating spreads the machine's noise evenly.
+alternate() { # ROUNDS PREPARE NAME1 CMD1 NAME2 CMD2 [NAME3 CMD3 ...]: rounds run each once in turn
+  local rounds=$1 prepare=$2 i j s e; shift 2
+  local names=() cmds=() medians=()
+  while (($# >= 2)); do names+=("$1"); cmds+=("$2"); shift 2; done
+  local -A times=()
   for i in $(seq 1 "$rounds"); do
-    bash -c "$prepare"; s=$(date +%s%N); bash -c "$c1" >/dev/null 2>&1; e=$(date +%s%N); t1+=($(((e - s) / 1000000)))
-    bash -c "$prepare"; s=$(date +%s%N); bash -c "$c2" >/dev/null 2>&1; e=$(date +%s%N); t2+=($(((e - s) / 1000000)))
+    for j in "${!cmds[@]}"; do
+      bash -c "$prepare"; s=$(date +%s%N); bash -c "${cmds[j]}" >/dev/null 2>&1; e=$(date +%s%N)
+      times[$j]+="$(((e - s) / 1000000)) "
+    done
   done
-  local m1 m2
-  m1=$(printf '%s\n' "${t1[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  m2=$(printf '%s\n' "${t2[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  printf '| %s | %d ms | %s |\n| %s | %d ms | %s |\n' "$n1" "$m1" "${t1[*]}" "$n2" "$m2" "${t2[*]}"
-  printf 'ratio %s / %s: %s; difference %d ms\n' "$n1" "$n2" "$(echo "scale=2; $m1 / $m2" | bc)" $((m1 - m2))
+  for j in "${!cmds[@]}"; do
+    medians[j]=$(printf '%s\n' ${times[$j]} | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    printf '| %s | %d ms | %s |\n' "${names[j]}" "${medians[j]}" "${times[$j]% }"
+  done
+  for j in "${!cmds[@]}"; do
+    ((j == 0)) && continue
+    printf 'ratio %s / %s: %s; difference %d ms\n' "${names[0]}" "${names[j]}" "$(echo "scale=2; ${medians[0]} / ${medians[j]}" | bc)" $((medians[0] - medians[j]))
+  done
 }

@@ -51,6 +51,54 @@ public sealed class TarSeriesTests : IDisposable
     }
 
     [Fact]
+    public async Task The_archive_is_compressed_on_every_core_by_lbzip2_into_a_stream_the_reference_bzip2_reads()
+    {
+        var src = _box.MakeTree("notes");
+        File.WriteAllBytes(Path.Combine(src, "big.bin"), System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(0, 200_000).Select(i => i + "\n"))));
+        await _box.InitAsync("tar", src, "notes");
+        var marker = Path.Combine(_box.Dir, "lbzip2-ran");
+        _box.PathOverride = _box.FaultyTools(("lbzip2", $"echo \"$*\" >> '{marker}'\nexec /usr/bin/lbzip2 \"$@\""));
+        await _box.QuietOkAsync("fs", src, "notes");
+
+        Assert.True(File.Exists(marker), "lbzip2 was not run");
+        var archive = Assert.Single(Directory.GetFiles(Path.Combine(_box.Root, "notes"), "*.tbz"));
+        // The reference bzip2 (what the original and `tar -xjf` use) checks every block of it.
+        var check = await Sandbox.ShellAsync("bzip2", "-t", archive);
+        Assert.True(check.ExitCode == 0, check.Stderr);
+        var tree = Directory.CreateDirectory(Path.Combine(_box.Dir, "extracted")).FullName;
+        Assert.Equal(0, (await Sandbox.ShellAsync("tar", "-C", tree, "-xpjf", archive)).ExitCode);
+        Assert.Equal(Sandbox.Snapshot(src), Sandbox.Snapshot(tree));
+
+        // verify reads it back with the same compressor, and restore too.
+        var verify = await _box.RunAsync("verify", "notes");
+        Assert.True(verify.ExitCode == 0, verify.Stdout + verify.Stderr);
+        var restored = Path.Combine(_box.Dir, "restored");
+        var restore = await _box.RunAsync("restore", "notes", restored);
+        Assert.True(restore.ExitCode == 0, restore.Stdout + restore.Stderr);
+        Assert.Equal(Sandbox.Snapshot(src), Sandbox.Snapshot(restored));
+    }
+
+    [Fact]
+    public async Task Without_lbzip2_the_archive_is_made_by_bzip2_as_the_original_did()
+    {
+        var src = _box.MakeTree("notes");
+        await _box.InitAsync("tar", src, "notes");
+        var bin = Directory.CreateDirectory(Path.Combine(_box.Dir, "bin")).FullName;
+        var marker = Path.Combine(_box.Dir, "bzip2-ran");
+        File.CreateSymbolicLink(Path.Combine(bin, "tar"), "/usr/bin/tar");
+        File.WriteAllText(Path.Combine(bin, "bzip2"), $"#!/bin/sh\necho \"$*\" >> '{marker}'\nexec /usr/bin/bzip2 \"$@\"\n");
+        File.SetUnixFileMode(Path.Combine(bin, "bzip2"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        _box.PathOverride = bin;
+        await _box.QuietOkAsync("fs", src, "notes");
+
+        Assert.True(File.Exists(marker), "bzip2 was not run");
+        var archive = Assert.Single(Directory.GetFiles(Path.Combine(_box.Root, "notes"), "*.tbz"));
+        var tree = Directory.CreateDirectory(Path.Combine(_box.Dir, "extracted")).FullName;
+        Assert.Equal(0, (await Sandbox.ShellAsync("tar", "-C", tree, "-xpjf", archive)).ExitCode);
+        Assert.Equal(Sandbox.Snapshot(src), Sandbox.Snapshot(tree));
+    }
+
+    [Fact]
     public async Task A_tree_that_changes_while_tar_reads_it_is_stored_with_a_warning_in_the_log()
     {
         var src = _box.MakeTree("notes");
@@ -71,7 +119,7 @@ public sealed class TarSeriesTests : IDisposable
         await _box.QuietOkAsync("fs", src, "notes");
         File.AppendAllText(Path.Combine(src, "a.txt"), "more\n");
         _box.PathOverride = _box.FaultyTools(("tar",
-            "echo garbage > \"$6\"\necho 'tar: ./sub: Cannot open: Permission denied' >&2\nexit 2"));
+            "echo garbage > \"$7\"\necho 'tar: ./sub: Cannot open: Permission denied' >&2\nexit 2"));
         var r = await _box.RunAsync("fs", src, "notes");
         Assert.Equal(1, r.ExitCode);
         Assert.Equal("tar: ./sub: Cannot open: Permission denied\nbtw-backup: tar exited with code: 2\n", r.Stderr);
