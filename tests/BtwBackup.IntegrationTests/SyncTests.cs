@@ -76,6 +76,35 @@ public sealed class SyncTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_whose_md5_was_kept_from_an_earlier_sync_is_still_uploaded_after_a_same_size_same_mtime_rewrite()
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(_box.Root, "manual")).FullName;
+        var f = Path.Combine(dir, "f");
+        File.WriteAllText(f, "aaaa");
+        File.WriteAllText(Path.Combine(dir, "g"), "gggg");
+        // Only a file whose times are settled (2 s before it is read) has its MD5 kept.
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        await _box.QuietOkAsync("sync", "--full");
+        var cache = Path.Combine(_box.ConfigDir, "md5-cache");
+        Assert.True(File.Exists(cache), "no md5-cache after a sync");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(cache));
+        Assert.True(File.ReadAllBytes(cache).AsSpan().IndexOf(System.Text.Encoding.UTF8.GetBytes(f)) >= 0, "the settled file's MD5 was not kept");
+
+        var mtime = File.GetLastWriteTimeUtc(f);
+        File.WriteAllText(f, "bbbb");
+        File.SetLastWriteTimeUtc(f, mtime);
+        await _box.QuietOkAsync("sync", "--full");
+        Assert.Equal(Files(_box.Root), await RemoteAsync());
+
+        // A damaged cache is said once in the log and costs a read, never a sync.
+        File.WriteAllText(cache, "damaged");
+        File.WriteAllText(f, "cccc");
+        await _box.QuietOkAsync("sync", "--full");
+        Assert.Equal(Files(_box.Root), await RemoteAsync());
+        Assert.Contains($"sync: {cache} is not a cache this version wrote: every file is read again", File.ReadAllText(Path.Combine(_box.ConfigDir, "btw-backup.log")));
+    }
+
+    [Fact]
     public async Task More_than_a_thousand_files_in_one_folder()
     {
         var dir = Directory.CreateDirectory(Path.Combine(_box.Root, "many")).FullName;

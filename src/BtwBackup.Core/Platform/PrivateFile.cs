@@ -9,7 +9,15 @@ public static class PrivateFile
 {
     public const UnixFileMode Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
-    public static void Replace(string path, Action<TextWriter> write, bool overwrite = true)
+    public static void Replace(string path, Action<TextWriter> write, bool overwrite = true) =>
+        ReplaceBinary(path, stream =>
+        {
+            using var writer = new StreamWriter(stream, leaveOpen: true);
+            write(writer);
+        }, overwrite);
+
+    /// <summary><see cref="Replace"/> for a file of bytes.</summary>
+    public static void ReplaceBinary(string path, Action<Stream> write, bool overwrite = true)
     {
         if (OperatingSystem.IsWindows())
             throw new PlatformNotSupportedException("btw-backup runs on Linux");
@@ -18,11 +26,9 @@ public static class PrivateFile
         File.Delete(partial);
         try
         {
-            using (var stream = new FileStream(partial, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = Mode }))
-            using (var writer = new StreamWriter(stream))
+            using (var stream = new FileStream(partial, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = Mode, BufferSize = 1 << 16 }))
             {
-                write(writer);
-                writer.Flush();
+                write(stream);
                 stream.Flush(flushToDisk: true);
             }
 

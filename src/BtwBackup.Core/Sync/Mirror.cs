@@ -64,6 +64,12 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     /// <summary>The identities that decrypt what <see cref="FetchAsync"/> fetches (an encrypted destination's).</summary>
     public IReadOnlyList<Crypto.AgeIdentity>? Identities { get; init; }
 
+    /// <summary>
+    /// The MD5s of root's files as last read: push, sync and check read only the files whose stamp
+    /// moved since (see <see cref="Md5Cache"/>). Null: every file is read every time.
+    /// </summary>
+    public Md5Cache? Hashes { get; init; }
+
     public string KeyOf(string relativePath) => prefix + relativePath.Replace('\\', '/');
 
     /// <summary>
@@ -131,7 +137,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         var uploaded = 0;
         await EachAsync(LocalFiles(path), failures, ct, async (rel, token) =>
         {
-            Interlocked.Add(ref bytes, await UploadAsync(rel, await Md5Async(Path.Combine(root, rel), token), index, token));
+            Interlocked.Add(ref bytes, await UploadAsync(rel, await LocalMd5Async(rel, token), index, token));
             Interlocked.Increment(ref uploaded);
         });
         ThrowIfFailed(path, failures);
@@ -163,7 +169,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         int uploaded = 0, unchanged = 0, deleted = 0;
         await EachAsync(local, failures, ct, async (rel, token) =>
         {
-            var md5 = await Md5Async(Path.Combine(root, rel), token);
+            var md5 = await LocalMd5Async(rel, token);
             if (remote.TryGetValue(KeyOf(rel), out var existing) && await SameAsync(rel, existing, md5, index, token))
             {
                 Interlocked.Increment(ref unchanged);
@@ -274,7 +280,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         {
             if (!remote.TryGetValue(KeyOf(rel), out var existing))
                 problems.Add($"{rel}: missing on the server");
-            else if (!await SameAsync(rel, existing, await Md5Async(Path.Combine(root, rel), token), index, token))
+            else if (!await SameAsync(rel, existing, await LocalMd5Async(rel, token), index, token))
                 problems.Add(Encrypts
                     ? $"{rel}: the server's copy is not the encryption of this file that the sync state recorded (ETag and plaintext MD5)"
                     : $"{rel}: the server's copy differs (MD5)");
@@ -567,9 +573,12 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
 
     private ParallelOptions Options(CancellationToken ct) => new() { MaxDegreeOfParallelism = Math.Max(1, parallelism), CancellationToken = ct };
 
-    private static async Task<string> Md5Async(string file, CancellationToken ct)
+    private static async Task<string> Md5Async(string file, CancellationToken ct) => Convert.ToHexStringLower(await Md5Cache.ReadMd5Async(file, ct));
+
+    /// <summary>The MD5 of root's file <paramref name="rel"/>: from <see cref="Hashes"/> when it has not moved, else read.</summary>
+    private Task<string> LocalMd5Async(string rel, CancellationToken ct)
     {
-        await using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan | FileOptions.Asynchronous);
-        return Convert.ToHexStringLower(await MD5.HashDataAsync(stream, ct));
+        var file = Path.GetFullPath(Path.Combine(root, rel));
+        return Hashes is { } hashes ? hashes.Md5Async(file, ct) : Md5Async(file, ct);
     }
 }

@@ -158,6 +158,9 @@ public sealed class DestinationActor : ReceivePersistentActor
                 return;
             }
 
+            // The MD5s read in this run, for the next one (one line when they cannot be written: the next run reads again).
+            if (_options.Mirror.Hashes?.SaveIfChanged() is { } unsaved)
+                _log.Warning("destination {0}: {1}", _options.Name, unsaved);
             run.ReplyTo.Tell(new SyncFinished(run.Correlation, _options.Name, run.Report, run.Failures, _state));
             _run = null;
             Stash.UnstashAll();

@@ -322,8 +322,12 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         if (_services.Stores is not { } stores || settings.Destinations.IsEmpty)
             return null;
         var legacy = Path.Combine(settings.ConfigDir, "sync_state");
+        // One MD5 cache for every destination: a file unchanged since it was read is not read again.
+        var hashes = Md5Cache.Open(Path.Combine(settings.ConfigDir, Md5Cache.FileName));
+        if (hashes.Problem is { } problem)
+            _log.Warning("sync: {0}", problem);
         var options = settings.Destinations.Select((d, index) => new DestinationOptions(
-            d.Name, new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism, d.Recipients), settings.Sync.HistoryWindow, settings.Sync.SnapshotEvery,
+            d.Name, new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism, d.Recipients) { Hashes = hashes }, settings.Sync.HistoryWindow, settings.Sync.SnapshotEvery,
             LegacyStateFile: index == 0 ? legacy : null, MaxDelete: settings.Sync.MaxDelete)
         {
             PersistenceId = SyncIdOf(d.Name),

@@ -1,0 +1,143 @@
+using System.Security.Cryptography;
+using System.Text;
+using BtwBackup.Sync;
+using BtwBackup.Testing;
+using Xunit;
+
+namespace BtwBackup.Tests.Sync;
+
+public sealed class Md5CacheTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("btw-md5-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string CacheFile => Path.Combine(_dir, Md5Cache.FileName);
+
+    /// <summary>No margin: a file written a moment ago counts as settled (the tests cannot wait for the clock).</summary>
+    private Md5Cache Open()
+    {
+        var cache = Md5Cache.Open(CacheFile);
+        cache.SettleMargin = TimeSpan.Zero;
+        return cache;
+    }
+
+    private string Write(string name, string content)
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllText(path, content);
+        Thread.Sleep(20);
+        return path;
+    }
+
+    private static string Md5(string content) => Convert.ToHexStringLower(MD5.HashData(Encoding.UTF8.GetBytes(content)));
+
+    [Fact]
+    public async Task A_file_unchanged_since_it_was_read_is_not_read_again_even_after_a_restart()
+    {
+        var f = Write("f", "aaaa");
+        var cache = Open();
+        Assert.Equal(Md5("aaaa"), await cache.Md5Async(f, default));
+        Assert.Equal(Md5("aaaa"), await cache.Md5Async(f, default));
+        Assert.Equal(1, cache.Reads);
+        Assert.Null(cache.SaveIfChanged());
+        if (!OperatingSystem.IsWindows())
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(CacheFile));
+
+        var reopened = Open();
+        Assert.Null(reopened.Problem);
+        Assert.Equal(Md5("aaaa"), await reopened.Md5Async(f, default));
+        Assert.Equal(0, reopened.Reads);
+    }
+
+    [Fact]
+    public async Task A_rewrite_of_the_same_size_with_the_modification_time_set_back_is_read_again()
+    {
+        var f = Write("f", "aaaa");
+        var cache = Open();
+        await cache.Md5Async(f, default);
+        var mtime = File.GetLastWriteTimeUtc(f);
+        File.WriteAllText(f, "bbbb");
+        File.SetLastWriteTimeUtc(f, mtime);
+        Assert.Equal(Md5("bbbb"), await cache.Md5Async(f, default));
+        Assert.Equal(2, cache.Reads);
+
+        // A file replaced by another (a new inode) under the same name and times: read again too.
+        var other = Write("other", "cccc");
+        File.SetLastWriteTimeUtc(other, mtime);
+        File.Move(other, f, overwrite: true);
+        Assert.Equal(Md5("cccc"), await cache.Md5Async(f, default));
+    }
+
+    [Fact]
+    public async Task A_file_written_within_the_margin_before_the_read_is_not_recorded()
+    {
+        var f = Write("f", "aaaa");
+        var cache = Md5Cache.Open(CacheFile);
+        Assert.Equal(TimeSpan.FromSeconds(2), cache.SettleMargin);
+        await cache.Md5Async(f, default);
+        await cache.Md5Async(f, default);
+        Assert.Equal(2, cache.Reads);
+        Assert.Equal(0, cache.Count);
+    }
+
+    [Fact]
+    public async Task A_damaged_cache_is_said_and_ignored_and_the_next_save_replaces_it()
+    {
+        var f = Write("f", "aaaa");
+        var first = Open();
+        await first.Md5Async(f, default);
+        first.SaveIfChanged();
+        var bytes = File.ReadAllBytes(CacheFile);
+        File.WriteAllBytes(CacheFile, bytes[..^5]);
+
+        var damaged = Open();
+        Assert.Contains("cannot be read", damaged.Problem);
+        Assert.Equal(Md5("aaaa"), await damaged.Md5Async(f, default));
+        Assert.Equal(1, damaged.Reads);
+        Assert.Null(damaged.SaveIfChanged());
+
+        File.WriteAllText(CacheFile, "not a cache");
+        Assert.NotNull(Open().Problem);
+    }
+
+    [Fact]
+    public async Task Files_that_are_gone_are_left_out_of_the_next_save()
+    {
+        var kept = Write("kept", "k");
+        var gone = Write("gone", "g");
+        var cache = Open();
+        await cache.Md5Async(kept, default);
+        await cache.Md5Async(gone, default);
+        File.Delete(gone);
+        var another = Write("another", "a");
+        await cache.Md5Async(another, default);
+        cache.SaveIfChanged();
+        Assert.Equal(2, Open().Count);
+    }
+
+    [Fact]
+    public async Task A_mirror_with_the_cache_reads_an_unchanged_tree_once_and_still_uploads_a_same_size_rewrite()
+    {
+        var root = Directory.CreateDirectory(Path.Combine(_dir, "root")).FullName;
+        Directory.CreateDirectory(Path.Combine(root, "s"));
+        foreach (var name in new[] { "a", "b", "c" })
+            File.WriteAllText(Path.Combine(root, "s", name), name + name);
+        Thread.Sleep(20);
+        var store = new InMemoryObjectStore();
+        var cache = Open();
+        var mirror = new Mirror(store, root, "pre/", parallelism: 2) { Hashes = cache };
+        Assert.Equal(3, (await mirror.SyncAsync("s/", default)).Uploaded);
+        Assert.Equal(0, (await mirror.SyncAsync("s/", default)).Uploaded);
+        Assert.Equal(3, cache.Reads);
+
+        var a = Path.Combine(root, "s", "a");
+        var mtime = File.GetLastWriteTimeUtc(a);
+        File.WriteAllText(a, "AA");
+        File.SetLastWriteTimeUtc(a, mtime);
+        var report = await mirror.SyncAsync("s/", default);
+        Assert.Equal(1, report.Uploaded);
+        Assert.Equal("AA", Encoding.UTF8.GetString(store.Objects["pre/s/a"]));
+        Assert.Equal(4, cache.Reads);
+    }
+}
