@@ -51,6 +51,9 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes) : 
         // The history is a file: it is read as it is, without an actor system (a quarter of a second).
         if (command is ShowStatus { History: true } history)
             return Monitoring.RunHistory.Answer(settings, Path.Combine(settings.ConfigDir, Monitoring.RunHistory.FileName), history);
+        // So is a list: files and rdiff-backup's file names.
+        if (command is ListBackups list)
+            return await BackupHost.Lister().AnswerAsync(settings, list, ct);
         var configDir = settings.ConfigDir;
         using var configLock = writes
             ? await ConfigDirLock.AcquireAsync(configDir, settings.LockTimeout,

@@ -180,4 +180,54 @@ public sealed class RdiffSeriesTests : IDisposable
         Assert.Matches(@"^ \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$", lines[1]);
         Assert.Equal("2016-01-02T00:00:00.tbz", lines[2]);
     }
+
+    /// <summary>rdiff-backup's own answer: its --parsable-output listing, as UTC times.</summary>
+    private static async Task<List<DateTime>> RdiffListAsync(string repo)
+    {
+        var r = await Sandbox.ShellAsync("rdiff-backup", "--parsable-output", "list", "increments", repo);
+        Assert.Equal(0, r.ExitCode);
+        return [.. r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => DateTime.UnixEpoch.AddSeconds(long.Parse(l.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture)))];
+    }
+
+    [Fact]
+    public async Task Backup_times_read_from_the_repository_are_what_rdiff_backup_lists()
+    {
+        // Rewritten in place (the folder's mtime unchanged) and replaced (a new inode), then with
+        // the oldest increments removed: every shape a series' repository takes.
+        var scratch = Directory.CreateDirectory(Path.Combine(_box.Dir, "scratch")).FullName;
+        var repo = Path.Combine(Directory.CreateDirectory(Path.Combine(_box.Root, "hand")).FullName, "2016-01-01T12:00:00");
+        for (var i = 0; i < 5; i++)
+        {
+            var file = Path.Combine(scratch, "backup.tar");
+            if (i % 2 == 0)
+                File.WriteAllText(file, "version " + i);
+            else
+            {
+                File.WriteAllText(file + ".new", "version " + i);
+                File.Move(file + ".new", file, overwrite: true);
+            }
+
+            Assert.Equal(0, (await Sandbox.ShellAsync("rdiff-backup", "backup", scratch, repo)).ExitCode);
+            await Sandbox.NextSecondAsync();
+        }
+
+        var all = await RdiffListAsync(repo);
+        Assert.Equal(5, all.Count);
+        Assert.True(Directory.Exists(Path.Combine(repo, "rdiff-backup-data", "increments")), "no file increments: the test misses that folder");
+        Assert.Equal(all, BtwBackup.Backup.RdiffRepository.ReadBackupTimes(repo));
+
+        var epoch = ((long)(all[2] - DateTime.UnixEpoch).TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(0, (await Sandbox.ShellAsync("rdiff-backup", "--force", "remove", "increments", "--older-than", epoch, repo)).ExitCode);
+        var left = await RdiffListAsync(repo);
+        Assert.Equal(all[2..], left);
+        Assert.Equal(left, BtwBackup.Backup.RdiffRepository.ReadBackupTimes(repo));
+        Assert.Equal(left.Count - 1, (await _box.RunAsync("list", "hand")).StdoutLines.Count(l => l.StartsWith(' ')));
+
+        // An interrupted increment (a second current_mirror marker): not read, rdiff-backup is asked.
+        var data = Path.Combine(repo, "rdiff-backup-data");
+        var marker = Directory.GetFiles(data, "current_mirror.*").Single();
+        File.Copy(marker, Path.Combine(data, "current_mirror.2016-01-01T00:00:00Z.data"));
+        Assert.Null(BtwBackup.Backup.RdiffRepository.ReadBackupTimes(repo));
+        Assert.Null(BtwBackup.Backup.RdiffRepository.ReadBackupTimes(Path.Combine(_box.Root, "hand", "nothing-here")));
+    }
 }

@@ -41,6 +41,40 @@ public static partial class RdiffRepository
         return times;
     }
 
+    /// <summary>
+    /// The repository's backup times, oldest first, read from rdiff-backup-data as
+    /// <c>rdiff-backup list increments</c> finds them: the times of the root folder's increments
+    /// (<c>increments.TIME.dir</c>, ...) and of the current mirror. Null when this reading is not
+    /// sure: no marker or more than one (not a repository, or an interrupted increment), or names
+    /// quoted for another file system (a non-empty chars_to_quote).
+    /// </summary>
+    public static IReadOnlyList<DateTime>? ReadBackupTimes(string repository)
+    {
+        var data = Path.Combine(repository, DataDir);
+        try
+        {
+            var quoting = Path.Combine(data, "chars_to_quote");
+            if (MirrorMarkers(repository) is not [var mirror] || (File.Exists(quoting) && new FileInfo(quoting).Length > 0))
+                return null;
+            var times = new SortedSet<DateTime> { mirror };
+            // Not a pattern: "increments.*" also matches the folder "increments" (Win32 matching).
+            foreach (var name in Directory.EnumerateFileSystemEntries(data).Select(Path.GetFileName))
+            {
+                if (!name!.StartsWith("increments.", StringComparison.Ordinal))
+                    continue;
+                if (StampOf(name) is not { } time)
+                    return null;
+                times.Add(time);
+            }
+
+            return [.. times];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>rdiff-backup's temporary files anywhere in the repository.</summary>
     public static IReadOnlyList<string> TempFiles(string repository) =>
         Directory.Exists(repository)

@@ -13,6 +13,28 @@ public sealed class SeriesLister(RdiffBackup rdiff)
     /// <summary>Prunes with the same rdiff-backup.</summary>
     public Retention.Pruner Pruner { get; } = new(rdiff);
 
+    /// <summary>
+    /// The answer to <c>list</c>, the same from the daemon and from a CLI that works without an
+    /// actor system (list reads files and runs no backup: starting one would be most of its time).
+    /// </summary>
+    public async Task<Protocol.CommandReply> AnswerAsync(Config.GeneralSettings settings, Protocol.ListBackups list, CancellationToken ct)
+    {
+        try
+        {
+            var dst = Config.SeriesPath.Check(list.Dst);
+            var series = new SeriesLocation(settings.RootPath, dst);
+            var lines = list.Retention
+                ? await ListRetentionAsync(series, settings.RetentionOf(dst) ?? throw new Config.ConfigException($"{dst} has no retention policy: every point is kept "
+                    + "(set defaults.retention, or retention in the source of this dst, in btw-backup.conf)"), ct)
+                : await ListAsync(series, ct);
+            return new Protocol.CommandReply(Protocol.ExitCode.Ok, lines, []);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return Protocol.CommandReply.Failed(Protocol.ErrorReport.Lines(e));
+        }
+    }
+
     public async Task<ImmutableList<string>> ListAsync(SeriesLocation series, CancellationToken ct)
     {
         var dir = series.FullPath;

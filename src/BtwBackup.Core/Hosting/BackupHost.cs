@@ -35,6 +35,9 @@ public static class BackupHost
             : PersistenceConfig.ForSqlite(Path.Combine(settings.ConfigDir, PersistenceConfig.FileName)));
     }
 
+    /// <summary>The real lister, on its own: what <c>list</c> needs, without an actor system.</summary>
+    public static SeriesLister Lister() => new(new RdiffBackup(new CliWrapProcessRunner()));
+
     public static OrchestratorServices RealServices(GeneralSettings settings)
     {
         IProcessRunner runner = new CliWrapProcessRunner();

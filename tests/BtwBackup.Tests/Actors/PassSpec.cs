@@ -239,7 +239,7 @@ public sealed class PassSpec() : TestKit(SerializedMessages.Config), IDisposable
         Assert.Equal("full", Assert.Single(status.Sources).Last!.Result);
     }
 
-    /// <summary>The real rdiff-backup, whose listing waits for <see cref="Open"/>: a prune held at its first step.</summary>
+    /// <summary>The real rdiff-backup, whose removal of increments waits for <see cref="Open"/>: a prune held in its work.</summary>
     private sealed class GatedRunner : IProcessRunner
     {
         private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -251,7 +251,7 @@ public sealed class PassSpec() : TestKit(SerializedMessages.Config), IDisposable
 
         public async Task<ProcessResult> RunAsync(ProcessSpec spec, CancellationToken cancellationToken)
         {
-            if (spec.Arguments.Contains("list"))
+            if (spec.Arguments.Contains("remove"))
             {
                 Waiting.TrySetResult();
                 await _gate.Task.WaitAsync(cancellationToken);

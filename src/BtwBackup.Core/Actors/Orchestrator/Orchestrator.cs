@@ -567,21 +567,9 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
 
     private void ListBackups(ListBackups list)
     {
-        if (!CheckDsts([list.Dst]))
-            return;
-        var dst = SeriesPath.Check(list.Dst);
-        var settings = _services.Settings;
-        var lister = _services.Lister;
-        var series = new SeriesLocation(settings.RootPath, dst);
         // The policy may come from db/DB.conf, found in the series itself: read in the task, never in the handler.
-        Task.Run(() => list.Retention
-                ? lister.ListRetentionAsync(series, settings.RetentionOf(dst) ?? throw new ConfigException($"{dst} has no retention policy: every point is kept "
-                    + "(set defaults.retention, or retention in the source of this dst, in btw-backup.conf)"), CancellationToken.None)
-                : lister.ListAsync(series, CancellationToken.None))
-            .PipeTo(
-                Sender,
-                success: lines => new CommandReply(ExitCode.Ok, lines, []),
-                failure: e => CommandReply.Failed(ErrorReport.Lines(e)));
+        var (settings, lister) = (_services.Settings, _services.Lister);
+        Task.Run(() => lister.AnswerAsync(settings, list, CancellationToken.None)).PipeTo(Sender);
     }
 
     /// <summary>DSTs from a command (the daemon's clients too) pass <see cref="SeriesPath.Check"/>, else the requester is told why.</summary>
