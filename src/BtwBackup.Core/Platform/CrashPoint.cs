@@ -24,7 +24,18 @@ public static class CrashPoint
     /// <summary>After the first object a sync deletes on a destination.</summary>
     public const string SyncDeleted = "sync-deleted";
 
+    /// <summary>After the 3rd object this process uploaded: some of a folder stored, the rest in flight or not begun.</summary>
+    public const string SyncUploaded = "sync-uploaded";
+
     private static readonly string? At = Environment.GetEnvironmentVariable(Variable);
+    private static int _uploads;
+
+    /// <summary>Counts an upload; at <see cref="SyncUploaded"/>, the 3rd kills the process.</summary>
+    public static void Uploaded()
+    {
+        if (At == SyncUploaded && Interlocked.Increment(ref _uploads) == 3)
+            Process.GetCurrentProcess().Kill();
+    }
 
     public static void Reach(string point)
     {

@@ -483,6 +483,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         if (recipients is not { Count: > 0 } to)
         {
             await store.PutFileAsync(KeyOf(rel), file, md5, ct);
+            Platform.CrashPoint.Uploaded();
             return new FileInfo(file).Length;
         }
 
