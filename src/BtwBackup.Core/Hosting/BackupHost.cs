@@ -54,6 +54,8 @@ public static class BackupHost
             Restorer = new Restorer(rdiff, tar, postgres, new ArchiveGuard(runner), new Bzip2(runner)),
             Verifier = new Verifier(rdiff, tar, postgres, new Bzip2(runner), new ArchiveGuard(runner)),
             Stores = settings.Destinations.IsEmpty ? null : d => new RetryingObjectStore(new S3ObjectStore(d.Connection)),
+            // One MD5 cache for every destination: a file unchanged since it was read is not read again.
+            Hashes = settings.Destinations.IsEmpty ? null : Md5Cache.Open(Path.Combine(settings.ConfigDir, Md5Cache.FileName)),
             History = SyncHistory.ReadAsync,
             WriterLocks = settings.Sync.PostgresJournal is { } journal
                 ? new PostgresWriterLocks(journal, $"btw-backup{(settings.Cluster is { } c ? " host " + c.Host : "")} pid {Environment.ProcessId} on {Environment.MachineName}")

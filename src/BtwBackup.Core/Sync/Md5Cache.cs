@@ -23,6 +23,7 @@ public sealed class Md5Cache
     private readonly ConcurrentDictionary<string, Entry> _entries;
     private readonly Lock _saving = new();
     private int _dirty;
+    private int _reads;
 
     private Md5Cache(string file, ConcurrentDictionary<string, Entry> entries, string? problem)
     {
@@ -41,8 +42,6 @@ public sealed class Md5Cache
 
     /// <summary>Files read (hashed) since the cache was opened; the others were answered from it.</summary>
     public int Reads => _reads;
-
-    private int _reads;
 
     private readonly record struct Entry(FileStamp Stamp, byte[] Md5);
 

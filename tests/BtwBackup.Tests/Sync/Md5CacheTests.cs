@@ -102,6 +102,24 @@ public sealed class Md5CacheTests : IDisposable
     }
 
     [Fact]
+    public async Task A_cache_that_cannot_be_written_is_said_kept_in_memory_and_written_by_the_next_save()
+    {
+        var f = Write("f", "aaaa");
+        var cache = Open();
+        await cache.Md5Async(f, default);
+        // Something in the way of the rename (as a full disk or a read-only folder would be).
+        Directory.CreateDirectory(CacheFile);
+        Assert.Contains("was not written", cache.SaveIfChanged());
+        Assert.Equal(Md5("aaaa"), await cache.Md5Async(f, default));
+        Assert.Equal(1, cache.Reads);
+        Assert.False(File.Exists(CacheFile + ".partial"));
+
+        Directory.Delete(CacheFile);
+        Assert.Null(cache.SaveIfChanged());
+        Assert.Equal(1, Open().Count);
+    }
+
+    [Fact]
     public async Task Files_that_are_gone_are_left_out_of_the_next_save()
     {
         var kept = Write("kept", "k");

@@ -76,6 +76,12 @@ public sealed class DestinationActor : ReceivePersistentActor
         Command<PathTransferred>(Transferred);
         Command<PathFailed>(Failed);
         Command<ManifestDone>(Manifested);
+        Command<HashesSaved>(saved =>
+        {
+            if (saved.Problem is { } problem)
+                _log.Warning("destination {0}: {1}", _options.Name, problem);
+            Next();
+        });
         Command<SaveSnapshotSuccess>(DeleteOldEvents);
         Command<SaveSnapshotFailure>(f => _log.Warning("destination {0}: snapshot failed: {1}", options.Name, f.Cause.Message));
         Command<DeleteMessagesSuccess>(_ => { });
@@ -91,7 +97,12 @@ public sealed class DestinationActor : ReceivePersistentActor
     private sealed record Run(long Correlation, IActorRef ReplyTo, ImmutableQueue<(string Path, bool Sync)> Todo, TransferReport Report, ImmutableList<string> Failures, bool AllowDeletes)
     {
         public bool ManifestTried { get; init; }
+
+        public bool HashesSaved { get; init; }
     }
+
+    /// <summary>The MD5 cache was written, or not (<paramref name="Problem"/>: the next run reads the files again).</summary>
+    private sealed record HashesSaved(string? Problem) : IMessage;
 
     /// <summary>The manifest of <paramref name="Objects"/> objects was written, or not (<paramref name="Error"/>).</summary>
     private sealed record ManifestDone(int Objects, string? Error) : IMessage;
@@ -158,9 +169,15 @@ public sealed class DestinationActor : ReceivePersistentActor
                 return;
             }
 
-            // The MD5s read in this run, for the next one (one line when they cannot be written: the next run reads again).
-            if (_options.Mirror.Hashes?.SaveIfChanged() is { } unsaved)
-                _log.Warning("destination {0}: {1}", _options.Name, unsaved);
+            // The MD5s read in this run, for the next one: written off this thread, before the reply
+            // (a CLI working in-process stops when it has its answer).
+            if (_options.Mirror.Hashes is { } hashes && !run.HashesSaved)
+            {
+                _run = run with { HashesSaved = true };
+                Task.Run(hashes.SaveIfChanged).PipeTo(Self, success: problem => new HashesSaved(problem), failure: e => new HashesSaved(e.Message));
+                return;
+            }
+
             run.ReplyTo.Tell(new SyncFinished(run.Correlation, _options.Name, run.Report, run.Failures, _state));
             _run = null;
             Stash.UnstashAll();

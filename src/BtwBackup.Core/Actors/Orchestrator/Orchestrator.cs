@@ -21,6 +21,9 @@ public sealed record OrchestratorServices(
     /// <summary>Opens a destination's object store; null when the settings have no destination.</summary>
     public Func<DestinationSettings, IObjectStore>? Stores { get; init; }
 
+    /// <summary>The MD5s of root's files as last read, shared by every destination; null: every sync reads every file.</summary>
+    public Md5Cache? Hashes { get; init; }
+
     /// <summary>Where the journal is shared (PostgreSQL), the locks that keep each sync state to one writer; null otherwise.</summary>
     public IWriterLocks? WriterLocks { get; init; }
 
@@ -322,9 +325,8 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         if (_services.Stores is not { } stores || settings.Destinations.IsEmpty)
             return null;
         var legacy = Path.Combine(settings.ConfigDir, "sync_state");
-        // One MD5 cache for every destination: a file unchanged since it was read is not read again.
-        var hashes = Md5Cache.Open(Path.Combine(settings.ConfigDir, Md5Cache.FileName));
-        if (hashes.Problem is { } problem)
+        var hashes = _services.Hashes;
+        if (hashes?.Problem is { } problem)
             _log.Warning("sync: {0}", problem);
         var options = settings.Destinations.Select((d, index) => new DestinationOptions(
             d.Name, new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism, d.Recipients) { Hashes = hashes }, settings.Sync.HistoryWindow, settings.Sync.SnapshotEvery,
