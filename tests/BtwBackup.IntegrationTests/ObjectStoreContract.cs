@@ -12,7 +12,7 @@ namespace BtwBackup.IntegrationTests;
 public abstract class ObjectStoreContract : IDisposable
 {
     protected readonly string Dir = Directory.CreateTempSubdirectory("btw-store-").FullName;
-    private readonly string _prefix = "c" + Guid.NewGuid().ToString("N")[..8] + "/";
+    protected string Prefix { get; } = "c" + Guid.NewGuid().ToString("N")[..8] + "/";
 
     protected abstract IObjectStore Store { get; }
 
@@ -27,14 +27,14 @@ public abstract class ObjectStoreContract : IDisposable
 
     protected static string Md5(byte[] content) => Convert.ToHexStringLower(MD5.HashData(content));
 
-    private async Task<byte[]> GetAsync(string key)
+    protected async Task<byte[]> GetAsync(string key)
     {
         var path = Path.Combine(Dir, "got-" + Guid.NewGuid().ToString("N"));
         await Store.GetFileAsync(key, path, CancellationToken.None);
         return await System.IO.File.ReadAllBytesAsync(path);
     }
 
-    private async Task<List<RemoteObject>> ListAsync(string prefix)
+    protected async Task<List<RemoteObject>> ListAsync(string prefix)
     {
         var list = new List<RemoteObject>();
         await foreach (var o in Store.ListAsync(prefix, CancellationToken.None))
@@ -49,19 +49,19 @@ public abstract class ObjectStoreContract : IDisposable
     public async Task Put_then_list_and_get_give_the_exact_bytes()
     {
         var content = RandomNumberGenerator.GetBytes(100_000);
-        await PutAsync(_prefix + "a/b.bin", content);
-        var listed = Assert.Single(await ListAsync(_prefix));
-        Assert.Equal((_prefix + "a/b.bin", 100_000L, Md5(content)), (listed.Key, listed.Size, listed.ContentMd5));
-        Assert.Equal(content, await GetAsync(_prefix + "a/b.bin"));
+        await PutAsync(Prefix + "a/b.bin", content);
+        var listed = Assert.Single(await ListAsync(Prefix));
+        Assert.Equal((Prefix + "a/b.bin", 100_000L, Md5(content)), (listed.Key, listed.Size, listed.ContentMd5));
+        Assert.Equal(content, await GetAsync(Prefix + "a/b.bin"));
     }
 
     [Fact]
     public async Task Overwrite_with_the_same_size_gives_the_new_content()
     {
-        await PutAsync(_prefix + "x", "aaaa"u8.ToArray());
-        await PutAsync(_prefix + "x", "bbbb"u8.ToArray());
-        Assert.Equal("bbbb"u8.ToArray(), await GetAsync(_prefix + "x"));
-        Assert.Equal(Md5("bbbb"u8.ToArray()), (await ListAsync(_prefix)).Single().ContentMd5);
+        await PutAsync(Prefix + "x", "aaaa"u8.ToArray());
+        await PutAsync(Prefix + "x", "bbbb"u8.ToArray());
+        Assert.Equal("bbbb"u8.ToArray(), await GetAsync(Prefix + "x"));
+        Assert.Equal(Md5("bbbb"u8.ToArray()), (await ListAsync(Prefix)).Single().ContentMd5);
     }
 
     [Fact]
@@ -71,39 +71,39 @@ public abstract class ObjectStoreContract : IDisposable
         var keys = new List<string>();
         string[] separators = ["/", "-", ".", "0"];
         for (var i = 0; i < 1030; i++)
-            keys.Add($"{_prefix}d{separators[i % 4]}{i:D4}");
+            keys.Add($"{Prefix}d{separators[i % 4]}{i:D4}");
         await Parallel.ForEachAsync(keys, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (k, _) => await PutAsync(k, [1]));
-        var listed = (await ListAsync(_prefix)).Select(o => o.Key).ToList();
+        var listed = (await ListAsync(Prefix)).Select(o => o.Key).ToList();
         Assert.Equal(keys.Order(StringComparer.Ordinal), listed);
     }
 
     [Fact]
-    public async Task Listing_is_limited_to_the_prefix()
+    public async Task Listing_is_limited_to_thePrefix()
     {
-        await PutAsync(_prefix + "pre/a", [1]);
-        await PutAsync(_prefix + "prefix/b", [2]);
-        await PutAsync(_prefix + "pre", [3]);
-        Assert.Equal([_prefix + "pre/a"], (await ListAsync(_prefix + "pre/")).Select(o => o.Key));
-        Assert.Empty(await ListAsync(_prefix + "none/"));
+        await PutAsync(Prefix + "pre/a", [1]);
+        await PutAsync(Prefix + "prefix/b", [2]);
+        await PutAsync(Prefix + "pre", [3]);
+        Assert.Equal([Prefix + "pre/a"], (await ListAsync(Prefix + "pre/")).Select(o => o.Key));
+        Assert.Empty(await ListAsync(Prefix + "none/"));
     }
 
     [Fact]
     public async Task Keys_with_spaces_plus_percent_and_colons_are_listed_as_they_are()
     {
         // Listings are asked URL-encoded: what comes back must be decoded exactly once.
-        string[] keys = [_prefix + "a b", _prefix + "a+b", _prefix + "a%20b", _prefix + "2016-01-01T00:00:00/é&<x>"];
+        string[] keys = [Prefix + "a b", Prefix + "a+b", Prefix + "a%20b", Prefix + "2016-01-01T00:00:00/é&<x>"];
         foreach (var key in keys)
             await PutAsync(key, [1]);
-        Assert.Equal(keys.Order(StringComparer.Ordinal), (await ListAsync(_prefix)).Select(o => o.Key));
+        Assert.Equal(keys.Order(StringComparer.Ordinal), (await ListAsync(Prefix)).Select(o => o.Key));
     }
 
     [Fact]
     public async Task Delete_removes_and_a_missing_key_is_not_an_error()
     {
-        await PutAsync(_prefix + "gone", [1, 2, 3]);
-        await Store.DeleteAsync(_prefix + "gone", CancellationToken.None);
-        await Store.DeleteAsync(_prefix + "never-was", CancellationToken.None);
-        Assert.Empty(await ListAsync(_prefix));
+        await PutAsync(Prefix + "gone", [1, 2, 3]);
+        await Store.DeleteAsync(Prefix + "gone", CancellationToken.None);
+        await Store.DeleteAsync(Prefix + "never-was", CancellationToken.None);
+        Assert.Empty(await ListAsync(Prefix));
     }
 
     [Fact]
@@ -111,7 +111,7 @@ public abstract class ObjectStoreContract : IDisposable
     {
         // As when a file changes while it is uploaded: the MD5 computed before no longer holds.
         var path = File("bad", "new"u8.ToArray());
-        var e = await Assert.ThrowsAsync<ObjectStoreException>(() => Store.PutFileAsync(_prefix + "k", path, Md5("other"u8.ToArray()), CancellationToken.None));
+        var e = await Assert.ThrowsAsync<ObjectStoreException>(() => Store.PutFileAsync(Prefix + "k", path, Md5("other"u8.ToArray()), CancellationToken.None));
         Assert.True(e.Transient);
     }
 
@@ -124,25 +124,25 @@ public abstract class ObjectStoreContract : IDisposable
     {
         var content = RandomNumberGenerator.GetBytes(size);
         var opened = 0;
-        var etag = await Store.PutStreamAsync(_prefix + "s.age", () => { opened++; return new MemoryStream(content); }, size, CancellationToken.None);
-        var listed = Assert.Single(await ListAsync(_prefix));
+        var etag = await Store.PutStreamAsync(Prefix + "s.age", () => { opened++; return new MemoryStream(content); }, size, CancellationToken.None);
+        var listed = Assert.Single(await ListAsync(Prefix));
         Assert.Equal(etag, listed.ETag);
-        Assert.Equal(content, await GetAsync(_prefix + "s.age"));
+        Assert.Equal(content, await GetAsync(Prefix + "s.age"));
         Assert.Equal(1, opened);
 
-        var longer = await Assert.ThrowsAsync<ObjectStoreException>(() => Store.PutStreamAsync(_prefix + "long.age", () => new MemoryStream([.. content, 1]), size, CancellationToken.None));
-        var shorter = await Assert.ThrowsAsync<ObjectStoreException>(() => Store.PutStreamAsync(_prefix + "short.age", () => new MemoryStream(content), size + 1, CancellationToken.None));
+        var longer = await Assert.ThrowsAsync<ObjectStoreException>(() => Store.PutStreamAsync(Prefix + "long.age", () => new MemoryStream([.. content, 1]), size, CancellationToken.None));
+        var shorter = await Assert.ThrowsAsync<ObjectStoreException>(() => Store.PutStreamAsync(Prefix + "short.age", () => new MemoryStream(content), size + 1, CancellationToken.None));
         Assert.True(longer.Transient && shorter.Transient, longer.Message + " / " + shorter.Message);
-        Assert.Equal([_prefix + "s.age"], (await ListAsync(_prefix)).Select(o => o.Key));
+        Assert.Equal([Prefix + "s.age"], (await ListAsync(Prefix)).Select(o => o.Key));
     }
 
     [Fact]
     public async Task A_large_file_is_stored_byte_exact()
     {
         var content = RandomNumberGenerator.GetBytes((int)(2.5 * S3ObjectStore.PartSize) + 12345);
-        await PutAsync(_prefix + "big", content);
-        Assert.Equal(Md5(content), Md5(await GetAsync(_prefix + "big")));
-        Assert.Equal(content.Length, (await ListAsync(_prefix)).Single().Size);
+        await PutAsync(Prefix + "big", content);
+        Assert.Equal(Md5(content), Md5(await GetAsync(Prefix + "big")));
+        Assert.Equal(content.Length, (await ListAsync(Prefix)).Single().Size);
     }
 }
 
@@ -155,6 +155,20 @@ public sealed class InMemoryObjectStoreContract : ObjectStoreContract
 public sealed class S3ObjectStoreContract(S3TestServer server) : ObjectStoreContract
 {
     protected override IObjectStore Store { get; } = new S3ObjectStore(server.Connection());
+
+    [Fact]
+    public async Task A_file_above_the_single_put_limit_goes_in_parts_and_is_stored_byte_exact()
+    {
+        using var store = new S3ObjectStore(server.Connection()) { MultipartAbove = S3ObjectStore.PartSize };
+        var content = RandomNumberGenerator.GetBytes((int)(2.5 * S3ObjectStore.PartSize) + 12345);
+        var key = Prefix + "parts";
+        await store.PutFileAsync(key, File("parts", content), Md5(content), CancellationToken.None);
+        var listed = Assert.Single(await ListAsync(Prefix));
+        Assert.EndsWith("-3", listed.ETag); // three parts: the ETag of a multipart upload
+        Assert.Null(listed.ContentMd5);
+        Assert.Equal(Md5(content), await store.StoredMd5Async(key, CancellationToken.None));
+        Assert.Equal(Md5(content), Md5(await GetAsync(key)));
+    }
 
     [Fact]
     public async Task What_s3cmd_downloads_is_what_was_uploaded()

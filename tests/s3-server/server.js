@@ -3,7 +3,10 @@
 //  1. listings in S3's byte order: s3rver walks the folder tree and cuts pages in walk order,
 //     so with several pages keys go missing and a mirroring client deletes live objects;
 //  2. a PUT answered only once the object is on disk: s3rver answers before its write
-//     stream closes, so a HEAD or GET right after can see a short object.
+//     stream closes, so a HEAD or GET right after can see a short object;
+//  3. a multipart upload's ETag as S3 gives it: the MD5 of its parts' MD5s, then "-" and the
+//     number of parts. s3rver gives the MD5 of the whole content, which would let a client
+//     take a multipart ETag for the content's MD5 here and fail against S3.
 // Usage: node server.js --port N --directory DIR --bucket NAME [--bucket NAME...]
 // Prints "ready PORT" on stdout once it listens.
 'use strict';
@@ -86,6 +89,18 @@ FilesystemStore.prototype.putObject = async function putObjectDurable(object) {
   const digest = md5.digest('hex');
   await this.putMetadata(object.bucket, object.key, object.metadata, digest);
   return { size, md5: digest };
+};
+
+const putObjectMultipart = FilesystemStore.prototype.putObjectMultipart;
+FilesystemStore.prototype.putObjectMultipart = async function putObjectMultipartS3Etag(bucket, uploadId, parts) {
+  const uploadDir = path.join(this.getResourcePath(bucket, undefined, 'uploads'), uploadId);
+  const key = (await fs.readFile(path.join(uploadDir, 'key'))).toString();
+  const numbers = parts.map(part => part.number).sort((a, b) => a - b);
+  const digests = await Promise.all(numbers.map(n => fs.readFile(path.join(uploadDir, `${n}.md5`), 'utf8')));
+  const result = await putObjectMultipart.call(this, bucket, uploadId, parts);
+  const etag = `${crypto.createHash('md5').update(Buffer.concat(digests.map(d => Buffer.from(d, 'hex')))).digest('hex')}-${numbers.length}`;
+  await fs.writeFile(this.getResourcePath(bucket, key, 'object.md5'), etag);
+  return { ...result, md5: etag };
 };
 
 const args = process.argv.slice(2);

@@ -16,12 +16,24 @@ public sealed record S3Connection(string Bucket, string? Endpoint, string? Regio
 /// <summary>
 /// The object store over AWSSDK.S3. Uploads are byte-exact on every S3-compatible server we
 /// know: no aws-chunked bodies (some servers store them raw), a Content-MD5 on every request
-/// (the server refuses a body that does not match), and files above the part size go as a
+/// (the server refuses a body that does not match). A file goes in one PUT streamed from disk
+/// with the MD5 the sync already took; above <see cref="MultipartAbove"/> it goes as a
 /// hand-written multipart upload streamed part by part, so memory stays bounded.
 /// </summary>
 public sealed class S3ObjectStore : IObjectStore, IDisposable
 {
     public const long PartSize = 8L * 1024 * 1024;
+
+    /// <summary>
+    /// The largest file sent in one PUT. One request costs the server one write instead of parts
+    /// then their concatenation, and costs us no part MD5s (a multipart upload of 512 MiB took the
+    /// test server 4.6 s of CPU, single PUTs 2.9 s). 64 MiB stays within the request timeout down
+    /// to an uplink of about 0.25 MB/s, and is what a failed request sends again.
+    /// </summary>
+    public const long SinglePutLimit = 64L * 1024 * 1024;
+
+    /// <summary>Files larger than this go as multipart uploads (<see cref="SinglePutLimit"/>; tests lower it).</summary>
+    public long MultipartAbove { get; init; } = SinglePutLimit;
     private const int PartsInFlight = 2;
     private readonly AmazonS3Client _client;
     private readonly S3Connection _connection;
@@ -87,7 +99,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     {
         var length = new FileInfo(path).Length;
         await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
-        if (length <= PartSize)
+        if (length <= MultipartAbove)
             await PutSingleAsync(key, file, md5, ct);
         else
             await PutLargeAsync(key, file, length, md5, ct);
