@@ -94,6 +94,36 @@ public sealed class DatabaseTests : IDisposable
     }
 
     [Fact]
+    public async Task An_unchanged_database_takes_one_pg_restore_pass_and_a_stored_dump_written_since_is_read_again()
+    {
+        var db = await NewDatabaseAsync();
+        var calls = Path.Combine(_box.Dir, "pg_restore.calls");
+        var real = (System.Environment.GetEnvironmentVariable("PATH") ?? "").Split(':')
+            .Select(d => Path.Combine(d, "pg_restore")).First(File.Exists);
+        _box.PathOverride = _box.FaultyTools(("pg_restore", $"echo \"$*\" >> '{calls}'\nexec '{real}' \"$@\""));
+        var stored = () => Path.Combine(Assert.Single(Directory.GetDirectories(Path.Combine(_box.Root, "dbs", db))), db + ".dump");
+        string[] Calls() => File.Exists(calls) ? File.ReadAllLines(calls) : [];
+
+        await _box.QuietOkAsync("db", db, "dbs/" + db);
+        Assert.DoesNotContain(Calls(), c => c.Contains(_box.Root, StringComparison.Ordinal));
+
+        // The stored dump's SQL digest was recorded when it was stored: only the new dump is decoded.
+        File.Delete(calls);
+        await _box.QuietOkAsync("db", db, "dbs/" + db);
+        Assert.Equal("f", await _box.ShapeAsync("dbs/" + db));
+        var call = Assert.Single(Calls());
+        Assert.Contains(_tmp, call, StringComparison.Ordinal);
+
+        // Written since (the same bytes, but its change time moved): the stored dump is decoded again.
+        File.Delete(calls);
+        File.WriteAllBytes(stored(), File.ReadAllBytes(stored()));
+        await _box.QuietOkAsync("db", db, "dbs/" + db);
+        Assert.Equal("f", await _box.ShapeAsync("dbs/" + db));
+        Assert.Equal(2, Calls().Length);
+        Assert.Contains(Calls(), c => c.Contains(stored(), StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task The_stored_dump_restores_to_the_sql_of_a_fresh_dump()
     {
         var db = await NewDatabaseAsync();

@@ -83,6 +83,31 @@ public sealed class RdiffSeriesTests : IDisposable
     }
 
     [Fact]
+    public async Task A_stored_backup_rewritten_since_it_was_stored_is_read_again_not_taken_for_what_was_stored()
+    {
+        var src = await InitAsync();
+        await _box.QuietOkAsync("fs", src, "www");
+        var mirror = Path.Combine(Assert.Single(Directory.GetDirectories(Path.Combine(_box.Root, "www"))), "backup.tar");
+        var digests = BtwBackup.Platform.StampedDigests.Open(Path.Combine(_box.ConfigDir, BtwBackup.Backup.RdiffSeries.DigestsFileName), BtwBackup.Backup.RdiffSeries.DigestsMagic, 32);
+        Assert.NotNull(digests.Known(mirror, BtwBackup.Platform.FileStamp.Of(mirror)));
+
+        // The repository's copy is damaged in place, its size and modification time kept.
+        var mtime = File.GetLastWriteTimeUtc(mirror);
+        var damaged = File.ReadAllBytes(mirror);
+        Array.Fill(damaged, (byte)'z', 0, 512);
+        File.WriteAllBytes(mirror, damaged);
+        File.SetLastWriteTimeUtc(mirror, mtime);
+
+        // The source did not change, but the stored copy did: it is compared by its content, and
+        // the increment stored makes the latest point the tree again.
+        await _box.QuietOkAsync("fs", src, "www");
+        Assert.Equal("fi", await _box.ShapeAsync("www"));
+        var restored = await Sandbox.ShellAsync("tar", "-xOf", mirror, "./a.txt");
+        Assert.True(restored.ExitCode == 0, restored.ToString());
+        Assert.Equal(File.ReadAllText(Path.Combine(src, "a.txt")), restored.Stdout);
+    }
+
+    [Fact]
     public async Task A_same_size_change_within_the_second_is_still_stored()
     {
         var src = await InitAsync();

@@ -32,20 +32,20 @@ public sealed class DatabaseBackup(Postgres postgres, RdiffSeries rdiffSeries, I
         try
         {
             var dump = Path.Combine(scratch, target.FileName);
-            IContentComparer comparer;
+            IContentDigest digest;
             try
             {
                 if (target.Database is { } database)
                 {
                     progress?.Report($"pg_dump: dumping {database}");
                     await postgres.DumpAsync(database, target.Connection, dump, ct);
-                    comparer = new SqlStreamComparer(runner, Postgres.RestoreToSql);
+                    digest = new SqlDigest(runner, Postgres.RestoreToSql);
                 }
                 else
                 {
                     progress?.Report("pg_dumpall: dumping the globals");
                     await postgres.DumpGlobalsAsync(target.Connection, dump, ct);
-                    comparer = new SqlStreamComparer(runner, Bzip2.Decompress);
+                    digest = new SqlDigest(runner, Bzip2.Decompress);
                 }
             }
             catch (Exception e) when (DiskSpace.IsNoSpace(e))
@@ -56,7 +56,7 @@ public sealed class DatabaseBackup(Postgres postgres, RdiffSeries rdiffSeries, I
 
             if (job.Owner is not null)
                 Posix.Chown(dump, job.Owner);
-            return await rdiffSeries.StoreAsync(scratch, target.FileName, job.Series, target.Policy, comparer, job.Owner, progress, ct, announce);
+            return await rdiffSeries.StoreAsync(scratch, target.FileName, job.Series, target.Policy, digest, job.Owner, progress, ct, announce);
         }
         finally
         {

@@ -78,7 +78,7 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
 
             if (job.Owner is not null)
                 Posix.Chown(archive, job.Owner);
-            var outcome = await rdiffSeries.StoreAsync(scratch, RdiffFileName, job.Series, job.Folder.Policy, ByteComparer.Instance, job.Owner, progress, ct, announce);
+            var outcome = await rdiffSeries.StoreAsync(scratch, RdiffFileName, job.Series, job.Folder.Policy, ByteDigest.Instance, job.Owner, progress, ct, announce);
             return outcome with { Warnings = outcome.Warnings.AddRange(warnings) };
         }
         finally

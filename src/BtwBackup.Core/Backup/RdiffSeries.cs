@@ -5,18 +5,23 @@ using BtwBackup.Tools;
 
 namespace BtwBackup.Backup;
 
-/// <summary>Tells whether a new file holds the same data as the one stored last.</summary>
-public interface IContentComparer
+/// <summary>What a new backup is compared with the last one by: a SHA-256 of the content as the comparison sees it.</summary>
+public interface IContentDigest
 {
-    Task<bool> SameAsync(string newFile, string storedFile, CancellationToken ct);
+    /// <summary>The digest of the file's content, or null when it cannot be taken (a dump that does not decode): then it counts as changed.</summary>
+    Task<byte[]?> DigestAsync(string file, CancellationToken ct);
 }
 
-/// <summary>Byte-for-byte, streaming.</summary>
-public sealed class ByteComparer : IContentComparer
+/// <summary>SHA-256 of the file's bytes, streaming.</summary>
+public sealed class ByteDigest : IContentDigest
 {
-    public static readonly ByteComparer Instance = new();
+    public static readonly ByteDigest Instance = new();
 
-    public Task<bool> SameAsync(string newFile, string storedFile, CancellationToken ct) => FileContent.SameAsync(newFile, storedFile, ct);
+    public async Task<byte[]?> DigestAsync(string file, CancellationToken ct)
+    {
+        await using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan | FileOptions.Asynchronous);
+        return await System.Security.Cryptography.SHA256.HashDataAsync(stream, ct);
+    }
 }
 
 /// <summary>
@@ -25,9 +30,24 @@ public sealed class ByteComparer : IContentComparer
 /// for a new full backup. A new full backup is made under a hidden partial name and renamed when
 /// complete. An increment that fails (a full disk) is rolled back at once; one that was killed is
 /// rolled back by the next backup, before anything else (<see cref="RdiffRepository.RepairAsync"/>).
+/// Whether a new file is unchanged is decided by its digest against the one recorded in
+/// <see cref="Digests"/> when the last backup was stored, so the repository is not read again.
 /// </summary>
 public sealed class RdiffSeries(RdiffBackup rdiff, IClock clock)
 {
+    public const string DigestsFileName = "stored-digests";
+    public const string DigestsMagic = "btw-backup stored-digests 1";
+
+    /// <summary>
+    /// The digest of each stored backup's file (CONFIG_DIR/stored-digests), recorded when it was
+    /// stored, and given back while the file's stamp is unchanged. Null: the stored file is read
+    /// at every comparison.
+    /// </summary>
+    public StampedDigests? Digests { get; init; }
+
+    /// <summary>How long before a read a stored file's times must be, for its digest to be recorded then.</summary>
+    public TimeSpan SettleMargin { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <param name="scratchDir">A folder holding exactly the one file to store.</param>
     /// <param name="fileName">That file's name.</param>
     /// <param name="beforeChange">Called with the series folder about to receive an increment, before rdiff-backup touches it (write-ahead of the sync intent).</param>
@@ -36,7 +56,7 @@ public sealed class RdiffSeries(RdiffBackup rdiff, IClock clock)
         string fileName,
         SeriesLocation series,
         SeriesPolicy policy,
-        IContentComparer comparer,
+        IContentDigest digest,
         Ownership? owner,
         IProgress<string>? progress,
         CancellationToken ct,
@@ -44,7 +64,7 @@ public sealed class RdiffSeries(RdiffBackup rdiff, IClock clock)
     {
         try
         {
-            return await StoreCoreAsync(scratchDir, fileName, series, policy, comparer, owner, progress, ct, beforeChange);
+            return await StoreCoreAsync(scratchDir, fileName, series, policy, digest, owner, progress, ct, beforeChange);
         }
         catch (Exception e) when (DiskSpace.IsTooFullFor(e, series.FullPath, SizeOf(Path.Combine(scratchDir, fileName))))
         {
@@ -60,7 +80,7 @@ public sealed class RdiffSeries(RdiffBackup rdiff, IClock clock)
         string fileName,
         SeriesLocation series,
         SeriesPolicy policy,
-        IContentComparer comparer,
+        IContentDigest digest,
         Ownership? owner,
         IProgress<string>? progress,
         CancellationToken ct,
@@ -89,7 +109,12 @@ public sealed class RdiffSeries(RdiffBackup rdiff, IClock clock)
         var stored = lastFullPath is null ? null : Path.Combine(lastFullPath, fileName);
 
         progress?.Report("comparing with the last backup");
-        var same = stored is not null && File.Exists(stored) && await comparer.SameAsync(newFile, stored, ct);
+        var notes = new List<string>(); // a digest that could not be saved: it costs a read next time, never a backup
+        // Both at once: the stored one is usually known already, else it is read beside the new one.
+        var storedDigestTask = stored is not null && File.Exists(stored) ? StoredDigestAsync(stored, digest, notes, ct) : Task.FromResult<byte[]?>(null);
+        var newDigest = await digest.DigestAsync(newFile, ct);
+        var storedDigest = await storedDigestTask;
+        var same = newDigest is not null && storedDigest is not null && storedDigest.AsSpan().SequenceEqual(newDigest);
         var name = SeriesNames.Of(now);
         var logPath = new PendingPath(series.Relative(SeriesNames.LogFileName), Sync: false);
         var size = new FileInfo(newFile).Length;
@@ -99,7 +124,7 @@ public sealed class RdiffSeries(RdiffBackup rdiff, IClock clock)
             if (same)
             {
                 await SeriesLog.AppendAsync(series, name + SeriesLog.NoChange + "skipping creation of new incremental backup", owner, ct);
-                return new BackupOutcome(BackupResultKind.Unchanged, lastFull!, 0, repairs, [logPath]);
+                return new BackupOutcome(BackupResultKind.Unchanged, lastFull!, 0, [.. repairs, .. notes], [logPath]);
             }
 
             // rdiff-backup skips a file whose size and whole-second mtime match the mirror's;
@@ -124,14 +149,15 @@ public sealed class RdiffSeries(RdiffBackup rdiff, IClock clock)
 
             if (owner is not null)
                 Posix.ChownTree(lastFullPath!, owner);
+            Remember(stored!, newDigest, notes);
             // Announced already when there is someone to announce to.
-            return new BackupOutcome(BackupResultKind.StoredIncrement, lastFull!, size, [.. repairs, .. warnings], beforeChange is null ? [pending] : []);
+            return new BackupOutcome(BackupResultKind.StoredIncrement, lastFull!, size, [.. repairs, .. warnings, .. notes], beforeChange is null ? [pending] : []);
         }
 
         if (same)
         {
             await SeriesLog.AppendAsync(series, name + SeriesLog.NoChange + "skipping creation of new full backup", owner, ct);
-            return new BackupOutcome(BackupResultKind.Unchanged, lastFull!, 0, repairs, [logPath]);
+            return new BackupOutcome(BackupResultKind.Unchanged, lastFull!, 0, [.. repairs, .. notes], [logPath]);
         }
 
         var partial = Path.Combine(dir, "." + name + ".partial");
@@ -143,6 +169,7 @@ public sealed class RdiffSeries(RdiffBackup rdiff, IClock clock)
             if (owner is not null)
                 Posix.ChownTree(partial, owner);
             Directory.Move(partial, Path.Combine(dir, name));
+            Remember(Path.Combine(dir, name, fileName), newDigest, notes);
         }
         finally
         {
@@ -150,8 +177,47 @@ public sealed class RdiffSeries(RdiffBackup rdiff, IClock clock)
                 Directory.Delete(partial, recursive: true);
         }
 
-        return new BackupOutcome(BackupResultKind.StoredFull, name, size, [.. repairs, .. fullWarnings],
+        return new BackupOutcome(BackupResultKind.StoredFull, name, size, [.. repairs, .. fullWarnings, .. notes],
             [new PendingPath(series.Relative(name) + "/", Sync: false)]);
+    }
+
+    /// <summary>
+    /// The digest of the stored file: the one recorded when it was stored, while its stamp is
+    /// unchanged (no write since, which would move its change time); else taken from the file,
+    /// and recorded when the file had settled before the read and did not move during it.
+    /// </summary>
+    private async Task<byte[]?> StoredDigestAsync(string stored, IContentDigest digest, List<string> notes, CancellationToken ct)
+    {
+        var path = Path.GetFullPath(stored);
+        var before = FileStamp.Of(path);
+        if (Digests?.Known(path, before) is { } known)
+            return known;
+        var readStart = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
+        var taken = await digest.DigestAsync(path, ct);
+        if (taken is not null && before is { } was && was.IsSettledAt(readStart, SettleMargin.Ticks * 100) && FileStamp.Of(path) == was)
+            Save(d => d.Record(path, was, taken), notes);
+        return taken;
+    }
+
+    /// <summary>
+    /// Records that the file just stored holds the content of <paramref name="digestOfContent"/>:
+    /// rdiff-backup wrote it from the very file that digest was taken of, and nothing but this
+    /// series' one writer (root, or the series' owner) can write there.
+    /// </summary>
+    private void Remember(string storedFile, byte[]? digestOfContent, List<string> notes)
+    {
+        var path = Path.GetFullPath(storedFile);
+        if (digestOfContent is not null && FileStamp.Of(path) is { } stamp)
+            Save(d => d.Record(path, stamp, digestOfContent), notes);
+    }
+
+    private void Save(Action<StampedDigests> record, List<string> notes)
+    {
+        if (Digests is null)
+            return;
+        record(Digests);
+        if (Digests.SaveIfChanged() is { } problem)
+            notes.Add(problem + ": the next backup reads the stored file again");
     }
 
     /// <summary>Rolls back a failed increment now; when that fails too, the next backup does it first.</summary>

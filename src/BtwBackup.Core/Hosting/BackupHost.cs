@@ -44,7 +44,11 @@ public static class BackupHost
         IClock clock = new SystemClock();
         var tar = new Tar(runner);
         var rdiff = new RdiffBackup(runner);
-        var rdiffSeries = new RdiffSeries(rdiff, clock);
+        var rdiffSeries = new RdiffSeries(rdiff, clock)
+        {
+            // What each stored backup holds, so that "unchanged" is decided without reading the repository.
+            Digests = Platform.StampedDigests.Open(Path.Combine(settings.ConfigDir, RdiffSeries.DigestsFileName), RdiffSeries.DigestsMagic, 32),
+        };
         var procedures = new BackupProcedures(
             new FileTreeBackup(tar, new TarSeries(tar, clock), rdiffSeries),
             new DatabaseBackup(new Postgres(runner), rdiffSeries, runner));
