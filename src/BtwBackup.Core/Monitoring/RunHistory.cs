@@ -42,13 +42,6 @@ public sealed class RunHistory(string path, TimeSpan window)
     public const string FileName = "history.jsonl";
     private const int CompactEvery = 500;
 
-    private static readonly JsonSerializerOptions Format = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = false,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-
     private readonly Platform.OrderedWrites _writes = new();
     private int _appends;
 
@@ -119,7 +112,7 @@ public sealed class RunHistory(string path, TimeSpan window)
             return null;
         try
         {
-            var run = JsonSerializer.Deserialize<RunRecord>(line, Format);
+            var run = JsonSerializer.Deserialize(line, RunJson.Default.RunRecord);
             return run is { Kind: RunRecord.SourceKind or RunRecord.SyncKind, Name: not null, Result: not null } ? Normal(run) : null;
         }
         catch (JsonException)
@@ -128,7 +121,7 @@ public sealed class RunHistory(string path, TimeSpan window)
         }
     }
 
-    public static string Line(RunRecord run) => JsonSerializer.Serialize(run, Format);
+    public static string Line(RunRecord run) => JsonSerializer.Serialize(run, RunJson.Default.RunRecord);
 
     private static RunRecord Normal(RunRecord run) => run with
     {

@@ -72,7 +72,7 @@ public sealed class StatusFile(string path)
             throw new IOException("it is a directory, not a file");
         if (!File.Exists(Path))
             return PersistedStatus.Empty;
-        var loaded = JsonSerializer.Deserialize<PersistedStatus>(File.ReadAllText(Path), SummaryFormat.Json)
+        var loaded = JsonSerializer.Deserialize(File.ReadAllText(Path), Monitoring.StatusJson.Default.PersistedStatus)
             ?? throw new InvalidDataException($"{Path} is empty");
         return new PersistedStatus(
             PersistedStatus.Empty.Sources.AddRange(loaded.Sources ?? PersistedStatus.Empty.Sources),
@@ -90,6 +90,6 @@ public sealed class StatusFile(string path)
 
     private void Write(PersistedStatus status)
     {
-        Platform.PrivateFile.Replace(Path, w => w.Write(JsonSerializer.Serialize(status, SummaryFormat.Json)));
+        Platform.PrivateFile.Replace(Path, w => w.Write(JsonSerializer.Serialize(status, Monitoring.StatusJson.Default.PersistedStatus)));
     }
 }
