@@ -47,7 +47,7 @@ public sealed class StampedDigests
         {
             using var reader = new BinaryReader(new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16), Encoding.UTF8);
             if (reader.ReadString() != magic)
-                return new StampedDigests(file, magic, length, entries, $"{file} is not a file this version wrote: every digest is taken again");
+                return new StampedDigests(file, magic, length, entries, $"{file} is not a file this version wrote");
             var count = reader.ReadInt32();
             for (var i = 0; i < count; i++)
             {
@@ -63,7 +63,7 @@ public sealed class StampedDigests
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or EndOfStreamException or FormatException)
         {
-            return new StampedDigests(file, magic, length, new ConcurrentDictionary<string, Entry>(StringComparer.Ordinal), $"{file} cannot be read ({e.Message}): every digest is taken again");
+            return new StampedDigests(file, magic, length, new ConcurrentDictionary<string, Entry>(StringComparer.Ordinal), $"{file} cannot be read ({e.Message})");
         }
     }
 

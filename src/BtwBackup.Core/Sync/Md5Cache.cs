@@ -23,7 +23,7 @@ public sealed class Md5Cache
     private Md5Cache(StampedDigests digests) => _digests = digests;
 
     /// <summary>Why the file on disk was not used, or null.</summary>
-    public string? Problem => _digests.Problem;
+    public string? Problem => _digests.Problem is { } problem ? problem + ": every file is read again" : null;
 
     public int Count => _digests.Count;
 
