@@ -4,7 +4,9 @@ section() { printf '\n## %s\n\n' "$*"; }
 need() { # PROGRAM-or-glob PACKAGE
   compgen -G "$1" >/dev/null || command -v "$1" >/dev/null || {
     echo "bench: installing $2" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null 2>&1 || {
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+    }
   }
 }
 
@@ -32,6 +34,20 @@ peak_rss() { # COMMAND
   wait "$pid"
   end=$(date +%s.%N)
   printf '    wall %.2f s, peak RSS of btw-backup %d MB\n' "$(echo "$end - $start" | bc)" "$((hwm / 1024))"
+}
+
+# The table of a hyperfine --export-json file: the median of each command first (the machines are noisy).
+medians() { # JSON
+  python3 - "$1" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+first = results[0]["median"]
+print("| command | median | mean ± σ | min - max | median / first |")
+print("|---|---|---|---|---|")
+for r in results:
+    ms = lambda v: "%.1f ms" % (v * 1000)
+    print("| `%s` | **%s** | %s ± %.1f | %s - %s | %.2f |" % (r["command"], ms(r["median"]), ms(r["mean"]), r["stddev"] * 1000, ms(r["min"]), ms(r["max"]), r["median"] / first))
+PY
 }
 
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/pg.sh"

@@ -20,11 +20,27 @@ public static class SyncHistory
         var envelopes = await journal
             .CurrentEventsByPersistenceId(persistenceId, 0, long.MaxValue)
             .RunWith(Sink.Seq<EventEnvelope>(), system.Materializer());
-        return [.. envelopes
-            .Select(e => e.Event)
-            .OfType<SyncEvent>()
-            .Where(e => since is null || e.At >= since)
-            .Select(SyncHistoryFormat.Line)];
+        return Lines(envelopes.Select(e => e.Event).OfType<SyncEvent>(), since);
+    }
+
+    /// <summary>The lines of <paramref name="events"/> at or after <paramref name="since"/> (all when null).</summary>
+    public static ImmutableList<string> Lines(IEnumerable<SyncEvent> events, DateTime? since) =>
+        [.. events.Where(e => since is null || e.At >= since).Select(SyncHistoryFormat.Line)];
+
+    /// <summary>The histories of several destinations: one as it is; several, each headed by its destination's name.</summary>
+    public static ImmutableList<string> Combine(IEnumerable<(string Destination, ImmutableList<string> Lines)> histories)
+    {
+        var all = histories.ToList();
+        if (all.Count == 1)
+            return all[0].Lines;
+        var lines = ImmutableList.CreateBuilder<string>();
+        foreach (var (name, history) in all)
+        {
+            lines.Add(name + ":");
+            lines.AddRange(history.Select(l => "  " + l));
+        }
+
+        return lines.ToImmutable();
     }
 
     /// <summary>Every sync state of <paramref name="host"/> in the journal, as (destination, persistence id), by destination.</summary>

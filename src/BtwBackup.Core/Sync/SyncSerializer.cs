@@ -58,7 +58,10 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
         return Encoding.UTF8.GetBytes(json.ToJsonString());
     }
 
-    public override object FromBinary(byte[] bytes, string manifest)
+    public override object FromBinary(byte[] bytes, string manifest) => Decode(bytes, manifest);
+
+    /// <summary>What <see cref="FromBinary"/> gives, without an actor system (see <see cref="SyncJournalFile"/>).</summary>
+    public static object Decode(byte[] bytes, string manifest)
     {
         var json = JsonNode.Parse(bytes)?.AsObject() ?? throw new System.Runtime.Serialization.SerializationException("empty " + manifest);
         if (manifest == "sync-state")

@@ -74,6 +74,63 @@ public sealed class DestinationActorSpec : IDisposable
         third.Shutdown();
     }
 
+    /// <summary>
+    /// sync-state --list and --history without a daemon read the journal file's rows themselves
+    /// (<see cref="SyncJournalFile"/>): what they read must be what the plugin recovers and what
+    /// its query gives, from a journal with snapshots, with the events they cover deleted (a
+    /// history window of 0) or kept, and work left pending.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(90)]
+    public async Task The_journal_file_read_without_actors_gives_what_the_recovery_and_the_query_give(int historyDays)
+    {
+        var file = Path.Combine(_dir, "journal.db");
+        var kit = new TestKit(PersistenceConfig.ForSqlite(file, pooling: false));
+        var dest = kit.Sys.ActorOf(DestinationActor.Props(new DestinationOptions("offsite", new Mirror(_store, _root, "pre/", 4), TimeSpan.FromDays(historyDays), SnapshotEvery: 3)));
+        for (var round = 0; round < 4; round++)
+        {
+            File.WriteAllText(Path.Combine(_root, "www", "log.txt"), $"log {round}\n");
+            dest.Tell(new RecordPending(round, [new PendingPath("www/log.txt", Sync: false), new PendingPath("www/", Sync: true)]), kit.TestActor);
+            kit.ExpectMsg<PendingRecorded>(Patience);
+            dest.Tell(new RunSync(round), kit.TestActor);
+            Assert.Empty(kit.ExpectMsg<SyncFinished>(Patience).Failures);
+        }
+
+        _store.Fault = (op, key) => op == "put" ? throw new ObjectStoreException("put: 500 InternalError", transient: false) : Task.CompletedTask;
+        File.WriteAllText(Path.Combine(_root, "www", "log.txt"), "log 4\n");
+        dest.Tell(new RecordPending(4, [new PendingPath("www/log.txt", Sync: false), new PendingPath("www/", Sync: true)]), kit.TestActor);
+        kit.ExpectMsg<PendingRecorded>(Patience);
+        dest.Tell(new RunSync(4), kit.TestActor);
+        Assert.NotEmpty(kit.ExpectMsg<SyncFinished>(Patience).Failures);
+
+        var id = SyncIds.Of(null, "offsite");
+        var recovered = await SyncStateReading.ReadAsync(kit.Sys, id, Patience);
+        var queried = await SyncHistory.ReadAsync(kit.Sys, id, null);
+        var serializer = kit.Sys.Serialization.FindSerializerFor(recovered.State);
+        kit.Shutdown();
+
+        var read = SyncJournalFile.Read(file, id, events: true);
+        Assert.NotNull(read);
+        Assert.Equal(["www/log.txt"], read.State.MustPush);
+        Assert.Equal(["www/"], read.State.MustSync);
+        Assert.Equal(serializer.ToBinary(recovered.State), serializer.ToBinary(read.State));
+        Assert.Equal(queried, SyncHistory.Lines(read.Events, null));
+        Assert.Equal(serializer.ToBinary(recovered.State), serializer.ToBinary(SyncJournalFile.Read(file, id, events: false)!.State));
+        Assert.Null(SyncJournalFile.Read(file, SyncIds.Of(null, "elsewhere"), events: true));
+
+        // The scenario has what it claims: snapshots, and events deleted only with a window of 0.
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + file + ";Pooling=False");
+        connection.Open();
+        using var count = connection.CreateCommand();
+        count.CommandText = "select count(*) from snapshot";
+        Assert.True((long)count.ExecuteScalar()! > 0);
+        if (historyDays == 0)
+            Assert.True(read.Events.Count < recovered.LastSequenceNr, $"{read.Events.Count} events of {recovered.LastSequenceNr} left");
+        else
+            Assert.Equal(recovered.LastSequenceNr, read.Events.Count);
+    }
+
     [Fact]
     public void A_sync_whose_deletions_are_held_back_stays_pending_with_one_line_until_allowed()
     {

@@ -448,16 +448,10 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     private static async Task<ImmutableList<string>> ReadHistoryAsync(ActorSystem system, Func<ActorSystem, string, DateTime?, Task<ImmutableList<string>>> history,
         ImmutableList<(string Destination, string Id)> ids, DateTime? since)
     {
-        if (ids.Count == 1)
-            return await history(system, ids[0].Id, since);
-        var lines = ImmutableList.CreateBuilder<string>();
+        var read = new List<(string, ImmutableList<string>)>();
         foreach (var (name, id) in ids)
-        {
-            lines.Add(name + ":");
-            lines.AddRange((await history(system, id, since)).Select(l => "  " + l));
-        }
-
-        return lines.ToImmutable();
+            read.Add((name, await history(system, id, since)));
+        return SyncHistory.Combine(read);
     }
 
     protected override SupervisorStrategy SupervisorStrategy() => new ChildStrategy();

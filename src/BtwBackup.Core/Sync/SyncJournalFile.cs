@@ -1,0 +1,136 @@
+using System.Collections.Immutable;
+using BtwBackup.Protocol;
+using Microsoft.Data.Sqlite;
+
+namespace BtwBackup.Sync;
+
+/// <summary>
+/// <c>sync-state --list</c> and <c>--history</c> without a daemon, read from the SQLite journal
+/// file itself instead of through an actor system (which takes half a second to start with the
+/// persistence plugin, and replays the whole journal once more for the history): what a
+/// recovery would give, from the same rows. Read-only, so it may run beside a writer, which it
+/// then sees as it was a moment ago.
+/// <para>
+/// The rows are Akka.Persistence.Sql's: the latest snapshot of an id, then its events after it
+/// that are not marked deleted, in sequence order, every payload in <see cref="SyncSerializer"/>'s
+/// format. A test compares what this reads with what the plugin recovers from the same file, so
+/// that a plugin that changes its tables fails there, not here.
+/// </para>
+/// <para>
+/// It answers null (the caller then asks the actors) whenever it is not certain to give what
+/// the actors would: a destination with nothing stored yet (its actor may import a former
+/// state, see <c>DestinationActor</c>), a payload of another serializer, or any error reading
+/// the file (the actors then report it their way).
+/// </para>
+/// </summary>
+public static class SyncJournalFile
+{
+    /// <summary>What the file holds of one id: the state a recovery would give, and every event not deleted, oldest first.</summary>
+    public sealed record Stored(SyncState State, ImmutableList<SyncEvent> Events);
+
+    /// <summary>The answer to <paramref name="inspect"/> read from <paramref name="file"/>, or null (see the class).</summary>
+    public static CommandReply? Answer(string file, ImmutableList<(string Destination, string Id)> ids, InspectSyncState inspect)
+    {
+        if (inspect.Action == SyncStateAction.Reset || inspect.Host is not null || ids.IsEmpty || !File.Exists(file))
+            return null;
+        try
+        {
+            using var connection = Open(file);
+            var read = new List<(string Destination, Stored Stored)>();
+            foreach (var (destination, id) in ids)
+            {
+                if (Read(connection, id, events: inspect.Action == SyncStateAction.History) is not { } stored)
+                    return null;
+                read.Add((destination, stored));
+            }
+
+            if (inspect.Action == SyncStateAction.List)
+                return CommandReply.Of(new SyncStateListing([.. read.OrderBy(r => r.Destination, StringComparer.Ordinal).Select(r => r.Stored.State.Pending(r.Destination))]), true);
+            return new CommandReply(ExitCode.Ok, SyncHistory.Combine(read.Select(r => (r.Destination, SyncHistory.Lines(r.Stored.Events, inspect.Since)))), []);
+        }
+        catch (Exception e) when (e is SqliteException or System.Runtime.Serialization.SerializationException or InvalidDataException
+                                      or InvalidOperationException or FormatException or System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// What <paramref name="file"/> holds of <paramref name="persistenceId"/>; null when it has no
+    /// row of it at all. <paramref name="events"/>: also every event not deleted (the history),
+    /// not only those after the snapshot.
+    /// </summary>
+    public static Stored? Read(string file, string persistenceId, bool events)
+    {
+        using var connection = Open(file);
+        return Read(connection, persistenceId, events);
+    }
+
+    private static SqliteConnection Open(string file)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = file,
+            Mode = SqliteOpenMode.ReadOnly,
+            Pooling = false,
+            DefaultTimeout = 30,
+        }.ToString());
+        connection.Open();
+        return connection;
+    }
+
+    private static Stored? Read(SqliteConnection connection, string persistenceId, bool events)
+    {
+        var state = SyncState.Empty;
+        long after = 0;
+        var any = false;
+        using (var snapshot = Command(connection, persistenceId,
+                   "select sequence_number, snapshot, manifest, serializer_id from snapshot where persistence_id = $id order by sequence_number desc limit 1"))
+        using (var row = snapshot.ExecuteReader())
+        {
+            if (row.Read())
+            {
+                any = true;
+                after = row.GetInt64(0);
+                state = (SyncState)Payload(row, 1);
+            }
+        }
+
+        var history = ImmutableList.CreateBuilder<SyncEvent>();
+        using (var journal = Command(connection, persistenceId,
+                   "select sequence_number, deleted, message, manifest, identifier from journal where persistence_id = $id order by sequence_number"))
+        using (var row = journal.ExecuteReader())
+        {
+            while (row.Read())
+            {
+                any = true;
+                var sequenceNr = row.GetInt64(0);
+                if (row.GetBoolean(1) || (!events && sequenceNr <= after))
+                    continue;
+                var e = (SyncEvent)Payload(row, 2);
+                if (sequenceNr > after)
+                    state = state.Apply(e);
+                if (events)
+                    history.Add(e);
+            }
+        }
+
+        return any ? new Stored(state, history.ToImmutable()) : null;
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, string persistenceId, string sql)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Parameters.AddWithValue("$id", persistenceId);
+        return command;
+    }
+
+    /// <summary>The payload at <paramref name="column"/> (bytes, then manifest, then serializer id).</summary>
+    private static object Payload(SqliteDataReader row, int column)
+    {
+        if (row.IsDBNull(column + 2) || row.GetInt32(column + 2) != SyncSerializer.Id)
+            throw new InvalidDataException("a payload of another serializer");
+        return SyncSerializer.Decode((byte[])row.GetValue(column), row.GetString(column + 1));
+    }
+}
