@@ -54,6 +54,8 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes) : 
         // So is a list: files and rdiff-backup's file names.
         if (command is ListBackups list)
             return await BackupHost.Lister().AnswerAsync(settings, list, ct);
+        if (command is ShowStatus { History: false } && StatusFromFiles.Answer(settings, DateTime.UtcNow) is { } status)
+            return status;
         // The sync states are rows of a SQLite file: read as they are when that certainly gives
         // what the actors would (half a second less; the history's replay is not done twice).
         if (command is InspectSyncState inspect && settings.Sync.PostgresJournal is null

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Diagnostics;
 using Xunit;
 
@@ -130,12 +131,15 @@ public sealed class SyncTests : IDisposable
         Assert.Single(r.Stderr.TrimEnd('\n').Split('\n'));
 
         Assert.Equal($"Must push: www/{name}\n", (await _box.RunAsync("sync-state", "--list")).Stdout);
+        // status without a daemon reads the same journal file, and status.json for the error.
+        Assert.Matches($@"\n  offsite: 1 pending: push www/{Regex.Escape(name)}[^\n]*error[^\n]*\n", (await _box.RunAsync("status")).Stdout);
         var reset = await _box.RunAsync("sync-state", "--reset");
         Assert.Equal((1, "btw-backup: cannot reset: some files must be synced or pushed\n"), (reset.ExitCode, reset.Stderr));
 
         Configure(S3TestServer.Bucket);
         await _box.QuietOkAsync("sync");
         Assert.Equal("", (await _box.RunAsync("sync-state", "--list")).Stdout);
+        Assert.Contains("\n  offsite: nothing pending, last sync ", (await _box.RunAsync("status")).Stdout);
         var ok = await _box.RunAsync("sync-state", "--reset");
         Assert.Equal((0, "The state was reset\n"), (ok.ExitCode, ok.Stdout));
         Assert.EndsWith(" reset", (await _box.RunAsync("sync-state", "--history")).StdoutLines[^1]);

@@ -31,22 +31,31 @@ public static class SyncJournalFile
     /// <summary>The answer to <paramref name="inspect"/> read from <paramref name="file"/>, or null (see the class).</summary>
     public static CommandReply? Answer(string file, ImmutableList<(string Destination, string Id)> ids, InspectSyncState inspect)
     {
-        if (inspect.Action == SyncStateAction.Reset || inspect.Host is not null || ids.IsEmpty || !File.Exists(file))
+        if (inspect.Action == SyncStateAction.Reset || inspect.Host is not null
+            || ReadAll(file, ids, events: inspect.Action == SyncStateAction.History) is not { } read)
+            return null;
+        if (inspect.Action == SyncStateAction.List)
+            return CommandReply.Of(new SyncStateListing([.. read.OrderBy(r => r.Destination, StringComparer.Ordinal).Select(r => r.Stored.State.Pending(r.Destination))]), true);
+        return new CommandReply(ExitCode.Ok, SyncHistory.Combine(read.Select(r => (r.Destination, SyncHistory.Lines(r.Stored.Events, inspect.Since)))), []);
+    }
+
+    /// <summary>What <paramref name="file"/> holds of each id, in their order; null when one has nothing or the file cannot be read (see the class).</summary>
+    public static ImmutableList<(string Destination, Stored Stored)>? ReadAll(string file, ImmutableList<(string Destination, string Id)> ids, bool events)
+    {
+        if (ids.IsEmpty || !File.Exists(file))
             return null;
         try
         {
             using var connection = Open(file);
-            var read = new List<(string Destination, Stored Stored)>();
+            var read = ImmutableList.CreateBuilder<(string, Stored)>();
             foreach (var (destination, id) in ids)
             {
-                if (Read(connection, id, events: inspect.Action == SyncStateAction.History) is not { } stored)
+                if (Read(connection, id, events) is not { } stored)
                     return null;
                 read.Add((destination, stored));
             }
 
-            if (inspect.Action == SyncStateAction.List)
-                return CommandReply.Of(new SyncStateListing([.. read.OrderBy(r => r.Destination, StringComparer.Ordinal).Select(r => r.Stored.State.Pending(r.Destination))]), true);
-            return new CommandReply(ExitCode.Ok, SyncHistory.Combine(read.Select(r => (r.Destination, SyncHistory.Lines(r.Stored.Events, inspect.Since)))), []);
+            return read.ToImmutable();
         }
         catch (Exception e) when (e is SqliteException or System.Runtime.Serialization.SerializationException or InvalidDataException
                                       or InvalidOperationException or FormatException or System.Text.Json.JsonException)

@@ -23,9 +23,7 @@ public sealed partial class Orchestrator
         var daemon = _services.Daemon is { } d
             ? new DaemonState(true, d.Since, d.Pid, d.Address, settings.Daemon.ScheduleText, next)
             : new DaemonState(false, null, null, null, settings.Daemon.ScheduleText, next);
-        var request = new StatusRequest(daemon,
-            [.. settings.Sources.Select(s => new ListedSource(s.Name, PassJobs.TypeName(s), s.Dst))],
-            [.. _jobs.Values.Select(j => j.Source)], settings.RootPath, [.. settings.Destinations.Select(x => x.Name)])
+        var request = StatusRequest.Of(settings, daemon, [.. _jobs.Values.Select(j => j.Source)]) with
         {
             Cluster = ownOnly ? null : ClusterNow(),
         };

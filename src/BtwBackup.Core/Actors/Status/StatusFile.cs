@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Text.Json;
+using BtwBackup.Config;
 using BtwBackup.Protocol;
 
 namespace BtwBackup.Actors;
@@ -77,6 +78,27 @@ public sealed class StatusFile(string path)
         return new PersistedStatus(
             PersistedStatus.Empty.Sources.AddRange(loaded.Sources ?? PersistedStatus.Empty.Sources),
             PersistedStatus.Empty.Destinations.AddRange(loaded.Destinations ?? PersistedStatus.Empty.Destinations));
+    }
+
+    /// <summary>
+    /// What the file holds, or why it cannot be read (<see cref="Load"/>'s failure as a line for
+    /// the administrator, and the exception for the log): the results are then unknown, not empty.
+    /// </summary>
+    public (PersistedStatus Status, string? Unreadable, Exception? Error) TryLoad()
+    {
+        try
+        {
+            return (Load(), null, null);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or InvalidDataException)
+        {
+            return (PersistedStatus.Empty, $"cannot read {Path}: " + e switch
+            {
+                UnauthorizedAccessException => "permission denied (run status as the user that runs the backups)",
+                JsonException => "it is not the JSON btw-backup writes",
+                _ => ConfigException.Reason(e),
+            }, e);
+        }
     }
 
     /// <summary>

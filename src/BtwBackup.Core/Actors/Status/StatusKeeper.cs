@@ -109,20 +109,20 @@ public sealed class StatusKeeper : ReceiveActor
         // A few kilobytes, read before the first message: status must never answer from nothing.
         if (_file is null)
             return;
+        (_status, _unreadable, var error) = _file.TryLoad();
+        if (error is not null)
+        {
+            _log.Warning("status: cannot read {0}, starting from nothing: {1}", _file.Path, error.Message);
+            return;
+        }
+
         try
         {
-            _status = _file.Load();
             Telemetry.Seed(_status, _runs is null ? [] : RunHistory.Read(_runs.Path));
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidDataException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            _log.Warning("status: cannot read {0}, starting from nothing: {1}", _file.Path, e.Message);
-            _unreadable = $"cannot read {_file.Path}: " + e switch
-            {
-                UnauthorizedAccessException => "permission denied (run status as the user that runs the backups)",
-                System.Text.Json.JsonException => "it is not the JSON btw-backup writes",
-                _ => ConfigException.Reason(e),
-            };
+            _log.Warning("status: cannot read the run history {0}: {1}", _runs!.Path, e.Message);
         }
     }
 

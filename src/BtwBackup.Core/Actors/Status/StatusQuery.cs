@@ -14,6 +14,11 @@ public sealed record StatusRequest(DaemonState Daemon, ImmutableList<ListedSourc
     ImmutableList<string> Destinations)
 {
     public ClusterView? Cluster { get; init; }
+
+    /// <summary>The request for <paramref name="settings"/>' sources and destinations.</summary>
+    public static StatusRequest Of(Config.GeneralSettings settings, DaemonState daemon, ImmutableHashSet<string> busy) =>
+        new(daemon, [.. settings.Sources.Select(s => new ListedSource(s.Name, PassJobs.TypeName(s), s.Dst))], busy, settings.RootPath,
+            [.. settings.Destinations.Select(x => x.Name)]);
 }
 
 /// <summary>
@@ -42,7 +47,7 @@ public sealed class StatusQuery : ReceiveActor
 
         Receive<StatusSnapshot>(s => s.Unreadable is not null, s =>
         {
-            _replyTo.Tell(CommandReply.Failed([ErrorReport.Prefix + s.Unreadable + ": the last results of the sources are unknown (fix the file, or remove it to start afresh)"]));
+            _replyTo.Tell(Unreadable(s.Unreadable!));
             Context.Stop(Self);
         });
         Receive<StatusSnapshot>(s =>
@@ -50,11 +55,7 @@ public sealed class StatusQuery : ReceiveActor
             _status = s.Status;
             _sources = Sources(_request, s.Status);
             var root = _request.RootPath;
-            var dsts = _sources.Select(x => x.Dst).OfType<string>().Distinct().ToList();
-            Task.Run(() => dsts
-                    .Select(dst => (dst, Usage: SeriesUsage.Measure(Path.Combine(root, dst))))
-                    .Where(u => u.Usage is not null)
-                    .ToImmutableDictionary(u => u.dst, u => u.Usage!, StringComparer.Ordinal))
+            Task.Run(() => Measure(root, _sources))
                 .PipeTo(Self, success: u => new Measured(u), failure: _ => new Measured(ImmutableDictionary<string, SeriesUsage>.Empty));
         });
         Receive<AllAnswered>(a =>
@@ -105,19 +106,40 @@ public sealed class StatusQuery : ReceiveActor
 
     private void Reply()
     {
-        var records = _status?.Destinations ?? PersistedStatus.Empty.Destinations;
         var states = (_answered?.Of<SyncStateReport>() ?? []).ToDictionary(r => r.Destination, r => r.State, StringComparer.Ordinal);
-        var destinations = _request.Destinations.Select(name =>
+        var restarts = _answered?.Restarts ?? ImmutableSortedDictionary<string, int>.Empty;
+        _replyTo.Tell(CommandReply.Of(Report(_request, _sources, _status ?? PersistedStatus.Empty, states, restarts, _usage ?? ImmutableDictionary<string, SeriesUsage>.Empty), ok: true));
+        Context.Stop(Self);
+    }
+
+    /// <summary>The answer when status.json cannot be read: the results are unknown, never shown as none.</summary>
+    public static CommandReply Unreadable(string why) =>
+        CommandReply.Failed([ErrorReport.Prefix + why + ": the last results of the sources are unknown (fix the file, or remove it to start afresh)"]);
+
+    /// <summary>What each source's series holds locally (points, bytes), by series.</summary>
+    public static ImmutableDictionary<string, SeriesUsage> Measure(string root, IEnumerable<SourceState> sources) =>
+        sources.Select(x => x.Dst).OfType<string>().Distinct()
+            .Select(dst => (dst, Usage: SeriesUsage.Measure(Path.Combine(root, dst))))
+            .Where(u => u.Usage is not null)
+            .ToImmutableDictionary(u => u.dst, u => u.Usage!, StringComparer.Ordinal);
+
+    /// <summary>
+    /// The report: <paramref name="sources"/> (see <see cref="Sources"/>) with what their series
+    /// hold, each destination's last sync from <paramref name="status"/> and its pending paths
+    /// from <paramref name="states"/> (a destination missing there did not answer: unknown).
+    /// </summary>
+    public static StatusReport Report(StatusRequest request, ImmutableList<SourceState> sources, PersistedStatus status,
+        IReadOnlyDictionary<string, SyncState> states, IReadOnlyDictionary<string, int> restarts, IReadOnlyDictionary<string, SeriesUsage> usage)
+    {
+        var destinations = request.Destinations.Select(name =>
         {
-            var record = records.GetValueOrDefault(name);
+            var record = status.Destinations.GetValueOrDefault(name);
             var state = states.GetValueOrDefault(name);
             ImmutableList<string> pending = state is null ? [] : [.. state.MustPush.Select(p => "push " + SyncState.Display(p)), .. state.MustSync.Select(p => "sync " + SyncState.Display(p))];
             return new DestinationState(name, state is null ? null : pending.Count, pending,
-                record?.LastSync, record?.LastError, record?.LastErrorAt, _answered?.Restarts.GetValueOrDefault(name) ?? 0);
+                record?.LastSync, record?.LastError, record?.LastErrorAt, restarts.GetValueOrDefault(name));
         }).ToImmutableList();
-        var usage = _usage ?? ImmutableDictionary<string, SeriesUsage>.Empty;
-        var sources = _sources.Select(s => s.Dst is { } dst && usage.TryGetValue(dst, out var u) ? s with { Usage = u } : s).ToImmutableList();
-        _replyTo.Tell(CommandReply.Of(new StatusReport(_request.Daemon, sources, destinations) { Cluster = _request.Cluster }, ok: true));
-        Context.Stop(Self);
+        var measured = sources.Select(s => s.Dst is { } dst && usage.TryGetValue(dst, out var u) ? s with { Usage = u } : s).ToImmutableList();
+        return new StatusReport(request.Daemon, measured, destinations) { Cluster = request.Cluster };
     }
 }
