@@ -58,9 +58,7 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes) : 
             return status;
         // The sync states are rows of a SQLite file: read as they are when that certainly gives
         // what the actors would (half a second less; the history's replay is not done twice).
-        if (command is InspectSyncState inspect && settings.Sync.PostgresJournal is null
-            && Sync.SyncJournalFile.Answer(Path.Combine(settings.ConfigDir, PersistenceConfig.FileName),
-                [.. settings.Destinations.Select(d => (d.Name, Sync.SyncIds.Of(settings.Cluster?.Host, d.Name)))], inspect) is { } answer)
+        if (command is InspectSyncState inspect && Sync.SyncJournalFile.Answer(settings, inspect) is { } answer)
             return answer;
         var configDir = settings.ConfigDir;
         using var configLock = writes

@@ -1,4 +1,6 @@
 using System.Collections.Immutable;
+using BtwBackup.Config;
+using BtwBackup.Hosting;
 using BtwBackup.Protocol;
 using Microsoft.Data.Sqlite;
 
@@ -28,22 +30,28 @@ public static class SyncJournalFile
     /// <summary>What the file holds of one id: the state a recovery would give, and every event not deleted, oldest first.</summary>
     public sealed record Stored(SyncState State, ImmutableList<SyncEvent> Events);
 
-    /// <summary>The answer to <paramref name="inspect"/> read from <paramref name="file"/>, or null (see the class).</summary>
-    public static CommandReply? Answer(string file, ImmutableList<(string Destination, string Id)> ids, InspectSyncState inspect)
+    /// <summary>The answer to <paramref name="inspect"/> read from the journal file of <paramref name="settings"/>, or null (see the class).</summary>
+    public static CommandReply? Answer(GeneralSettings settings, InspectSyncState inspect)
     {
         if (inspect.Action == SyncStateAction.Reset || inspect.Host is not null
-            || ReadAll(file, ids, events: inspect.Action == SyncStateAction.History) is not { } read)
+            || ReadAll(settings, events: inspect.Action == SyncStateAction.History) is not { } read)
             return null;
         if (inspect.Action == SyncStateAction.List)
             return CommandReply.Of(new SyncStateListing([.. read.OrderBy(r => r.Destination, StringComparer.Ordinal).Select(r => r.Stored.State.Pending(r.Destination))]), true);
         return new CommandReply(ExitCode.Ok, SyncHistory.Combine(read.Select(r => (r.Destination, SyncHistory.Lines(r.Stored.Events, inspect.Since)))), []);
     }
 
-    /// <summary>What <paramref name="file"/> holds of each id, in their order; null when one has nothing or the file cannot be read (see the class).</summary>
-    public static ImmutableList<(string Destination, Stored Stored)>? ReadAll(string file, ImmutableList<(string Destination, string Id)> ids, bool events)
+    /// <summary>
+    /// What the journal file of <paramref name="settings"/> holds of each destination, in their
+    /// order; null when the journal is not a SQLite file (PostgreSQL), when there is no destination,
+    /// when one has nothing stored, or when the file cannot be read (see the class).
+    /// </summary>
+    public static ImmutableList<(string Destination, Stored Stored)>? ReadAll(GeneralSettings settings, bool events)
     {
-        if (ids.IsEmpty || !File.Exists(file))
+        var file = Path.Combine(settings.ConfigDir, PersistenceConfig.FileName);
+        if (settings.Sync.PostgresJournal is not null || settings.Destinations.IsEmpty || !File.Exists(file))
             return null;
+        var ids = settings.Destinations.Select(d => (d.Name, SyncIds.Of(settings.Cluster?.Host, d.Name)));
         try
         {
             using var connection = Open(file);

@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using BtwBackup.Backup;
 using BtwBackup.Config;
-using BtwBackup.Hosting;
 using BtwBackup.Protocol;
 using BtwBackup.Sync;
 
@@ -24,13 +23,12 @@ public static class StatusFromFiles
 
     public static CommandReply? Answer(GeneralSettings settings, DateTime now)
     {
-        if (settings.Cluster is not null || (!settings.Destinations.IsEmpty && settings.Sync.PostgresJournal is not null))
+        if (settings.Cluster is not null)
             return null;
         var states = ImmutableDictionary<string, SyncState>.Empty;
         if (!settings.Destinations.IsEmpty)
         {
-            var ids = settings.Destinations.Select(d => (d.Name, SyncIds.Of(null, d.Name))).ToImmutableList();
-            if (SyncJournalFile.ReadAll(Path.Combine(settings.ConfigDir, PersistenceConfig.FileName), ids, events: false) is not { } read)
+            if (SyncJournalFile.ReadAll(settings, events: false) is not { } read)
                 return null;
             states = read.ToImmutableDictionary(r => r.Destination, r => r.Stored.State, StringComparer.Ordinal);
         }
