@@ -109,7 +109,7 @@ public static class SyncJournalFile
             {
                 any = true;
                 after = row.GetInt64(0);
-                state = (SyncState)Payload(row, 1);
+                state = Payload(row, 1) as SyncState ?? throw new InvalidDataException("a snapshot that is not a sync state");
             }
         }
 
@@ -124,7 +124,7 @@ public static class SyncJournalFile
                 var sequenceNr = row.GetInt64(0);
                 if (row.GetBoolean(1) || (!events && sequenceNr <= after))
                     continue;
-                var e = (SyncEvent)Payload(row, 2);
+                var e = Payload(row, 2) as SyncEvent ?? throw new InvalidDataException("an event that is not a sync event");
                 if (sequenceNr > after)
                     state = state.Apply(e);
                 if (events)

@@ -60,8 +60,25 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
 
     public override object FromBinary(byte[] bytes, string manifest) => Decode(bytes, manifest);
 
-    /// <summary>What <see cref="FromBinary"/> gives, without an actor system (see <see cref="SyncJournalFile"/>).</summary>
+    /// <summary>
+    /// What <see cref="FromBinary"/> gives, without an actor system (see <see cref="SyncJournalFile"/>).
+    /// A payload that is not what this serializer writes (a damaged journal) is a
+    /// <see cref="System.Runtime.Serialization.SerializationException"/> naming it, whatever part is missing or malformed.
+    /// </summary>
     public static object Decode(byte[] bytes, string manifest)
+    {
+        try
+        {
+            return DecodeJson(bytes, manifest);
+        }
+        catch (Exception e) when (e is NullReferenceException or InvalidOperationException or System.Text.Json.JsonException
+                                      or FormatException or InvalidCastException or ArgumentException or IndexOutOfRangeException)
+        {
+            throw new System.Runtime.Serialization.SerializationException($"a damaged {manifest} in the sync-state journal: {e.Message}", e);
+        }
+    }
+
+    private static object DecodeJson(byte[] bytes, string manifest)
     {
         var json = JsonNode.Parse(bytes)?.AsObject() ?? throw new System.Runtime.Serialization.SerializationException("empty " + manifest);
         if (manifest == "sync-state")

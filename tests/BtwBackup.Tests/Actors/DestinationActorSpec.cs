@@ -131,6 +131,44 @@ public sealed class DestinationActorSpec : IDisposable
             Assert.Equal(recovered.LastSequenceNr, read.Events.Count);
     }
 
+    /// <summary>
+    /// A damaged row (a payload that is JSON but not a sync event, or not JSON at all) is a
+    /// SerializationException naming what is damaged, never a NullReferenceException: the reader
+    /// gives up (null) and the actors then report the journal their way.
+    /// </summary>
+    [Theory]
+    [InlineData("{}")]
+    [InlineData("{\"paths\":[{}]}")]
+    [InlineData("not json")]
+    public void A_damaged_journal_row_is_named_and_the_file_reader_gives_up(string payload)
+    {
+        var file = Path.Combine(_dir, PersistenceConfig.FileName);
+        var kit = new TestKit(PersistenceConfig.ForSqlite(file, pooling: false));
+        var dest = Destination(kit);
+        dest.Tell(new RecordPending(1, [new PendingPath("www/log.txt", Sync: false)]), kit.TestActor);
+        kit.ExpectMsg<PendingRecorded>(Patience);
+        kit.Shutdown();
+        var id = SyncIds.Of(null, "offsite");
+        Assert.Equal(["www/log.txt"], SyncJournalFile.Read(file, id, events: true)!.State.MustPush);
+
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + file + ";Pooling=False"))
+        {
+            connection.Open();
+            using var damage = connection.CreateCommand();
+            damage.CommandText = "update journal set message = $payload";
+            damage.Parameters.AddWithValue("$payload", System.Text.Encoding.UTF8.GetBytes(payload));
+            Assert.True(damage.ExecuteNonQuery() > 0);
+        }
+
+        var error = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => SyncJournalFile.Read(file, id, events: true));
+        Assert.StartsWith("a damaged ", error.Message);
+        var settings = new BtwBackup.Config.GeneralSettings(_dir, _root, BtwBackup.Config.SeriesPolicy.Default, Path.Combine(_dir, "log"), "INFO", TimeSpan.Zero, "test")
+        {
+            Destinations = [new("offsite", "s3://bucket/pre/", "pre/", new S3Connection("bucket", "http://127.0.0.1:9", null, "AK", "SK", true))],
+        };
+        Assert.Null(SyncJournalFile.ReadAll(settings, events: true));
+    }
+
     [Fact]
     public void A_sync_whose_deletions_are_held_back_stays_pending_with_one_line_until_allowed()
     {
