@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// The S3 test server of btw-backup: s3rver with two fixes its tests need (see FIELD-NOTES):
+// The S3 test server of btw-backup: s3rver with the fixes its tests need (see FIELD-NOTES):
 //  1. listings in S3's byte order: s3rver walks the folder tree and cuts pages in walk order,
 //     so with several pages keys go missing and a mirroring client deletes live objects;
 //  2. a PUT answered only once the object is on disk: s3rver answers before its write
 //     stream closes, so a HEAD or GET right after can see a short object;
 //  3. a multipart upload's ETag as S3 gives it: the MD5 of its parts' MD5s, then "-" and the
 //     number of parts. s3rver gives the MD5 of the whole content, which would let a client
-//     take a multipart ETag for the content's MD5 here and fail against S3.
+//     take a multipart ETag for the content's MD5 here and fail against S3;
+//  4. a listing that does not walk the whole bucket for every page (see sortedKeys).
 // Usage: node server.js --port N --directory DIR --bucket NAME [--bucket NAME...]
 // Prints "ready PORT" on stdout once it listens.
 'use strict';
@@ -20,27 +21,62 @@ const S3Object = require('s3rver/lib/models/object');
 
 const OBJECT_SUFFIX = '._S3rver_object';
 
-function allKeys(bucketPath) {
+// A bucket's keys, sorted in S3's byte order, walked once and kept until a request changes the
+// bucket's keys: walking and sorting the whole bucket for every page made a listing of N keys
+// cost N * N / 1000 (minutes at 100,000 keys, seen in bench/run scale), which is this server's
+// cost, not a client's. Every store method that adds or removes a key drops the cache; nothing
+// else may change the bucket's folder while the server runs.
+const sortedKeys = new Map(); // bucket -> [{ key, bytes }]
+
+function walkKeys(bucketPath) {
   const keys = [];
   const visit = dir => {
-    for (const name of fs.readdirSync(dir)) {
-      const full = path.join(dir, name);
-      if (fs.statSync(full).isDirectory()) visit(full);
-      else if (name.endsWith(OBJECT_SUFFIX)) keys.push(full.slice(bucketPath.length + 1, -OBJECT_SUFFIX.length));
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) visit(full);
+      else if (entry.name.endsWith(OBJECT_SUFFIX)) {
+        const key = full.slice(bucketPath.length + 1, -OBJECT_SUFFIX.length);
+        keys.push({ key, bytes: Buffer.from(key, 'utf8') });
+      }
     }
   };
-  visit(bucketPath);
-  return keys.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+  if (fs.existsSync(bucketPath)) visit(bucketPath);
+  return keys.sort((a, b) => Buffer.compare(a.bytes, b.bytes));
+}
+
+function keysOf(store, bucket) {
+  let keys = sortedKeys.get(bucket);
+  if (!keys) {
+    keys = walkKeys(store.getBucketPath(bucket));
+    sortedKeys.set(bucket, keys);
+  }
+  return keys;
+}
+
+// The index of the first key whose bytes are not below `bytes` (strictly above when `after`).
+function lowerBound(keys, bytes, after) {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const c = Buffer.compare(keys[mid].bytes, bytes);
+    if (c < 0 || (after && c === 0)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 FilesystemStore.prototype.listObjects = async function listObjectsSorted(bucket, options) {
   const { delimiter = '', startAfter = '', prefix = '', maxKeys = Infinity } = options;
-  const after = Buffer.from(startAfter, 'utf8');
+  const all = keysOf(this, bucket);
   const keys = [];
   const prefixes = new Set();
   let isTruncated = false;
-  for (const key of allKeys(this.getBucketPath(bucket))) {
-    if (!key.startsWith(prefix) || (startAfter && Buffer.compare(Buffer.from(key, 'utf8'), after) <= 0)) continue;
+  const from = Math.max(lowerBound(all, Buffer.from(prefix, 'utf8'), false),
+    startAfter ? lowerBound(all, Buffer.from(startAfter, 'utf8'), true) : 0);
+  // Keys that start with the prefix are contiguous in byte order.
+  for (let i = from; i < all.length && all[i].key.startsWith(prefix); i++) {
+    const key = all[i].key;
     if (delimiter) {
       const at = key.indexOf(delimiter, prefix.length);
       if (at !== -1) {
@@ -101,6 +137,24 @@ FilesystemStore.prototype.putObjectMultipart = async function putObjectMultipart
   const etag = `${crypto.createHash('md5').update(Buffer.concat(digests.map(d => Buffer.from(d, 'hex')))).digest('hex')}-${numbers.length}`;
   await fs.writeFile(this.getResourcePath(bucket, key, 'object.md5'), etag);
   return { ...result, md5: etag };
+};
+
+// After the overrides above, so that they too drop the cache.
+for (const method of ['putObject', 'copyObject', 'deleteObject', 'putObjectMultipart', 'putBucket', 'deleteBucket']) {
+  const original = FilesystemStore.prototype[method];
+  FilesystemStore.prototype[method] = async function keysChanged(...args) {
+    sortedKeys.clear();
+    try {
+      return await original.apply(this, args);
+    } finally {
+      sortedKeys.clear();
+    }
+  };
+}
+const reset = FilesystemStore.prototype.reset;
+FilesystemStore.prototype.reset = function resetKeys() {
+  sortedKeys.clear();
+  return reset.call(this);
 };
 
 const args = process.argv.slice(2);
