@@ -66,7 +66,7 @@ public static class SyncJournalFile
             return read.ToImmutable();
         }
         catch (Exception e) when (e is SqliteException or System.Runtime.Serialization.SerializationException or InvalidDataException
-                                      or InvalidOperationException or FormatException or System.Text.Json.JsonException)
+                                      or InvalidOperationException or FormatException)
         {
             return null;
         }
@@ -148,6 +148,9 @@ public static class SyncJournalFile
     {
         if (row.IsDBNull(column + 2) || row.GetInt32(column + 2) != SyncSerializer.Id)
             throw new InvalidDataException("a payload of another serializer");
-        return SyncSerializer.Decode((byte[])row.GetValue(column), row.GetString(column + 1));
+        // A damaged row may hold text or NULL where the plugin writes bytes and a manifest.
+        if (row.GetValue(column) is not byte[] bytes || row.GetValue(column + 1) is not string manifest)
+            throw new InvalidDataException("a payload that is not bytes with a manifest");
+        return SyncSerializer.Decode(bytes, manifest);
     }
 }

@@ -142,32 +142,47 @@ public sealed class DestinationActorSpec : IDisposable
     [InlineData("not json")]
     public void A_damaged_journal_row_is_named_and_the_file_reader_gives_up(string payload)
     {
+        var file = DamagedJournal(System.Text.Encoding.UTF8.GetBytes(payload));
+        var error = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => SyncJournalFile.Read(file, SyncIds.Of(null, "offsite"), events: true));
+        Assert.StartsWith("a damaged ", error.Message);
+        Assert.Null(SyncJournalFile.ReadAll(JournalSettings(), events: true));
+    }
+
+    /// <summary>A payload stored as text where the plugin writes bytes (the schema forbids NULL): the reader gives up too, not on a cast error.</summary>
+    [Fact]
+    public void A_journal_row_that_is_not_bytes_is_named_and_the_file_reader_gives_up()
+    {
+        var file = DamagedJournal("text, not bytes");
+        Assert.Throws<InvalidDataException>(() => SyncJournalFile.Read(file, SyncIds.Of(null, "offsite"), events: true));
+        Assert.Null(SyncJournalFile.ReadAll(JournalSettings(), events: true));
+    }
+
+    /// <summary>A journal file of one pending path, whose every event payload is then replaced by <paramref name="payload"/>.</summary>
+    private string DamagedJournal(object payload)
+    {
         var file = Path.Combine(_dir, PersistenceConfig.FileName);
         var kit = new TestKit(PersistenceConfig.ForSqlite(file, pooling: false));
         var dest = Destination(kit);
         dest.Tell(new RecordPending(1, [new PendingPath("www/log.txt", Sync: false)]), kit.TestActor);
         kit.ExpectMsg<PendingRecorded>(Patience);
         kit.Shutdown();
-        var id = SyncIds.Of(null, "offsite");
-        Assert.Equal(["www/log.txt"], SyncJournalFile.Read(file, id, events: true)!.State.MustPush);
+        Assert.Equal(["www/log.txt"], SyncJournalFile.Read(file, SyncIds.Of(null, "offsite"), events: true)!.State.MustPush);
 
-        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + file + ";Pooling=False"))
-        {
-            connection.Open();
-            using var damage = connection.CreateCommand();
-            damage.CommandText = "update journal set message = $payload";
-            damage.Parameters.AddWithValue("$payload", System.Text.Encoding.UTF8.GetBytes(payload));
-            Assert.True(damage.ExecuteNonQuery() > 0);
-        }
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + file + ";Pooling=False");
+        connection.Open();
+        using var damage = connection.CreateCommand();
+        damage.CommandText = "update journal set message = $payload";
+        damage.Parameters.AddWithValue("$payload", payload);
+        Assert.True(damage.ExecuteNonQuery() > 0);
+        return file;
+    }
 
-        var error = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => SyncJournalFile.Read(file, id, events: true));
-        Assert.StartsWith("a damaged ", error.Message);
-        var settings = new BtwBackup.Config.GeneralSettings(_dir, _root, BtwBackup.Config.SeriesPolicy.Default, Path.Combine(_dir, "log"), "INFO", TimeSpan.Zero, "test")
+    /// <summary>Settings whose journal file is the one <see cref="DamagedJournal"/> writes, with its one destination.</summary>
+    private BtwBackup.Config.GeneralSettings JournalSettings() =>
+        new(_dir, _root, BtwBackup.Config.SeriesPolicy.Default, Path.Combine(_dir, "log"), "INFO", TimeSpan.Zero, "test")
         {
             Destinations = [new("offsite", "s3://bucket/pre/", "pre/", new S3Connection("bucket", "http://127.0.0.1:9", null, "AK", "SK", true))],
         };
-        Assert.Null(SyncJournalFile.ReadAll(settings, events: true));
-    }
 
     [Fact]
     public void A_sync_whose_deletions_are_held_back_stays_pending_with_one_line_until_allowed()
