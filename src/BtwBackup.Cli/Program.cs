@@ -51,7 +51,7 @@ public static class Program
             // Only the daemon writes while it runs: the command goes to it, whatever it is.
             ICommandTransport transport = await DaemonClient.IsServingAsync(settings.Daemon, interrupt.Token)
                 ? new DaemonTransport(settings)
-                : new InProcessTransport(settings, request.Writes);
+                : new InProcessTransport(settings, request.Writes, log);
             sentToDaemon = transport.OutlivesClient;
             log.Write("INFO", "cli", sentToDaemon
                 ? $"sent to {transport.Where}"

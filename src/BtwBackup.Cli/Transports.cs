@@ -39,8 +39,9 @@ public sealed class DaemonTransport(GeneralSettings settings) : ICommandTranspor
 /// <summary>
 /// No daemon: the Orchestrator is built in this process for one command, under the
 /// configuration directory's lock when the command writes, and stopped after it.
+/// <paramref name="log"/>: where a command answered without the actors says so.
 /// </summary>
-public sealed class InProcessTransport(GeneralSettings settings, bool writes) : ICommandTransport
+public sealed class InProcessTransport(GeneralSettings settings, bool writes, LogFile? log = null) : ICommandTransport
 {
     public string Where => "this process";
 
@@ -67,6 +68,13 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes) : 
                 ct)
                 ?? throw new ConfigException($"another btw-backup is working on {configDir} (pid {ConfigDirLock.Holder(configDir)}); gave up after {Durations.Format(settings.LockTimeout)} (lock-timeout)")
             : null;
+        // Nothing pending anywhere: what the actors would record is written from here (half a second less).
+        if (command is SyncNow { Full: false } && await IdleSync.AnswerAsync(settings, w => log?.Write("WARNING", "cli", w)) is { } idle)
+        {
+            log?.Write("INFO", "cli", "sync: nothing pending on any destination (read from the journal file): recorded without starting the actors");
+            return idle;
+        }
+
         var (system, orchestrator) = BackupHost.Start(settings);
         try
         {

@@ -147,6 +147,51 @@ public sealed class SyncTests : IDisposable
     }
 
     [Fact]
+    public async Task A_sync_with_nothing_pending_is_recorded_from_the_files_and_one_with_work_goes_to_the_actors()
+    {
+        const string idle = "cli: sync: nothing pending on any destination (read from the journal file): recorded without starting the actors";
+        var log = Path.Combine(_box.ConfigDir, "btw-backup.log");
+        int Idle() => Regex.Matches(File.ReadAllText(log), Regex.Escape(idle)).Count;
+        var history = Path.Combine(_box.ConfigDir, "history.jsonl");
+        string[] Syncs() => [.. File.ReadAllLines(history).Where(l => l.Contains("\"kind\":\"sync\"", StringComparison.Ordinal))];
+        DateTime LastSync() => System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(_box.ConfigDir, "status.json")))
+            .RootElement.GetProperty("destinations").GetProperty("offsite").GetProperty("last_sync").GetDateTime();
+
+        var www = await TreeAsync("tar");
+        Configure("no-such-bucket");
+        Assert.Equal(1, (await _box.RunAsync("fs", www, "www")).ExitCode);
+        Configure(S3TestServer.Bucket);
+
+        // Work pending: the actors upload it.
+        await _box.QuietOkAsync("sync");
+        Assert.Equal(0, Idle());
+        Assert.Equal(Files(_box.Root), await RemoteAsync());
+        var first = LastSync();
+        Assert.Single(Syncs(), l => l.Contains("\"result\":\"synced\"", StringComparison.Ordinal));
+
+        // Nothing pending: recorded as the actors would, without them.
+        var r = await _box.RunAsync("sync");
+        Assert.Equal((0, "", ""), (r.ExitCode, r.Stdout, r.Stderr));
+        Assert.Equal(1, Idle());
+        Assert.True(LastSync() > first, "status.json does not have the idle sync");
+        var runs = Syncs();
+        Assert.Equal(2, runs.Count(l => l.Contains("\"name\":\"offsite\"", StringComparison.Ordinal) && l.Contains("\"result\":\"synced\"", StringComparison.Ordinal)));
+        Assert.Contains("\"uploaded\":0", runs[^1]);
+        Assert.Contains("\n  offsite: nothing pending, last sync ", (await _box.RunAsync("status")).Stdout);
+
+        // A status.json it cannot read is left to the actors, who say so their way.
+        File.WriteAllText(Path.Combine(_box.ConfigDir, "status.json"), "not json");
+        await _box.QuietOkAsync("sync");
+        Assert.Equal(1, Idle());
+        Assert.True(LastSync() > first, "the actors did not write status.json anew");
+
+        // Work after an idle sync still goes up.
+        File.WriteAllText(Path.Combine(www, "a.txt"), "changed");
+        await _box.QuietOkAsync("fs", www, "www");
+        Assert.Equal(Files(_box.Root), await RemoteAsync());
+    }
+
+    [Fact]
     public async Task The_original_sync_state_and_config_py_are_taken_over()
     {
         File.Delete(Path.Combine(_box.ConfigDir, "btw-backup.conf"));
