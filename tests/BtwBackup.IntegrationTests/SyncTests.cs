@@ -179,10 +179,23 @@ public sealed class SyncTests : IDisposable
         Assert.Contains("\"uploaded\":0", runs[^1]);
         Assert.Contains("\n  offsite: nothing pending, last sync ", (await _box.RunAsync("status")).Stdout);
 
+        // The original's state file, copied in after the journal has events: the actors set it aside and say so.
+        File.WriteAllText(Path.Combine(_box.ConfigDir, "sync_state"), "");
+        await _box.QuietOkAsync("sync");
+        Assert.Equal(1, Idle());
+        Assert.True(File.Exists(Path.Combine(_box.ConfigDir, "sync_state.imported")), "the original's state file was not set aside");
+
+        // A damaged MD5 cache is said as the actors say it, idle or not.
+        var cache = Path.Combine(_box.ConfigDir, "md5-cache");
+        File.WriteAllText(cache, "damaged");
+        await _box.QuietOkAsync("sync");
+        Assert.Equal(2, Idle());
+        Assert.Matches($@"WARNING .*cli: sync: {Regex.Escape(cache)} cannot be read \(.*\): every file is read again\n", File.ReadAllText(log));
+
         // A status.json it cannot read is left to the actors, who say so their way.
         File.WriteAllText(Path.Combine(_box.ConfigDir, "status.json"), "not json");
         await _box.QuietOkAsync("sync");
-        Assert.Equal(1, Idle());
+        Assert.Equal(2, Idle());
         Assert.True(LastSync() > first, "the actors did not write status.json anew");
 
         // Work after an idle sync still goes up.

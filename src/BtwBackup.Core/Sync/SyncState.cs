@@ -76,6 +76,9 @@ public sealed record SyncState(ImmutableList<string> MustPush, ImmutableList<str
 
     public static readonly SyncState Empty = new([], []);
 
+    /// <summary>Where the original kept its state, in the configuration directory (imported once by a destination actor).</summary>
+    public const string LegacyFileName = "sync_state";
+
     /// <summary>Paths a plan removed (see <see cref="DeletionPlanned"/>), until the sync that covers them is done.</summary>
     public ImmutableList<string> Planned { get; init; } = [];
 

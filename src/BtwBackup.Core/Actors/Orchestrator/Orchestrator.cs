@@ -324,7 +324,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         var settings = _services.Settings;
         if (_services.Stores is not { } stores || settings.Destinations.IsEmpty)
             return null;
-        var legacy = Path.Combine(settings.ConfigDir, "sync_state");
+        var legacy = Path.Combine(settings.ConfigDir, SyncState.LegacyFileName);
         var hashes = _services.Hashes;
         if (hashes?.Problem is { } problem)
             _log.Warning("sync: {0}", problem);

@@ -16,19 +16,21 @@ namespace BtwBackup.Actors;
 /// cron job makes.
 /// <para>
 /// Null (the caller then starts the actors) whenever the files alone cannot say that: a cluster
-/// node, a journal in PostgreSQL, an encrypted destination (its manifest may be due), a state
-/// the journal file cannot give (see <see cref="SyncJournalFile.ReadAll"/>), anything pending or
+/// node, a journal in PostgreSQL, an encrypted destination (its manifest may be due), the
+/// original's sync_state file (a destination actor sets it aside, saying why), a state the
+/// journal file cannot give (see <see cref="SyncJournalFile.ReadAll"/>), anything pending or
 /// planned, or a status.json that cannot be read or written (the actors then report it their
 /// way). The caller holds the configuration directory's lock, as the actors' path does.
 /// </para>
 /// </summary>
 public static class IdleSync
 {
-    /// <param name="warn">Told of what was not written once status.json was (the run history): never a failed sync.</param>
+    /// <param name="warn">Told what the actors would warn of (an unreadable MD5 cache), and of a run history not written: never a failed sync.</param>
     public static async Task<CommandReply?> AnswerAsync(GeneralSettings settings, Action<string> warn)
     {
         var started = DateTime.UtcNow;
         if (settings.Cluster is not null || settings.Destinations.Any(d => d.Recipients is { Count: > 0 })
+            || File.Exists(Path.Combine(settings.ConfigDir, SyncState.LegacyFileName))
             || SyncJournalFile.ReadAll(settings, events: false) is not { } read
             || read.Any(r => !r.Stored.State.IsEmpty))
             return null;
@@ -37,8 +39,10 @@ public static class IdleSync
         var (status, unreadable, _) = file.TryLoad();
         if (unreadable is not null)
             return null;
+        // As the destinations answer a round: by name.
         var synced = new DestinationsSynced(
-            [.. settings.Destinations.Select(d => new DestinationSync(d.Name, []) { Started = started, Pending = 0 })], DateTime.UtcNow, 0);
+            [.. settings.Destinations.Select(d => d.Name).Order(StringComparer.Ordinal).Select(name => new DestinationSync(name, []) { Started = started, Pending = 0 })],
+            DateTime.UtcNow, 0);
         try
         {
             await file.SaveAsync(status.Apply(synced));
@@ -48,17 +52,25 @@ public static class IdleSync
             return null;
         }
 
+        // The actors open the MD5 cache at start and say when it cannot be read; so does this.
+        if (Md5Cache.Open(Path.Combine(settings.ConfigDir, Md5Cache.FileName)).Problem is { } problem)
+            warn("sync: " + problem);
         var runs = new RunHistory(Path.Combine(settings.ConfigDir, RunHistory.FileName), settings.Sync.HistoryWindow);
+        // Two writes, as the status keeper makes them: a history that cannot be compacted still gets the run.
+        await Written(runs.CompactAsync(DateTime.UtcNow), $"cannot rewrite the run history {runs.Path}", warn);
+        await Written(runs.AppendAsync(StatusKeeper.Runs(synced)), $"cannot write the run history {runs.Path}", warn);
+        return CommandReply.Ok();
+    }
+
+    private static async Task Written(Task write, string what, Action<string> warn)
+    {
         try
         {
-            await runs.CompactAsync(DateTime.UtcNow);
-            await runs.AppendAsync(StatusKeeper.Runs(synced));
+            await write;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            warn($"cannot write the run history {runs.Path}: {e.Message}");
+            warn($"{what}: {e.Message}");
         }
-
-        return CommandReply.Ok();
     }
 }
