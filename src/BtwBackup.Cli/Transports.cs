@@ -5,6 +5,7 @@ using BtwBackup.Daemon;
 using BtwBackup.Hosting;
 using BtwBackup.Logging;
 using BtwBackup.Protocol;
+using BtwBackup.Restore;
 
 namespace BtwBackup.Cli;
 
@@ -61,6 +62,9 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
         // what the actors would (half a second less; the history's replay is not done twice).
         if (command is InspectSyncState inspect && Sync.SyncJournalFile.Answer(settings, inspect) is { } answer)
             return answer;
+        // A restore reads the series and the destinations, never the sync state: no actor system either.
+        if (command is RestoreBackup restore)
+            return await RestoreAsync(restore, progress, ct);
         var configDir = settings.ConfigDir;
         using var configLock = writes
             ? await ConfigDirLock.AcquireAsync(configDir, settings.LockTimeout,
@@ -89,6 +93,20 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
             // Stopping the system cancels the work in flight; partial files are removed by the
             // procedures' own clean-up and, failing that, by the next run.
             await system.Terminate();
+        }
+    }
+
+    private async Task<CommandReply> RestoreAsync(RestoreBackup restore, TextWriter? terminal, CancellationToken ct)
+    {
+        var progress = terminal is null ? null : new TerminalProgress(terminal, "restore");
+        try
+        {
+            return await RestoreCommand.RunAsync(BackupHost.NewRestorer(new Tools.CliWrapProcessRunner()), settings, BackupHost.Stores(settings), restore, progress,
+                (level, line) => log?.Write(level, "cli", line), ct);
+        }
+        finally
+        {
+            progress?.Clear();
         }
     }
 }

@@ -155,8 +155,20 @@ public sealed class DaemonTests : IDisposable
             Assert.Equal(onDisk, usage.GetProperty("bytes").GetInt64());
         }
 
+        // A restore is the daemon's work too: the tree as it is, and a bad series refused in one line.
+        var target = Path.Combine(_box.Dir, "restored-by-daemon");
+        var restored = await _box.RunAsync("restore", "notes", target);
+        Assert.True(restored.ExitCode == 0, restored.ToString());
+        Assert.StartsWith("btw-backup: restored notes as of ", restored.Stdout, StringComparison.Ordinal);
+        Assert.Equal(Sandbox.Snapshot(notes), Sandbox.Snapshot(target));
+        var outside = await _box.RunAsync("restore", "../etc", Path.Combine(_box.Dir, "nowhere"));
+        Assert.Equal(1, outside.ExitCode);
+        Assert.StartsWith("btw-backup: the dst argument ", outside.Stderr, StringComparison.Ordinal);
+        Assert.Single(outside.Stderr.TrimEnd('\n').Split('\n'));
+        Assert.False(Directory.Exists(Path.Combine(_box.Dir, "nowhere")));
+
         // Every command was the daemon's work: its log names each, and the CLI never took the lock.
-        foreach (var command in new[] { "RunPass", "BackupFileTree", "ListBackups", "InspectSyncState", "ShowStatus" })
+        foreach (var command in new[] { "RunPass", "BackupFileTree", "ListBackups", "InspectSyncState", "ShowStatus", "RestoreBackup" })
             Assert.Contains($"gateway: {command} from akka.tcp://btw-backup-cli@127.0.0.1:", daemon.Output, StringComparison.Ordinal);
         Assert.Equal(daemon.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(_box.ConfigDir, "lock.pid")).Trim());
         // The S3 secret (in the s3cmd file) appears nowhere the daemon writes or shows.

@@ -38,6 +38,13 @@ public static class BackupHost
     /// <summary>The real lister, on its own: what <c>list</c> needs, without an actor system.</summary>
     public static SeriesLister Lister() => new(new RdiffBackup(new CliWrapProcessRunner()));
 
+    public static Restorer NewRestorer(IProcessRunner runner) =>
+        new(new RdiffBackup(runner), new Tar(runner), new Postgres(runner), new ArchiveGuard(runner), new Bzip2(runner));
+
+    /// <summary>Each destination's object store (retried); null without destinations.</summary>
+    public static Func<DestinationSettings, IObjectStore>? Stores(GeneralSettings settings) =>
+        settings.Destinations.IsEmpty ? null : d => new RetryingObjectStore(new S3ObjectStore(d.Connection));
+
     public static OrchestratorServices RealServices(GeneralSettings settings)
     {
         IProcessRunner runner = new CliWrapProcessRunner();
@@ -55,9 +62,9 @@ public static class BackupHost
         var postgres = new Postgres(runner);
         return new OrchestratorServices(settings, procedures, new SeriesLister(rdiff))
         {
-            Restorer = new Restorer(rdiff, tar, postgres, new ArchiveGuard(runner), new Bzip2(runner)),
+            Restorer = NewRestorer(runner),
             Verifier = new Verifier(rdiff, tar, postgres, new Bzip2(runner), new ArchiveGuard(runner)),
-            Stores = settings.Destinations.IsEmpty ? null : d => new RetryingObjectStore(new S3ObjectStore(d.Connection)),
+            Stores = Stores(settings),
             // One MD5 cache for every destination: a file unchanged since it was read is not read again.
             Hashes = settings.Destinations.IsEmpty ? null : Md5Cache.Open(Path.Combine(settings.ConfigDir, Md5Cache.FileName)),
             History = SyncHistory.ReadAsync,

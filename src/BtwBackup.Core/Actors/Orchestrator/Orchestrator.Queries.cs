@@ -62,8 +62,6 @@ public sealed partial class Orchestrator
     // Restores and verifications run as tasks: long, reading, and each with its own requester.
     private void Restore(RestoreBackup r, IActorRef? progressTo)
     {
-        if (!CheckDsts([r.Dst]))
-            return;
         if (_services.Restorer is not { } restorer)
         {
             Sender.Tell(CommandReply.Failed([ErrorReport.Prefix + "restore is not available here"]));
@@ -71,20 +69,9 @@ public sealed partial class Orchestrator
         }
 
         var log = _log;
-        log.Info("restore: {0} at {1}{2} into {3}", r.Dst, r.At ?? "the latest", r.From is null ? "" : " from " + r.From, r.Target ?? "the database " + r.Database);
-        restorer.RestoreAsync(_services.Settings, new RestoreRequest(r.Dst, r.Target, r.At, r.From, r.Database, r.Force) { Identity = r.Identity }, _services.Stores,
-                ActorProgress.To(progressTo, "restore"), _stopping.Token)
-            .PipeTo(Sender,
-                success: lines =>
-                {
-                    log.Info("restore: {0}", string.Join(" ", lines));
-                    return new CommandReply(ExitCode.Ok, lines, []);
-                },
-                failure: e =>
-                {
-                    log.Warning("restore of {0} failed: {1}", r.Dst, ErrorReport.Unwrap(e).Message);
-                    return CommandReply.Failed(ErrorReport.Lines(e));
-                });
+        RestoreCommand.RunAsync(restorer, _services.Settings, _services.Stores, r, ActorProgress.To(progressTo, "restore"),
+                (level, line) => { if (level == "INFO") log.Info("{0}", line); else log.Warning("{0}", line); }, _stopping.Token)
+            .PipeTo(Sender, failure: e => CommandReply.Failed(ErrorReport.Lines(e)));
     }
 
     private void Verify(VerifyBackups v, IActorRef? progressTo)

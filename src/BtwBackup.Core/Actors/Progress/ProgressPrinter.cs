@@ -4,30 +4,50 @@ using BtwBackup.Hosting;
 
 namespace BtwBackup.Actors;
 
-/// <summary>Shows the latest progress line on a terminal, overwritten in place; cleared before the reply is printed.</summary>
-public sealed class ProgressPrinter : ReceiveActor
+/// <summary>The latest progress line on a terminal, overwritten in place; cleared before the reply is printed. Thread-safe.</summary>
+public sealed class TerminalProgress(TextWriter terminal, string source) : IProgress<string>
 {
+    private readonly Lock _lock = new();
     private bool _shown;
 
-    public ProgressPrinter(TextWriter terminal)
+    public void Report(string value) => Show(source, value);
+
+    public void Show(string from, string message)
     {
-        Receive<ProgressReport>(p =>
+        var line = TerminalText.Printable($"[{from}] {message}");
+        if (line.Length > 100)
+            line = line[..97] + "...";
+        lock (_lock)
         {
-            var line = TerminalText.Printable($"[{p.Source}] {p.Message}");
-            if (line.Length > 100)
-                line = line[..97] + "...";
             terminal.Write("\r\u001b[K" + line);
             terminal.Flush();
             _shown = true;
-        });
+        }
+    }
+
+    public void Clear()
+    {
+        lock (_lock)
+        {
+            if (!_shown)
+                return;
+            terminal.Write("\r\u001b[K");
+            terminal.Flush();
+            _shown = false;
+        }
+    }
+}
+
+/// <summary>A <see cref="TerminalProgress"/> as an actor: what the Orchestrator's work reports, in the order it arrives.</summary>
+public sealed class ProgressPrinter : ReceiveActor
+{
+    public ProgressPrinter(TextWriter terminal)
+    {
+        var line = new TerminalProgress(terminal, "");
+        Receive<ProgressReport>(p => line.Show(p.Source, p.Message));
         Receive<Clear>(_ =>
         {
-            if (_shown)
-            {
-                terminal.Write("\r\u001b[K");
-                terminal.Flush();
-            }
-
+            line.Clear();
             Sender.Tell(new Cleared());
         });
     }
