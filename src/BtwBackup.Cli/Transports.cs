@@ -79,7 +79,7 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
             return idle;
         }
 
-        var (system, orchestrator) = BackupHost.Start(settings);
+        var (system, orchestrator) = BackupHost.Start(settings, command is SyncNow { Full: true } ? ListingsAhead(ct) : null);
         try
         {
             var printer = ProgressDisplay.Start(system, progress);
@@ -108,5 +108,19 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
         {
             progress?.Clear();
         }
+    }
+
+    /// <summary>
+    /// <c>sync --full</c> lists each destination while the actors start (the listing would wait
+    /// for them otherwise): where one process is the only writer of the prefix as soon as it
+    /// holds the configuration directory's lock, that is, not in a cluster nor with a shared
+    /// journal (whose writer lock comes later), and not for an encrypted destination.
+    /// </summary>
+    private Dictionary<string, Task<List<ObjectStore.RemoteObject>>>? ListingsAhead(CancellationToken ct)
+    {
+        if (settings.Cluster is not null || settings.Sync.PostgresJournal is not null || BackupHost.Stores(settings) is not { } stores)
+            return null;
+        return settings.Destinations.Where(d => d.Recipients is not { Count: > 0 })
+            .ToDictionary(d => d.Name, d => Sync.Mirror.ListAheadAsync(stores(d), d.Prefix, ct), StringComparer.Ordinal);
     }
 }

@@ -77,10 +77,11 @@ public static class BackupHost
         };
     }
 
-    public static (ActorSystem System, IActorRef Orchestrator) Start(GeneralSettings settings)
+    /// <param name="ahead">Listings taken ahead for the destinations (see <see cref="Mirror.Ahead"/>).</param>
+    public static (ActorSystem System, IActorRef Orchestrator) Start(GeneralSettings settings, IReadOnlyDictionary<string, Task<List<RemoteObject>>>? ahead = null)
     {
         var system = ActorSystem.Create(SystemName, ActorSystemConfig(settings));
-        var orchestrator = system.ActorOf(Orchestrator.Props(RealServices(settings)), Orchestrator.Name);
+        var orchestrator = system.ActorOf(Orchestrator.Props(RealServices(settings) with { Ahead = ahead }), Orchestrator.Name);
         return (system, orchestrator);
     }
 

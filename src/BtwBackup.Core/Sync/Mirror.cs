@@ -70,6 +70,26 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     /// </summary>
     public Md5Cache? Hashes { get; init; }
 
+    private Task<List<RemoteObject>>? _ahead;
+    private int _writes;
+
+    /// <summary>
+    /// A listing of the whole prefix taken ahead (<see cref="ListAheadAsync"/>, while the process
+    /// was still starting): the first sync of root lists nothing more when nothing was stored or
+    /// deleted through this mirror before it; else it is dropped and the server listed again.
+    /// </summary>
+    public Task<List<RemoteObject>>? Ahead { init => _ahead = value; }
+
+    /// <summary>Every object under <paramref name="prefix"/>, listed now: what <see cref="Ahead"/> takes.</summary>
+    public static Task<List<RemoteObject>> ListAheadAsync(IObjectStore store, string prefix, CancellationToken ct) =>
+        Task.Run(async () =>
+        {
+            var all = new List<RemoteObject>();
+            await foreach (var o in store.ListAsync(prefix, ct))
+                all.Add(o);
+            return all;
+        }, ct);
+
     public string KeyOf(string relativePath) => prefix + relativePath.Replace('\\', '/');
 
     /// <summary>
@@ -82,6 +102,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     public async Task WriteManifestAsync(IEnumerable<EncryptedObject> objects, CancellationToken ct)
     {
         var to = recipients is { Count: > 0 } r ? r : throw new InvalidOperationException("a manifest is written only to an encrypted destination");
+        Interlocked.Increment(ref _writes);
         var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new Manifest(DateTime.UtcNow, [.. objects.OrderBy(o => o.Path, StringComparer.Ordinal)]));
         await store.PutStreamAsync(ManifestKey, () => Crypto.Age.Encrypt(new MemoryStream(json), to), Crypto.Age.EncryptedLength(to.Count, json.Length), ct);
     }
@@ -188,6 +209,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
 
         await EachAsync(deletions, failures, ct, async (key, token) =>
         {
+            Interlocked.Increment(ref _writes);
             await store.DeleteAsync(key, token);
             index?.Removed.Add(key[prefix.Length..]);
             Interlocked.Increment(ref deleted);
@@ -226,7 +248,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     {
         var asked = KeyOf(folder);
         var remote = new Dictionary<string, RemoteObject>(StringComparer.Ordinal);
-        await foreach (var o in store.ListAsync(asked, ct))
+        await foreach (var o in Listing(folder, ct))
         {
             if (o.Key == ManifestKey)
                 continue;
@@ -235,6 +257,18 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         }
 
         return remote;
+    }
+
+    /// <summary>The objects under a folder: root's listing taken <see cref="Ahead"/> while it is still the server's (once), else the server's now.</summary>
+    private IAsyncEnumerable<RemoteObject> Listing(string folder, CancellationToken ct) =>
+        folder.Length == 0 && Interlocked.Exchange(ref _ahead, null) is { } ahead && Volatile.Read(ref _writes) == 0
+            ? Taken(ahead)
+            : store.ListAsync(KeyOf(folder), ct);
+
+    private static async IAsyncEnumerable<RemoteObject> Taken(Task<List<RemoteObject>> ahead)
+    {
+        foreach (var o in await ahead)
+            yield return o;
     }
 
     /// <summary>Refuses a key of a listing of <paramref name="asked"/> that is not under it or not a safe path below the prefix.</summary>
@@ -479,6 +513,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     /// <summary>Uploads one file under its key (its encryption, on an encrypted destination); returns its size.</summary>
     private async Task<long> UploadAsync(string rel, string md5, EncryptedIndex? index, CancellationToken ct)
     {
+        Interlocked.Increment(ref _writes);
         var file = Path.Combine(root, rel);
         if (recipients is not { Count: > 0 } to)
         {

@@ -41,6 +41,38 @@ public sealed class MirrorTests : IDisposable
     }
 
     [Fact]
+    public async Task A_listing_taken_ahead_serves_the_first_sync_of_root_only_while_nothing_was_written()
+    {
+        Write("s/a", "aaaa");
+        Write("s/b", "bbbb");
+        await _mirror.SyncAsync("", CancellationToken.None);
+
+        // Taken ahead, nothing written since: the sync of root asks the server nothing.
+        var listed = Mirror.ListAheadAsync(_store, "pre/", CancellationToken.None);
+        await listed;
+        var ahead = new Mirror(_store, _root, "pre/", parallelism: 4) { Ahead = listed };
+        var before = _store.Requests;
+        Assert.Equal(new TransferReport(0, 0, 0, 2), await ahead.SyncAsync("", CancellationToken.None));
+        Assert.Equal(before, _store.Requests);
+        // Used once: the next sync lists the server again.
+        await ahead.SyncAsync("", CancellationToken.None);
+        Assert.True(_store.Requests > before, "the second sync used the listing taken ahead again");
+
+        // A push through the mirror after the listing was taken: it is dropped, and what the push stored is not stored twice.
+        var stale = new Mirror(_store, _root, "pre/", parallelism: 4) { Ahead = Task.FromResult(await Mirror.ListAheadAsync(_store, "pre/", CancellationToken.None)) };
+        Write("s/c", "cccc");
+        Assert.Equal(1, (await stale.PushAsync("s/c", CancellationToken.None)).Uploaded);
+        File.Delete(Path.Combine(_root, "s/b"));
+        Assert.Equal(new TransferReport(0, 0, 1, 2), await stale.SyncAsync("", CancellationToken.None));
+        Assert.Equal(new Dictionary<string, string> { ["pre/s/a"] = "aaaa", ["pre/s/c"] = "cccc" }, Remote());
+
+        // Only root's sync takes it: a folder's lists the server.
+        var folder = new Mirror(_store, _root, "pre/", parallelism: 4) { Ahead = Task.FromResult(new List<RemoteObject>()) };
+        Write("s/d", "dddd");
+        Assert.Equal(new TransferReport(1, 4, 0, 2), await folder.SyncAsync("s/", CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Sync_uploads_what_differs_by_content_deletes_what_is_gone_and_leaves_the_rest()
     {
         Write("s/a", "aaaa");

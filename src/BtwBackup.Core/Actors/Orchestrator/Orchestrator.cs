@@ -24,6 +24,9 @@ public sealed record OrchestratorServices(
     /// <summary>The MD5s of root's files as last read, shared by every destination; null: every sync reads every file.</summary>
     public Md5Cache? Hashes { get; init; }
 
+    /// <summary>Each destination's listing taken ahead, by name (<c>sync --full</c> in a CLI without a daemon, see <see cref="Mirror.Ahead"/>); null: none.</summary>
+    public IReadOnlyDictionary<string, Task<List<RemoteObject>>>? Ahead { get; init; }
+
     /// <summary>Where the journal is shared (PostgreSQL), the locks that keep each sync state to one writer; null otherwise.</summary>
     public IWriterLocks? WriterLocks { get; init; }
 
@@ -329,7 +332,11 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         if (hashes?.Problem is { } problem)
             _log.Warning("sync: {0}", problem);
         var options = settings.Destinations.Select((d, index) => new DestinationOptions(
-            d.Name, new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism, d.Recipients) { Hashes = hashes }, settings.Sync.HistoryWindow, settings.Sync.SnapshotEvery,
+            d.Name, new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism, d.Recipients)
+            {
+                Hashes = hashes,
+                Ahead = _services.Ahead?.GetValueOrDefault(d.Name),
+            }, settings.Sync.HistoryWindow, settings.Sync.SnapshotEvery,
             LegacyStateFile: index == 0 ? legacy : null, MaxDelete: settings.Sync.MaxDelete)
         {
             PersistenceId = SyncIdOf(d.Name),
