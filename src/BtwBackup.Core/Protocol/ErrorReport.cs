@@ -15,7 +15,7 @@ public static class ErrorReport
     /// <summary>True for errors a user causes and can fix; anything else is a bug and its trace goes to the log.</summary>
     public static bool IsExpected(Exception e) =>
         Unwrap(e) is ConfigException or BackupException or ToolFailedException or ToolMissingException or IOException or UnauthorizedAccessException
-            or Sync.MirrorException or ObjectStore.ObjectStoreException;
+            or Sync.MirrorException or ObjectStore.ObjectStoreException or Sync.SyncJournalDamagedException;
 
     /// <summary>The lines for <paramref name="e"/>; <paramref name="logged"/>: its details are in the log (an unexpected error then says so).</summary>
     public static IReadOnlyList<string> Lines(Exception e, bool logged = true)

@@ -74,7 +74,7 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
         catch (Exception e) when (e is NullReferenceException or InvalidOperationException or System.Text.Json.JsonException
                                       or FormatException or InvalidCastException or ArgumentException or IndexOutOfRangeException)
         {
-            throw new System.Runtime.Serialization.SerializationException($"a damaged {manifest} in the sync-state journal: {e.Message}", e);
+            throw new SyncJournalDamagedException(manifest, e);
         }
     }
 
@@ -132,4 +132,17 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
             json["path"] = path;
         return json;
     }
+}
+
+/// <summary>
+/// A row of the sync-state journal that is not what <see cref="SyncSerializer"/> writes: named,
+/// with the way back (a new state from a full sync), never an "unexpected error".
+/// </summary>
+public sealed class SyncJournalDamagedException(string manifest, Exception cause)
+    : System.Runtime.Serialization.SerializationException(
+        $"a damaged {manifest} in the sync-state journal ({cause.Message}): move the journal aside ({PersistenceFileName} in the configuration " +
+        "directory, or its tables in PostgreSQL) and run btw-backup sync --full, which compares every file with the destinations and starts a new state",
+        cause)
+{
+    private const string PersistenceFileName = Hosting.PersistenceConfig.FileName;
 }

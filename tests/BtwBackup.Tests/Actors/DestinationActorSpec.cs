@@ -143,8 +143,11 @@ public sealed class DestinationActorSpec : IDisposable
     public void A_damaged_journal_row_is_named_and_the_file_reader_gives_up(string payload)
     {
         var file = DamagedJournal(System.Text.Encoding.UTF8.GetBytes(payload));
-        var error = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => SyncJournalFile.Read(file, SyncIds.Of(null, "offsite"), events: true));
+        var error = Assert.Throws<SyncJournalDamagedException>(() => SyncJournalFile.Read(file, SyncIds.Of(null, "offsite"), events: true));
         Assert.StartsWith("a damaged ", error.Message);
+        // Said as it is, with the way back, never as an unexpected error.
+        Assert.EndsWith(": move the journal aside (sync-state.db in the configuration directory, or its tables in PostgreSQL) and run btw-backup sync --full, which compares every file with the destinations and starts a new state", error.Message);
+        Assert.Equal([ErrorReport.Prefix + error.Message], ErrorReport.Lines(error));
         Assert.Null(SyncJournalFile.ReadAll(JournalSettings(), events: true));
     }
 
