@@ -38,6 +38,7 @@ public static class BackupHost
     /// <summary>The real lister, on its own: what <c>list</c> needs, without an actor system.</summary>
     public static SeriesLister Lister() => new(new RdiffBackup(new CliWrapProcessRunner()));
 
+    /// <summary>The real restorer, on its own: what <c>restore</c> needs, in the daemon or without an actor system.</summary>
     public static Restorer NewRestorer(IProcessRunner runner) =>
         new(new RdiffBackup(runner), new Tar(runner), new Postgres(runner), new ArchiveGuard(runner), new Bzip2(runner));
 
