@@ -120,7 +120,7 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
     {
         if (settings.Cluster is not null || settings.Sync.PostgresJournal is not null || BackupHost.Stores(settings) is not { } stores)
             return null;
-        return settings.Destinations.Where(d => d.Recipients is not { Count: > 0 })
+        return settings.Destinations.Where(d => !d.Encrypted)
             .ToDictionary(d => d.Name, d => Sync.Mirror.ListAheadAsync(stores(d), d.Prefix, ct), StringComparer.Ordinal);
     }
 }

@@ -9,6 +9,9 @@ public sealed record DestinationSettings(string Name, string Uri, string Prefix,
 {
     /// <summary>encryption.recipients: every object is stored encrypted to these (age); null: stored as it is.</summary>
     public ImmutableList<Crypto.AgeRecipient>? Recipients { get; init; }
+
+    /// <summary>Whether what is stored there is encrypted (its sync state then also keeps an index and a manifest).</summary>
+    public bool Encrypted => Recipients is { Count: > 0 };
 }
 
 /// <summary>How syncs run and how long the journal keeps its history.</summary>

@@ -29,7 +29,7 @@ public static class IdleSync
     public static async Task<CommandReply?> AnswerAsync(GeneralSettings settings, Action<string> warn)
     {
         var started = DateTime.UtcNow;
-        if (settings.Cluster is not null || settings.Destinations.Any(d => d.Recipients is { Count: > 0 })
+        if (settings.Cluster is not null || settings.Destinations.Any(d => d.Encrypted)
             || File.Exists(Path.Combine(settings.ConfigDir, SyncState.LegacyFileName))
             || SyncJournalFile.ReadAll(settings, events: false) is not { } read
             || read.Any(r => !r.Stored.State.IsEmpty))
