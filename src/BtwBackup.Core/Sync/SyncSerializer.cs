@@ -63,7 +63,7 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
     /// <summary>
     /// What <see cref="FromBinary"/> gives, without an actor system (see <see cref="SyncJournalFile"/>).
     /// A payload that is not what this serializer writes (a damaged journal) is a
-    /// <see cref="System.Runtime.Serialization.SerializationException"/> naming it, whatever part is missing or malformed.
+    /// <see cref="SyncJournalDamagedException"/> naming it, whatever part is missing, malformed or unknown.
     /// </summary>
     public static object Decode(byte[] bytes, string manifest)
     {
@@ -80,7 +80,7 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
 
     private static object DecodeJson(byte[] bytes, string manifest)
     {
-        var json = JsonNode.Parse(bytes)?.AsObject() ?? throw new System.Runtime.Serialization.SerializationException("empty " + manifest);
+        var json = JsonNode.Parse(bytes)?.AsObject() ?? throw new SyncJournalDamagedException(manifest, new FormatException("an empty payload"));
         if (manifest == "sync-state")
         {
             return new SyncState(
@@ -108,7 +108,7 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
             "objects-encrypted" => new ObjectsEncrypted(at, [.. ReadObjects(json["objects"])]),
             "objects-removed" => new ObjectsRemoved(at, [.. json["paths"]!.AsArray().Select(n => n!.GetValue<string>())]),
             "manifest-written" => new ManifestWritten(at, json["objects"]!.GetValue<int>()),
-            _ => throw new System.Runtime.Serialization.SerializationException("unknown manifest " + manifest),
+            _ => throw new SyncJournalDamagedException(manifest, new FormatException("not an event this version writes")),
         };
     }
 
@@ -140,9 +140,6 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
 /// </summary>
 public sealed class SyncJournalDamagedException(string manifest, Exception cause)
     : System.Runtime.Serialization.SerializationException(
-        $"a damaged {manifest} in the sync-state journal ({cause.Message}): move the journal aside ({PersistenceFileName} in the configuration " +
+        $"a damaged {manifest} in the sync-state journal ({cause.Message}): move the journal aside ({Hosting.PersistenceConfig.FileName} in the configuration " +
         "directory, or its tables in PostgreSQL) and run btw-backup sync --full, which compares every file with the destinations and starts a new state",
-        cause)
-{
-    private const string PersistenceFileName = Hosting.PersistenceConfig.FileName;
-}
+        cause);

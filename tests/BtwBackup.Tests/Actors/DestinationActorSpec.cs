@@ -136,6 +136,17 @@ public sealed class DestinationActorSpec : IDisposable
     /// SerializationException naming what is damaged, never a NullReferenceException: the reader
     /// gives up (null) and the actors then report the journal their way.
     /// </summary>
+    /// <summary>A row of an event this version does not write, or an empty one, is damaged the same way: named, with the way back.</summary>
+    [Theory]
+    [InlineData("{\"at\":\"2016-01-01T00:00:00Z\"}", "no-such-event")]
+    [InlineData("null", "sync-done")]
+    public void An_unknown_or_empty_journal_row_is_damaged_with_the_way_back(string payload, string manifest)
+    {
+        var error = Assert.Throws<SyncJournalDamagedException>(() => SyncSerializer.Decode(System.Text.Encoding.UTF8.GetBytes(payload), manifest));
+        Assert.StartsWith($"a damaged {manifest} in the sync-state journal (", error.Message);
+        Assert.Contains(" run btw-backup sync --full,", error.Message);
+    }
+
     [Theory]
     [InlineData("{}")]
     [InlineData("{\"paths\":[{}]}")]
