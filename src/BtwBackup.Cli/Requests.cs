@@ -98,12 +98,16 @@ public static class Requests
             throw Usage(args, "a TARGET folder is required, or --database NAME for a database series");
         if (target is not null && database is not null)
             throw Usage(args, "argument --database: not allowed with a TARGET");
+        if (target is "")
+            throw Usage(args, "TARGET: an empty path names no folder");
         if (database is not null && (database.Length == 0 || database == DatabaseTarget.GlobalName))
             throw Usage(args, $"argument --database: not a database name: '{database}'");
         // The daemon may run elsewhere than the caller's working directory: the target goes absolute.
         var identity = args.Find("identity");
         if (identity is not null && args.Find("from") is null)
             throw Usage(args, "argument --identity: only with --from (what root holds is not encrypted)");
+        if (identity is "")
+            throw Usage(args, "argument --identity: an empty path names no file");
         return new RestoreBackup(dst, target is null ? null : Path.GetFullPath(target), args.Find("at"), args.Find("from"), database, args.Flag("force"))
         {
             Identity = identity is null ? null : Path.GetFullPath(identity),

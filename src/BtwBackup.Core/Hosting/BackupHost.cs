@@ -40,7 +40,7 @@ public static class BackupHost
 
     /// <summary>The real restorer, on its own: what <c>restore</c> needs, in the daemon or without an actor system.</summary>
     public static Restorer NewRestorer(IProcessRunner runner) =>
-        new(new RdiffBackup(runner), new Tar(runner), new Postgres(runner), new ArchiveGuard(runner), new Bzip2(runner));
+        new(new RdiffBackup(runner), new Tar(runner), new Postgres(runner), new ArchiveGuard(runner), new Bzip2(runner), runner);
 
     /// <summary>Each destination's object store (retried); null without destinations.</summary>
     public static Func<DestinationSettings, IObjectStore>? Stores(GeneralSettings settings) =>

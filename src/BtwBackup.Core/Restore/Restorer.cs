@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using BtwBackup.Backup;
 using BtwBackup.Config;
 using BtwBackup.ObjectStore;
+using BtwBackup.Platform;
 using BtwBackup.Protocol;
 using BtwBackup.Sync;
 using BtwBackup.Tools;
@@ -25,7 +26,14 @@ public sealed record RestoreRequest(string Dst, string? Target, string? At, stri
 /// hidden folder beside TARGET, renamed into place only when complete; a dump restored into a
 /// database goes in one transaction. Nothing half-restored is ever left behind.
 /// </summary>
-public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, ArchiveGuard guard, Bzip2 bzip2)
+/// <para>
+/// TARGET's folder may be writable by someone else (a user's home): it is held open once checked
+/// (<see cref="HeldDirectory"/>), and everything is done in it through that handle, so that a
+/// folder on the way renamed and replaced by a link meanwhile cannot lead the restore elsewhere
+/// (into root, where it would replace a series). What it replaces is removed by rm, which does
+/// not follow a link put in its way either.
+/// </para>
+public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, ArchiveGuard guard, Bzip2 bzip2, IProcessRunner runner)
 {
     private const string TreeArchive = "backup.tar";
 
@@ -41,7 +49,7 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
         GeneralSettings settings, RestoreRequest request, Func<DestinationSettings, IObjectStore>? stores, IProgress<string>? progress, CancellationToken ct)
     {
         if (request.Target is { } target)
-            CheckTarget(target, settings.RootPath, request.Force);
+            CheckTarget(target, settings, request.Force);
         if (request.Database is { } database && !request.Force && ProtectedDatabases.ContainsKey(database))
             throw new ConfigException($"--database {database}: refused without --force: {ProtectedDatabases[database]}");
         var scratch = Directory.CreateTempSubdirectory("btw-backup-restore-").FullName;
@@ -95,20 +103,10 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
     /// their links resolved); never a symbolic link itself (the restored folder would replace
     /// the link, or the writes follow it).
     /// </summary>
-    private static void CheckTarget(string target, string root, bool force)
+    private static void CheckTarget(string target, GeneralSettings settings, bool force)
     {
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
-        var real = SafePath.Resolve(full);
-        var realRoot = SafePath.Resolve(root);
-        foreach (var (t, r) in new[] { (full, root), (real, realRoot) })
-        {
-            if (t == r || t.StartsWith(r + "/", StringComparison.Ordinal) || r.StartsWith(t + "/", StringComparison.Ordinal) || t == "/")
-            {
-                var via = real == full ? "" : $" (through a symbolic link: it is {real})";
-                throw new ConfigException($"the target {target} is inside the backups (root-path {root}) or holds them{via}: restore somewhere else");
-            }
-        }
-
+        CheckPlace(full, SafePath.Resolve(full), settings);
         if (new FileInfo(full).LinkTarget is { } link)
             throw new ConfigException($"the target {target} is a symbolic link (to {link}): give the folder it leads to, or another folder");
         if (File.Exists(target) && !Directory.Exists(target))
@@ -118,6 +116,27 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
         var parent = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(target));
         if (parent is null)
             throw new ConfigException($"the target cannot be {target}");
+    }
+
+    /// <summary>
+    /// A target (<paramref name="full"/>, and <paramref name="real"/> with its links resolved) is
+    /// neither the backups (root-path) nor the configuration directory, nor inside or above either.
+    /// </summary>
+    private static void CheckPlace(string full, string real, GeneralSettings settings)
+    {
+        foreach (var (what, dir) in new[] { ("the backups (root-path", settings.RootPath), ("the configuration directory (", settings.ConfigDir) })
+        {
+            var plain = Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir));
+            var resolved = SafePath.Resolve(plain);
+            foreach (var (t, r) in new[] { (full, plain), (real, resolved) })
+            {
+                if (t == r || t.StartsWith(r + "/", StringComparison.Ordinal) || r.StartsWith(t + "/", StringComparison.Ordinal) || t == "/")
+                {
+                    var via = real == full ? "" : $" (through a symbolic link: it is {real})";
+                    throw new ConfigException($"the target {full} is inside {what} {plain}) or holds it{via}: restore somewhere else");
+                }
+            }
+        }
     }
 
     /// <summary>A key of the destination that is no safe path refuses the whole restore, before anything is written.</summary>
@@ -188,7 +207,7 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
         }
 
         var target = request.Target ?? throw new ConfigException("a TARGET folder is required (or --database NAME for a database series)");
-        await IntoTargetAsync(target, async temp =>
+        await IntoTargetAsync(target, settings, request.Force, async temp =>
         {
             if (isTree)
             {
@@ -205,7 +224,7 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
             }
             else
                 File.Copy(payload, Path.Combine(temp, name));
-        });
+        }, ct);
         return isTree ? $"into {target}" : $"into {target} ({(name == DatabaseTarget.GlobalFileName ? "global.sql" : name)})";
     }
 
@@ -248,32 +267,58 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
         return $"into the database {database}{(tables is null ? " (created)" : " (replaced)")}";
     }
 
-    /// <summary>Fills a hidden folder beside <paramref name="target"/>, then puts it in its place; on failure only the target as it was remains.</summary>
-    private static async Task IntoTargetAsync(string target, Func<string, Task> fill)
+    /// <summary>
+    /// Fills a new hidden folder beside <paramref name="target"/>, then puts it in its place; on
+    /// failure only the target as it was remains. The folder holding TARGET is held from the
+    /// check on (see the class): a folder on the way replaced meanwhile changes nothing.
+    /// </summary>
+    private async Task IntoTargetAsync(string target, GeneralSettings settings, bool force, Func<string, Task> fill, CancellationToken ct)
     {
         target = Path.TrimEndingDirectorySeparator(target);
-        var parent = Path.GetDirectoryName(target)!;
-        Directory.CreateDirectory(parent);
-        var temp = Path.Combine(parent, $".{Path.GetFileName(target)}.restore-{Environment.ProcessId}");
-        var replaced = Path.Combine(parent, $".{Path.GetFileName(target)}.replaced-{Environment.ProcessId}");
-        // What an interrupted restore (a killed process) left beside the target.
-        foreach (var stale in Directory.EnumerateDirectories(parent, $".{Path.GetFileName(target)}.restore-*"))
-            Directory.Delete(stale, recursive: true);
-        Directory.CreateDirectory(temp);
+        var name = Path.GetFileName(target);
+        var parentPath = Path.GetDirectoryName(target)!;
+        Directory.CreateDirectory(parentPath);
+        using var parent = HeldDirectory.Open(SafePath.Resolve(parentPath));
+        // Checked again where it is held: where the target is now is where it will be.
+        var held = Path.Combine(parent.RealPath, name);
+        CheckPlace(held, held, settings);
+        var existing = parent.Look(name);
+        if (existing is { IsDirectory: false } || existing is { IsLink: true })
+            throw new ConfigException($"the target {target} is no longer a folder: nothing was restored");
+        if (existing is not null && !force && Directory.EnumerateFileSystemEntries(parent.Under(name)).Any())
+            throw new ConfigException($"the target {target} is not empty: give an empty or absent folder, or --force to replace its content");
+
+        // What an interrupted restore (a killed process) left beside the target: this user's private folders only.
+        foreach (var stale in Directory.EnumerateFileSystemEntries(parent.Path, $".{name}.restore-*").Select(Path.GetFileName))
+        {
+            if (parent.Look(stale!) is { IsDirectory: true, IsLink: false } left && left.Uid == (uint)Posix.EffectiveUid && left.Permissions == 0x1C0)
+                await RemoveAsync(parent, stale!, ct);
+        }
+
+        var suffix = $"{Environment.ProcessId}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6))}";
+        var tempName = $".{name}.restore-{suffix}";
+        var replacedName = $".{name}.replaced-{suffix}";
+        var placed = false;
         try
         {
-            await fill(temp);
-            if (Directory.Exists(target))
-                Directory.Move(target, replaced);
-            Directory.Move(temp, target);
+            using (var temp = parent.CreatePrivate(tempName))
+                await fill(temp.Path);
+            if (existing is not null)
+                parent.Rename(name, replacedName);
+            parent.Rename(tempName, name);
+            placed = true;
         }
         finally
         {
-            if (Directory.Exists(temp))
-                Directory.Delete(temp, recursive: true);
+            if (!placed && parent.Look(tempName) is not null)
+                await RemoveAsync(parent, tempName, CancellationToken.None);
         }
 
-        if (Directory.Exists(replaced))
-            Directory.Delete(replaced, recursive: true);
+        if (existing is not null)
+            await RemoveAsync(parent, replacedName, ct);
     }
+
+    /// <summary>rm -rf of a name in the held folder: rm does not follow a link it finds on its way, nor leave the file system.</summary>
+    private async Task RemoveAsync(HeldDirectory parent, string name, CancellationToken ct) =>
+        await runner.RunCheckedAsync(new ProcessSpec("rm", ["-rf", "--one-file-system", "--", parent.Under(name)]), ct);
 }

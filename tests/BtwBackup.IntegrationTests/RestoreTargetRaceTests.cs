@@ -1,0 +1,80 @@
+using Xunit;
+
+namespace BtwBackup.IntegrationTests;
+
+/// <summary>
+/// restore into a folder whose parent someone else can write to (a user's home): that user
+/// swaps the parent for a symbolic link into root-path once the target has been checked. The
+/// series there must stay as it was, whatever the timing.
+/// </summary>
+public sealed class RestoreTargetRaceTests : IDisposable
+{
+    private readonly Sandbox _box = new();
+    private readonly string _temp;
+
+    public RestoreTargetRaceTests()
+    {
+        // A scratch folder of the restore's own, so that its appearance says the target was checked.
+        _temp = Directory.CreateDirectory(Path.Combine(_box.Dir, "tmp")).FullName;
+        _box.Environment = new Dictionary<string, string?> { ["TMPDIR"] = _temp };
+    }
+
+    public void Dispose() => _box.Dispose();
+
+    [Fact]
+    public async Task A_parent_swapped_for_a_link_into_root_after_the_check_leaves_the_series_as_it_was()
+    {
+        var src = _box.MakeTree("www");
+        // Long enough to decompress that the swap lands between the check and the placing.
+        File.WriteAllBytes(Path.Combine(src, "big.bin"), System.Security.Cryptography.RandomNumberGenerator.GetBytes(24 << 20));
+        await _box.InitAsync("tar", src, "www");
+        await _box.QuietOkAsync("fs", src, "www");
+        var before = Sandbox.Snapshot(_box.Root);
+        var pub = Directory.CreateDirectory(Path.Combine(_box.Dir, "pub")).FullName;
+        var parent = Directory.CreateDirectory(Path.Combine(pub, "d")).FullName;
+
+        var restore = _box.RunAsync("restore", "www", Path.Combine(parent, "www"));
+        var swapped = false;
+        while (!restore.IsCompleted && !swapped)
+        {
+            if (Directory.EnumerateDirectories(_temp, "btw-backup-restore-*").Any())
+            {
+                Directory.Move(parent, parent + ".orig");
+                File.CreateSymbolicLink(parent, _box.Root);
+                swapped = true;
+            }
+        }
+
+        var r = await restore;
+        Assert.True(swapped, "the restore ended before its scratch folder was seen: " + r);
+        Assert.Equal(before, Sandbox.Snapshot(_box.Root));
+        // Either it went on in the folder it checked, or it saw the link and refused: never into root.
+        if (r.ExitCode == 0)
+            Assert.Equal(Sandbox.Snapshot(src), Sandbox.Snapshot(Path.Combine(parent + ".orig", "www")));
+        else
+            Assert.Contains("inside the backups", r.Stderr);
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(_box.Root), e => Path.GetFileName(e).StartsWith('.'));
+    }
+
+    [Fact]
+    public async Task A_target_in_or_above_the_configuration_directory_is_refused_even_with_force()
+    {
+        var src = _box.MakeTree("www");
+        var working = await _box.InitAsync("tar", src, "www");
+        await _box.QuietOkAsync("fs", src, "www");
+        var conf = File.ReadAllText(Path.Combine(_box.ConfigDir, "btw-backup.conf"));
+
+        foreach (var target in new[] { _box.ConfigDir, Path.Combine(_box.ConfigDir, "inside"), _box.Dir })
+        {
+            var r = await _box.RunAsync("restore", "--force", "www", target);
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains("restore somewhere else", r.Stderr);
+        }
+
+        // The configuration, the working folder and the series are where they were.
+        Assert.Equal(conf, File.ReadAllText(Path.Combine(_box.ConfigDir, "btw-backup.conf")));
+        Assert.True(File.Exists(Path.Combine(working, "source.conf")));
+        Assert.False(Directory.Exists(Path.Combine(_box.ConfigDir, "inside")));
+        Assert.Single((await _box.RunAsync("list", "www")).StdoutLines);
+    }
+}
