@@ -192,11 +192,24 @@ public sealed class SyncTests : IDisposable
         Assert.Equal(2, Idle());
         Assert.Matches($@"WARNING .*cli: sync: {Regex.Escape(cache)} cannot be read \(.*\): every file is read again\n", File.ReadAllText(log));
 
-        // A status.json it cannot read is left to the actors, who say so their way.
-        File.WriteAllText(Path.Combine(_box.ConfigDir, "status.json"), "not json");
+        // A status.json that reads but cannot be written back (a number JSON cannot hold): left to
+        // the actors, who warn in the log, never an unexpected error.
+        var status = Path.Combine(_box.ConfigDir, "status.json");
+        var infinite = """{"sources":{"x":{"type":"tar","dst":"www2","last":{"result":"full","seconds":1e400}}}}""";
+        File.WriteAllText(status, infinite);
+        await _box.QuietOkAsync("sync");
+        Assert.Equal(2, Idle());
+        Assert.Matches(@"WARNING .*status: cannot write .*status\.json", File.ReadAllText(log));
+
+        // A status.json it cannot read is left to the actors, who set it aside (nothing it held is
+        // lost) and start a new one.
+        File.WriteAllText(status, "not json");
         await _box.QuietOkAsync("sync");
         Assert.Equal(2, Idle());
         Assert.True(LastSync() > first, "the actors did not write status.json anew");
+        var aside = Assert.Single(Directory.GetFiles(_box.ConfigDir, "status.json.unreadable-*"));
+        Assert.Equal("not json", File.ReadAllText(aside));
+        Assert.Matches($@"WARNING .*status: cannot read {Regex.Escape(status)} \(.*\): set aside as {Regex.Escape(aside)}, starting from nothing", File.ReadAllText(log));
 
         // Work after an idle sync still goes up.
         File.WriteAllText(Path.Combine(www, "a.txt"), "changed");

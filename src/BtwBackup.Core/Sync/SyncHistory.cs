@@ -17,9 +17,19 @@ public static class SyncHistory
     public static async Task<ImmutableList<string>> ReadAsync(ActorSystem system, string persistenceId, DateTime? since)
     {
         var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
-        var envelopes = await journal
-            .CurrentEventsByPersistenceId(persistenceId, 0, long.MaxValue)
-            .RunWith(Sink.Seq<EventEnvelope>(), system.Materializer());
+        IImmutableList<EventEnvelope> envelopes;
+        try
+        {
+            envelopes = await journal
+                .CurrentEventsByPersistenceId(persistenceId, 0, long.MaxValue)
+                .RunWith(Sink.Seq<EventEnvelope>(), system.Materializer());
+        }
+        catch (Exception e) when (e is OverflowException or InvalidCastException or FormatException)
+        {
+            // The plugin read a column that is not what it writes (a serializer id out of range).
+            throw new SyncJournalDamagedException("row", e);
+        }
+
         return Lines(envelopes.Select(e => e.Event).OfType<SyncEvent>(), since);
     }
 

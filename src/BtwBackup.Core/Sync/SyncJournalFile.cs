@@ -65,9 +65,10 @@ public static class SyncJournalFile
 
             return read.ToImmutable();
         }
-        catch (Exception e) when (e is SqliteException or System.Runtime.Serialization.SerializationException or InvalidDataException
-                                      or InvalidOperationException or FormatException)
+        catch (Exception)
         {
+            // Whatever a damaged or foreign file throws (a number out of range, a cast, a format):
+            // the actors read it next, and report it their way.
             return null;
         }
     }
@@ -146,7 +147,7 @@ public static class SyncJournalFile
     /// <summary>The payload at <paramref name="column"/> (bytes, then manifest, then serializer id).</summary>
     private static object Payload(SqliteDataReader row, int column)
     {
-        if (row.IsDBNull(column + 2) || row.GetInt32(column + 2) != SyncSerializer.Id)
+        if (row.IsDBNull(column + 2) || row.GetValue(column + 2) is not long id || id != SyncSerializer.Id)
             throw new InvalidDataException("a payload of another serializer");
         // A damaged row may hold text or NULL where the plugin writes bytes and a manifest.
         if (row.GetValue(column) is not byte[] bytes || row.GetValue(column + 1) is not string manifest)

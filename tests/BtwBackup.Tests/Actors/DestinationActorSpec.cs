@@ -171,8 +171,32 @@ public sealed class DestinationActorSpec : IDisposable
         Assert.Null(SyncJournalFile.ReadAll(JournalSettings(), events: true));
     }
 
+    /// <summary>
+    /// A serializer id beyond what the plugin reads (an Int32): the file reader gives up (the
+    /// actors then say what they can), and the history's query names the damaged row with the way
+    /// back, not an "unexpected error" on an arithmetic overflow.
+    /// </summary>
+    [Fact]
+    public async Task A_journal_row_with_a_serializer_id_out_of_range_is_damaged_not_an_overflow()
+    {
+        var file = DamagedJournal(1L << 40, column: "identifier");
+        Assert.Null(SyncJournalFile.ReadAll(JournalSettings(), events: true));
+        Assert.Null(SyncJournalFile.ReadAll(JournalSettings(), events: false));
+
+        var kit = new TestKit(PersistenceConfig.ForSqlite(file, pooling: false));
+        try
+        {
+            var error = await Assert.ThrowsAsync<SyncJournalDamagedException>(() => SyncHistory.ReadAsync(kit.Sys, SyncIds.Of(null, "offsite"), null));
+            Assert.StartsWith("a damaged row in the sync-state journal (", error.Message);
+        }
+        finally
+        {
+            kit.Shutdown();
+        }
+    }
+
     /// <summary>A journal file of one pending path, whose every event payload is then replaced by <paramref name="payload"/>.</summary>
-    private string DamagedJournal(object payload)
+    private string DamagedJournal(object payload, string column = "message")
     {
         var file = Path.Combine(_dir, PersistenceConfig.FileName);
         var kit = new TestKit(PersistenceConfig.ForSqlite(file, pooling: false));
@@ -185,7 +209,7 @@ public sealed class DestinationActorSpec : IDisposable
         using var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + file + ";Pooling=False");
         connection.Open();
         using var damage = connection.CreateCommand();
-        damage.CommandText = "update journal set message = $payload";
+        damage.CommandText = $"update journal set {column} = $payload";
         damage.Parameters.AddWithValue("$payload", payload);
         Assert.True(damage.ExecuteNonQuery() > 0);
         return file;

@@ -64,8 +64,16 @@ public sealed class StatusKeeperSpec() : TestKit(SerializedMessages.Config), IDi
         keeper.Tell(new GetStatus());
 
         var snapshot = ExpectMsg<StatusSnapshot>();
-        Assert.Equal($"cannot read {FilePath}: it is not the JSON btw-backup writes", snapshot.Unreadable);
+        var aside = Assert.Single(Directory.GetFiles(_dir, StatusFile.FileName + ".unreadable-*"));
+        Assert.Equal($"cannot read {FilePath}: it is not the JSON btw-backup writes (set aside as {Path.GetFileName(aside)})", snapshot.Unreadable);
         Assert.Empty(snapshot.Status.Sources);
+
+        // What it held is kept as it was; the next change starts a new file.
+        Assert.Equal("{ not json", File.ReadAllText(aside));
+        keeper.Tell(new DestinationsSynced([new DestinationSync("s3", [])], Noon, Ack: 1));
+        Assert.Equal(1, ExpectMsg<StatusSaved>().Ack);
+        Assert.Equal(Noon, new StatusFile(FilePath).Load().Destinations["s3"].LastSync);
+        Assert.Equal("{ not json", File.ReadAllText(aside));
     }
 
     [Fact]

@@ -47,8 +47,9 @@ public static class IdleSync
         {
             await file.SaveAsync(status.Apply(synced));
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception)
         {
+            // Not written (a full disk, a value the serializer refuses): the actors try, and report it their way.
             return null;
         }
 

@@ -56,6 +56,9 @@ public sealed class StatusKeeper : ReceiveActor
     private PersistedStatus _status = PersistedStatus.Empty;
     private string? _unreadable;
 
+    /// <summary>status.json could not be read nor moved aside: it is not written over.</summary>
+    private bool _kept;
+
     public StatusKeeper(StatusFile? file, RunHistory? runs)
     {
         _file = file;
@@ -112,7 +115,19 @@ public sealed class StatusKeeper : ReceiveActor
         (_status, _unreadable, var error) = _file.TryLoad();
         if (error is not null)
         {
-            _log.Warning("status: cannot read {0}, starting from nothing: {1}", _file.Path, error.Message);
+            // What it holds may be all that is known of the sources' last results: never written over.
+            try
+            {
+                var aside = _file.SetAside();
+                _log.Warning("status: cannot read {0} ({1}): set aside as {2}, starting from nothing", _file.Path, error.Message, aside);
+                _unreadable += $" (set aside as {Path.GetFileName(aside)})";
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _kept = true;
+                _log.Warning("status: cannot read {0} ({1}) nor set it aside ({2}): it is left as it is, and not written until it can be read", _file.Path, error.Message, e.Message);
+            }
+
             return;
         }
 
@@ -137,7 +152,7 @@ public sealed class StatusKeeper : ReceiveActor
     /// <summary>Writes status.json in the background (the file keeps the order); a failure is logged, never fatal.</summary>
     private Task Save()
     {
-        if (_file is not { } file)
+        if (_file is not { } file || _kept)
             return Task.CompletedTask;
         var log = _log;
         return file.SaveAsync(_status).ContinueWith(t =>
