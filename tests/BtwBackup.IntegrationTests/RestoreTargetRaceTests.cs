@@ -64,12 +64,16 @@ public sealed class RestoreTargetRaceTests : IDisposable
         await _box.QuietOkAsync("fs", src, "www");
         var conf = File.ReadAllText(Path.Combine(_box.ConfigDir, "btw-backup.conf"));
 
-        foreach (var target in new[] { _box.ConfigDir, Path.Combine(_box.ConfigDir, "inside"), _box.Dir })
+        foreach (var target in new[] { _box.ConfigDir, Path.Combine(_box.ConfigDir, "inside") })
         {
             var r = await _box.RunAsync("restore", "--force", "www", target);
             Assert.Equal(1, r.ExitCode);
-            Assert.Contains("restore somewhere else", r.Stderr);
+            Assert.Equal($"btw-backup: the target {target} is inside the configuration directory ({_box.ConfigDir}) or holds it: restore somewhere else\n", r.Stderr);
         }
+
+        // The folder holding both: the backups are named first.
+        var above = await _box.RunAsync("restore", "--force", "www", _box.Dir);
+        Assert.Equal($"btw-backup: the target {_box.Dir} is inside the backups (root-path {_box.Root}) or holds them: restore somewhere else\n", above.Stderr);
 
         // The configuration, the working folder and the series are where they were.
         Assert.Equal(conf, File.ReadAllText(Path.Combine(_box.ConfigDir, "btw-backup.conf")));

@@ -124,7 +124,7 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
     /// </summary>
     private static void CheckPlace(string full, string real, GeneralSettings settings)
     {
-        foreach (var (what, dir) in new[] { ("the backups (root-path", settings.RootPath), ("the configuration directory (", settings.ConfigDir) })
+        foreach (var (dir, what) in new[] { (settings.RootPath, "the backups (root-path {0}) or holds them"), (settings.ConfigDir, "the configuration directory ({0}) or holds it") })
         {
             var plain = Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir));
             var resolved = SafePath.Resolve(plain);
@@ -133,7 +133,7 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
                 if (t == r || t.StartsWith(r + "/", StringComparison.Ordinal) || r.StartsWith(t + "/", StringComparison.Ordinal) || t == "/")
                 {
                     var via = real == full ? "" : $" (through a symbolic link: it is {real})";
-                    throw new ConfigException($"the target {full} is inside {what} {plain}) or holds it{via}: restore somewhere else");
+                    throw new ConfigException($"the target {full} is inside {string.Format(System.Globalization.CultureInfo.InvariantCulture, what, plain)}{via}: restore somewhere else");
                 }
             }
         }
