@@ -185,6 +185,41 @@ public sealed class RdiffSeriesTests : IDisposable
     }
 
     [Fact]
+    public async Task The_latest_point_is_read_from_the_mirror_itself_and_older_or_unsound_ones_are_rebuilt_by_rdiff_backup()
+    {
+        var src = await InitAsync();
+        await _box.QuietOkAsync("fs", src, "www");
+        var first = Sandbox.Snapshot(src);
+        Change(src, "beta\n");
+        await _box.QuietOkAsync("fs", src, "www");
+        var latest = Sandbox.Snapshot(src);
+        var points = (await _box.RunAsync("list", "www")).StdoutLines.Select(l => l.Trim()).ToList();
+
+        // Every rdiff-backup run is noted.
+        var calls = Path.Combine(_box.Dir, "rdiff-calls");
+        _box.PathOverride = _box.FaultyTools(("rdiff-backup", $"echo \"$1\" >> '{calls}'\nexec /usr/bin/rdiff-backup \"$@\""));
+        string[] Calls() => File.Exists(calls) ? File.ReadAllLines(calls) : [];
+
+        Assert.Equal(0, (await _box.RunAsync("restore", "www", Path.Combine(_box.Dir, "latest"))).ExitCode);
+        Assert.Equal(latest, Sandbox.Snapshot(Path.Combine(_box.Dir, "latest")));
+        Assert.Empty(Calls());
+
+        Assert.Equal(0, (await _box.RunAsync("restore", "--at", points[0], "www", Path.Combine(_box.Dir, "older"))).ExitCode);
+        Assert.Equal(first, Sandbox.Snapshot(Path.Combine(_box.Dir, "older")));
+        Assert.Contains("restore", Calls());
+
+        // A second current_mirror marker (an increment that did not complete): the mirror may be
+        // half new, so it is never read as the latest point.
+        File.Delete(calls);
+        var data = Path.Combine(Assert.Single(Directory.GetDirectories(Path.Combine(_box.Root, "www"))), "rdiff-backup-data");
+        var marker = Assert.Single(Directory.GetFiles(data, "current_mirror.*"));
+        var year = Path.GetFileName(marker)["current_mirror.".Length..][..4];
+        File.Copy(marker, Path.Combine(data, Path.GetFileName(marker).Replace("." + year + "-", "." + (int.Parse(year, System.Globalization.CultureInfo.InvariantCulture) + 1) + "-", StringComparison.Ordinal)));
+        await _box.RunAsync("restore", "www", Path.Combine(_box.Dir, "unsound"));
+        Assert.NotEmpty(Calls());
+    }
+
+    [Fact]
     public async Task Lists_a_series_written_by_the_original()
     {
         // The original's layout: DST/<time>/ an rdiff-backup repository of backup.tar, made by hand here.

@@ -64,8 +64,15 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
             var point = await RestorePoints.FindAsync(seriesDir, request.At, request.Dst, rdiff, ct);
             var entry = Path.Combine(seriesDir, point.Entry);
             string payload;
+            using var mirror = point.IsTar ? null : OpenLatestMirror(entry, point);
             if (point.IsTar)
                 payload = entry;
+            else if (mirror is not null)
+            {
+                // The newest point of a sound repository is its mirror file itself: read where it
+                // is, through the handle (the file checked is the file extracted), not copied first.
+                payload = $"/proc/{Environment.ProcessId}/fd/{mirror.SafeFileHandle.DangerousGetHandle()}";
+            }
             else
             {
                 progress?.Report($"rdiff-backup: rebuilding {point.Name}");
@@ -88,7 +95,7 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
                     ?? throw new BackupException($"{request.Dst}/{point.Entry} does not hold one file as btw-backup stores it: not a series of btw-backup?");
             }
 
-            var what = await PlaceAsync(settings, request, payload, point, scratch, progress, ct);
+            var what = await PlaceAsync(settings, request, payload, mirror is null ? Path.GetFileName(payload) : Path.GetFileName(mirror.Name), point, scratch, progress, ct);
             return [$"{ErrorReport.Prefix}restored {request.Dst} as of {point.Describe()}{fetched} {what}"];
         }
         finally
@@ -137,6 +144,29 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The repository's one file, opened, when <paramref name="point"/> is its newest backup and the
+    /// repository is sound (one current_mirror marker, of that time, no temporary file): rdiff-backup
+    /// keeps the newest backup as the file itself and older ones as reverse increments. Null
+    /// otherwise (rdiff-backup rebuilds the point).
+    /// </summary>
+    private static FileStream? OpenLatestMirror(string repository, RestorePoint point)
+    {
+        bool Sound() => point.RdiffTime is { } time && !RdiffRepository.IsInterrupted(repository) && RdiffRepository.MirrorMarkers(repository) is [var current] && current == time;
+        if (!Sound())
+            return null;
+        var entries = Directory.GetFileSystemEntries(repository).Where(e => Path.GetFileName(e) != RdiffRepository.DataDir).ToList();
+        if (entries is not [var only] || new FileInfo(only) is not { Exists: true, LinkTarget: null })
+            return null;
+        var file = new FileStream(only, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        // A backup that began since (its marker comes first, its files are renamed in after): the
+        // file held may already be newer than the point; rdiff-backup then rebuilds the point.
+        if (Sound())
+            return file;
+        file.Dispose();
+        return null;
     }
 
     /// <summary>A key of the destination that is no safe path refuses the whole restore, before anything is written.</summary>
@@ -195,9 +225,9 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
         return (Path.Combine(fetchRoot, request.Dst), $", fetched from {destination.Name} ({entry}, {SummaryFormat.Bytes(bytes)}),");
     }
 
-    private async Task<string> PlaceAsync(GeneralSettings settings, RestoreRequest request, string payload, RestorePoint point, string scratch, IProgress<string>? progress, CancellationToken ct)
+    /// <param name="name">The payload's file name as stored (backup.tar, DB.dump, global.sql.bz2, or a .tbz).</param>
+    private async Task<string> PlaceAsync(GeneralSettings settings, RestoreRequest request, string payload, string name, RestorePoint point, string scratch, IProgress<string>? progress, CancellationToken ct)
     {
-        var name = Path.GetFileName(payload);
         var isTree = point.IsTar || name == TreeArchive;
         if (request.Database is { } database)
         {
