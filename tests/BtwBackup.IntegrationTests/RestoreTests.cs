@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Text.Json;
 using CliWrap;
 using Xunit;
@@ -122,6 +123,43 @@ public sealed class RestoreTests : IDisposable
 
         var unknown = await _box.RunAsync("restore", "--from", "elsewhere", "www", Target("x"));
         Assert.Equal("btw-backup: --from: no destination named 'elsewhere' (configured: offsite)\n", unknown.Stderr);
+    }
+
+    /// <summary>
+    /// The latest point from S3 is the repository's mirror file: its reverse increments (here the
+    /// old 2 MiB of a rewritten file) are not fetched. Asked by name, the same point fetches the
+    /// whole folder: both give the same tree.
+    /// </summary>
+    [Fact]
+    public async Task The_latest_point_from_the_destination_is_fetched_without_the_increments()
+    {
+        var src = _box.MakeTree("big");
+        await _box.InitAsync("rdiff", src, "big");
+        File.WriteAllBytes(Path.Combine(src, "random.bin"), System.Security.Cryptography.RandomNumberGenerator.GetBytes(2 << 20));
+        await _box.QuietOkAsync("fs", src, "big");
+        await Sandbox.NextSecondAsync();
+        File.WriteAllBytes(Path.Combine(src, "random.bin"), System.Security.Cryptography.RandomNumberGenerator.GetBytes(2 << 20));
+        await _box.QuietOkAsync("fs", src, "big");
+        Assert.Equal("fi", await _box.ShapeAsync("big"));
+        var latestName = (await _box.RunAsync("list", "big")).StdoutLines[^1].Trim();
+        var tree = Sandbox.Snapshot(src);
+        Directory.Delete(_box.Root, recursive: true);
+
+        var named = await _box.RunAsync("restore", "--from", "offsite", "--at", latestName, "big", Target("named"));
+        var latest = await _box.RunAsync("restore", "--from", "offsite", "big", Target("latest"));
+        Assert.True(named.ExitCode == 0 && latest.ExitCode == 0, named + "\n" + latest);
+        Assert.Equal(tree, Sandbox.Snapshot(Target("named")));
+        Assert.Equal(tree, Sandbox.Snapshot(Target("latest")));
+        Assert.True(Fetched(latest) < Fetched(named) - (3 << 19), $"{latest.Stdout} against {named.Stdout}");
+    }
+
+    /// <summary>The size a restore says it fetched ("fetched from offsite (ENTRY, 1.5 MiB)"), in bytes.</summary>
+    private static double Fetched(RunResult r)
+    {
+        var m = Regex.Match(r.Stdout, @"fetched from offsite \([^,]+, ([0-9.]+) (B|KiB|MiB|GiB)\)");
+        Assert.True(m.Success, r.ToString());
+        var unit = m.Groups[2].Value switch { "KiB" => 1024.0, "MiB" => 1048576.0, "GiB" => 1073741824.0, _ => 1.0 };
+        return double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) * unit;
     }
 
     [Fact]

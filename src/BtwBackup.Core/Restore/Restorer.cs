@@ -201,6 +201,7 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
         var seriesKey = mirror.KeyOf(request.Dst.TrimEnd('/') + "/");
         progress?.Report($"listing {seriesKey} on {destination.Name}");
         var entries = new SortedSet<string>(StringComparer.Ordinal);
+        var keys = new List<string>();
         await foreach (var o in store.ListAsync(seriesKey, ct))
         {
             // The listing is the server's word: every key must be a safe path under what was asked.
@@ -208,13 +209,19 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
             var name = o.Key[seriesKey.Length..].Split('/')[0];
             if (SeriesNames.IsBackupName(name))
                 entries.Add(name);
+            keys.Add(o.Key[seriesKey.Length..]);
         }
 
         if (entries.Count == 0)
             throw new ConfigException($"no backups of {request.Dst} on {destination.Name} (under {seriesKey})");
         var entry = RestorePoints.ChooseEntry([.. entries], request.At, request.Dst);
         var relative = request.Dst.TrimEnd('/') + "/" + entry + (entry.EndsWith(SeriesNames.TarSuffix, StringComparison.Ordinal) ? "" : "/");
-        var bytes = await mirror.FetchAsync(relative, progress, ct);
+        // The latest point of a sound repository is its mirror file (see OpenLatestMirror): its
+        // reverse increments, often most of the folder, are not needed, so not fetched.
+        var increments = relative + RdiffRepository.DataDir + "/increments/";
+        var latestOnly = (request.At is null || request.At == RestorePoints.Latest) && entry == entries.Max && relative.EndsWith('/')
+            && IsSoundMirror([.. keys.Where(k => k.StartsWith(entry + "/", StringComparison.Ordinal)).Select(k => k[(entry.Length + 1)..])]);
+        var bytes = await mirror.FetchAsync(relative, progress, ct, latestOnly ? p => p.StartsWith(increments, StringComparison.Ordinal) : null);
         // S3 keeps no empty folder: rdiff-backup's own layout needs these.
         if (!relative.EndsWith(SeriesNames.TarSuffix, StringComparison.Ordinal))
         {
@@ -224,6 +231,15 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
 
         return (Path.Combine(fetchRoot, request.Dst), $", fetched from {destination.Name} ({entry}, {SummaryFormat.Bytes(bytes)}),");
     }
+
+    /// <summary>
+    /// Whether a repository's keys (relative to its folder) show what <see cref="OpenLatestMirror"/>
+    /// reads in place: one file beside rdiff-backup-data, one current_mirror marker, no temporary file.
+    /// </summary>
+    private static bool IsSoundMirror(IReadOnlyList<string> keys) =>
+        keys.Count(k => !k.Contains('/')) == 1
+        && keys.Count(k => k.StartsWith(RdiffRepository.DataDir + "/current_mirror.", StringComparison.Ordinal) && !k[(RdiffRepository.DataDir.Length + 1)..].Contains('/')) == 1
+        && !keys.Any(k => Path.GetFileName(k).StartsWith(RdiffRepository.TempPrefix, StringComparison.Ordinal));
 
     /// <param name="name">The payload's file name as stored (backup.tar, DB.dump, global.sql.bz2, or a .tbz).</param>
     private async Task<string> PlaceAsync(GeneralSettings settings, RestoreRequest request, string payload, string name, RestorePoint point, string scratch, IProgress<string>? progress, CancellationToken ct)

@@ -413,16 +413,17 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     /// <summary>
     /// Downloads every object under a path (a file, or a folder ending in /) into the same place
     /// under this mirror's root, each checked against its MD5 when the server knows it.
-    /// Returns the number of bytes fetched.
+    /// Returns the number of bytes fetched. <paramref name="leaveOut"/>: paths (relative to root)
+    /// not wanted, neither fetched nor required by the manifest (still checked as keys).
     /// </summary>
-    public async Task<long> FetchAsync(string path, IProgress<string>? progress, CancellationToken ct)
+    public async Task<long> FetchAsync(string path, IProgress<string>? progress, CancellationToken ct, Func<string, bool>? leaveOut = null)
     {
         var objects = new List<RemoteObject>();
         var files = new Dictionary<string, string>(StringComparer.Ordinal);
         await foreach (var o in store.ListAsync(KeyOf(path), ct))
         {
             CheckKey(o.Key, KeyOf(path));
-            if (path.EndsWith('/') || o.Key == KeyOf(path))
+            if ((path.EndsWith('/') || o.Key == KeyOf(path)) && leaveOut?.Invoke(o.Key[prefix.Length..]) != true)
                 objects.Add(o);
         }
 
@@ -440,6 +441,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         var manifest = Identities is null ? null : await ReadManifestAsync(ct);
         var listed = manifest?.Objects
             .Where(m => path.EndsWith('/') ? m.Path.StartsWith(path, StringComparison.Ordinal) : m.Path == path)
+            .Where(m => leaveOut?.Invoke(m.Path) != true)
             .ToDictionary(m => m.Path, StringComparer.Ordinal);
         if (listed is not null)
         {
