@@ -351,7 +351,25 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
                 await fill(temp.Path);
             if (existing is not null)
                 parent.Rename(name, replacedName);
-            parent.Rename(tempName, name);
+            try
+            {
+                parent.Rename(tempName, name);
+            }
+            catch (IOException e) when (existing is not null)
+            {
+                // TARGET goes back as it was; if even that fails, it is kept beside it, and the error says where.
+                try
+                {
+                    parent.Rename(replacedName, name);
+                }
+                catch (IOException)
+                {
+                    throw new IOException($"{e.Message}; the previous content of {target} is kept as {Path.Combine(parent.RealPath, replacedName)}", e);
+                }
+
+                throw;
+            }
+
             placed = true;
         }
         finally
