@@ -56,6 +56,39 @@ public sealed class RestoreTargetRaceTests : IDisposable
         Assert.DoesNotContain(Directory.GetFileSystemEntries(_box.Root), e => Path.GetFileName(e).StartsWith('.'));
     }
 
+    /// <summary>
+    /// root-path reached through a bind mount (a container's, an export's), or a link a user made
+    /// to one: the paths say nothing, the folders are the same. Refused by device and inode.
+    /// </summary>
+    [RootFact]
+    public async Task Root_path_reached_through_a_bind_mount_is_refused_even_with_force()
+    {
+        var src = _box.MakeTree("www");
+        await _box.InitAsync("tar", src, "www");
+        await _box.QuietOkAsync("fs", src, "www");
+        var before = Sandbox.Snapshot(_box.Root);
+        var alias = Directory.CreateDirectory(Path.Combine(_box.Dir, "alias")).FullName;
+        var mounted = await Sandbox.ShellAsync("mount", "--bind", _box.Root, alias);
+        Assert.True(mounted.ExitCode == 0, mounted.ToString());
+        try
+        {
+            var link = Path.Combine(_box.Dir, "users-link");
+            File.CreateSymbolicLink(link, alias);
+            foreach (var target in new[] { Path.Combine(alias, "www"), Path.Combine(link, "www"), Path.Combine(alias, "new", "www") })
+            {
+                var r = await _box.RunAsync("restore", "--force", "www", target);
+                Assert.Equal(1, r.ExitCode);
+                Assert.Contains("(it is the same folder, reached another way): restore somewhere else", r.Stderr);
+            }
+        }
+        finally
+        {
+            await Sandbox.ShellAsync("umount", alias);
+        }
+
+        Assert.Equal(before, Sandbox.Snapshot(_box.Root));
+    }
+
     [Fact]
     public async Task A_target_in_or_above_the_configuration_directory_is_refused_even_with_force()
     {

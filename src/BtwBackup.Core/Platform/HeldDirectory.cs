@@ -65,6 +65,33 @@ public sealed class HeldDirectory : IDisposable
     public string RealPath => new FileInfo($"/proc/self/fd/{_fd}").LinkTarget
         ?? throw new IOException("cannot tell where an open folder is (is /proc mounted?)");
 
+    /// <summary>The directory's device and inode: what it is, whatever path leads to it (a bind mount, another namespace's mount).</summary>
+    public (ulong Device, ulong Inode) Identity => IdentityOf($"/proc/self/fd/{_fd}") ?? throw new IOException("cannot look at an open folder (is /proc mounted?)");
+
+    /// <summary>The identities of the directory and of every directory above it, as the kernel walks "..", up to its root.</summary>
+    public IReadOnlyList<(ulong Device, ulong Inode)> SelfAndAncestors()
+    {
+        var chain = new List<(ulong, ulong)>();
+        var path = $"/proc/self/fd/{_fd}";
+        for (var depth = 0; depth < 4096 && IdentityOf(path) is { } id && !chain.Contains(id); depth++)
+        {
+            chain.Add(id);
+            path += "/..";
+        }
+
+        return chain;
+    }
+
+    /// <summary>The device and inode of what <paramref name="path"/> leads to (links followed), or null when nothing is there.</summary>
+    public static (ulong Device, ulong Inode)? IdentityOf(string path)
+    {
+        var buffer = new byte[256];
+        if (statx(AtFdCwd, path, 0, StatxBasicStats, buffer) != 0)
+            return null;
+        var device = ((ulong)BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(136)) << 32) | BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(140));
+        return (device, BinaryPrimitives.ReadUInt64LittleEndian(buffer.AsSpan(32)));
+    }
+
     /// <summary>A name in the directory, reached through <see cref="Path"/>.</summary>
     public string Under(string name) => Path + "/" + CheckName(name);
 

@@ -322,12 +322,12 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
     {
         target = Path.TrimEndingDirectorySeparator(target);
         var name = Path.GetFileName(target);
-        var parentPath = Path.GetDirectoryName(target)!;
-        Directory.CreateDirectory(parentPath);
-        using var parent = HeldDirectory.Open(SafePath.Resolve(parentPath));
-        // Checked again where it is held: where the target is now is where it will be.
+        using var parent = HoldParent(Path.GetDirectoryName(target)!, existing => CheckHeld(existing, null, target, settings));
+        // Checked again where it is held, by what the folders are (device and inode), not by what
+        // a path says: a path can name root-path through a bind mount or another namespace's mount.
         var held = Path.Combine(parent.RealPath, name);
         CheckPlace(held, held, settings);
+        CheckHeld(parent, name, target, settings);
         var existing = parent.Look(name);
         if (existing is { IsDirectory: false } || existing is { IsLink: true })
             throw new ConfigException($"the target {target} is no longer a folder: nothing was restored");
@@ -380,6 +380,68 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
 
         if (existing is not null)
             await RemoveAsync(parent, replacedName, ct);
+    }
+
+    /// <summary>
+    /// TARGET's folder, held open. Folders missing on the way are created one by one from the
+    /// deepest one that exists, each held before the next is made in it (mkdir never follows a
+    /// link, so nothing is created elsewhere if a folder above is swapped for a link meanwhile).
+    /// </summary>
+    /// <param name="check">Told the deepest existing folder, held, before anything is created in it.</param>
+    private static HeldDirectory HoldParent(string parentPath, Action<HeldDirectory> check)
+    {
+        var missing = new Stack<string>();
+        var existing = parentPath;
+        while (!Directory.Exists(existing) && Path.GetDirectoryName(existing) is { } up)
+        {
+            missing.Push(Path.GetFileName(existing));
+            existing = up;
+        }
+
+        var held = HeldDirectory.Open(SafePath.Resolve(existing));
+        try
+        {
+            check(held);
+        }
+        catch
+        {
+            held.Dispose();
+            throw;
+        }
+
+        while (missing.Count > 0)
+        {
+            var next = held.CreatePrivate(missing.Pop());
+            held.Dispose();
+            held = next;
+        }
+
+        return held;
+    }
+
+    /// <summary>
+    /// TARGET (<paramref name="name"/> in the held folder) is not root-path or the configuration
+    /// directory, nor inside either, nor above either, by identity: the held folder and every folder
+    /// above it as the kernel walks "..", and TARGET itself when it exists.
+    /// </summary>
+    private static void CheckHeld(HeldDirectory parent, string? name, string target, GeneralSettings settings)
+    {
+        var above = parent.SelfAndAncestors();
+        var existing = name is not null && parent.Look(name) is { IsDirectory: true, IsLink: false } ? HeldDirectory.IdentityOf(parent.Under(name)) : null;
+        foreach (var (dir, what) in new[] { (settings.RootPath, "the backups (root-path {0}) or holds them"), (settings.ConfigDir, "the configuration directory ({0}) or holds it") })
+        {
+            if (HeldDirectory.IdentityOf(dir) is not { } protectedDir)
+                continue;
+            var protectedChain = new List<(ulong, ulong)>();
+            for (var d = SafePath.Resolve(dir); d is not null; d = Path.GetDirectoryName(d))
+            {
+                if (HeldDirectory.IdentityOf(d) is { } id)
+                    protectedChain.Add(id);
+            }
+
+            if (above.Contains(protectedDir) || (existing is { } t && protectedChain.Contains(t)))
+                throw new ConfigException($"the target {target} is inside {string.Format(System.Globalization.CultureInfo.InvariantCulture, what, dir)} (it is the same folder, reached another way): restore somewhere else");
+        }
     }
 
     /// <summary>rm -rf of a name in the held folder: rm does not follow a link it finds on its way, nor leave the file system.</summary>
