@@ -20,15 +20,15 @@ public readonly record struct FileStamp(ulong Device, ulong Inode, long Size, lo
     [DllImport("libc", SetLastError = true)]
     private static extern int statx(int dirfd, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, [Out] byte[] buffer);
 
-    /// <summary>The stamp of <paramref name="path"/> (absolute), or null when it cannot be taken (gone, not Linux).</summary>
-    public static FileStamp? Of(string path)
+    /// <summary>The stamp of <paramref name="path"/> (absolute), or null when it cannot be taken (gone, not Linux); <paramref name="follow"/>: of what a link leads to.</summary>
+    public static FileStamp? Of(string path, bool follow = false)
     {
         if (_unavailable || !OperatingSystem.IsLinux())
             return null;
         var buffer = new byte[256];
         try
         {
-            if (statx(AtFdCwd, path, AtSymlinkNoFollow, StatxBasicStats, buffer) != 0)
+            if (statx(AtFdCwd, path, follow ? 0 : AtSymlinkNoFollow, StatxBasicStats, buffer) != 0)
                 return null;
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)

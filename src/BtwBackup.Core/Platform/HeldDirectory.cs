@@ -83,14 +83,8 @@ public sealed class HeldDirectory : IDisposable
     }
 
     /// <summary>The device and inode of what <paramref name="path"/> leads to (links followed), or null when nothing is there.</summary>
-    public static (ulong Device, ulong Inode)? IdentityOf(string path)
-    {
-        var buffer = new byte[256];
-        if (statx(AtFdCwd, path, 0, StatxBasicStats, buffer) != 0)
-            return null;
-        var device = ((ulong)BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(136)) << 32) | BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(140));
-        return (device, BinaryPrimitives.ReadUInt64LittleEndian(buffer.AsSpan(32)));
-    }
+    public static (ulong Device, ulong Inode)? IdentityOf(string path) =>
+        FileStamp.Of(path, follow: true) is { } stamp ? (stamp.Device, stamp.Inode) : null;
 
     /// <summary>A name in the directory, reached through <see cref="Path"/>.</summary>
     public string Under(string name) => Path + "/" + CheckName(name);

@@ -125,13 +125,17 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
             throw new ConfigException($"the target cannot be {target}");
     }
 
+    /// <summary>The folders a target must stay out of and above, each with how a refusal names it ({0}: the folder).</summary>
+    private static (string Dir, string What)[] Protected(GeneralSettings settings) =>
+        [(settings.RootPath, "the backups (root-path {0}) or holds them"), (settings.ConfigDir, "the configuration directory ({0}) or holds it")];
+
     /// <summary>
     /// A target (<paramref name="full"/>, and <paramref name="real"/> with its links resolved) is
     /// neither the backups (root-path) nor the configuration directory, nor inside or above either.
     /// </summary>
     private static void CheckPlace(string full, string real, GeneralSettings settings)
     {
-        foreach (var (dir, what) in new[] { (settings.RootPath, "the backups (root-path {0}) or holds them"), (settings.ConfigDir, "the configuration directory ({0}) or holds it") })
+        foreach (var (dir, what) in Protected(settings))
         {
             var plain = Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir));
             var resolved = SafePath.Resolve(plain);
@@ -428,7 +432,7 @@ public sealed class Restorer(RdiffBackup rdiff, Tar tar, Postgres postgres, Arch
     {
         var above = parent.SelfAndAncestors();
         var existing = name is not null && parent.Look(name) is { IsDirectory: true, IsLink: false } ? HeldDirectory.IdentityOf(parent.Under(name)) : null;
-        foreach (var (dir, what) in new[] { (settings.RootPath, "the backups (root-path {0}) or holds them"), (settings.ConfigDir, "the configuration directory ({0}) or holds it") })
+        foreach (var (dir, what) in Protected(settings))
         {
             if (HeldDirectory.IdentityOf(dir) is not { } protectedDir)
                 continue;

@@ -102,10 +102,6 @@ public sealed class StatusFile(string path)
     }
 
     /// <summary>
-    /// Writes <paramref name="status"/> in the background, after every write asked before it
-    /// (so the newest state lands last). The task fails when this write did; the next ones still run.
-    /// </summary>
-    /// <summary>
     /// Moves a file that cannot be read aside, beside it (status.json.unreadable-TIME-PID), so that
     /// the next write loses nothing it held; returns where it went. Throws when it cannot be moved.
     /// </summary>
@@ -119,6 +115,10 @@ public sealed class StatusFile(string path)
         return aside;
     }
 
+    /// <summary>
+    /// Writes <paramref name="status"/> in the background, after every write asked before it
+    /// (so the newest state lands last). The task fails when this write did; the next ones still run.
+    /// </summary>
     public Task SaveAsync(PersistedStatus status) => _writes.Enqueue(() => Write(status));
 
     /// <summary>Waits (at most <paramref name="patience"/>) until every write asked so far has landed.</summary>
