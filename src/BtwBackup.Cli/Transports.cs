@@ -79,7 +79,9 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
             return idle;
         }
 
-        var (system, orchestrator) = BackupHost.Start(settings, command is SyncNow { Full: true } ? ListingsAhead(ct) : null);
+        // Disposed before the lock is released: nothing else writes the scratch tar meanwhile.
+        await using var archiveAhead = command is BackupFileTree tree ? ArchiveAheadFor(tree, ct) : null;
+        var (system, orchestrator) = BackupHost.Start(settings, command is SyncNow { Full: true } ? ListingsAhead(ct) : null, archiveAhead);
         try
         {
             var printer = ProgressDisplay.Start(system, progress);
@@ -108,6 +110,28 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
         {
             progress?.Clear();
         }
+    }
+
+    /// <summary>
+    /// <c>fs</c> of an rdiff tree makes its scratch tar, and its digest, while the actors start
+    /// (they would wait for them otherwise: about 0.3 s of a second's backup of 100 MB). A job that
+    /// does not resolve is left to the Orchestrator, which says why.
+    /// </summary>
+    private Backup.ArchiveAhead? ArchiveAheadFor(BackupFileTree tree, CancellationToken ct)
+    {
+        Backup.FileTreeJob job;
+        try
+        {
+            job = PassJobs.For(settings, tree);
+        }
+        catch (Exception e) when (ErrorReport.IsExpected(e))
+        {
+            return null;
+        }
+
+        return job.Folder.Type == SourceType.Rdiff && Directory.Exists(job.Folder.Source)
+            ? Backup.ArchiveAhead.Start(new Tools.Tar(new Tools.CliWrapProcessRunner()), job.Folder.Source, job.Folder.BackupDir, ct)
+            : null;
     }
 
     /// <summary>

@@ -42,6 +42,45 @@ public sealed class RdiffSeriesTests : IDisposable
     }
 
     [Fact]
+    public async Task A_rewrite_with_the_same_size_and_mtime_is_an_increment_and_its_content_comes_back()
+    {
+        var src = await InitAsync();
+        Change(src, "alpha\n");
+        var file = Path.Combine(src, "a.txt");
+        var mtime = File.GetLastWriteTimeUtc(file);
+        await _box.QuietOkAsync("fs", src, "www");
+
+        // The digest of the scratch tar (taken while the actors start) decides: not the size, not the time.
+        Change(src, "omega\n");
+        File.SetLastWriteTimeUtc(file, mtime);
+        await _box.QuietOkAsync("fs", src, "www");
+        Assert.Equal("fi", await _box.ShapeAsync("www"));
+
+        var target = Path.Combine(_box.Dir, "restored");
+        var restored = await _box.RunAsync("restore", "www", target);
+        Assert.Equal(0, restored.ExitCode);
+        Assert.Equal("omega\n", File.ReadAllText(Path.Combine(target, "a.txt")));
+    }
+
+    [Fact]
+    public async Task A_backup_refused_after_its_scratch_tar_began_leaves_no_scratch_tar()
+    {
+        var src = await InitAsync();
+        var wd = Path.GetDirectoryName(Directory.GetFiles(_box.ConfigDir, "source.conf", SearchOption.AllDirectories)[0])!;
+        Directory.Delete(_box.Root);
+
+        var refused = await _box.RunAsync("fs", src, "www");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("the root path does not exist", refused.Stderr);
+        Assert.False(File.Exists(Path.Combine(wd, "backup", "backup.tar")), refused.ToString());
+
+        Directory.CreateDirectory(_box.Root);
+        await _box.QuietOkAsync("fs", src, "www");
+        Assert.Equal("f", await _box.ShapeAsync("www"));
+        Assert.False(File.Exists(Path.Combine(wd, "backup", "backup.tar")));
+    }
+
+    [Fact]
     public async Task Max_incremental_count_1_gives_full_increment_full()
     {
         var src = await InitAsync("max-incremental-count = 1\n");

@@ -31,6 +31,9 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
 {
     public const string RdiffFileName = "backup.tar";
 
+    /// <summary>The scratch tar of one rdiff tree, started before the actors were up; null: none.</summary>
+    public ArchiveAhead? Ahead { get; init; }
+
     public async Task<BackupOutcome> RunAsync(FileTreeJob job, IProgress<string>? progress, Func<PendingPath, CancellationToken, Task>? announce, CancellationToken ct)
     {
         var source = job.Folder.Source;
@@ -66,10 +69,13 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
         try
         {
             progress?.Report($"tar: archiving {source}");
-            IReadOnlyList<string> warnings;
+            var ahead = Ahead?.Take(source, archive);
+            ScratchArchive made;
             try
             {
-                warnings = await tar.CreateAsync(source, archive, bzip2: false, ct);
+                made = ahead is not null
+                    ? await ahead.WaitAsync(ct)
+                    : new ScratchArchive(await tar.CreateAsync(source, archive, bzip2: false, ct), null);
             }
             catch (Exception e) when (DiskSpace.IsTarShortOfSpace(e, scratch))
             {
@@ -78,8 +84,9 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
 
             if (job.Owner is not null)
                 Posix.Chown(archive, job.Owner);
-            var outcome = await rdiffSeries.StoreAsync(scratch, RdiffFileName, job.Series, job.Folder.Policy, ByteDigest.Instance, job.Owner, progress, ct, announce);
-            return outcome with { Warnings = outcome.Warnings.AddRange(warnings) };
+            IContentDigest digest = made.Digest is { } known ? new KnownDigest(archive, known) : ByteDigest.Instance;
+            var outcome = await rdiffSeries.StoreAsync(scratch, RdiffFileName, job.Series, job.Folder.Policy, digest, job.Owner, progress, ct, announce);
+            return outcome with { Warnings = outcome.Warnings.AddRange(made.Warnings) };
         }
         finally
         {
@@ -148,6 +155,86 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
                 File.Delete(entry);
         }
     }
+}
+
+/// <summary>A scratch tar as tar left it: its warnings (exit 1), and its SHA-256 when it was taken right after.</summary>
+public sealed record ScratchArchive(IReadOnlyList<string> Warnings, byte[]? Digest);
+
+/// <summary>
+/// The scratch tar of an rdiff tree and its SHA-256, made while the actor system starts (<c>fs</c>
+/// in a CLI without a daemon, under the configuration directory's lock): on two cores, tar and the
+/// digest run beside the runtime loading Akka instead of after it. The procedure takes it instead of
+/// running tar, once, for the very source and archive it was made for; its errors are the
+/// procedure's to report. Disposed (after the command's reply, before the lock is released):
+/// cancelled if still running, and its archive removed if nobody did.
+/// </summary>
+public sealed class ArchiveAhead : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _cts;
+    private readonly Task<ScratchArchive> _work;
+    private int _taken;
+
+    private ArchiveAhead(string source, string archive, CancellationTokenSource cts, Func<CancellationToken, Task<ScratchArchive>> work)
+    {
+        Source = source;
+        Archive = archive;
+        _cts = cts;
+        _work = Task.Run(() => work(cts.Token), cts.Token);
+    }
+
+    public string Source { get; }
+
+    public string Archive { get; }
+
+    public static ArchiveAhead Start(Tar tar, string source, string scratchDir, CancellationToken ct)
+    {
+        var archive = Path.Combine(scratchDir, FileTreeBackup.RdiffFileName);
+        return new ArchiveAhead(source, archive, CancellationTokenSource.CreateLinkedTokenSource(ct), async token =>
+        {
+            Directory.CreateDirectory(scratchDir);
+            var warnings = await tar.CreateAsync(source, archive, bzip2: false, token);
+            byte[]? digest;
+            try
+            {
+                digest = await ByteDigest.Instance.DigestAsync(archive, token);
+            }
+            catch (IOException)
+            {
+                digest = null; // the procedure reads it again, and reports what it finds
+            }
+
+            return new ScratchArchive(warnings, digest);
+        });
+    }
+
+    /// <summary>The work for this source and archive, the first time it is asked for; null otherwise.</summary>
+    public Task<ScratchArchive>? Take(string source, string archive) =>
+        source == Source && archive == Archive && Interlocked.Exchange(ref _taken, 1) == 0 ? _work : null;
+
+    public async ValueTask DisposeAsync()
+    {
+        await _cts.CancelAsync();
+        try
+        {
+            await _work;
+        }
+        catch (Exception)
+        {
+            // Not taken (the command was refused first), or taken and reported by the procedure.
+        }
+
+        _cts.Dispose();
+        // A tar cancelled before it opened its file may have made it after the procedure's clean-up.
+        if (File.Exists(Archive))
+            File.Delete(Archive);
+    }
+}
+
+/// <summary>The digest of one file, taken right after it was written; any other file is read.</summary>
+internal sealed class KnownDigest(string file, byte[] digest) : IContentDigest
+{
+    public Task<byte[]?> DigestAsync(string path, CancellationToken ct) =>
+        path == file ? Task.FromResult<byte[]?>(digest) : ByteDigest.Instance.DigestAsync(path, ct);
 }
 
 /// <summary>A backup that cannot be done for a reason the user can act on: one line, exit 1.</summary>

@@ -46,7 +46,8 @@ public static class BackupHost
     public static Func<DestinationSettings, IObjectStore>? Stores(GeneralSettings settings) =>
         settings.Destinations.IsEmpty ? null : d => new RetryingObjectStore(new S3ObjectStore(d.Connection));
 
-    public static OrchestratorServices RealServices(GeneralSettings settings)
+    /// <param name="archiveAhead">The scratch tar of an <c>fs</c>, started before the actors (see <see cref="ArchiveAhead"/>).</param>
+    public static OrchestratorServices RealServices(GeneralSettings settings, ArchiveAhead? archiveAhead = null)
     {
         IProcessRunner runner = new CliWrapProcessRunner();
         IClock clock = new SystemClock();
@@ -58,7 +59,7 @@ public static class BackupHost
             Digests = Platform.StampedDigests.Open(Path.Combine(settings.ConfigDir, RdiffSeries.DigestsFileName), RdiffSeries.DigestsMagic, 32),
         };
         var procedures = new BackupProcedures(
-            new FileTreeBackup(tar, new TarSeries(tar, clock), rdiffSeries),
+            new FileTreeBackup(tar, new TarSeries(tar, clock), rdiffSeries) { Ahead = archiveAhead },
             new DatabaseBackup(new Postgres(runner), rdiffSeries, runner));
         var postgres = new Postgres(runner);
         return new OrchestratorServices(settings, procedures, new SeriesLister(rdiff))
@@ -79,10 +80,12 @@ public static class BackupHost
     }
 
     /// <param name="ahead">Listings taken ahead for the destinations (see <see cref="Mirror.Ahead"/>).</param>
-    public static (ActorSystem System, IActorRef Orchestrator) Start(GeneralSettings settings, IReadOnlyDictionary<string, Task<List<RemoteObject>>>? ahead = null)
+    /// <param name="archiveAhead">The scratch tar of an <c>fs</c>, started before the actors (see <see cref="ArchiveAhead"/>).</param>
+    public static (ActorSystem System, IActorRef Orchestrator) Start(GeneralSettings settings,
+        IReadOnlyDictionary<string, Task<List<RemoteObject>>>? ahead = null, ArchiveAhead? archiveAhead = null)
     {
         var system = ActorSystem.Create(SystemName, ActorSystemConfig(settings));
-        var orchestrator = system.ActorOf(Orchestrator.Props(RealServices(settings) with { Ahead = ahead }), Orchestrator.Name);
+        var orchestrator = system.ActorOf(Orchestrator.Props(RealServices(settings, archiveAhead) with { Ahead = ahead }), Orchestrator.Name);
         return (system, orchestrator);
     }
 

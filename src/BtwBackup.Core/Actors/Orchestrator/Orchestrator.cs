@@ -495,13 +495,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
     private void BackupFileTree(BackupFileTree backup, IActorRef? progressTo)
     {
         var settings = _services.Settings;
-        // One precedence for fs and run: a tree that a source of btw-backup.conf declares takes that source's settings.
-        var configured = settings.Sources.OfType<TreeSource>()
-            .FirstOrDefault(t => Path.TrimEndingDirectorySeparator(t.Path) == Path.TrimEndingDirectorySeparator(backup.Source));
-        Resolve(() => new FileTreeJob(
-            configured is not null ? PassJobs.FolderFor(settings, configured) : WorkingFolders.Load(settings.ConfigDir, backup.Source, settings.Defaults),
-            new SeriesLocation(settings.RootPath, SeriesPath.Check(backup.Dst)),
-            backup.Owner), progressTo);
+        Resolve(() => PassJobs.For(settings, backup), progressTo);
     }
 
     private void BackupDatabase(BackupDatabase backup, IActorRef? progressTo)

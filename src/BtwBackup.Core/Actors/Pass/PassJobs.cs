@@ -28,6 +28,20 @@ public static class PassJobs
             }
         })];
 
+    /// <summary>
+    /// The job of <c>fs SRC DST</c>. One precedence for fs and run: a tree that a source of
+    /// btw-backup.conf declares takes that source's settings, else SRC's fs-init working folder.
+    /// </summary>
+    public static FileTreeJob For(GeneralSettings settings, BackupFileTree backup)
+    {
+        var configured = settings.Sources.OfType<TreeSource>()
+            .FirstOrDefault(t => Path.TrimEndingDirectorySeparator(t.Path) == Path.TrimEndingDirectorySeparator(backup.Source));
+        return new FileTreeJob(
+            configured is not null ? FolderFor(settings, configured) : WorkingFolders.Load(settings.ConfigDir, backup.Source, settings.Defaults),
+            new SeriesLocation(settings.RootPath, SeriesPath.Check(backup.Dst)),
+            backup.Owner);
+    }
+
     public static string TypeName(ConfiguredSource source) => source switch
     {
         TreeSource t => SourceTypes.Name(t.Type),

@@ -1,0 +1,86 @@
+using System.Security.Cryptography;
+using BtwBackup.Backup;
+using BtwBackup.Tools;
+using Xunit;
+
+namespace BtwBackup.Tests.Backup;
+
+/// <summary>The scratch tar made while the actors start: with the real tar, in a temporary folder.</summary>
+public sealed class ArchiveAheadTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("btw-ahead-").FullName;
+    private readonly Tar _tar = new(new CliWrapProcessRunner());
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Tree()
+    {
+        var tree = Directory.CreateDirectory(Path.Combine(_dir, "tree")).FullName;
+        File.WriteAllText(Path.Combine(tree, "a.txt"), "alpha\n");
+        Directory.CreateDirectory(Path.Combine(tree, "sub"));
+        File.WriteAllBytes(Path.Combine(tree, "sub", "b.bin"), RandomNumberGenerator.GetBytes(300_000));
+        return tree;
+    }
+
+    [Fact]
+    public async Task Its_digest_is_the_SHA256_of_the_archive_tar_wrote_and_it_is_taken_once()
+    {
+        var tree = Tree();
+        var scratch = Path.Combine(_dir, "work", "backup");
+        await using var ahead = ArchiveAhead.Start(_tar, tree, scratch, CancellationToken.None);
+        var archive = Path.Combine(scratch, FileTreeBackup.RdiffFileName);
+
+        Assert.Null(ahead.Take(Path.Combine(_dir, "other"), archive));
+        Assert.Null(ahead.Take(tree, Path.Combine(_dir, "elsewhere.tar")));
+        var work = ahead.Take(tree, archive);
+        Assert.NotNull(work);
+        Assert.Null(ahead.Take(tree, archive));
+
+        var made = await work;
+        Assert.Empty(made.Warnings);
+        Assert.Equal(SHA256.HashData(File.ReadAllBytes(archive)), made.Digest);
+        // The same bytes the procedure would have made itself: byte-identical archives of one tree.
+        var byItself = Path.Combine(_dir, "by-itself.tar");
+        await _tar.CreateAsync(tree, byItself, bzip2: false, CancellationToken.None);
+        Assert.Equal(File.ReadAllBytes(byItself), File.ReadAllBytes(archive));
+    }
+
+    [Fact]
+    public async Task An_archive_nobody_took_is_removed_when_it_is_disposed()
+    {
+        var tree = Tree();
+        var scratch = Path.Combine(_dir, "work", "backup");
+        var ahead = ArchiveAhead.Start(_tar, tree, scratch, CancellationToken.None);
+        await ahead.DisposeAsync();
+
+        Assert.False(File.Exists(Path.Combine(scratch, FileTreeBackup.RdiffFileName)));
+    }
+
+    [Fact]
+    public async Task A_failed_tar_is_the_takers_error_and_disposing_it_throws_nothing()
+    {
+        var scratch = Path.Combine(_dir, "work", "backup");
+        var ahead = ArchiveAhead.Start(_tar, Path.Combine(_dir, "missing"), scratch, CancellationToken.None);
+        var work = ahead.Take(Path.Combine(_dir, "missing"), Path.Combine(scratch, FileTreeBackup.RdiffFileName));
+
+        var e = await Assert.ThrowsAsync<ToolFailedException>(() => work!);
+        Assert.Contains("missing", e.Stderr);
+        await ahead.DisposeAsync();
+        Assert.False(File.Exists(Path.Combine(scratch, FileTreeBackup.RdiffFileName)));
+    }
+
+    [Fact]
+    public async Task A_cancelled_command_stops_it_and_leaves_no_archive()
+    {
+        var tree = Tree();
+        var scratch = Path.Combine(_dir, "work", "backup");
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync(); // before tar could end: the outcome does not depend on timing
+        var ahead = ArchiveAhead.Start(_tar, tree, scratch, cts.Token);
+        var work = ahead.Take(tree, Path.Combine(scratch, FileTreeBackup.RdiffFileName));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => work!);
+        await ahead.DisposeAsync();
+        Assert.False(File.Exists(Path.Combine(scratch, FileTreeBackup.RdiffFileName)));
+    }
+}
