@@ -17,6 +17,19 @@ namespace BtwBackup.Cli;
 /// </summary>
 public static class Program
 {
+    /// <summary>The configuration directory's lock when it is free now; null when it is held, or when this user cannot take it (then the port is asked, as for any command).</summary>
+    private static ConfigDirLock? HoldAtOnce(string configDir)
+    {
+        try
+        {
+            return ConfigDirLock.TryAcquire(configDir);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     public static async Task<int> Main(string[] args)
     {
         Posix.SetPrivateUmask();
@@ -48,13 +61,17 @@ public static class Program
 
             var progress = !run.Quiet && Posix.IsTerminal(1) ? Console.Out : null;
             var probe = System.Diagnostics.Stopwatch.StartNew();
+            // The daemon holds the lock as long as it runs: a writer that takes it at once knows that
+            // no daemon serves this directory, and does not ask the port (whatever listens there,
+            // another user's listener while the daemon is down, cannot stop a backup).
+            var held = request.Writes && request.Command is not InspectSyncState ? HoldAtOnce(configDir) : null;
             // Only the daemon writes while it runs: the command goes to it, whatever it is.
-            ICommandTransport transport = await DaemonClient.IsServingAsync(settings.Daemon, interrupt.Token)
-                ? new DaemonTransport(settings)
+            ICommandTransport transport = held is not null ? new InProcessTransport(settings, writes: true, log, held)
+                : await DaemonClient.IsServingAsync(settings.Daemon, interrupt.Token) ? new DaemonTransport(settings)
                 : new InProcessTransport(settings, request.Writes, log);
             sentToDaemon = transport.OutlivesClient;
-            log.Write("INFO", "cli", sentToDaemon
-                ? $"sent to {transport.Where}"
+            log.Write("INFO", "cli", sentToDaemon ? $"sent to {transport.Where}"
+                : held is not null ? $"no daemon serves {configDir} (this process holds its lock): working in-process"
                 : $"no daemon on {settings.Daemon.Hostname}:{settings.Daemon.Port} (found out in {probe.Elapsed.TotalMilliseconds:0.0} ms): working in-process");
             var reply = Rendering.Render(request.Command, await transport.ExecuteAsync(request.Command, progress, interrupt.Token));
 

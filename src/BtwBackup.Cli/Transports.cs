@@ -41,8 +41,9 @@ public sealed class DaemonTransport(GeneralSettings settings) : ICommandTranspor
 /// No daemon: the Orchestrator is built in this process for one command, under the
 /// configuration directory's lock when the command writes, and stopped after it.
 /// <paramref name="log"/>: where a command answered without the actors says so.
+/// <paramref name="held"/>: the lock, taken already; released when the command ends.
 /// </summary>
-public sealed class InProcessTransport(GeneralSettings settings, bool writes, LogFile? log = null) : ICommandTransport
+public sealed class InProcessTransport(GeneralSettings settings, bool writes, LogFile? log = null, ConfigDirLock? held = null) : ICommandTransport
 {
     public string Where => "this process";
 
@@ -50,6 +51,7 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
 
     public async Task<CommandReply> ExecuteAsync(CliCommand command, TextWriter? progress, CancellationToken ct)
     {
+        using var heldLock = held;
         // The history is a file: it is read as it is, without an actor system (a quarter of a second).
         if (command is ShowStatus { History: true } history)
             return Monitoring.RunHistory.Answer(settings, Path.Combine(settings.ConfigDir, Monitoring.RunHistory.FileName), history);
@@ -66,7 +68,7 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
         if (command is RestoreBackup restore)
             return await RestoreAsync(restore, progress, ct);
         var configDir = settings.ConfigDir;
-        using var configLock = writes
+        using var configLock = writes && heldLock is null
             ? await ConfigDirLock.AcquireAsync(configDir, settings.LockTimeout,
                 () => Console.Error.WriteLine($"{ErrorReport.Prefix}waiting for another btw-backup working on {configDir} (pid {ConfigDirLock.Holder(configDir)})"),
                 ct)

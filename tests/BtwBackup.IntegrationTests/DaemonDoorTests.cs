@@ -154,6 +154,22 @@ public sealed class DaemonDoorTests : IDisposable
             Assert.DoesNotContain(File.ReadAllText(token).Trim(), received, StringComparison.Ordinal);
             Assert.DoesNotContain("fs-init", received, StringComparison.Ordinal);
             Assert.DoesNotContain("www", received, StringComparison.Ordinal);
+
+            // A backup is not stopped by it: the lock was free, so no daemon serves this directory,
+            // and the backup runs in-process without asking the port.
+            var src = _box.MakeTree("site");
+            _box.WriteConfig($$"""
+                root-path = "{{_box.Root}}"
+                daemon { port = {{_port}} }
+                sources { site { type = rdiff, path = "{{src}}", dst = site } }
+                """);
+            var run = await _box.RunAsync("run");
+            Assert.True(run.ExitCode == 0, run.ToString());
+            var full = Assert.Single(Directory.GetDirectories(Path.Combine(_box.Root, "site")));
+            Assert.True(File.Exists(Path.Combine(full, "backup.tar")));
+            Assert.Contains("no daemon serves " + _box.ConfigDir + " (this process holds its lock): working in-process",
+                File.ReadAllText(Path.Combine(_box.ConfigDir, "btw-backup.log")), StringComparison.Ordinal);
+            Assert.DoesNotContain("site", File.ReadAllText(capture, Encoding.Latin1), StringComparison.Ordinal);
         }
         finally
         {
@@ -179,11 +195,23 @@ public sealed class DaemonDoorTests : IDisposable
 
         // Another token: the daemon cannot prove it holds this one, so the CLI sends nothing.
         File.WriteAllText(Path.Combine(other.ConfigDir, "daemon.token"), new string('0', 64));
-        var wrong = await other.RunAsync("sync");
+        var wrong = await other.RunAsync("status");
         Assert.Equal(1, wrong.ExitCode);
         Assert.Equal($"btw-backup: something listens on 127.0.0.1:{_port} (daemon.port) but cannot prove it holds {other.ConfigDir}/daemon.token: "
             + "an impostor, or the daemon of another configuration directory; the command was not sent\n", wrong.Stderr);
-        Assert.DoesNotContain("gateway: SyncNow", daemon.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("gateway: ShowStatus", daemon.Output, StringComparison.Ordinal);
+        // A writer of the other directory takes that directory's free lock: no daemon serves it, so
+        // it works there, in-process, and sends nothing to this daemon.
+        var src = other.MakeTree("site");
+        other.WriteConfig($$"""
+            root-path = "{{other.Root}}"
+            daemon { port = {{_port}} }
+            sources { site { type = tar, path = "{{src}}", dst = site } }
+            """);
+        var writer = await other.RunAsync("run");
+        Assert.True(writer.ExitCode == 0, writer.ToString());
+        Assert.Single(Directory.GetFiles(Path.Combine(other.Root, "site"), "*.tbz"));
+        Assert.DoesNotContain("gateway: RunPass", daemon.Output, StringComparison.Ordinal);
         Assert.DoesNotContain(new string('0', 64), daemon.Output, StringComparison.Ordinal);
         Assert.DoesNotContain(File.ReadAllText(token).Trim(), daemon.Output + File.ReadAllText(Path.Combine(_box.ConfigDir, "btw-backup.log")), StringComparison.Ordinal);
         Assert.Equal(0, (await _box.RunAsync("status")).ExitCode);
@@ -274,11 +302,11 @@ public sealed class DaemonDoorTests : IDisposable
         await MakeCertificateAsync(other.ConfigDir);
         other.WriteConfig(TlsConfig(other, "0.0.0.0", _port));
         File.Copy(Path.Combine(_box.ConfigDir, "daemon.token"), Path.Combine(other.ConfigDir, "daemon.token"));
-        var stranger = await other.RunAsync("sync");
+        var stranger = await other.RunAsync("list", "www");
         Assert.Equal(1, stranger.ExitCode);
         // Remoting gives up on the transport (and stops the client), or the handshake times out.
         Assert.Matches($@"^btw-backup: (the connection to 0\.0\.0\.0:{_port} \(daemon\.port\) failed before the daemon answered|something listens on 0\.0\.0\.0:{_port} \(daemon\.port\) but )", stranger.Stderr);
-        Assert.DoesNotContain("gateway: SyncNow", daemon.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("gateway: ListBackups", daemon.Output, StringComparison.Ordinal);
         Assert.False(daemon.HasExited);
     }
 
