@@ -157,14 +157,7 @@ public sealed class DaemonDoorTests : IDisposable
 
             // A backup is not stopped by it: the lock was free, so no daemon serves this directory,
             // and the backup runs in-process without asking the port.
-            var src = _box.MakeTree("site");
-            _box.WriteConfig($$"""
-                root-path = "{{_box.Root}}"
-                daemon { port = {{_port}} }
-                sources { site { type = rdiff, path = "{{src}}", dst = site } }
-                """);
-            var run = await _box.RunAsync("run");
-            Assert.True(run.ExitCode == 0, run.ToString());
+            await RunOneSourceAsync(_box, "rdiff");
             var full = Assert.Single(Directory.GetDirectories(Path.Combine(_box.Root, "site")));
             Assert.True(File.Exists(Path.Combine(full, "backup.tar")));
             Assert.Contains("no daemon serves " + _box.ConfigDir + " (this process holds its lock): working in-process",
@@ -176,6 +169,19 @@ public sealed class DaemonDoorTests : IDisposable
             impostor.Kill(entireProcessTree: true);
             File.Delete(capture);
         }
+    }
+
+    /// <summary>Configures one source "site" of <paramref name="type"/> on this test's port and runs a pass; it must succeed.</summary>
+    private async Task RunOneSourceAsync(Sandbox box, string type)
+    {
+        var src = box.MakeTree("site");
+        box.WriteConfig($$"""
+            root-path = "{{box.Root}}"
+            daemon { port = {{_port}} }
+            sources { site { type = {{type}}, path = "{{src}}", dst = site } }
+            """);
+        var run = await box.RunAsync("run");
+        Assert.True(run.ExitCode == 0, run.ToString());
     }
 
     [Fact]
@@ -202,14 +208,7 @@ public sealed class DaemonDoorTests : IDisposable
         Assert.DoesNotContain("gateway: ShowStatus", daemon.Output, StringComparison.Ordinal);
         // A writer of the other directory takes that directory's free lock: no daemon serves it, so
         // it works there, in-process, and sends nothing to this daemon.
-        var src = other.MakeTree("site");
-        other.WriteConfig($$"""
-            root-path = "{{other.Root}}"
-            daemon { port = {{_port}} }
-            sources { site { type = tar, path = "{{src}}", dst = site } }
-            """);
-        var writer = await other.RunAsync("run");
-        Assert.True(writer.ExitCode == 0, writer.ToString());
+        await RunOneSourceAsync(other, "tar");
         Assert.Single(Directory.GetFiles(Path.Combine(other.Root, "site"), "*.tbz"));
         Assert.DoesNotContain("gateway: RunPass", daemon.Output, StringComparison.Ordinal);
         Assert.DoesNotContain(new string('0', 64), daemon.Output, StringComparison.Ordinal);
