@@ -62,9 +62,13 @@ public static class Program
             var progress = !run.Quiet && Posix.IsTerminal(1) ? Console.Out : null;
             var probe = System.Diagnostics.Stopwatch.StartNew();
             // The daemon holds the lock as long as it runs: a writer that takes it at once knows that
-            // no daemon serves this directory, and does not ask the port (whatever listens there,
-            // another user's listener while the daemon is down, cannot stop a backup).
-            var held = request.Writes && request.Command is not InspectSyncState ? HoldAtOnce(configDir) : null;
+            // no daemon on this machine serves this directory, and does not ask the port (whatever
+            // listens there, another user's listener while the daemon is down, cannot stop a backup).
+            // A daemon.hostname beyond loopback may be another machine's daemon, driven from here
+            // with a copy of its token: there the port is asked first, as for any command.
+            var held = request.Writes && request.Command is not InspectSyncState && Gateway.IsLoopback(settings.Daemon.Hostname)
+                ? HoldAtOnce(configDir)
+                : null;
             // Only the daemon writes while it runs: the command goes to it, whatever it is.
             ICommandTransport transport = held is not null ? new InProcessTransport(settings, writes: true, log, held)
                 : await DaemonClient.IsServingAsync(settings.Daemon, interrupt.Token) ? new DaemonTransport(settings)

@@ -63,7 +63,7 @@ public sealed class RdiffSeriesTests : IDisposable
     }
 
     [Fact]
-    public async Task A_backup_refused_after_its_scratch_tar_began_leaves_no_scratch_tar()
+    public async Task A_backup_refused_for_a_missing_root_path_leaves_no_scratch_tar()
     {
         var src = await InitAsync();
         var wd = Path.GetDirectoryName(Directory.GetFiles(_box.ConfigDir, "source.conf", SearchOption.AllDirectories)[0])!;

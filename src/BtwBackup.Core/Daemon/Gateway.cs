@@ -106,7 +106,7 @@ public sealed class Gateway : ReceiveActor
         return true;
     }
 
-    internal static bool IsLoopback(string? host) =>
+    public static bool IsLoopback(string? host) =>
         host == "localhost" || (host is not null && System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip));
 
     private void Refuse(IActorRef sender, string what, string why) => RefusalLog.For(Context.System).Refused(_log, sender.Path.Address.ToString(), $"gateway: refused {what}", why);

@@ -15,16 +15,27 @@ public sealed class ConfigDirLock : IDisposable
     {
         Directory.CreateDirectory(configDir);
         var path = Path.Combine(configDir, FileName);
+        FileStream stream;
         try
         {
-            var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            // The locked file cannot be read by others: the holder's pid goes beside it.
-            File.WriteAllText(path + ".pid", Environment.ProcessId + "\n");
-            return new ConfigDirLock(stream);
+            stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
         catch (IOException)
         {
             return null;
+        }
+
+        try
+        {
+            // The locked file cannot be read by others: the holder's pid goes beside it.
+            File.WriteAllText(path + ".pid", Environment.ProcessId + "\n");
+            return new ConfigDirLock(stream);
+        }
+        catch
+        {
+            // Not held by a lock nobody can release: the error is the caller's.
+            stream.Dispose();
+            throw;
         }
     }
 
