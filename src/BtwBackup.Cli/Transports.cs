@@ -133,7 +133,7 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
 
         // Only for a backup that can go ahead: not a tree's worth of scratch for a missing root-path.
         return job.Folder.Type == SourceType.Rdiff && Directory.Exists(job.Folder.Source) && Directory.Exists(job.Series.RootPath)
-            ? Backup.ArchiveAhead.Start(new Tools.Tar(new Tools.CliWrapProcessRunner()), job.Folder.Source, job.Folder.BackupDir, ct)
+            ? BackupHost.StartArchiveAhead(job, ct)
             : null;
     }
 

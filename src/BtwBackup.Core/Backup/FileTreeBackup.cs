@@ -73,9 +73,7 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
             ScratchArchive made;
             try
             {
-                made = ahead is not null
-                    ? await ahead.WaitAsync(ct)
-                    : new ScratchArchive(await tar.CreateAsync(source, archive, bzip2: false, ct), null);
+                made = await (ahead ?? ScratchArchive.MakeAsync(tar, source, archive, digest: false, ct)).WaitAsync(ct);
             }
             catch (Exception e) when (DiskSpace.IsTarShortOfSpace(e, scratch))
             {
@@ -158,7 +156,25 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
 }
 
 /// <summary>A scratch tar as tar left it: its warnings (exit 1), and its SHA-256 when it was taken right after.</summary>
-public sealed record ScratchArchive(IReadOnlyList<string> Warnings, byte[]? Digest);
+public sealed record ScratchArchive(IReadOnlyList<string> Warnings, byte[]? Digest)
+{
+    /// <summary>Runs tar into <paramref name="archive"/> (uncompressed, for rdiff-backup); with <paramref name="digest"/>, reads its SHA-256 right after.</summary>
+    public static async Task<ScratchArchive> MakeAsync(Tar tar, string source, string archive, bool digest, CancellationToken ct)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(archive)!);
+        var warnings = await tar.CreateAsync(source, archive, bzip2: false, ct);
+        if (!digest)
+            return new ScratchArchive(warnings, null);
+        try
+        {
+            return new ScratchArchive(warnings, await ByteDigest.Instance.DigestAsync(archive, ct));
+        }
+        catch (IOException)
+        {
+            return new ScratchArchive(warnings, null); // the procedure reads it again, and reports what it finds
+        }
+    }
+}
 
 /// <summary>
 /// The scratch tar of an rdiff tree and its SHA-256, made while the actor system starts (<c>fs</c>
@@ -189,22 +205,8 @@ public sealed class ArchiveAhead : IAsyncDisposable
     public static ArchiveAhead Start(Tar tar, string source, string scratchDir, CancellationToken ct)
     {
         var archive = Path.Combine(scratchDir, FileTreeBackup.RdiffFileName);
-        return new ArchiveAhead(source, archive, CancellationTokenSource.CreateLinkedTokenSource(ct), async token =>
-        {
-            Directory.CreateDirectory(scratchDir);
-            var warnings = await tar.CreateAsync(source, archive, bzip2: false, token);
-            byte[]? digest;
-            try
-            {
-                digest = await ByteDigest.Instance.DigestAsync(archive, token);
-            }
-            catch (IOException)
-            {
-                digest = null; // the procedure reads it again, and reports what it finds
-            }
-
-            return new ScratchArchive(warnings, digest);
-        });
+        return new ArchiveAhead(source, archive, CancellationTokenSource.CreateLinkedTokenSource(ct),
+            token => ScratchArchive.MakeAsync(tar, source, archive, digest: true, token));
     }
 
     /// <summary>The work for this source and archive, the first time it is asked for; null otherwise.</summary>

@@ -42,6 +42,10 @@ public static class BackupHost
     public static Restorer NewRestorer(IProcessRunner runner) =>
         new(new RdiffBackup(runner), new Tar(runner), new Postgres(runner), new ArchiveGuard(runner), new Bzip2(runner), runner);
 
+    /// <summary>The real tar making an rdiff tree's scratch archive ahead of the actors (see <see cref="ArchiveAhead"/>).</summary>
+    public static ArchiveAhead StartArchiveAhead(FileTreeJob job, CancellationToken ct) =>
+        ArchiveAhead.Start(new Tar(new CliWrapProcessRunner()), job.Folder.Source, job.Folder.BackupDir, ct);
+
     /// <summary>Each destination's object store (retried); null without destinations.</summary>
     public static Func<DestinationSettings, IObjectStore>? Stores(GeneralSettings settings) =>
         settings.Destinations.IsEmpty ? null : d => new RetryingObjectStore(new S3ObjectStore(d.Connection));
@@ -58,10 +62,10 @@ public static class BackupHost
             // What each stored backup holds, so that "unchanged" is decided without reading the repository.
             Digests = Platform.StampedDigests.Open(Path.Combine(settings.ConfigDir, RdiffSeries.DigestsFileName), RdiffSeries.DigestsMagic, 32),
         };
+        var postgres = new Postgres(runner);
         var procedures = new BackupProcedures(
             new FileTreeBackup(tar, new TarSeries(tar, clock), rdiffSeries) { Ahead = archiveAhead },
-            new DatabaseBackup(new Postgres(runner), rdiffSeries, runner));
-        var postgres = new Postgres(runner);
+            new DatabaseBackup(postgres, rdiffSeries, runner));
         return new OrchestratorServices(settings, procedures, new SeriesLister(rdiff))
         {
             Restorer = NewRestorer(runner),
