@@ -30,13 +30,14 @@ internal sealed class DaemonProcess : IAsyncDisposable
     public int ExitCode => _process.ExitCode;
 
     /// <summary>Starts the daemon and waits until it serves.</summary>
-    public static async Task<DaemonProcess> StartAsync(Sandbox box)
+    /// <param name="hangUpIgnored">Started as under nohup: SIGHUP ignored from the start (env execs it, same pid).</param>
+    public static async Task<DaemonProcess> StartAsync(Sandbox box, bool hangUpIgnored = false)
     {
-        var start = new ProcessStartInfo(Sandbox.Exe, ["--config-dir", box.ConfigDir, "serve"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
+        var start = hangUpIgnored
+            ? new ProcessStartInfo("env", ["--ignore-signal=HUP", Sandbox.Exe, "--config-dir", box.ConfigDir, "serve"])
+            : new ProcessStartInfo(Sandbox.Exe, ["--config-dir", box.ConfigDir, "serve"]);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
         foreach (var (name, value) in box.Environment)
             start.Environment[name] = value;
         var daemon = new DaemonProcess(Process.Start(start)!);
@@ -228,6 +229,31 @@ public sealed class DaemonTests : IDisposable
         var again = await _box.RunAsync("run");
         Assert.True(again.ExitCode == 0, again.ToString());
         Assert.Contains(again.StdoutLines, l => l.StartsWith("  notes  unchanged at ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_daemon_started_with_SIGHUP_ignored_as_under_nohup_still_reloads_on_SIGHUP()
+    {
+        var www = _box.MakeTree("www");
+        var notes = _box.MakeTree("notes");
+        Configure($$"""www { type = tar, path = "{{www}}", dst = "www" }""");
+        await using var daemon = await DaemonProcess.StartAsync(_box, hangUpIgnored: true);
+        Assert.Contains("daemon: SIGHUP was ignored by the parent (nohup?); it is caught again", daemon.Output, StringComparison.Ordinal);
+
+        Configure($$"""
+            www   { type = tar, path = "{{www}}", dst = "www" }
+            notes { type = tar, path = "{{notes}}", dst = "notes" }
+            """);
+        Assert.Equal(0, (await Sandbox.ShellAsync("kill", "-HUP", daemon.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture))).ExitCode);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!daemon.Output.Contains("configuration reloaded from ", StringComparison.Ordinal) && !daemon.HasExited && DateTime.UtcNow < deadline)
+            await Task.Delay(50);
+        Assert.False(daemon.HasExited, "SIGHUP ended the daemon:\n" + daemon.Output);
+        Assert.Contains("configuration reloaded from ", daemon.Output, StringComparison.Ordinal);
+        var run = await _box.RunAsync("run");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal(2, run.StdoutLines.Count(l => l.Contains(" backed up (full) ", StringComparison.Ordinal)));
+        Assert.Equal(Sandbox.FileHashes(_box.Root), await RemoteAsync());
     }
 
     [Fact]
