@@ -81,9 +81,16 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
             return idle;
         }
 
+        var listings = command is SyncNow { Full: true } ? ListingsAhead(ct) : null;
+        if (listings is not null && await IdleSync.AnswerFullAsync(settings, listings.Value.Stores, listings.Value.Listings, w => log?.Write("WARNING", "cli", w), ct) is { } equal)
+        {
+            log?.Write("INFO", "cli", "sync --full: nothing pending, and every destination already equals root by the MD5s known (no file read): recorded without starting the actors");
+            return equal;
+        }
+
         // Disposed before the lock is released: nothing else writes the scratch tar meanwhile.
         await using var archiveAhead = command is BackupFileTree tree ? ArchiveAheadFor(tree, ct) : null;
-        var (system, orchestrator) = BackupHost.Start(settings, command is SyncNow { Full: true } ? ListingsAhead(ct) : null, archiveAhead);
+        var (system, orchestrator) = BackupHost.Start(settings, listings?.Listings, archiveAhead);
         try
         {
             var printer = ProgressDisplay.Start(system, progress);
@@ -143,11 +150,13 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
     /// holds the configuration directory's lock, that is, not in a cluster nor with a shared
     /// journal (whose writer lock comes later), and not for an encrypted destination.
     /// </summary>
-    private Dictionary<string, Task<List<ObjectStore.RemoteObject>>>? ListingsAhead(CancellationToken ct)
+    private (Func<DestinationSettings, ObjectStore.IObjectStore> Stores, Dictionary<string, Task<List<ObjectStore.RemoteObject>>> Listings)? ListingsAhead(CancellationToken ct)
     {
-        if (settings.Cluster is not null || settings.Sync.PostgresJournal is not null || BackupHost.Stores(settings) is not { } stores)
+        if (settings.Cluster is not null || settings.Sync.PostgresJournal is not null || BackupHost.Stores(settings) is not { } newStore)
             return null;
-        return settings.Destinations.Where(d => !d.Encrypted)
-            .ToDictionary(d => d.Name, d => Sync.Mirror.ListAheadAsync(stores(d), d.Prefix, ct), StringComparer.Ordinal);
+        // One store per destination, for the listing and for what the comparison without actors asks.
+        var stores = settings.Destinations.ToDictionary(d => d.Name, d => newStore(d), StringComparer.Ordinal);
+        return (d => stores[d.Name], settings.Destinations.Where(d => !d.Encrypted)
+            .ToDictionary(d => d.Name, d => Sync.Mirror.ListAheadAsync(stores[d.Name], d.Prefix, ct), StringComparer.Ordinal));
     }
 }

@@ -76,16 +76,22 @@ public sealed class SyncTests : IDisposable
         Assert.Single(await RemoteAsync());
     }
 
-    [Fact]
-    public async Task A_file_whose_md5_was_kept_from_an_earlier_sync_is_still_uploaded_after_a_same_size_same_mtime_rewrite()
+    /// <summary>root/manual/f and g, written then left to settle (only then is a file's MD5 kept), then synced; returns f.</summary>
+    private async Task<string> SettledFilesSyncedAsync()
     {
         var dir = Directory.CreateDirectory(Path.Combine(_box.Root, "manual")).FullName;
         var f = Path.Combine(dir, "f");
         File.WriteAllText(f, "aaaa");
         File.WriteAllText(Path.Combine(dir, "g"), "gggg");
-        // Only a file whose times are settled (2 s before it is read) has its MD5 kept.
         await Task.Delay(TimeSpan.FromSeconds(2.5));
         await _box.QuietOkAsync("sync", "--full");
+        return f;
+    }
+
+    [Fact]
+    public async Task A_file_whose_md5_was_kept_from_an_earlier_sync_is_still_uploaded_after_a_same_size_same_mtime_rewrite()
+    {
+        var f = await SettledFilesSyncedAsync();
         var cache = Path.Combine(_box.ConfigDir, "md5-cache");
         Assert.True(File.Exists(cache), "no md5-cache after a sync");
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(cache));
@@ -103,6 +109,62 @@ public sealed class SyncTests : IDisposable
         await _box.QuietOkAsync("sync", "--full");
         Assert.Equal(Files(_box.Root), await RemoteAsync());
         Assert.Matches($@"WARNING .*: sync: {System.Text.RegularExpressions.Regex.Escape(cache)} cannot be read \(.*\): every file is read again\n", File.ReadAllText(Path.Combine(_box.ConfigDir, "btw-backup.log")));
+    }
+
+    [Fact]
+    public async Task A_full_sync_that_finds_the_server_equal_is_recorded_without_the_actors_and_every_difference_goes_to_them()
+    {
+        const string equal = "cli: sync --full: nothing pending, and every destination already equals root by the MD5s known (no file read): recorded without starting the actors";
+        var log = Path.Combine(_box.ConfigDir, "btw-backup.log");
+        int Equal() => File.Exists(log) ? Regex.Matches(File.ReadAllText(log), Regex.Escape(equal)).Count : 0;
+        DateTime LastSync() => System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(_box.ConfigDir, "status.json")))
+            .RootElement.GetProperty("destinations").GetProperty("offsite").GetProperty("last_sync").GetDateTime();
+        var s3cmd = _s3.S3cmdConfig(_box.Dir);
+        var f = await SettledFilesSyncedAsync();
+        Assert.Equal(0, Equal());
+        var history = (await _box.RunAsync("sync-state", "--history")).Stdout;
+        var first = LastSync();
+
+        // Equal by the MD5s the cache knows: nothing read, nothing persisted, the run recorded.
+        await _box.QuietOkAsync("sync", "--full");
+        Assert.Equal(1, Equal());
+        Assert.True(LastSync() > first, "status.json does not have the sync");
+        Assert.Equal(history, (await _box.RunAsync("sync-state", "--history")).Stdout);
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(_box.ConfigDir, "history.jsonl")).Count(l => l.Contains("\"kind\":\"sync\"", StringComparison.Ordinal) && l.Contains("\"result\":\"synced\"", StringComparison.Ordinal)));
+
+        // A rewrite of the same size and modification time: the cache cannot vouch for it, the actors upload it.
+        var mtime = File.GetLastWriteTimeUtc(f);
+        File.WriteAllText(f, "bbbb");
+        File.SetLastWriteTimeUtc(f, mtime);
+        await _box.QuietOkAsync("sync", "--full");
+        Assert.Equal(1, Equal());
+        Assert.Equal(Files(_box.Root), await RemoteAsync());
+
+        // An object only on the server, and one changed behind our back: the actors delete and upload.
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        await _box.QuietOkAsync("sync", "--full");
+        Assert.Equal(1, Equal());
+        await _box.QuietOkAsync("sync", "--full");
+        Assert.Equal(2, Equal());
+        var stray = Path.Combine(_box.Dir, "stray");
+        File.WriteAllText(stray, "not in root");
+        Assert.Equal(0, (await Sandbox.ShellAsync("s3cmd", "-c", s3cmd, "--quiet", "put", stray, $"s3://{S3TestServer.Bucket}/{_prefix}manual/stray")).ExitCode);
+        await _box.QuietOkAsync("sync", "--full");
+        Assert.Equal(2, Equal());
+        Assert.Equal(Files(_box.Root), await RemoteAsync());
+        Assert.Equal(0, (await Sandbox.ShellAsync("s3cmd", "-c", s3cmd, "--quiet", "put", stray, $"s3://{S3TestServer.Bucket}/{_prefix}manual/g")).ExitCode);
+        await _box.QuietOkAsync("sync", "--full");
+        Assert.Equal(2, Equal());
+        Assert.Equal(Files(_box.Root), await RemoteAsync());
+
+        // A key the sync refuses (no local path can hold it) is the actors' to report, never taken as equal.
+        await _box.QuietOkAsync("sync", "--full");
+        Assert.Equal(3, Equal());
+        Assert.Equal(0, (await Sandbox.ShellAsync("s3cmd", "-c", s3cmd, "--quiet", "put", stray, $"s3://{S3TestServer.Bucket}/{_prefix}manual/evil\\name")).ExitCode);
+        var refused = await _box.RunAsync("sync", "--full");
+        Assert.Equal(3, Equal());
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("holds a backslash", refused.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]

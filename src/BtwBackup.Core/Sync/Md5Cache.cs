@@ -51,6 +51,10 @@ public sealed class Md5Cache
         return Convert.ToHexStringLower(md5);
     }
 
+    /// <summary>The MD5 (lower-case hex) recorded for the file at <paramref name="path"/> when its stamp has not moved since; null when it would have to be read.</summary>
+    public string? Known(string path) =>
+        _digests.Known(path, FileStamp.Of(path)) is { } known ? Convert.ToHexStringLower(known) : null;
+
     /// <summary>The MD5 of a file, read whole.</summary>
     public static async Task<byte[]> ReadMd5Async(string file, CancellationToken ct)
     {

@@ -220,6 +220,56 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         return new TransferReport(uploaded, bytes, deleted, unchanged);
     }
 
+    /// <summary>
+    /// Whether a sync of all of root would transfer and delete nothing, proved without reading a
+    /// file: the listing's keys (each checked as a sync checks it) are root's files, and each
+    /// file's MD5 is the one <see cref="Hashes"/> recorded for it, unmoved since, and the one the
+    /// server holds. False at the first thing that is not so (a key the sync would refuse, a file
+    /// to read, a difference, an error of the store): a sync then does the work, and says why.
+    /// Never for an encrypted destination (its sync state decides what matches).
+    /// </summary>
+    public async Task<bool> UnchangedAsync(CancellationToken ct)
+    {
+        if (Encrypts || Hashes is not { } hashes || !Directory.Exists(root))
+            return false;
+        try
+        {
+            // Root's side (its files and the MD5s known of them) is read while the server lists.
+            var known = Task.Run(() => LocalFiles("").Select(rel => (Rel: rel, Md5: hashes.Known(Path.GetFullPath(Path.Combine(root, rel))))).ToList(), ct);
+            var remote = await ListCheckedAsync("", ct);
+            var local = await known;
+            if (local.Count != remote.Count || local.Any(f => f.Md5 is null || !remote.ContainsKey(KeyOf(f.Rel))))
+                return false;
+            // A listed MD5 is compared here; an object that lists none (multipart) is asked for its stored one.
+            var asked = local.Where(f => remote[KeyOf(f.Rel)].ContentMd5 is null).ToList();
+            if (local.Any(f => remote[KeyOf(f.Rel)].ContentMd5 is { } listed && listed != f.Md5))
+                return false;
+            using var differs = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var same = true;
+            try
+            {
+                await Parallel.ForEachAsync(asked, Options(differs.Token), async (f, token) =>
+                {
+                    if (!await SameAsync(f.Rel, remote[KeyOf(f.Rel)], f.Md5!, null, token))
+                    {
+                        same = false;
+                        await differs.CancelAsync();
+                    }
+                });
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                // The first difference ended the comparison.
+            }
+
+            return same;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            return false; // the sync meets it again, and reports it its way
+        }
+    }
+
     /// <summary>A path as the folder it names: "" (root) or ending in '/'.</summary>
     private static string FolderOf(string path) => path.Length == 0 || path.EndsWith('/') ? path : path + "/";
 

@@ -20,6 +20,9 @@ public sealed class InMemoryObjectStore : IObjectStore
 
     public int PageSize { get; init; } = 1000;
 
+    /// <summary>False: the listing gives no MD5 (as for a multipart upload's ETag); <see cref="StoredMd5Async"/> has it.</summary>
+    public bool ListsMd5 { get; set; } = true;
+
     public int Requests;
 
     public IReadOnlyDictionary<string, byte[]> Objects => _objects;
@@ -35,7 +38,7 @@ public sealed class InMemoryObjectStore : IObjectStore
             foreach (var key in keys.Skip(page * PageSize).Take(PageSize))
             {
                 if (_objects.TryGetValue(key, out var bytes))
-                    yield return new RemoteObject(key, bytes.Length, Convert.ToHexStringLower(MD5.HashData(bytes))) { ETag = Convert.ToHexStringLower(MD5.HashData(bytes)) };
+                    yield return new RemoteObject(key, bytes.Length, ListsMd5 ? Convert.ToHexStringLower(MD5.HashData(bytes)) : null) { ETag = Convert.ToHexStringLower(MD5.HashData(bytes)) };
             }
         }
     }

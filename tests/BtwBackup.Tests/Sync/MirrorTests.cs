@@ -192,4 +192,91 @@ public sealed class MirrorTests : IDisposable
         Assert.StartsWith("pre/.btw-manifest.age " + expected, e.Message);
         Assert.Empty(Directory.EnumerateFileSystemEntries(fetchRoot));
     }
+
+    /// <summary>A mirror with an MD5 cache that keeps what it reads at once (no settle margin), synced once, and the cache.</summary>
+    private async Task<(Mirror Mirror, Md5Cache Cache)> SyncedWithCacheAsync()
+    {
+        Write("s/a", "aaaa");
+        Write("s/b/c", "cccc");
+        Write("t", "tttt");
+        var cache = Md5Cache.Open(Path.Combine(_root, "..", Path.GetFileName(_root) + ".md5-cache"));
+        cache.SettleMargin = TimeSpan.Zero;
+        var mirror = new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache };
+        await mirror.SyncAsync("", CancellationToken.None);
+        return (mirror, cache);
+    }
+
+    [Fact]
+    public async Task Unchanged_is_proved_from_the_listing_and_the_md5s_known_without_reading_a_file()
+    {
+        var (mirror, cache) = await SyncedWithCacheAsync();
+        var reads = cache.Reads;
+        Assert.True(await mirror.UnchangedAsync(CancellationToken.None));
+        Assert.Equal(reads, cache.Reads);
+
+        // No MD5 in the listing (a multipart upload's ETag): the stored one is asked.
+        _store.ListsMd5 = false;
+        Assert.True(await mirror.UnchangedAsync(CancellationToken.None));
+        await _store.PutStreamAsync("pre/t", () => new MemoryStream("TTTT"u8.ToArray()), 4, CancellationToken.None);
+        Assert.False(await mirror.UnchangedAsync(CancellationToken.None));
+        _store.ListsMd5 = true;
+        Assert.False(await mirror.UnchangedAsync(CancellationToken.None));
+        Assert.Equal(reads, cache.Reads);
+    }
+
+    [Theory]
+    [InlineData("rewritten")]
+    [InlineData("new local file")]
+    [InlineData("deleted local file")]
+    [InlineData("object only on the server")]
+    [InlineData("object missing")]
+    [InlineData("unsafe key")]
+    [InlineData("listing fails")]
+    public async Task Anything_a_sync_would_act_on_or_report_is_not_unchanged(string change)
+    {
+        var (mirror, cache) = await SyncedWithCacheAsync();
+        switch (change)
+        {
+            case "rewritten":
+                // Same size; the cache cannot vouch for it, and it is not read to find out. (After a
+                // tick of the kernel's coarse file clock: this cache keeps unsettled files' MD5s.)
+                await Task.Delay(50);
+                Write("s/a", "AAAA");
+                break;
+            case "new local file":
+                Write("s/new", "n");
+                break;
+            case "deleted local file":
+                File.Delete(Path.Combine(_root, "t"));
+                break;
+            case "object only on the server":
+                await _store.PutStreamAsync("pre/s/stray", () => new MemoryStream("x"u8.ToArray()), 1, CancellationToken.None);
+                break;
+            case "object missing":
+                await _store.DeleteAsync("pre/s/b/c", CancellationToken.None);
+                break;
+            case "unsafe key":
+                await _store.PutStreamAsync("pre/s/../x", () => new MemoryStream("x"u8.ToArray()), 1, CancellationToken.None);
+                break;
+            case "listing fails":
+                _store.Fault = (op, _) => op == "list" ? throw new ObjectStoreException("list: 503", transient: true) : Task.CompletedTask;
+                break;
+        }
+
+        var reads = cache.Reads;
+        Assert.False(await mirror.UnchangedAsync(CancellationToken.None));
+        Assert.Equal(reads, cache.Reads);
+    }
+
+    [Fact]
+    public async Task Unchanged_is_never_claimed_without_an_md5_cache_nor_for_an_encrypted_destination()
+    {
+        await SyncedWithCacheAsync();
+        Assert.False(await new Mirror(_store, _root, "pre/", parallelism: 4).UnchangedAsync(CancellationToken.None));
+        var encrypted = new Mirror(_store, _root, "pre/", parallelism: 4, [BtwBackup.Crypto.AgeIdentity.Generate().Recipient])
+        {
+            Hashes = Md5Cache.Open(Path.Combine(_root, "..", Path.GetFileName(_root) + ".md5-cache")),
+        };
+        Assert.False(await encrypted.UnchangedAsync(CancellationToken.None));
+    }
 }

@@ -1,5 +1,6 @@
 using BtwBackup.Config;
 using BtwBackup.Monitoring;
+using BtwBackup.ObjectStore;
 using BtwBackup.Protocol;
 using BtwBackup.Sync;
 
@@ -29,12 +30,48 @@ public static class IdleSync
     public static async Task<CommandReply?> AnswerAsync(GeneralSettings settings, Action<string> warn)
     {
         var started = DateTime.UtcNow;
-        if (settings.Cluster is not null || settings.Destinations.Any(d => d.Encrypted)
-            || File.Exists(Path.Combine(settings.ConfigDir, SyncState.LegacyFileName))
-            || SyncJournalFile.ReadAll(settings, events: false) is not { } read
-            || read.Any(r => !r.Stored.State.IsEmpty))
+        if (!NothingPending(settings))
             return null;
+        return await RecordAsync(settings, started, Md5Cache.Open(Path.Combine(settings.ConfigDir, Md5Cache.FileName)).Problem, warn);
+    }
 
+    /// <summary>
+    /// <c>sync --full</c> with nothing pending, when every destination is already equal to root
+    /// (<see cref="Mirror.UnchangedAsync"/>: by the listings taken ahead and the MD5s the cache
+    /// knows, no file read): the actors would persist a sync of root requested then done, transfer
+    /// nothing and delete nothing; the journal keeps what is pending, and nothing is. Recorded as
+    /// <see cref="AnswerAsync"/> records. Null (the caller starts the actors, with the same
+    /// listings) at the first thing that is not so, and whenever <see cref="AnswerAsync"/> would
+    /// be null, or the MD5 cache cannot be read.
+    /// </summary>
+    public static async Task<CommandReply?> AnswerFullAsync(GeneralSettings settings, Func<DestinationSettings, IObjectStore> stores,
+        IReadOnlyDictionary<string, Task<List<RemoteObject>>> listings, Action<string> warn, CancellationToken ct)
+    {
+        var started = DateTime.UtcNow;
+        if (!NothingPending(settings) || !settings.Destinations.All(d => listings.ContainsKey(d.Name)))
+            return null;
+        var hashes = Md5Cache.Open(Path.Combine(settings.ConfigDir, Md5Cache.FileName));
+        if (hashes.Problem is not null)
+            return null;
+        var unchanged = await Task.WhenAll(settings.Destinations.Select(d =>
+            new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism) { Hashes = hashes, Ahead = listings[d.Name] }.UnchangedAsync(ct)));
+        return unchanged.All(u => u) ? await RecordAsync(settings, started, null, warn) : null;
+    }
+
+    /// <summary>
+    /// No destination has anything pending, as the journal file says it: not for a cluster node, a
+    /// journal in PostgreSQL, an encrypted destination, nor beside the original's sync_state file.
+    /// </summary>
+    private static bool NothingPending(GeneralSettings settings) =>
+        settings.Cluster is null && !settings.Destinations.Any(d => d.Encrypted)
+        && !File.Exists(Path.Combine(settings.ConfigDir, SyncState.LegacyFileName))
+        && SyncJournalFile.ReadAll(settings, events: false) is { } read
+        && read.All(r => r.Stored.State.IsEmpty);
+
+    /// <summary>Writes what the actors write of a round that synced every destination: status.json, then the run history.</summary>
+    /// <param name="cacheProblem">Why the MD5 cache could not be read: the actors say it when they open it, and so does this.</param>
+    private static async Task<CommandReply?> RecordAsync(GeneralSettings settings, DateTime started, string? cacheProblem, Action<string> warn)
+    {
         var file = new StatusFile(Path.Combine(settings.ConfigDir, StatusFile.FileName));
         var (status, unreadable, _) = file.TryLoad();
         if (unreadable is not null)
@@ -53,9 +90,8 @@ public static class IdleSync
             return null;
         }
 
-        // The actors open the MD5 cache at start and say when it cannot be read; so does this.
-        if (Md5Cache.Open(Path.Combine(settings.ConfigDir, Md5Cache.FileName)).Problem is { } problem)
-            warn("sync: " + problem);
+        if (cacheProblem is not null)
+            warn("sync: " + cacheProblem);
         var runs = new RunHistory(Path.Combine(settings.ConfigDir, RunHistory.FileName), settings.Sync.HistoryWindow);
         // Two writes, as the status keeper makes them: a history that cannot be compacted still gets the run.
         await Written(runs.CompactAsync(DateTime.UtcNow), $"cannot rewrite the run history {runs.Path}", warn);
