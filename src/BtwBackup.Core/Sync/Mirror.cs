@@ -234,11 +234,15 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
             return false;
         try
         {
-            // Root's side (its files and the MD5s known of them) is read while the server lists.
-            var known = Task.Run(() => LocalFiles("").Select(rel => (Rel: rel, Md5: hashes.Known(Path.GetFullPath(Path.Combine(root, rel))))).ToList(), ct);
-            var remote = await ListCheckedAsync("", ct);
-            var local = await known;
-            if (local.Count != remote.Count || local.Any(f => f.Md5 is null || !remote.ContainsKey(KeyOf(f.Rel))))
+            // Root's side (its files and the MD5s known of them) is read while the server lists; a
+            // file the cache cannot vouch for ends it there, so that the sync (which takes the same
+            // listing) starts without waiting for the server.
+            var listing = ListCheckedAsync("", ct);
+            var local = LocalFiles("").Select(rel => (Rel: rel, Md5: hashes.Known(Path.GetFullPath(Path.Combine(root, rel))))).ToList();
+            if (local.Any(f => f.Md5 is null))
+                return false;
+            var remote = await listing;
+            if (local.Count != remote.Count || local.Any(f => !remote.ContainsKey(KeyOf(f.Rel))))
                 return false;
             // A listed MD5 is compared here; an object that lists none (multipart) is asked for its stored one.
             var asked = local.Where(f => remote[KeyOf(f.Rel)].ContentMd5 is null).ToList();
