@@ -39,7 +39,7 @@ public sealed class DatabaseBackup(Postgres postgres, RdiffSeries rdiffSeries, I
                 {
                     progress?.Report($"pg_dump: dumping {database}");
                     await postgres.DumpAsync(database, target.Connection, dump, ct);
-                    digest = new SqlDigest(runner, Postgres.RestoreToSql);
+                    digest = new DumpDigest(new SqlDigest(runner, Postgres.RestoreToSql));
                 }
                 else
                 {

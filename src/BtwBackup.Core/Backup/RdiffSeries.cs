@@ -48,7 +48,8 @@ public sealed class ByteDigest : IContentDigest
 public sealed class RdiffSeries(RdiffBackup rdiff, IClock clock)
 {
     public const string DigestsFileName = "stored-digests";
-    public const string DigestsMagic = "btw-backup stored-digests 1";
+    /// <summary>2: a dump's digest is of its bytes (<see cref="Tools.DumpDigest"/>), no longer of its SQL; a file of 1 is read as empty, so each stored file's digest is taken again once, of the kind compared now.</summary>
+    public const string DigestsMagic = "btw-backup stored-digests 2";
 
     /// <summary>
     /// The digest of each stored backup's file (CONFIG_DIR/stored-digests), recorded when it was
