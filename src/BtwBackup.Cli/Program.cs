@@ -193,7 +193,6 @@ public static class Program
         var (system, door, orchestrator) = daemonSystems;
         await using var web = settings.Http is { } http ? await StartWebAsync(settings, http, orchestrator, system, stop) : null;
         // SIGHUP: the configuration is read again and validated first; a bad one changes nothing.
-        var hangUpWasIgnored = Posix.UnignoreHangUp();
         using var reload = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGHUP, context =>
         {
             context.Cancel = true;
@@ -206,8 +205,8 @@ public static class Program
                 system.Log.Error("configuration not reloaded, the running one stays: {0}", e.Message);
             }
         });
-        if (hangUpWasIgnored)
-            system.Log.Info("daemon: SIGHUP was ignored by the parent (nohup?); it is caught again, and reloads the configuration");
+        if (Posix.HangUpIgnored())
+            system.Log.Warning("daemon: SIGHUP is ignored (started under nohup?): the configuration cannot be reloaded; restart the daemon to apply a change (systemd starts it without nohup)");
         system.Log.Info("daemon: serving {0} on {1}:{2} (pid {3}); schedule: {4}", configDir, daemon.Hostname, daemon.Port, Environment.ProcessId,
             daemon.ScheduleText is null ? "none, passes on demand" : $"\"{daemon.ScheduleText}\", next pass {(daemon.NextRun(DateTime.UtcNow) is { } next ? SummaryFormat.Time(next) : "never")}");
         if (web is not null)

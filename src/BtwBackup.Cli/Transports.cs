@@ -155,8 +155,7 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
         if (settings.Cluster is not null || settings.Sync.PostgresJournal is not null || BackupHost.Stores(settings) is not { } newStore)
             return null;
         // One store per destination, for the listing and for what the comparison without actors asks.
-        var stores = settings.Destinations.ToDictionary(d => d.Name, d => newStore(d), StringComparer.Ordinal);
-        return (d => stores[d.Name], settings.Destinations.Where(d => !d.Encrypted)
-            .ToDictionary(d => d.Name, d => Sync.Mirror.ListAheadAsync(stores[d.Name], d.Prefix, ct), StringComparer.Ordinal));
+        var stores = settings.Destinations.Where(d => !d.Encrypted).ToDictionary(d => d.Name, d => newStore(d), StringComparer.Ordinal);
+        return (d => stores[d.Name], stores.ToDictionary(s => s.Key, s => Sync.Mirror.ListAheadAsync(s.Value, settings.Destinations.Single(d => d.Name == s.Key).Prefix, ct), StringComparer.Ordinal));
     }
 }

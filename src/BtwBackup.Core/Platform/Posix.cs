@@ -37,25 +37,18 @@ public static partial class Posix
     [DllImport("libc")]
     private static extern int sigaction(int signum, IntPtr act, [Out] byte[] oldact);
 
-    [DllImport("libc")]
-    private static extern IntPtr signal(int signum, IntPtr handler);
-
     private const int SIGHUP = 1;
 
     /// <summary>
-    /// A daemon started under <c>nohup</c> inherits SIGHUP ignored, and .NET leaves an ignored
-    /// signal ignored: the reload would never come. An ignored SIGHUP is set back to the default
-    /// before the handler is registered (the daemon catches it right after); any other disposition
-    /// is left alone. True when it had been ignored.
+    /// Whether SIGHUP was ignored when this process started (<c>nohup</c>). .NET leaves an ignored
+    /// signal ignored, and so does this: its children (pg_dump, tar, rdiff-backup) inherit it, so
+    /// a terminal's hang-up cannot kill a backup half-way; the price is that SIGHUP cannot reload.
     /// </summary>
-    public static bool UnignoreHangUp()
+    public static bool HangUpIgnored()
     {
         // struct sigaction begins with the handler on Linux; 256 bytes cover every architecture's struct.
-        var old = new byte[256];
-        if (sigaction(SIGHUP, IntPtr.Zero, old) != 0 || BitConverter.ToInt64(old, 0) != 1) // SIG_IGN
-            return false;
-        signal(SIGHUP, IntPtr.Zero); // SIG_DFL
-        return true;
+        var current = new byte[256];
+        return sigaction(SIGHUP, IntPtr.Zero, current) == 0 && BitConverter.ToInt64(current, 0) == 1; // SIG_IGN
     }
 
     /// <summary>Files the tool creates are private, as with the original.</summary>

@@ -242,31 +242,23 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
             if (local.Any(f => f.Md5 is null))
                 return false;
             var remote = await listing;
-            if (local.Count != remote.Count || local.Any(f => !remote.ContainsKey(KeyOf(f.Rel))))
+            // The same keys on both sides (two local names can map to one key: a '\\' is a '/' there).
+            var keys = local.Select(f => KeyOf(f.Rel)).ToHashSet(StringComparer.Ordinal);
+            if (keys.Count != local.Count || !keys.SetEquals(remote.Keys))
                 return false;
             // A listed MD5 is compared here; an object that lists none (multipart) is asked for its stored one.
-            var asked = local.Where(f => remote[KeyOf(f.Rel)].ContentMd5 is null).ToList();
             if (local.Any(f => remote[KeyOf(f.Rel)].ContentMd5 is { } listed && listed != f.Md5))
                 return false;
-            using var differs = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            var same = true;
-            try
+            var asked = local.Where(f => remote[KeyOf(f.Rel)].ContentMd5 is null).ToList();
+            // The first difference ends the comparison (the others are not started); it, and any
+            // other error (a request that timed out), lands in the catch below: nothing is taken
+            // as equal unless every object said so.
+            await Parallel.ForEachAsync(asked, Options(ct), async (f, token) =>
             {
-                await Parallel.ForEachAsync(asked, Options(differs.Token), async (f, token) =>
-                {
-                    if (!await SameAsync(f.Rel, remote[KeyOf(f.Rel)], f.Md5!, null, token))
-                    {
-                        same = false;
-                        await differs.CancelAsync();
-                    }
-                });
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-                // The first difference ended the comparison.
-            }
-
-            return same;
+                if (!await SameAsync(f.Rel, remote[KeyOf(f.Rel)], f.Md5!, null, token))
+                    throw new MirrorException(f.Rel, ["the server's copy differs (MD5)"]);
+            });
+            return true;
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {

@@ -12,7 +12,7 @@ namespace BtwBackup.Tools;
 /// so a changed database is never taken for an unchanged one; a dump whose bytes differ for
 /// another reason (a new pg_dump) only stores one increment too many.
 /// <para>
-/// Only a header of the archive versions this parser knows (1.12 to 1.16: PostgreSQL 11 to 17) is
+/// Only a header of the archive versions this parser knows (1.12.0 to 1.16.0: PostgreSQL 11 to 17) is
 /// read so; any other file is left to <paramref name="fallback"/> (the SQL digest), which decides
 /// as before. The header, from pg_dump's own writer: "PGDMP", the version (major, minor,
 /// revision), the sizes of an int and of an offset, the format (1: custom), the compression
@@ -24,6 +24,7 @@ public sealed class DumpDigest(IContentDigest fallback) : IContentDigest
 {
     private static readonly byte[] Magic = "PGDMP"u8.ToArray();
 
+    /// <summary>Null (it counts as changed) when the file cannot be read whole: storing one dump too many is safe.</summary>
     public Task<byte[]?> DigestAsync(string file, CancellationToken ct) =>
         TimeField(file) is { } time ? Task.Run(() => Hash(file, time, ct), ct) : fallback.DigestAsync(file, ct);
 
@@ -50,15 +51,27 @@ public sealed class DumpDigest(IContentDigest fallback) : IContentDigest
     {
         if (head.Length < 16 || !head.StartsWith(Magic))
             return null;
-        int major = head[5], minor = head[6], intSize = head[8], offSize = head[9], format = head[10];
-        if (major != 1 || minor is < 12 or > 16 || intSize is not (4 or 8) || offSize is not (4 or 8) || format != 1)
+        int major = head[5], minor = head[6], revision = head[7], intSize = head[8], offSize = head[9], format = head[10];
+        if (major != 1 || minor is < 12 or > 16 || revision != 0 || intSize is not (4 or 8) || offSize is not (4 or 8) || format != 1)
             return null;
-        // Revision at 7; the compression after the format: an int (sign byte + int-size bytes) before 1.15, one byte from 1.15.
+        // The compression after the format: an int (sign byte + int-size bytes) before 1.15, one byte from 1.15.
         var time = 11 + (minor >= 15 ? 1 : 1 + intSize);
         return (time, 7 * (1 + intSize));
     }
 
     private static byte[]? Hash(string file, (int Offset, int Length) time, CancellationToken ct)
+    {
+        try
+        {
+            return HashReadable(file, time, ct);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static byte[]? HashReadable(string file, (int Offset, int Length) time, CancellationToken ct)
     {
         using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);

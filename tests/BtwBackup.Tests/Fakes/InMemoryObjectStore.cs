@@ -15,7 +15,7 @@ public sealed class InMemoryObjectStore : IObjectStore
 {
     private readonly ConcurrentDictionary<string, byte[]> _objects = new(StringComparer.Ordinal);
 
-    /// <summary>Called before each operation with its name ("list", "put", "delete", "get") and key; may throw.</summary>
+    /// <summary>Called before each operation with its name ("list", "put", "delete", "get", "head") and key; may throw.</summary>
     public Func<string, string, Task>? Fault { get; set; }
 
     public int PageSize { get; init; } = 1000;
@@ -76,8 +76,12 @@ public sealed class InMemoryObjectStore : IObjectStore
         _objects.TryRemove(key, out _);
     }
 
-    public Task<string?> StoredMd5Async(string key, CancellationToken ct) =>
-        Task.FromResult(_objects.TryGetValue(key, out var bytes) ? Convert.ToHexStringLower(MD5.HashData(bytes)) : null);
+    public async Task<string?> StoredMd5Async(string key, CancellationToken ct)
+    {
+        if (Fault is not null)
+            await Fault("head", key);
+        return _objects.TryGetValue(key, out var bytes) ? Convert.ToHexStringLower(MD5.HashData(bytes)) : null;
+    }
 
     public async Task GetFileAsync(string key, string path, CancellationToken ct)
     {

@@ -224,6 +224,53 @@ public sealed class MirrorTests : IDisposable
         Assert.Equal(reads, cache.Reads);
     }
 
+    [Fact]
+    public async Task Unchanged_takes_the_listing_taken_ahead_and_a_request_that_times_out_proves_nothing()
+    {
+        var (_, cache) = await SyncedWithCacheAsync();
+        var listed = Mirror.ListAheadAsync(_store, "pre/", CancellationToken.None);
+        await listed;
+        var before = _store.Requests;
+        Assert.True(await new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache, Ahead = listed }.UnchangedAsync(CancellationToken.None));
+        Assert.Equal(before, _store.Requests);
+
+        // No MD5 in the listing, and the question for the stored one times out (HttpClient's own
+        // cancellation): not equal, whatever the other objects said.
+        _store.ListsMd5 = false;
+        _store.Fault = (op, key) => op == "head" && key == "pre/t" ? throw new TaskCanceledException("the request timed out") : Task.CompletedTask;
+        Assert.False(await new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache }.UnchangedAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Two_local_names_for_one_key_with_a_stray_object_are_not_unchanged()
+    {
+        // "x\\y" and "x/y" are one key on the server; a sync of them leaves one object, and a stray beside it.
+        Write("s/x\\y", "same");
+        Write("s/x/y", "same");
+        var cache = Md5Cache.Open(Path.Combine(_root, "..", Path.GetFileName(_root) + ".md5-cache"));
+        cache.SettleMargin = TimeSpan.Zero;
+        var mirror = new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache };
+        await mirror.PushAsync("s/", CancellationToken.None);
+        await _store.PutStreamAsync("pre/stray", () => new MemoryStream("same"u8.ToArray()), 4, CancellationToken.None);
+        Assert.Equal(2, _store.Objects.Count);
+        Assert.False(await mirror.UnchangedAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_missing_root_is_never_unchanged()
+    {
+        var (mirror, _) = await SyncedWithCacheAsync();
+        Directory.Delete(_root, recursive: true);
+        try
+        {
+            Assert.False(await mirror.UnchangedAsync(CancellationToken.None));
+        }
+        finally
+        {
+            Directory.CreateDirectory(_root);
+        }
+    }
+
     [Theory]
     [InlineData("rewritten")]
     [InlineData("new local file")]

@@ -28,7 +28,10 @@ public sealed class DumpDigestTests : IDisposable
     /// An archive as pg_dump writes its header: PGDMP, version, int and offset sizes, format, the
     /// compression (an int before 1.15, a byte from 1.15), the time as seven ints, then the body.
     /// </summary>
-    private static byte[] Archive(int minor, int second, byte[] body, int intSize = 4, byte format = 1)
+    private static byte[] Archive(int minor, int second, byte[] body, int intSize = 4, byte format = 1) =>
+        Archive(minor, [second, 59, 23, 31, 11, 126, 0], body, intSize, format);
+
+    private static byte[] Archive(int minor, int[] time, byte[] body, int intSize = 4, byte format = 1)
     {
         var bytes = new List<byte>("PGDMP"u8.ToArray()) { 1, (byte)minor, 0, (byte)intSize, 8, format };
         void Int(int value)
@@ -43,7 +46,7 @@ public sealed class DumpDigestTests : IDisposable
             bytes.Add(1); // gzip
         else
             Int(-1); // the default zlib level
-        foreach (var field in new[] { second, 59, 23, 31, 11, 126, 0 })
+        foreach (var field in time)
             Int(field);
         bytes.AddRange(body);
         return [.. bytes];
@@ -59,16 +62,21 @@ public sealed class DumpDigestTests : IDisposable
     private static readonly byte[] Body = [.. "\u0003big\u0000PostgreSQL 15.18 TOC and data blocks"u8.ToArray(), .. Enumerable.Range(0, 3000).Select(i => (byte)i)];
 
     [Theory]
-    [InlineData(12, 4)]
-    [InlineData(14, 4)]
-    [InlineData(14, 8)]
-    [InlineData(15, 4)]
-    [InlineData(16, 4)]
-    public async Task Two_dumps_that_differ_only_in_their_time_have_one_digest_without_the_fallback(int minor, int intSize)
+    [InlineData(12, 4, 16, 35)]
+    [InlineData(14, 4, 16, 35)]
+    [InlineData(14, 8, 20, 63)]
+    [InlineData(15, 4, 12, 35)]
+    [InlineData(15, 8, 12, 63)]
+    [InlineData(16, 4, 12, 35)]
+    [InlineData(16, 8, 12, 63)]
+    public async Task Two_dumps_that_differ_only_in_their_time_have_one_digest_without_the_fallback(int minor, int intSize, int offset, int length)
     {
         var fallback = new Fallback();
-        var first = await DigestAsync(Archive(minor, 12, Body, intSize), fallback);
-        var second = await DigestAsync(Archive(minor, 47, Body, intSize), fallback);
+        var archive = Archive(minor, [12, 59, 23, 31, 11, 126, 0], Body, intSize);
+        Assert.Equal((offset, length), DumpDigest.TimeField(archive));
+        var first = await DigestAsync(archive, fallback);
+        // Every one of the seven fields other, the daylight-saving flag and a negative value included.
+        var second = await DigestAsync(Archive(minor, [47, 0, 2, 1, 0, 127, -1], Body, intSize), fallback);
         Assert.NotNull(first);
         Assert.Equal(first, second);
         Assert.Equal(0, fallback.Calls);
@@ -82,8 +90,8 @@ public sealed class DumpDigestTests : IDisposable
         var digest = await DigestAsync(archive, fallback);
         var time = DumpDigest.TimeField(archive)!.Value;
         Assert.Equal((16, 35), time);
-        // The header's own fields, the bytes on both sides of the time, and the body.
-        foreach (var at in new[] { 7, 11, 15, time.Offset + time.Length, time.Offset + time.Length + 40, archive.Length - 1 })
+        // The compression field, the bytes on both sides of the time, and the body.
+        foreach (var at in new[] { 11, 15, time.Offset + time.Length, time.Offset + time.Length + 40, archive.Length - 1 })
         {
             var changed = (byte[])archive.Clone();
             changed[at] ^= 1;
@@ -111,6 +119,9 @@ public sealed class DumpDigestTests : IDisposable
         var major2 = Archive(14, 12, Body);
         major2[5] = 2;
         unknown.Add(major2);
+        var revision1 = Archive(14, 12, Body);
+        revision1[7] = 1;
+        unknown.Add(revision1);
 
         foreach (var archive in unknown)
             Assert.Equal(Fallback.Marker, await DigestAsync(archive, fallback));

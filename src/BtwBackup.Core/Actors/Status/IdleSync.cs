@@ -7,7 +7,8 @@ using BtwBackup.Sync;
 namespace BtwBackup.Actors;
 
 /// <summary>
-/// <c>sync</c> (not <c>--full</c>) with no daemon when no destination has anything to do: the
+/// <c>sync</c> with no daemon when no destination has anything to do (and <c>sync --full</c> when,
+/// besides, every destination is already equal to root: <see cref="AnswerFullAsync"/>): the
 /// sync states in the SQLite journal (read as <see cref="SyncJournalFile"/> reads them) are all
 /// empty, so the actors would transfer nothing and persist nothing. What they would write is
 /// written here, the same way: each destination's last sync in status.json
