@@ -193,17 +193,23 @@ public sealed class MirrorTests : IDisposable
         Assert.Empty(Directory.EnumerateFileSystemEntries(fetchRoot));
     }
 
-    /// <summary>A mirror with an MD5 cache that keeps what it reads at once (no settle margin), synced once, and the cache.</summary>
+    /// <summary>Three files in root, synced by a mirror <see cref="WithCache"/>: the mirror and its cache.</summary>
     private async Task<(Mirror Mirror, Md5Cache Cache)> SyncedWithCacheAsync()
     {
         Write("s/a", "aaaa");
         Write("s/b/c", "cccc");
         Write("t", "tttt");
-        var cache = Md5Cache.Open(Path.Combine(_root, "..", Path.GetFileName(_root) + ".md5-cache"));
-        cache.SettleMargin = TimeSpan.Zero;
-        var mirror = new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache };
+        var (mirror, cache) = WithCache();
         await mirror.SyncAsync("", CancellationToken.None);
         return (mirror, cache);
+    }
+
+    /// <summary>A mirror with an MD5 cache (beside root, never saved) that keeps what it reads at once (no settle margin).</summary>
+    private (Mirror Mirror, Md5Cache Cache) WithCache()
+    {
+        var cache = Md5Cache.Open(Path.Combine(_root, "..", Path.GetFileName(_root) + ".md5-cache"));
+        cache.SettleMargin = TimeSpan.Zero;
+        return (new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache }, cache);
     }
 
     [Fact]
@@ -247,9 +253,7 @@ public sealed class MirrorTests : IDisposable
         // "x\\y" and "x/y" are one key on the server; a sync of them leaves one object, and a stray beside it.
         Write("s/x\\y", "same");
         Write("s/x/y", "same");
-        var cache = Md5Cache.Open(Path.Combine(_root, "..", Path.GetFileName(_root) + ".md5-cache"));
-        cache.SettleMargin = TimeSpan.Zero;
-        var mirror = new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache };
+        var (mirror, _) = WithCache();
         await mirror.PushAsync("s/", CancellationToken.None);
         await _store.PutStreamAsync("pre/stray", () => new MemoryStream("same"u8.ToArray()), 4, CancellationToken.None);
         Assert.Equal(2, _store.Objects.Count);
