@@ -145,10 +145,12 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
     }
 
     /// <summary>
-    /// <c>sync --full</c> lists each destination while the actors start (the listing would wait
-    /// for them otherwise): where one process is the only writer of the prefix as soon as it
-    /// holds the configuration directory's lock, that is, not in a cluster nor with a shared
-    /// journal (whose writer lock comes later), and not for an encrypted destination.
+    /// <c>sync --full</c> lists each destination as soon as it holds the lock (the listing would
+    /// wait for the actors otherwise), for the comparison without actors and then, when that
+    /// finds work, for the actors: where one process is the only writer of the prefix as soon as
+    /// it holds the configuration directory's lock, that is, not in a cluster nor with a shared
+    /// journal (whose writer lock comes later), and not for an encrypted destination. With the
+    /// listings, the stores that took them (the comparison asks them for a multipart object's MD5).
     /// </summary>
     private (Func<DestinationSettings, ObjectStore.IObjectStore> Stores, Dictionary<string, Task<List<ObjectStore.RemoteObject>>> Listings)? ListingsAhead(CancellationToken ct)
     {
@@ -156,6 +158,7 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
             return null;
         // One store per destination, for the listing and for what the comparison without actors asks.
         var stores = settings.Destinations.Where(d => !d.Encrypted).ToDictionary(d => d.Name, d => newStore(d), StringComparer.Ordinal);
-        return (d => stores[d.Name], stores.ToDictionary(s => s.Key, s => Sync.Mirror.ListAheadAsync(s.Value, settings.Destinations.Single(d => d.Name == s.Key).Prefix, ct), StringComparer.Ordinal));
+        return (d => stores[d.Name], settings.Destinations.Where(d => !d.Encrypted)
+            .ToDictionary(d => d.Name, d => Sync.Mirror.ListAheadAsync(stores[d.Name], d.Prefix, ct), StringComparer.Ordinal));
     }
 }
