@@ -157,8 +157,8 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
         if (settings.Cluster is not null || settings.Sync.PostgresJournal is not null || BackupHost.Stores(settings) is not { } newStore)
             return null;
         // One store per destination, for the listing and for what the comparison without actors asks.
-        var stores = settings.Destinations.Where(d => !d.Encrypted).ToDictionary(d => d.Name, d => newStore(d), StringComparer.Ordinal);
-        return (d => stores[d.Name], settings.Destinations.Where(d => !d.Encrypted)
-            .ToDictionary(d => d.Name, d => Sync.Mirror.ListAheadAsync(stores[d.Name], d.Prefix, ct), StringComparer.Ordinal));
+        var plain = settings.Destinations.Where(d => !d.Encrypted).ToList();
+        var stores = plain.ToDictionary(d => d.Name, d => newStore(d), StringComparer.Ordinal);
+        return (d => stores[d.Name], plain.ToDictionary(d => d.Name, d => Sync.Mirror.ListAheadAsync(stores[d.Name], d.Prefix, ct), StringComparer.Ordinal));
     }
 }

@@ -20,20 +20,36 @@ public sealed class ByteDigest : IContentDigest
 {
     public static readonly ByteDigest Instance = new();
 
-    public Task<byte[]?> DigestAsync(string file, CancellationToken ct) => Task.Run(() =>
+    public Task<byte[]?> DigestAsync(string file, CancellationToken ct) => Task.Run(() => Sha256(file, null, ct), ct);
+
+    /// <summary>
+    /// The SHA-256 of the file, read in 1 MiB blocks, with the bytes of <paramref name="blanked"/>
+    /// (offset, length) counted as zeros wherever the reads split them; null when the file ends
+    /// before that range does.
+    /// </summary>
+    internal static byte[]? Sha256(string file, (long Offset, int Length)? blanked, CancellationToken ct)
     {
         using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
         using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
         var buffer = new byte[1 << 20];
+        long position = 0;
         int read;
         while ((read = stream.Read(buffer)) > 0)
         {
             ct.ThrowIfCancellationRequested();
+            if (blanked is var (offset, length))
+            {
+                var from = (int)Math.Clamp(offset - position, 0, read);
+                var to = (int)Math.Clamp(offset + length - position, 0, read);
+                buffer.AsSpan(from, to - from).Clear();
+            }
+
             sha.AppendData(buffer, 0, read);
+            position += read;
         }
 
-        return (byte[]?)sha.GetHashAndReset();
-    }, ct);
+        return blanked is var (start, count) && position < start + count ? null : sha.GetHashAndReset();
+    }
 }
 
 /// <summary>

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using BtwBackup.Backup;
 
 namespace BtwBackup.Tools;
@@ -63,32 +62,11 @@ public sealed class DumpDigest(IContentDigest fallback) : IContentDigest
     {
         try
         {
-            return HashReadable(file, time, ct);
+            return ByteDigest.Sha256(file, time, ct);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
         }
-    }
-
-    private static byte[]? HashReadable(string file, (int Offset, int Length) time, CancellationToken ct)
-    {
-        using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = new byte[1 << 20];
-        long position = 0;
-        int read;
-        while ((read = stream.Read(buffer)) > 0)
-        {
-            ct.ThrowIfCancellationRequested();
-            // The time's bytes count as zeros, wherever the reads split them.
-            var from = (int)Math.Clamp(time.Offset - position, 0, read);
-            var to = (int)Math.Clamp(time.Offset + time.Length - position, 0, read);
-            buffer.AsSpan(from, to - from).Clear();
-            sha.AppendData(buffer, 0, read);
-            position += read;
-        }
-
-        return position < time.Offset + time.Length ? null : sha.GetHashAndReset();
     }
 }
