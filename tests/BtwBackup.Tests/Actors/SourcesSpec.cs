@@ -27,7 +27,8 @@ public sealed class SourcesSpec() : TestKit(SerializedMessages.Config)
                 ? Task.FromException<BackupOutcome>(new BackupException("the disk is full"))
                 : Task.FromResult(FakeProcedure.Stored("x"));
         });
-        var sources = Sources(procedure, TimeSpan.FromSeconds(1));
+        // A backoff long enough that a stalled test host (a full suite on 2 cores) does not let it end before b's job.
+        var sources = Sources(procedure, TimeSpan.FromSeconds(3));
 
         sources.Tell(Job(1, "a"));
         var failed = ExpectMsg<BackupFailed>(TimeSpan.FromSeconds(5));
@@ -37,7 +38,7 @@ public sealed class SourcesSpec() : TestKit(SerializedMessages.Config)
 
         Assert.Equal(3, ExpectMsg<BackupCompleted>(TimeSpan.FromSeconds(5)).JobId);
         Assert.Equal(2, ExpectMsg<BackupCompleted>(TimeSpan.FromSeconds(5)).JobId);
-        Assert.True(starts["database a"][1] - starts["database a"][0] >= TimeSpan.FromMilliseconds(900), "a's second backup started before its backoff");
+        Assert.True(starts["database a"][1] - starts["database a"][0] >= TimeSpan.FromMilliseconds(2900), "a's second backup started before its backoff");
     }
 
     [Fact]
