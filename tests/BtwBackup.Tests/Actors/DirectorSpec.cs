@@ -49,6 +49,8 @@ public sealed class DirectorSpec() : TestKit("""
         cluster.RegisterOnMemberUp(() => up.TrySetResult());
         cluster.Join(cluster.SelfAddress);
         await up.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        // The member-up callback and Cluster.State are fed by two subscribers: the director reads the state, so wait for it too.
+        await AwaitConditionAsync(() => Task.FromResult(cluster.State.Members.Any(m => m.Address.Equals(cluster.SelfAddress) && m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(20));
         Sys.ActorOf(HostGuard.Props("solo", knownFile), HostGuard.Name);
         return Sys.ActorOf(Props.Create(() => new Host(TestActor, last)), Orchestrator.Name);
     }
