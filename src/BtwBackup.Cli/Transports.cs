@@ -82,7 +82,9 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
         }
 
         var listings = command is SyncNow { Full: true } ? ListingsAhead(ct) : null;
-        if (listings is not null && await IdleSync.AnswerFullAsync(settings, listings.Value.Stores, listings.Value.Listings, w => log?.Write("WARNING", "cli", w), ct) is { } equal)
+        // One MD5 cache for the comparison and the actors: its file is read once.
+        var hashes = listings is null ? null : Sync.Md5Cache.Open(Path.Combine(configDir, Sync.Md5Cache.FileName));
+        if (listings is not null && await IdleSync.AnswerFullAsync(settings, hashes!, listings.Value.Stores, listings.Value.Listings, w => log?.Write("WARNING", "cli", w), ct) is { } equal)
         {
             log?.Write("INFO", "cli", "sync --full: nothing pending, and every destination already equals root by the MD5s known (no file read): recorded without starting the actors");
             return equal;
@@ -90,7 +92,7 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
 
         // Disposed before the lock is released: nothing else writes the scratch tar meanwhile.
         await using var archiveAhead = command is BackupFileTree tree ? ArchiveAheadFor(tree, ct) : null;
-        var (system, orchestrator) = BackupHost.Start(settings, listings?.Listings, archiveAhead);
+        var (system, orchestrator) = BackupHost.Start(settings, listings?.Listings, archiveAhead, hashes);
         try
         {
             var printer = ProgressDisplay.Start(system, progress);
@@ -156,9 +158,10 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
     {
         if (settings.Cluster is not null || settings.Sync.PostgresJournal is not null || BackupHost.Stores(settings) is not { } newStore)
             return null;
-        // One store per destination, for the listing and for what the comparison without actors asks.
+        // One store per destination, for the listing and for what the comparison without actors asks;
+        // made on the listing's thread (the SDK's first client costs tens of milliseconds).
         var plain = settings.Destinations.Where(d => !d.Encrypted).ToList();
-        var stores = plain.ToDictionary(d => d.Name, d => newStore(d), StringComparer.Ordinal);
-        return (d => stores[d.Name], plain.ToDictionary(d => d.Name, d => Sync.Mirror.ListAheadAsync(stores[d.Name], d.Prefix, ct), StringComparer.Ordinal));
+        var stores = plain.ToDictionary(d => d.Name, d => new Lazy<ObjectStore.IObjectStore>(() => newStore(d)), StringComparer.Ordinal);
+        return (d => stores[d.Name].Value, plain.ToDictionary(d => d.Name, d => Sync.Mirror.ListAheadAsync(() => stores[d.Name].Value, d.Prefix, ct), StringComparer.Ordinal));
     }
 }

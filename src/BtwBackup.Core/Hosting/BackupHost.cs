@@ -51,7 +51,8 @@ public static class BackupHost
         settings.Destinations.IsEmpty ? null : d => new RetryingObjectStore(new S3ObjectStore(d.Connection));
 
     /// <param name="archiveAhead">The scratch tar of an <c>fs</c>, started before the actors (see <see cref="ArchiveAhead"/>).</param>
-    public static OrchestratorServices RealServices(GeneralSettings settings, ArchiveAhead? archiveAhead = null)
+    /// <param name="hashes">The MD5 cache this process already opened (the comparison of <c>sync --full</c> without actors); null: opened here.</param>
+    public static OrchestratorServices RealServices(GeneralSettings settings, ArchiveAhead? archiveAhead = null, Md5Cache? hashes = null)
     {
         IProcessRunner runner = new CliWrapProcessRunner();
         IClock clock = new SystemClock();
@@ -72,7 +73,7 @@ public static class BackupHost
             Verifier = new Verifier(rdiff, tar, postgres, new Bzip2(runner), new ArchiveGuard(runner)),
             Stores = Stores(settings),
             // One MD5 cache for every destination: a file unchanged since it was read is not read again.
-            Hashes = settings.Destinations.IsEmpty ? null : Md5Cache.Open(Path.Combine(settings.ConfigDir, Md5Cache.FileName)),
+            Hashes = settings.Destinations.IsEmpty ? null : hashes ?? Md5Cache.Open(Path.Combine(settings.ConfigDir, Md5Cache.FileName)),
             History = SyncHistory.ReadAsync,
             WriterLocks = settings.Sync.PostgresJournal is { } journal
                 ? new PostgresWriterLocks(journal, $"btw-backup{(settings.Cluster is { } c ? " host " + c.Host : "")} pid {Environment.ProcessId} on {Environment.MachineName}")
@@ -85,11 +86,12 @@ public static class BackupHost
 
     /// <param name="ahead">Listings taken ahead for the destinations (see <see cref="Mirror.Ahead"/>).</param>
     /// <param name="archiveAhead">The scratch tar of an <c>fs</c>, started before the actors (see <see cref="ArchiveAhead"/>).</param>
+    /// <param name="hashes">The MD5 cache this process already opened, for the destinations to share; null: opened here.</param>
     public static (ActorSystem System, IActorRef Orchestrator) Start(GeneralSettings settings,
-        IReadOnlyDictionary<string, Task<List<RemoteObject>>>? ahead = null, ArchiveAhead? archiveAhead = null)
+        IReadOnlyDictionary<string, Task<List<RemoteObject>>>? ahead = null, ArchiveAhead? archiveAhead = null, Md5Cache? hashes = null)
     {
         var system = ActorSystem.Create(SystemName, ActorSystemConfig(settings));
-        var orchestrator = system.ActorOf(Orchestrator.Props(RealServices(settings, archiveAhead) with { Ahead = ahead }), Orchestrator.Name);
+        var orchestrator = system.ActorOf(Orchestrator.Props(RealServices(settings, archiveAhead, hashes) with { Ahead = ahead }), Orchestrator.Name);
         return (system, orchestrator);
     }
 

@@ -43,16 +43,13 @@ public static class IdleSync
     /// nothing and delete nothing; the journal keeps what is pending, and nothing is. Recorded as
     /// <see cref="AnswerAsync"/> records. Null (the caller starts the actors, with the same
     /// listings) at the first thing that is not so, and whenever <see cref="AnswerAsync"/> would
-    /// be null, or the MD5 cache cannot be read.
+    /// be null, or the MD5 cache (<paramref name="hashes"/>, the one the actors will share) could not be read.
     /// </summary>
-    public static async Task<CommandReply?> AnswerFullAsync(GeneralSettings settings, Func<DestinationSettings, IObjectStore> stores,
+    public static async Task<CommandReply?> AnswerFullAsync(GeneralSettings settings, Md5Cache hashes, Func<DestinationSettings, IObjectStore> stores,
         IReadOnlyDictionary<string, Task<List<RemoteObject>>> listings, Action<string> warn, CancellationToken ct)
     {
         var started = DateTime.UtcNow;
-        if (!NothingPending(settings) || !settings.Destinations.All(d => listings.ContainsKey(d.Name)))
-            return null;
-        var hashes = Md5Cache.Open(Path.Combine(settings.ConfigDir, Md5Cache.FileName));
-        if (hashes.Problem is not null)
+        if (hashes.Problem is not null || !settings.Destinations.All(d => listings.ContainsKey(d.Name)) || !NothingPending(settings))
             return null;
         var unchanged = await Task.WhenAll(settings.Destinations.Select(d =>
             new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism) { Hashes = hashes, Ahead = listings[d.Name] }.UnchangedAsync(ct)));
