@@ -71,6 +71,8 @@ public sealed class Director : ReceiveActor, IWithTimers
             ScheduleNext();
         });
         Receive<MissedCheck>(CheckMissed);
+        Receive<ClusterEvent.CurrentClusterState>(AskHosts);
+        Receive<ClusterEvent.IMemberEvent>(_ => { });
     }
 
     /// <summary>How far back a scheduled time the director's move ate is made up.</summary>
@@ -90,15 +92,32 @@ public sealed class Director : ReceiveActor, IWithTimers
     /// <summary>The timer of the schedule's next pass.</summary>
     private sealed record ScheduledClusterPass(DateTime At) : IMessage;
 
+    private DateTime? _latest;
+
     protected override void PreStart()
     {
         ScheduleNext();
         if (PreviousRun(DateTime.UtcNow) is not { } latest)
             return;
-        foreach (var member in Cluster.Get(Context.System).State.Members.Where(m => m.Status == MemberStatus.Up && HostRole.HostOf(m.Roles) is not null))
+        // The members as the cluster's own events say them now (Cluster.State, fed by another
+        // subscriber, can lag a moment behind): answered by a CurrentClusterState.
+        _latest = latest;
+        Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot, typeof(ClusterEvent.IMemberEvent));
+    }
+
+    /// <summary>Asks every host that is up whether it ran the schedule's latest time (see the class), once.</summary>
+    private void AskHosts(ClusterEvent.CurrentClusterState state)
+    {
+        Cluster.Get(Context.System).Unsubscribe(Self);
+        if (_latest is not { } latest)
+            return;
+        _latest = null;
+        foreach (var member in state.Members.Where(m => m.Status == MemberStatus.Up && HostRole.HostOf(m.Roles) is not null))
             Orchestrator.At(Context, member.Address).Tell(new AskLastScheduled());
         Timers.StartSingleTimer("missed", new MissedCheck(latest), AskPatience);
     }
+
+    protected override void PostStop() => Cluster.Get(Context.System).Unsubscribe(Self);
 
     /// <summary>The schedule's latest time at or before <paramref name="now"/> within <see cref="MakeUpWithin"/>, or null.</summary>
     private DateTime? PreviousRun(DateTime now)
