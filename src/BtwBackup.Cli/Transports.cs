@@ -82,12 +82,16 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
         }
 
         var listings = command is SyncNow { Full: true } ? ListingsAhead(ct) : null;
-        // One MD5 cache for the comparison and the actors: its file is read once.
-        var hashes = listings is null ? null : Sync.Md5Cache.Open(Path.Combine(configDir, Sync.Md5Cache.FileName));
-        if (listings is not null && await IdleSync.AnswerFullAsync(settings, hashes!, listings.Value.Stores, listings.Value.Listings, w => log?.Write("WARNING", "cli", w), ct) is { } equal)
+        Sync.Md5Cache? hashes = null;
+        if (listings is { } ahead)
         {
-            log?.Write("INFO", "cli", "sync --full: nothing pending, and every destination already equals root by the MD5s known (no file read): recorded without starting the actors");
-            return equal;
+            // One MD5 cache for the comparison and the actors: its file is read once.
+            hashes = Sync.Md5Cache.Open(Path.Combine(configDir, Sync.Md5Cache.FileName));
+            if (await IdleSync.AnswerFullAsync(settings, hashes, ahead.Stores, ahead.Listings, w => log?.Write("WARNING", "cli", w), ct) is { } equal)
+            {
+                log?.Write("INFO", "cli", "sync --full: nothing pending, and every destination already equals root by the MD5s known (no file read): recorded without starting the actors");
+                return equal;
+            }
         }
 
         // Disposed before the lock is released: nothing else writes the scratch tar meanwhile.

@@ -81,9 +81,6 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     public Task<List<RemoteObject>>? Ahead { init => _ahead = value; }
 
     /// <summary>Every object under <paramref name="prefix"/>, listed now: what <see cref="Ahead"/> takes.</summary>
-    public static Task<List<RemoteObject>> ListAheadAsync(IObjectStore store, string prefix, CancellationToken ct) => ListAheadAsync(() => store, prefix, ct);
-
-    /// <inheritdoc cref="ListAheadAsync(IObjectStore, string, CancellationToken)"/>
     /// <param name="store">Gives the store, on the listing's thread (the SDK's first client costs tens of milliseconds).</param>
     public static Task<List<RemoteObject>> ListAheadAsync(Func<IObjectStore> store, string prefix, CancellationToken ct) =>
         Task.Run(async () =>

@@ -48,7 +48,7 @@ public sealed class MirrorTests : IDisposable
         await _mirror.SyncAsync("", CancellationToken.None);
 
         // Taken ahead, nothing written since: the sync of root asks the server nothing.
-        var listed = Mirror.ListAheadAsync(_store, "pre/", CancellationToken.None);
+        var listed = Mirror.ListAheadAsync(() => _store, "pre/", CancellationToken.None);
         await listed;
         var ahead = new Mirror(_store, _root, "pre/", parallelism: 4) { Ahead = listed };
         var before = _store.Requests;
@@ -59,7 +59,7 @@ public sealed class MirrorTests : IDisposable
         Assert.True(_store.Requests > before, "the second sync used the listing taken ahead again");
 
         // A push through the mirror after the listing was taken: it is dropped, and what the push stored is not stored twice.
-        var stale = new Mirror(_store, _root, "pre/", parallelism: 4) { Ahead = Task.FromResult(await Mirror.ListAheadAsync(_store, "pre/", CancellationToken.None)) };
+        var stale = new Mirror(_store, _root, "pre/", parallelism: 4) { Ahead = Task.FromResult(await Mirror.ListAheadAsync(() => _store, "pre/", CancellationToken.None)) };
         Write("s/c", "cccc");
         Assert.Equal(1, (await stale.PushAsync("s/c", CancellationToken.None)).Uploaded);
         File.Delete(Path.Combine(_root, "s/b"));
@@ -234,7 +234,7 @@ public sealed class MirrorTests : IDisposable
     public async Task Unchanged_takes_the_listing_taken_ahead_and_a_request_that_times_out_proves_nothing()
     {
         var (_, cache) = await SyncedWithCacheAsync();
-        var listed = Mirror.ListAheadAsync(_store, "pre/", CancellationToken.None);
+        var listed = Mirror.ListAheadAsync(() => _store, "pre/", CancellationToken.None);
         await listed;
         var before = _store.Requests;
         Assert.True(await new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache, Ahead = listed }.UnchangedAsync(CancellationToken.None));

@@ -51,6 +51,9 @@ public sealed class Director : ReceiveActor, IWithTimers
     private long _scheduledId;
     private bool _scheduledRunning;
 
+    /// <summary>The schedule's latest time, while the hosts are not yet asked whether they ran it (see <see cref="AskHosts"/>).</summary>
+    private DateTime? _latest;
+
     public Director(DaemonSettings daemon)
     {
         _daemon = daemon;
@@ -91,8 +94,6 @@ public sealed class Director : ReceiveActor, IWithTimers
 
     /// <summary>The timer of the schedule's next pass.</summary>
     private sealed record ScheduledClusterPass(DateTime At) : IMessage;
-
-    private DateTime? _latest;
 
     protected override void PreStart()
     {
