@@ -151,15 +151,15 @@ public sealed class InMemoryObjectStoreContract : ObjectStoreContract
     protected override IObjectStore Store { get; } = new InMemoryObjectStore();
 }
 
-[Collection(S3Collection.Name)]
-public sealed class S3ObjectStoreContract(S3TestServer server) : ObjectStoreContract
+/// <summary>The contract on AWSSDK.S3, and what only S3 has (parts, ETags, another client), over HTTP and HTTPS.</summary>
+public abstract class S3ObjectStoreContractBase(S3TestServer server) : ObjectStoreContract
 {
-    protected override IObjectStore Store { get; } = new S3ObjectStore(server.Connection());
+    protected override IObjectStore Store { get; } = server.Store();
 
     [Fact]
     public async Task A_file_above_the_single_put_limit_goes_in_parts_and_is_stored_byte_exact()
     {
-        using var store = new S3ObjectStore(server.Connection()) { MultipartAbove = S3ObjectStore.PartSize };
+        using var store = server.Store(multipartAbove: S3ObjectStore.PartSize);
         var content = RandomNumberGenerator.GetBytes((int)(2.5 * S3ObjectStore.PartSize) + 12345);
         var key = Prefix + "parts";
         await store.PutFileAsync(key, File("parts", content), Md5(content), CancellationToken.None);
@@ -182,3 +182,12 @@ public sealed class S3ObjectStoreContract(S3TestServer server) : ObjectStoreCont
         Assert.Equal(Md5(content), Md5(await System.IO.File.ReadAllBytesAsync(target)));
     }
 }
+
+[Collection(S3Collection.Name)]
+public sealed class S3ObjectStoreContract(S3TestServer server) : S3ObjectStoreContractBase(server);
+
+/// <summary>
+/// Over HTTPS the bodies go unsigned (UNSIGNED-PAYLOAD): each is still bound by its signed
+/// Content-MD5, which the server checks (A_body_that_does_not_match_its_md5_is_an_error).
+/// </summary>
+public sealed class TlsS3ObjectStoreContract(TlsS3TestServer server) : S3ObjectStoreContractBase(server), IClassFixture<TlsS3TestServer>;

@@ -1,4 +1,8 @@
 using System.Diagnostics;
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Amazon.Runtime;
 using BtwBackup.ObjectStore;
 using Xunit;
 
@@ -6,9 +10,10 @@ namespace BtwBackup.IntegrationTests;
 
 /// <summary>
 /// The S3-compatible test server (s3rver with the fixes of tests/s3-server/server.js), started
-/// on a free loopback port with its storage in a temp folder, for one test collection.
+/// on a free loopback port with its storage in a temp folder, for one test collection; over
+/// HTTPS with a certificate of its own in <see cref="TlsS3TestServer"/>.
 /// </summary>
-public sealed class S3TestServer : IAsyncLifetime
+public class S3TestServer : IAsyncLifetime
 {
     public const string AccessKey = "S3RVER";
     public const string SecretKey = "S3RVER";
@@ -20,13 +25,28 @@ public sealed class S3TestServer : IAsyncLifetime
 
     public int Port { get; private set; }
 
-    public string Endpoint => $"http://127.0.0.1:{Port}";
+    /// <summary>The certificate it serves HTTPS with; null: plain HTTP.</summary>
+    protected X509Certificate2? Certificate { get; init; }
+
+    /// <summary>Where its certificate (PEM) is, for clients told to trust it.</summary>
+    public string CertificateFile => Directory + ".crt";
+
+    public string Endpoint => $"{(Certificate is null ? "http" : "https")}://127.0.0.1:{Port}";
 
     public async Task InitializeAsync()
     {
         var script = Path.Combine(RepoRoot(), "tests", "s3-server", "server.js");
         Port = Sandbox.FreePort();
-        var start = new ProcessStartInfo("node", [script, "--port", Port.ToString(), "--directory", Directory, "--bucket", Bucket, "--bucket", "other"])
+        List<string> args = [script, "--port", Port.ToString(), "--directory", Directory, "--bucket", Bucket, "--bucket", "other"];
+        if (Certificate is not null)
+        {
+            var key = Path.ChangeExtension(CertificateFile, ".key");
+            File.WriteAllText(CertificateFile, Certificate.ExportCertificatePem());
+            File.WriteAllText(key, Certificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
+            args.AddRange(["--tls-cert", CertificateFile, "--tls-key", key]);
+        }
+
+        var start = new ProcessStartInfo("node", args)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -41,18 +61,31 @@ public sealed class S3TestServer : IAsyncLifetime
 
     public S3Connection Connection(string bucket = Bucket) => new(bucket, Endpoint, "us-east-1", AccessKey, SecretKey, ServerSideEncryption: true);
 
+    /// <summary>A store on <see cref="Connection"/> that trusts this server's certificate (and only it) when it serves HTTPS.</summary>
+    public S3ObjectStore Store(long multipartAbove = S3ObjectStore.SinglePutLimit) =>
+        new(Connection(), Certificate is null ? null : new PinnedHttpClients(Certificate)) { MultipartAbove = multipartAbove };
+
+    private sealed class PinnedHttpClients(X509Certificate2 certificate) : HttpClientFactory
+    {
+        public override HttpClient CreateHttpClient(IClientConfig clientConfig) => new(new SocketsHttpHandler
+        {
+            SslOptions = { RemoteCertificateValidationCallback = (_, presented, _, _) => presented is not null && presented.GetRawCertData().AsSpan().SequenceEqual(certificate.RawData) },
+        });
+    }
+
     /// <summary>An s3cmd configuration for independent checks of what the server holds.</summary>
     public string S3cmdConfig(string dir)
     {
         var path = Path.Combine(dir, "s3cmd.cfg");
-        File.WriteAllText(path, $"""
+        File.WriteAllText(path, $$"""
             [default]
-            access_key = {AccessKey}
-            secret_key = {SecretKey}
-            host_base = 127.0.0.1:{Port}
-            host_bucket = 127.0.0.1:{Port}
-            use_https = False
+            access_key = {{AccessKey}}
+            secret_key = {{SecretKey}}
+            host_base = 127.0.0.1:{{Port}}
+            host_bucket = 127.0.0.1:{{Port}}
+            use_https = {{(Certificate is null ? "False" : "True")}}
             signature_v2 = False
+            {{(Certificate is null ? "" : "ca_certs_file = " + CertificateFile)}}
             """);
         return path;
     }
@@ -78,6 +111,8 @@ public sealed class S3TestServer : IAsyncLifetime
 
         _process?.Dispose();
         System.IO.Directory.Delete(Directory, recursive: true);
+        File.Delete(CertificateFile);
+        File.Delete(Path.ChangeExtension(CertificateFile, ".key"));
         return Task.CompletedTask;
     }
 
@@ -90,6 +125,33 @@ public sealed class S3TestServer : IAsyncLifetime
         }
 
         throw new InvalidOperationException("repository root not found");
+    }
+}
+
+/// <summary>
+/// The S3 test server over HTTPS, with a self-signed certificate for 127.0.0.1 made for it. A
+/// btw-backup process trusts it through SSL_CERT_FILE (<see cref="CaBundle"/>), as an
+/// administrator trusts a private CA; s3cmd through ca_certs_file.
+/// </summary>
+public sealed class TlsS3TestServer : S3TestServer
+{
+    public TlsS3TestServer()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        Certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+    }
+
+    /// <summary>The system's CAs and this server's certificate, for SSL_CERT_FILE.</summary>
+    public string CaBundle(string dir)
+    {
+        var path = Path.Combine(dir, "ca-bundle.pem");
+        const string system = "/etc/ssl/certs/ca-certificates.crt";
+        File.WriteAllText(path, (File.Exists(system) ? File.ReadAllText(system) + "\n" : "") + File.ReadAllText(CertificateFile));
+        return path;
     }
 }
 

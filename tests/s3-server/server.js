@@ -8,7 +8,8 @@
 //     number of parts. s3rver gives the MD5 of the whole content, which would let a client
 //     take a multipart ETag for the content's MD5 here and fail against S3;
 //  4. a listing that does not walk the whole bucket for every page (see sortedKeys).
-// Usage: node server.js --port N --directory DIR --bucket NAME [--bucket NAME...]
+// Usage: node server.js --port N --directory DIR --bucket NAME [--bucket NAME...] [--tls-cert PEM --tls-key PEM]
+// (with both TLS files it serves HTTPS).
 // Prints "ready PORT" on stdout once it listens.
 'use strict';
 
@@ -170,6 +171,9 @@ new S3rver({
   directory: option('--directory'),
   silent: true,
   configureBuckets: buckets,
+  ...(option('--tls-cert') && option('--tls-key')
+    ? { cert: fs.readFileSync(option('--tls-cert')), key: fs.readFileSync(option('--tls-key')) }
+    : {}),
 })
   .run()
   .then(address => process.stdout.write(`ready ${address.port}\n`))

@@ -16,7 +16,10 @@ public sealed record S3Connection(string Bucket, string? Endpoint, string? Regio
 /// <summary>
 /// The object store over AWSSDK.S3. Uploads are byte-exact on every S3-compatible server we
 /// know: no aws-chunked bodies (some servers store them raw), a Content-MD5 on every request
-/// (the server refuses a body that does not match). A file goes in one PUT streamed from disk
+/// (the server refuses a body that does not match). Over HTTPS the body itself is not signed
+/// (UNSIGNED-PAYLOAD, as rclone sends it): the Content-MD5 that binds it is a signed header, TLS
+/// carries it, and the ETag answered is checked, so signing spared a SHA-256 pass over every
+/// byte sent. Over plain HTTP the SDK signs it (it refuses otherwise). A file goes in one PUT streamed from disk
 /// with the MD5 the sync already took; above <see cref="MultipartAbove"/> it goes as a
 /// hand-written multipart upload streamed part by part, so memory stays bounded.
 /// </summary>
@@ -37,6 +40,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     private const int PartsInFlight = 2;
     private readonly AmazonS3Client _client;
     private readonly S3Connection _connection;
+    private readonly bool _unsignedPayload;
 
     // Each multipart upload holds its parts in flight in memory: at most four at once keeps the peak
     // bounded whatever the number of large files and the transfer parallelism.
@@ -47,10 +51,17 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     private readonly System.Buffers.ArrayPool<byte> _parts = System.Buffers.ArrayPool<byte>.Create((int)PartSize, 2 * PartsInFlight);
 
     public S3ObjectStore(S3Connection connection)
+        : this(connection, null)
+    {
+    }
+
+    /// <param name="http">The HTTP clients to use (tests pin their HTTPS server's certificate with it); null: the SDK's.</param>
+    internal S3ObjectStore(S3Connection connection, HttpClientFactory? http)
     {
         _connection = connection;
         var config = new AmazonS3Config
         {
+            HttpClientFactory = http,
             RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
             ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
             MaxErrorRetry = 0, // retries are RetryingObjectStore's, with their own backoff
@@ -67,6 +78,8 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             config.RegionEndpoint = Amazon.RegionEndpoint.GetBySystemName(connection.Region);
         }
 
+        // No endpoint: AWS's own, always HTTPS.
+        _unsignedPayload = connection.Endpoint is null || connection.Endpoint.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
         _client = connection.AccessKey is not null && connection.SecretKey is not null
             ? new AmazonS3Client(new BasicAWSCredentials(connection.AccessKey, connection.SecretKey), config)
             : new AmazonS3Client(config);
@@ -128,6 +141,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             InputStream = body,
             AutoCloseStream = false,
             UseChunkEncoding = false,
+            DisablePayloadSigning = _unsignedPayload,
             MD5Digest = Convert.ToBase64String(Convert.FromHexString(md5)),
         };
         Describe(request.Metadata, request, md5);
@@ -252,6 +266,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
                 InputStream = part,
                 PartSize = size,
                 UseChunkEncoding = false,
+                DisablePayloadSigning = _unsignedPayload,
                 MD5Digest = Convert.ToBase64String(partMd5),
             }, ct));
             CheckStored($"{key} part {number}", response.ETag, Convert.ToHexStringLower(partMd5));
@@ -321,6 +336,11 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             var status = (int)e.StatusCode;
             var transient = status >= 500 || status is 408 or 429 || e.ErrorCode is "RequestTimeout" or "SlowDown" or "BadDigest";
             throw new ObjectStoreException($"{what}: {(status > 0 ? status + " " : "")}{e.ErrorCode ?? e.Message}", transient, e);
+        }
+        catch (HttpRequestException e) when (e.InnerException is System.Security.Authentication.AuthenticationException refused)
+        {
+            // Not the server's: one it cannot prove it is. Trying again would not change that.
+            throw new ObjectStoreException($"{what}: TLS refused: {refused.Message} (a server with a private CA is trusted through SSL_CERT_FILE)", transient: false, e);
         }
         catch (Exception e) when (e is HttpRequestException or IOException or SocketException or WebException or TaskCanceledException && e is not OperationCanceledException { CancellationToken.IsCancellationRequested: true })
         {
