@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Amazon.Runtime;
 using BtwBackup.ObjectStore;
 using Xunit;
 
@@ -65,12 +64,10 @@ public class S3TestServer : IAsyncLifetime
     public S3ObjectStore Store(long multipartAbove = S3ObjectStore.SinglePutLimit) =>
         new(Connection(), Certificate is null ? null : new PinnedHttpClients(Certificate)) { MultipartAbove = multipartAbove };
 
-    private sealed class PinnedHttpClients(X509Certificate2 certificate) : HttpClientFactory
+    private sealed class PinnedHttpClients(X509Certificate2 certificate) : S3HttpClients
     {
-        public override HttpClient CreateHttpClient(IClientConfig clientConfig) => new(new SocketsHttpHandler
-        {
-            SslOptions = { RemoteCertificateValidationCallback = (_, presented, _, _) => presented is not null && presented.GetRawCertData().AsSpan().SequenceEqual(certificate.RawData) },
-        });
+        protected override void Configure(SocketsHttpHandler handler) =>
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, presented, _, _) => presented is not null && presented.GetRawCertData().AsSpan().SequenceEqual(certificate.RawData);
     }
 
     /// <summary>An s3cmd configuration for independent checks of what the server holds.</summary>

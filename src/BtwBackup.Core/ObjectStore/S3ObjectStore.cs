@@ -55,13 +55,13 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     {
     }
 
-    /// <param name="http">The HTTP clients to use (tests pin their HTTPS server's certificate with it); null: the SDK's.</param>
-    internal S3ObjectStore(S3Connection connection, HttpClientFactory? http)
+    /// <param name="http">The HTTP clients to use (tests pin their HTTPS server's certificate with them); null: <see cref="S3HttpClients"/>.</param>
+    internal S3ObjectStore(S3Connection connection, S3HttpClients? http)
     {
         _connection = connection;
         var config = new AmazonS3Config
         {
-            HttpClientFactory = http,
+            HttpClientFactory = http ?? new S3HttpClients(),
             RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
             ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
             MaxErrorRetry = 0, // retries are RetryingObjectStore's, with their own backoff

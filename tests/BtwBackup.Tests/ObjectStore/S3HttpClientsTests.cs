@@ -1,0 +1,86 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using BtwBackup.ObjectStore;
+using Xunit;
+
+namespace BtwBackup.Tests.ObjectStore;
+
+/// <summary>
+/// What an upload puts on the wire, read by a raw HTTP/1.1 listener: a small body goes with its
+/// headers, a large one waits for the server's "100 Continue", and both carry the Content-MD5
+/// that binds them, among the signed headers.
+/// </summary>
+public sealed class S3HttpClientsTests : IDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly string _dir = Directory.CreateTempSubdirectory("btw-http-").FullName;
+
+    public S3HttpClientsTests() => _listener.Start();
+
+    public void Dispose()
+    {
+        _listener.Stop();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Theory]
+    [InlineData(16_000, false)]
+    [InlineData(S3HttpClients.ContinueAbove, false)]
+    [InlineData(S3HttpClients.ContinueAbove + 1, true)]
+    public async Task Only_a_body_above_the_threshold_waits_for_100_continue(long size, bool expects)
+    {
+        var content = RandomNumberGenerator.GetBytes((int)size);
+        var path = Path.Combine(_dir, "f");
+        await File.WriteAllBytesAsync(path, content);
+        var md5 = Convert.ToHexStringLower(MD5.HashData(content));
+        var port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+        using var store = new S3ObjectStore(new S3Connection("b", $"http://127.0.0.1:{port}", "us-east-1", "AK", "SK", ServerSideEncryption: false));
+
+        var served = ServeOnePutAsync();
+        await store.PutFileAsync("k", path, md5, CancellationToken.None);
+        var (head, body) = await served;
+
+        Assert.Equal(expects, head.Contains("\r\nExpect: 100-continue\r\n", StringComparison.OrdinalIgnoreCase));
+        Assert.Contains($"\r\nContent-MD5: {Convert.ToBase64String(MD5.HashData(content))}\r\n", head, StringComparison.OrdinalIgnoreCase);
+        Assert.Matches("SignedHeaders=[^,\r]*content-md5", head);
+        Assert.Equal(content, body);
+    }
+
+    /// <summary>Answers one PUT as S3 does (a "100 Continue" first when asked, then the body's MD5 as its ETag); its head and body.</summary>
+    private async Task<(string Head, byte[] Body)> ServeOnePutAsync()
+    {
+        using var client = await _listener.AcceptTcpClientAsync();
+        var stream = client.GetStream();
+        var received = new MemoryStream();
+        var buffer = new byte[64 * 1024];
+        int end;
+        while ((end = IndexOfHeadEnd(received)) < 0)
+        {
+            var n = await stream.ReadAsync(buffer);
+            Assert.True(n > 0, "the connection closed before the request's head");
+            received.Write(buffer, 0, n);
+        }
+
+        var head = Encoding.ASCII.GetString(received.GetBuffer(), 0, end);
+        var length = long.Parse(head.Split("\r\n").Single(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))[15..].Trim());
+        if (head.Contains("\r\nExpect: 100-continue\r\n", StringComparison.OrdinalIgnoreCase))
+            await stream.WriteAsync("HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray());
+        var body = new MemoryStream();
+        body.Write(received.GetBuffer(), end + 4, (int)received.Length - end - 4);
+        while (body.Length < length)
+        {
+            var n = await stream.ReadAsync(buffer);
+            Assert.True(n > 0, "the connection closed before the body's end");
+            body.Write(buffer, 0, n);
+        }
+
+        var etag = Convert.ToHexStringLower(MD5.HashData(body.ToArray()));
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nETag: \"{etag}\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
+        return (head + "\r\n", body.ToArray());
+    }
+
+    private static int IndexOfHeadEnd(MemoryStream received) =>
+        received.GetBuffer().AsSpan(0, (int)received.Length).IndexOf("\r\n\r\n"u8);
+}
