@@ -170,6 +170,22 @@ public abstract class S3ObjectStoreContractBase(S3TestServer server) : ObjectSto
         Assert.Equal(Md5(content), Md5(await GetAsync(key)));
     }
 
+    /// <summary>
+    /// The server itself refuses a body that does not match its Content-MD5 (over HTTPS that
+    /// header is all that binds an unsigned body), and the copy it held stays.
+    /// </summary>
+    [Fact]
+    public async Task The_server_refuses_a_body_whose_md5_differs_and_keeps_the_copy_it_held()
+    {
+        var good = RandomNumberGenerator.GetBytes(20_000);
+        await Store.PutFileAsync(Prefix + "k", File("good", good), Md5(good), CancellationToken.None);
+        var e = await Assert.ThrowsAsync<ObjectStoreException>(() =>
+            Store.PutFileAsync(Prefix + "k", File("bad", RandomNumberGenerator.GetBytes(20_000)), Md5(good), CancellationToken.None));
+        Assert.Equal("BadDigest", Assert.IsType<Amazon.S3.AmazonS3Exception>(e.InnerException).ErrorCode);
+        Assert.True(e.Transient);
+        Assert.Equal(good, await GetAsync(Prefix + "k"));
+    }
+
     [Fact]
     public async Task What_s3cmd_downloads_is_what_was_uploaded()
     {
@@ -188,6 +204,6 @@ public sealed class S3ObjectStoreContract(S3TestServer server) : S3ObjectStoreCo
 
 /// <summary>
 /// Over HTTPS the bodies go unsigned (UNSIGNED-PAYLOAD): each is still bound by its signed
-/// Content-MD5, which the server checks (A_body_that_does_not_match_its_md5_is_an_error).
+/// Content-MD5, which the server checks (The_server_refuses_a_body_whose_md5_differs_and_keeps_the_copy_it_held).
 /// </summary>
 public sealed class TlsS3ObjectStoreContract(TlsS3TestServer server) : S3ObjectStoreContractBase(server), IClassFixture<TlsS3TestServer>;

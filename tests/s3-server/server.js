@@ -7,18 +7,39 @@
 //  3. a multipart upload's ETag as S3 gives it: the MD5 of its parts' MD5s, then "-" and the
 //     number of parts. s3rver gives the MD5 of the whole content, which would let a client
 //     take a multipart ETag for the content's MD5 here and fail against S3;
-//  4. a listing that does not walk the whole bucket for every page (see sortedKeys).
+//  4. a listing that does not walk the whole bucket for every page (see sortedKeys);
+//  5. a body that does not match its Content-MD5 refused with BadDigest, as S3 does, and the
+//     object it would have replaced kept (s3rver stored it and answered its MD5 as the ETag).
 // Usage: node server.js --port N --directory DIR --bucket NAME [--bucket NAME...] [--tls-cert PEM --tls-key PEM]
 // (with both TLS files it serves HTTPS).
 // Prints "ready PORT" on stdout once it listens.
 'use strict';
 
+const { AsyncLocalStorage } = require('async_hooks');
 const crypto = require('crypto');
 const fs = require('fs-extra');
 const path = require('path');
 const S3rver = require('s3rver');
 const FilesystemStore = require('s3rver/lib/stores/filesystem');
 const S3Object = require('s3rver/lib/models/object');
+const S3Error = require('s3rver/lib/models/error');
+
+// The request being served, for the store (which sees only the object): its Content-MD5.
+const requests = new AsyncLocalStorage();
+
+/**
+ * The MD5 (hex) a PUT's Content-MD5 header announces for its body, or undefined without one
+ * (a multipart upload's completion, a POST, stores its object with no body of its own).
+ */
+function announcedMd5() {
+  const ctx = requests.getStore();
+  const header = ctx?.method === 'PUT' ? ctx.get('content-md5') : '';
+  return header ? Buffer.from(header, 'base64').toString('hex') : undefined;
+}
+
+function badDigest() {
+  return new S3Error('BadDigest', 'The Content-MD5 you specified did not match what was received.');
+}
 
 const OBJECT_SUFFIX = '._S3rver_object';
 
@@ -105,7 +126,9 @@ FilesystemStore.prototype.putObject = async function putObjectDurable(object) {
   await fs.mkdirp(path.dirname(objectPath));
   const md5 = crypto.createHash('md5');
   let size = 0;
-  const out = fs.createWriteStream(objectPath);
+  // Written beside, then renamed over the object once its MD5 is the one announced.
+  const partial = `${objectPath}.partial`;
+  const out = fs.createWriteStream(partial);
   const closed = new Promise((resolve, reject) => {
     out.on('close', resolve);
     out.on('error', reject);
@@ -124,8 +147,26 @@ FilesystemStore.prototype.putObject = async function putObjectDurable(object) {
   }
   await closed;
   const digest = md5.digest('hex');
+  const announced = announcedMd5();
+  if (announced !== undefined && announced !== digest) {
+    await fs.remove(partial);
+    throw badDigest();
+  }
+  await fs.rename(partial, objectPath);
   await this.putMetadata(object.bucket, object.key, object.metadata, digest);
   return { size, md5: digest };
+};
+
+const putPart = FilesystemStore.prototype.putPart;
+FilesystemStore.prototype.putPart = async function putPartChecked(bucket, uploadId, partNumber, content) {
+  const result = await putPart.call(this, bucket, uploadId, partNumber, content);
+  const announced = announcedMd5();
+  if (announced !== undefined && announced !== result.md5) {
+    const partPath = path.join(this.getResourcePath(bucket, undefined, 'uploads'), uploadId, partNumber.toString());
+    await Promise.all([fs.remove(partPath), fs.remove(`${partPath}.md5`)]);
+    throw badDigest();
+  }
+  return result;
 };
 
 const putObjectMultipart = FilesystemStore.prototype.putObjectMultipart;
@@ -165,16 +206,19 @@ const option = name => {
 };
 const buckets = args.flatMap((a, i) => (a === '--bucket' ? [{ name: args[i + 1], configs: [] }] : []));
 
-new S3rver({
+const server = new S3rver({
   address: '127.0.0.1',
-  port: Number(option('--port') || 4568),
+  port: Number(option('--port') ?? 4568),
   directory: option('--directory'),
   silent: true,
   configureBuckets: buckets,
   ...(option('--tls-cert') && option('--tls-key')
     ? { cert: fs.readFileSync(option('--tls-cert')), key: fs.readFileSync(option('--tls-key')) }
     : {}),
-})
+});
+// First of all, so that the store's methods run inside it.
+server.middleware.unshift((ctx, next) => requests.run(ctx, next));
+server
   .run()
   .then(address => process.stdout.write(`ready ${address.port}\n`))
   .catch(err => {
