@@ -64,7 +64,7 @@ public sealed class HttpsSyncTests : IClassFixture<TlsS3TestServer>, IDisposable
         var r = await _box.RunAsync("sync", "--full");
         Assert.Equal(1, r.ExitCode);
         var line = Assert.Single(r.Stderr.TrimEnd('\n').Split('\n'));
-        Assert.StartsWith($"btw-backup: sync of . to offsite failed: list {_prefix}: TLS refused: The remote certificate is invalid", line);
+        Assert.StartsWith($"btw-backup: sync of . to offsite failed: list {_prefix}: TLS: The remote certificate is invalid", line);
         Assert.EndsWith("(a server with a private CA is trusted through SSL_CERT_FILE)", line);
         Assert.Empty(await _s3.DownloadAsync(_prefix, _box.Dir));
         Assert.Equal("Must sync: .\n", (await _box.RunAsync("sync-state", "--list")).Stdout);

@@ -27,21 +27,25 @@ public class S3TestServer : IAsyncLifetime
     /// <summary>The certificate it serves HTTPS with; null: plain HTTP.</summary>
     protected X509Certificate2? Certificate { get; init; }
 
+    // Its certificate and key, apart from the bucket folder (which the server owns).
+    private readonly string _tlsDir = System.IO.Directory.CreateTempSubdirectory("btw-s3-tls-").FullName;
+
     /// <summary>Where its certificate (PEM) is, for clients told to trust it.</summary>
-    public string CertificateFile => Directory + ".crt";
+    public string CertificateFile => Path.Combine(_tlsDir, "server.crt");
 
     public string Endpoint => $"{(Certificate is null ? "http" : "https")}://127.0.0.1:{Port}";
 
     public async Task InitializeAsync()
     {
         var script = Path.Combine(RepoRoot(), "tests", "s3-server", "server.js");
-        Port = Sandbox.FreePort();
-        List<string> args = [script, "--port", Port.ToString(), "--directory", Directory, "--bucket", Bucket, "--bucket", "other"];
+        // Port 0: the server binds a free port and says which (no window for another process to take it).
+        List<string> args = [script, "--port", "0", "--directory", Directory, "--bucket", Bucket, "--bucket", "other"];
         if (Certificate is not null)
         {
-            var key = Path.ChangeExtension(CertificateFile, ".key");
+            var key = Path.Combine(_tlsDir, "server.key");
             File.WriteAllText(CertificateFile, Certificate.ExportCertificatePem());
-            File.WriteAllText(key, Certificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
+            using var privateKey = Certificate.GetECDsaPrivateKey()!;
+            File.WriteAllText(key, privateKey.ExportPkcs8PrivateKeyPem());
             args.AddRange(["--tls-cert", CertificateFile, "--tls-key", key]);
         }
 
@@ -53,8 +57,9 @@ public class S3TestServer : IAsyncLifetime
         start.Environment["NODE_OPTIONS"] = "--openssl-legacy-provider";
         _process = Process.Start(start) ?? throw new InvalidOperationException("cannot start node");
         var ready = await _process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        if (ready is null || !ready.StartsWith("ready", StringComparison.Ordinal))
+        if (ready is null || !ready.StartsWith("ready ", StringComparison.Ordinal) || !int.TryParse(ready[6..], out var port))
             throw new InvalidOperationException("the S3 test server did not start: " + await _process.StandardError.ReadToEndAsync());
+        Port = port;
         _ = _process.StandardError.ReadToEndAsync();
     }
 
@@ -66,6 +71,8 @@ public class S3TestServer : IAsyncLifetime
 
     private sealed class PinnedHttpClients(X509Certificate2 certificate) : S3HttpClients
     {
+        protected override string Variant => certificate.Thumbprint;
+
         protected override void Configure(SocketsHttpHandler handler) =>
             handler.SslOptions.RemoteCertificateValidationCallback = (_, presented, _, _) => presented is not null && presented.GetRawCertData().AsSpan().SequenceEqual(certificate.RawData);
     }
@@ -107,9 +114,9 @@ public class S3TestServer : IAsyncLifetime
         }
 
         _process?.Dispose();
+        System.IO.Directory.Delete(_tlsDir, recursive: true);
         System.IO.Directory.Delete(Directory, recursive: true);
-        File.Delete(CertificateFile);
-        File.Delete(Path.ChangeExtension(CertificateFile, ".key"));
+        Certificate?.Dispose();
         return Task.CompletedTask;
     }
 

@@ -33,7 +33,7 @@ public sealed record SyncSettings(int Parallelism, TimeSpan HistoryWindow, int S
 internal static class DestinationsReader
 {
     private static readonly ImmutableHashSet<string> Keys =
-        ["uri", "s3cmd-config", "endpoint", "region", "access-key", "secret-key", "server-side-encryption", "encryption"];
+        ["uri", "s3cmd-config", "endpoint", "region", "access-key", "secret-key", "server-side-encryption", "payload-signing", "encryption"];
 
     public static ImmutableList<DestinationSettings> Read(HoconConfig config, string path)
     {
@@ -54,6 +54,12 @@ internal static class DestinationsReader
                 "none" => false,
                 var other => throw new ConfigException($"{where}: server-side-encryption must be AES256 or none, not '{other}'"),
             };
+            var signPayload = (Get("payload-signing") ?? "auto") switch
+            {
+                "auto" => false,
+                "always" => true,
+                var other => throw new ConfigException($"{where}: payload-signing must be auto or always, not '{other}'"),
+            };
             var s3cmd = Get("s3cmd-config") is { } file ? S3cmdConfig.Read(file) : null;
             var (bucket, prefix) = ParseUri(uri, where);
             if ((Get("region") ?? s3cmd?.Region) is { } region && !System.Text.RegularExpressions.Regex.IsMatch(region, "^[a-z0-9-]{1,64}$"))
@@ -64,7 +70,7 @@ internal static class DestinationsReader
                 Get("region") ?? s3cmd?.Region,
                 Get("access-key") ?? s3cmd?.AccessKey,
                 Get("secret-key") ?? s3cmd?.SecretKey,
-                sse))
+                sse) { SignPayload = signPayload })
             {
                 Recipients = block.GetObject().Items.ContainsKey("encryption") ? Recipients(d, path, where) : null,
             });

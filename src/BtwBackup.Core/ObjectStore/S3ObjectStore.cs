@@ -10,16 +10,20 @@ namespace BtwBackup.ObjectStore;
 /// <summary>How to reach one bucket. Secrets stay in here: <see cref="ToString"/> never shows them.</summary>
 public sealed record S3Connection(string Bucket, string? Endpoint, string? Region, string? AccessKey, string? SecretKey, bool ServerSideEncryption)
 {
+    /// <summary>Sign every body, over HTTPS too (payload-signing = always: a bucket policy that refuses UNSIGNED-PAYLOAD).</summary>
+    public bool SignPayload { get; init; }
+
     public override string ToString() => $"s3://{Bucket} at {Endpoint ?? "AWS"}";
 }
 
 /// <summary>
 /// The object store over AWSSDK.S3. Uploads are byte-exact on every S3-compatible server we
 /// know: no aws-chunked bodies (some servers store them raw), a Content-MD5 on every request
-/// (the server refuses a body that does not match). Over HTTPS the body itself is not signed
-/// (UNSIGNED-PAYLOAD, as rclone sends it): the Content-MD5 that binds it is a signed header, TLS
-/// carries it, and the ETag answered is checked, so signing spared a SHA-256 pass over every
-/// byte sent. Over plain HTTP the SDK signs it (it refuses otherwise). A file goes in one PUT streamed from disk
+/// (S3 refuses a body that does not match it; the ETag answered is checked as well, for servers
+/// that do not). Over HTTPS the body itself is not signed (UNSIGNED-PAYLOAD, as rclone sends it,
+/// unless <see cref="S3Connection.SignPayload"/>): the Content-MD5 that binds it is a signed
+/// header and TLS carries it, which spares a SHA-256 pass over every byte sent. Over plain HTTP
+/// the SDK signs it (it refuses otherwise). A file goes in one PUT streamed from disk
 /// with the MD5 the sync already took; above <see cref="MultipartAbove"/> it goes as a
 /// hand-written multipart upload streamed part by part, so memory stays bounded.
 /// </summary>
@@ -56,7 +60,8 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     }
 
     /// <param name="http">The HTTP clients to use (tests pin their HTTPS server's certificate with them); null: <see cref="S3HttpClients"/>.</param>
-    internal S3ObjectStore(S3Connection connection, S3HttpClients? http)
+    /// <param name="timeout">How long one request may take (tests shorten it).</param>
+    internal S3ObjectStore(S3Connection connection, S3HttpClients? http, TimeSpan? timeout = null)
     {
         _connection = connection;
         var config = new AmazonS3Config
@@ -65,7 +70,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
             ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
             MaxErrorRetry = 0, // retries are RetryingObjectStore's, with their own backoff
-            Timeout = TimeSpan.FromMinutes(5),
+            Timeout = timeout ?? TimeSpan.FromMinutes(5),
         };
         if (connection.Endpoint is not null)
         {
@@ -79,7 +84,8 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         }
 
         // No endpoint: AWS's own, always HTTPS.
-        _unsignedPayload = connection.Endpoint is null || connection.Endpoint.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+        _unsignedPayload = !connection.SignPayload
+            && (connection.Endpoint is null || connection.Endpoint.StartsWith("https://", StringComparison.OrdinalIgnoreCase));
         _client = connection.AccessKey is not null && connection.SecretKey is not null
             ? new AmazonS3Client(new BasicAWSCredentials(connection.AccessKey, connection.SecretKey), config)
             : new AmazonS3Client(config);
@@ -339,10 +345,12 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         }
         catch (HttpRequestException e) when (e.InnerException is System.Security.Authentication.AuthenticationException refused)
         {
-            // Not the server's: one it cannot prove it is. Trying again would not change that.
-            throw new ObjectStoreException($"{what}: TLS refused: {refused.Message} (a server with a private CA is trusted through SSL_CERT_FILE)", transient: false, e);
+            // The SDK's own text only says to see this inner exception. Retried as any connection
+            // failure (a proxy in front of the server can fail handshakes while it restarts).
+            var untrusted = refused.Message.Contains("certificate", StringComparison.OrdinalIgnoreCase);
+            throw new ObjectStoreException($"{what}: TLS: {refused.Message}{(untrusted ? " (a server with a private CA is trusted through SSL_CERT_FILE)" : "")}", transient: true, e);
         }
-        catch (Exception e) when (e is HttpRequestException or IOException or SocketException or WebException or TaskCanceledException && e is not OperationCanceledException { CancellationToken.IsCancellationRequested: true })
+        catch (Exception e) when (e is HttpRequestException or IOException or SocketException or WebException or TimeoutException or TaskCanceledException && e is not OperationCanceledException { CancellationToken.IsCancellationRequested: true })
         {
             throw new ObjectStoreException($"{what}: {e.Message}", transient: true, e);
         }

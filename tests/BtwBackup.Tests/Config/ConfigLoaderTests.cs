@@ -229,14 +229,14 @@ public sealed class ConfigLoaderTests : IDisposable
             root-path = /b
             destinations {
               a { uri = "s3://bucket/pre/fix", s3cmd-config = "{{cfg}}" }
-              b { uri = "s3://other", endpoint = "https://s3.example.net", region = eu-west-1, access-key = X, secret-key = Y, server-side-encryption = none }
+              b { uri = "s3://other", endpoint = "https://s3.example.net", region = eu-west-1, access-key = X, secret-key = Y, server-side-encryption = none, payload-signing = always }
             }
             sync { parallelism = 3, history-window = 30d, snapshot-every = 50, max-delete = 0, journal { provider = postgresql, connection-string = "Host=/run/pg;Database=btw" } }
             """);
         Assert.Equal(
         [
             new DestinationSettings("a", "s3://bucket/pre/fix", "pre/fix/", new BtwBackup.ObjectStore.S3Connection("bucket", "http://127.0.0.1:4568", null, "AK", "SK", true)),
-            new DestinationSettings("b", "s3://other", "", new BtwBackup.ObjectStore.S3Connection("other", "https://s3.example.net", "eu-west-1", "X", "Y", false)),
+            new DestinationSettings("b", "s3://other", "", new BtwBackup.ObjectStore.S3Connection("other", "https://s3.example.net", "eu-west-1", "X", "Y", false) { SignPayload = true }),
         ], s.Destinations);
         Assert.Equal((3, TimeSpan.FromDays(30), 50, "Host=/run/pg;Database=btw"), (s.Sync.Parallelism, s.Sync.HistoryWindow, s.Sync.SnapshotEvery, s.Sync.PostgresJournal));
         Assert.DoesNotContain("SK", s.Destinations[0].ToString());
@@ -280,6 +280,7 @@ public sealed class ConfigLoaderTests : IDisposable
     [InlineData("destinations { a { } }", "destinations.a: uri is required")]
     [InlineData("destinations { a { uri = \"http://x\" } }", "not an S3 URI")]
     [InlineData("destinations { a { uri = \"s3://b/\", server-side-encryption = KMS } }", "server-side-encryption must be AES256 or none")]
+    [InlineData("destinations { a { uri = \"s3://b/\", payload-signing = never } }", "destinations.a: payload-signing must be auto or always, not 'never'")]
     [InlineData("destinations { a { uri = \"s3://b/\", colour = blue } }", "destinations.a: unknown setting 'colour'")]
     [InlineData("destinations { a { uri = \"s3://b/\", encryption { } } }", "destinations.a.encryption: recipients is required")]
     [InlineData("destinations { a { uri = \"s3://b/\", encryption { recipients = \"age1nope\" } } }", "destinations.a.encryption.recipients: 'age1nope' is not an age recipient")]

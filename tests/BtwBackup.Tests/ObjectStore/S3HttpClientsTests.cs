@@ -39,13 +39,42 @@ public sealed class S3HttpClientsTests : IDisposable
         using var store = new S3ObjectStore(new S3Connection("b", $"http://127.0.0.1:{port}", "us-east-1", "AK", "SK", ServerSideEncryption: false));
 
         var served = ServeOnePutAsync();
-        await store.PutFileAsync("k", path, md5, CancellationToken.None);
+        await Task.WhenAll(served, store.PutFileAsync("k", path, md5, CancellationToken.None));
         var (head, body) = await served;
 
         Assert.Equal(expects, head.Contains("\r\nExpect: 100-continue\r\n", StringComparison.OrdinalIgnoreCase));
         Assert.Contains($"\r\nContent-MD5: {Convert.ToBase64String(MD5.HashData(content))}\r\n", head, StringComparison.OrdinalIgnoreCase);
         Assert.Matches("SignedHeaders=[^,\r]*content-md5", head);
         Assert.Equal(content, body);
+    }
+
+    /// <summary>A server that does not check Content-MD5 (S3 does, the test server too): the ETag it answers, the MD5 of what it stored, gives it away.</summary>
+    [Fact]
+    public async Task A_server_that_stores_other_content_than_announced_is_caught_by_its_etag()
+    {
+        var path = Path.Combine(_dir, "f");
+        await File.WriteAllBytesAsync(path, "changed since it was hashed"u8.ToArray());
+        var port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+        using var store = new S3ObjectStore(new S3Connection("b", $"http://127.0.0.1:{port}", "us-east-1", "AK", "SK", ServerSideEncryption: false));
+        var served = ServeOnePutAsync();
+        var e = await Assert.ThrowsAsync<ObjectStoreException>(() => store.PutFileAsync("k", path, Convert.ToHexStringLower(MD5.HashData("as it was hashed"u8)), CancellationToken.None));
+        await served;
+        Assert.StartsWith("put k: the server stored other content than sent (MD5 ", e.Message);
+        Assert.True(e.Transient);
+    }
+
+    [Fact]
+    public async Task A_request_the_server_never_answers_times_out_as_a_transient_store_error()
+    {
+        var path = Path.Combine(_dir, "f");
+        await File.WriteAllBytesAsync(path, "x"u8.ToArray());
+        var port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+        using var store = new S3ObjectStore(new S3Connection("b", $"http://127.0.0.1:{port}", "us-east-1", "AK", "SK", ServerSideEncryption: false), null, TimeSpan.FromSeconds(1));
+        var accepted = _listener.AcceptTcpClientAsync();
+        var e = await Assert.ThrowsAsync<ObjectStoreException>(() => store.PutFileAsync("k", path, Convert.ToHexStringLower(MD5.HashData("x"u8)), CancellationToken.None));
+        Assert.True(e.Transient);
+        Assert.StartsWith("put k: ", e.Message);
+        (await accepted).Dispose();
     }
 
     /// <summary>Answers one PUT as S3 does (a "100 Continue" first when asked, then the body's MD5 as its ETag); its head and body.</summary>
