@@ -1,6 +1,8 @@
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using BtwBackup.ObjectStore;
 using Xunit;
@@ -48,6 +50,48 @@ public sealed class S3HttpClientsTests : IDisposable
         Assert.Equal(content, body);
     }
 
+    /// <summary>
+    /// Over HTTPS a body goes unsigned (bound by its signed Content-MD5), unless the destination
+    /// asks for signed bodies; over plain HTTP the SDK signs it (a SHA-256 of the body).
+    /// </summary>
+    [Theory]
+    [InlineData("https", false, "UNSIGNED-PAYLOAD")]
+    [InlineData("https", true, "sha256")]
+    [InlineData("http", false, "sha256")]
+    public async Task The_body_is_signed_only_over_http_or_when_asked(string scheme, bool signPayload, string expected)
+    {
+        var content = RandomNumberGenerator.GetBytes(5000);
+        var path = Path.Combine(_dir, "f");
+        await File.WriteAllBytesAsync(path, content);
+        var port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+        var connection = new S3Connection("b", $"{scheme}://127.0.0.1:{port}", "us-east-1", "AK", "SK", ServerSideEncryption: false) { SignPayload = signPayload };
+        using var certificate = SelfSigned();
+        using var store = new S3ObjectStore(connection, new TrustingAnyCertificate());
+
+        var served = ServeOnePutAsync(scheme == "https" ? certificate : null);
+        await Task.WhenAll(served, store.PutFileAsync("k", path, Convert.ToHexStringLower(MD5.HashData(content)), CancellationToken.None));
+        var (head, _) = await served;
+
+        var sent = head.Split("\r\n").Single(l => l.StartsWith("x-amz-content-sha256:", StringComparison.OrdinalIgnoreCase))[21..].Trim();
+        Assert.Equal(expected == "sha256" ? Convert.ToHexStringLower(SHA256.HashData(content)) : expected, sent);
+        Assert.Matches("SignedHeaders=[^,\r]*content-md5", head);
+    }
+
+    private sealed class TrustingAnyCertificate : S3HttpClients
+    {
+        protected override string Variant => "any";
+
+        protected override void Configure(SocketsHttpHandler handler) =>
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, _, _, _) => true;
+    }
+
+    private static X509Certificate2 SelfSigned()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256);
+        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+    }
+
     /// <summary>A server that does not check Content-MD5 (S3 does, the test server too): the ETag it answers, the MD5 of what it stored, gives it away.</summary>
     [Fact]
     public async Task A_server_that_stores_other_content_than_announced_is_caught_by_its_etag()
@@ -77,11 +121,15 @@ public sealed class S3HttpClientsTests : IDisposable
         (await accepted).Dispose();
     }
 
-    /// <summary>Answers one PUT as S3 does (a "100 Continue" first when asked, then the body's MD5 as its ETag); its head and body.</summary>
-    private async Task<(string Head, byte[] Body)> ServeOnePutAsync()
+    /// <summary>Answers one PUT as S3 does (a "100 Continue" first when asked, then the body's MD5 as its ETag), over TLS with <paramref name="tls"/>; its head and body.</summary>
+    private async Task<(string Head, byte[] Body)> ServeOnePutAsync(X509Certificate2? tls = null)
     {
         using var client = await _listener.AcceptTcpClientAsync();
-        var stream = client.GetStream();
+        await using var ssl = tls is null ? null : new SslStream(client.GetStream());
+        if (ssl is not null)
+            await ssl.AuthenticateAsServerAsync(tls!);
+        Stream stream = ssl ?? (Stream)client.GetStream();
+
         var received = new MemoryStream();
         var buffer = new byte[64 * 1024];
         int end;
