@@ -34,14 +34,10 @@ public sealed class S3HttpClientsTests : IDisposable
     public async Task Only_a_body_above_the_threshold_waits_for_100_continue(long size, bool expects)
     {
         var content = RandomNumberGenerator.GetBytes((int)size);
-        var path = Path.Combine(_dir, "f");
-        await File.WriteAllBytesAsync(path, content);
-        var md5 = Convert.ToHexStringLower(MD5.HashData(content));
-        var port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        using var store = new S3ObjectStore(new S3Connection("b", $"http://127.0.0.1:{port}", "us-east-1", "AK", "SK", ServerSideEncryption: false));
+        using var store = StoreOnListener();
 
         var served = ServeOnePutAsync();
-        await Task.WhenAll(served, store.PutFileAsync("k", path, md5, CancellationToken.None));
+        await Task.WhenAll(served, store.PutFileAsync("k", FileWith(content), Md5Of(content), CancellationToken.None));
         var (head, body) = await served;
 
         Assert.Equal(expects, head.Contains("\r\nExpect: 100-continue\r\n", StringComparison.OrdinalIgnoreCase));
@@ -61,21 +57,32 @@ public sealed class S3HttpClientsTests : IDisposable
     public async Task The_body_is_signed_only_over_http_or_when_asked(string scheme, bool signPayload, string expected)
     {
         var content = RandomNumberGenerator.GetBytes(5000);
-        var path = Path.Combine(_dir, "f");
-        await File.WriteAllBytesAsync(path, content);
-        var port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        var connection = new S3Connection("b", $"{scheme}://127.0.0.1:{port}", "us-east-1", "AK", "SK", ServerSideEncryption: false) { SignPayload = signPayload };
         using var certificate = SelfSigned();
-        using var store = new S3ObjectStore(connection, new TrustingAnyCertificate());
+        using var store = StoreOnListener(scheme, signPayload);
 
         var served = ServeOnePutAsync(scheme == "https" ? certificate : null);
-        await Task.WhenAll(served, store.PutFileAsync("k", path, Convert.ToHexStringLower(MD5.HashData(content)), CancellationToken.None));
+        await Task.WhenAll(served, store.PutFileAsync("k", FileWith(content), Md5Of(content), CancellationToken.None));
         var (head, _) = await served;
 
         var sent = head.Split("\r\n").Single(l => l.StartsWith("x-amz-content-sha256:", StringComparison.OrdinalIgnoreCase))[21..].Trim();
         Assert.Equal(expected == "sha256" ? Convert.ToHexStringLower(SHA256.HashData(content)) : expected, sent);
         Assert.Matches("SignedHeaders=[^,\r]*content-md5", head);
     }
+
+    /// <summary>A store whose server is this test's listener (over HTTPS: whatever certificate it shows).</summary>
+    private S3ObjectStore StoreOnListener(string scheme = "http", bool signPayload = false, TimeSpan? timeout = null) => new(
+        new S3Connection("b", $"{scheme}://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}", "us-east-1", "AK", "SK", ServerSideEncryption: false) { SignPayload = signPayload },
+        scheme == "https" ? new TrustingAnyCertificate() : null, timeout);
+
+    /// <summary>The file the upload sends.</summary>
+    private string FileWith(ReadOnlySpan<byte> content)
+    {
+        var path = Path.Combine(_dir, "f");
+        File.WriteAllBytes(path, content);
+        return path;
+    }
+
+    private static string Md5Of(ReadOnlySpan<byte> content) => Convert.ToHexStringLower(MD5.HashData(content));
 
     private sealed class TrustingAnyCertificate : S3HttpClients
     {
@@ -96,12 +103,9 @@ public sealed class S3HttpClientsTests : IDisposable
     [Fact]
     public async Task A_server_that_stores_other_content_than_announced_is_caught_by_its_etag()
     {
-        var path = Path.Combine(_dir, "f");
-        await File.WriteAllBytesAsync(path, "changed since it was hashed"u8.ToArray());
-        var port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        using var store = new S3ObjectStore(new S3Connection("b", $"http://127.0.0.1:{port}", "us-east-1", "AK", "SK", ServerSideEncryption: false));
+        using var store = StoreOnListener();
         var served = ServeOnePutAsync();
-        var e = await Assert.ThrowsAsync<ObjectStoreException>(() => store.PutFileAsync("k", path, Convert.ToHexStringLower(MD5.HashData("as it was hashed"u8)), CancellationToken.None));
+        var e = await Assert.ThrowsAsync<ObjectStoreException>(() => store.PutFileAsync("k", FileWith("changed since it was hashed"u8), Md5Of("as it was hashed"u8), CancellationToken.None));
         await served;
         Assert.StartsWith("put k: the server stored other content than sent (MD5 ", e.Message);
         Assert.True(e.Transient);
@@ -110,12 +114,9 @@ public sealed class S3HttpClientsTests : IDisposable
     [Fact]
     public async Task A_request_the_server_never_answers_times_out_as_a_transient_store_error()
     {
-        var path = Path.Combine(_dir, "f");
-        await File.WriteAllBytesAsync(path, "x"u8.ToArray());
-        var port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        using var store = new S3ObjectStore(new S3Connection("b", $"http://127.0.0.1:{port}", "us-east-1", "AK", "SK", ServerSideEncryption: false), null, TimeSpan.FromSeconds(1));
+        using var store = StoreOnListener(timeout: TimeSpan.FromSeconds(1));
         var accepted = _listener.AcceptTcpClientAsync();
-        var e = await Assert.ThrowsAsync<ObjectStoreException>(() => store.PutFileAsync("k", path, Convert.ToHexStringLower(MD5.HashData("x"u8)), CancellationToken.None));
+        var e = await Assert.ThrowsAsync<ObjectStoreException>(() => store.PutFileAsync("k", FileWith("x"u8), Md5Of("x"u8), CancellationToken.None));
         Assert.True(e.Transient);
         Assert.StartsWith("put k: ", e.Message);
         (await accepted).Dispose();
