@@ -63,7 +63,7 @@ source "$here/scripts/pg.sh"
 build() {
   local stamp=out/.build-stamp
   if [[ -x out/btw-backup && -f $stamp ]] \
-     && [[ -z $(find src hocon Directory.Build.props -newer "$stamp" -type f 2>/dev/null | head -1) ]]; then
+     && [[ -z $(find src hocon Directory.Build.props -newer "$stamp" -type f -not -path '*/bin/*' -not -path '*/obj/*' 2>/dev/null | head -1) ]]; then
     return 0
   fi
   dotnet publish src/BtwBackup.Cli/BtwBackup.Cli.csproj -c Release -o out --nologo -v quiet -clp:ErrorsOnly >/dev/null
