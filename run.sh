@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # btw-backup: the one entry point. Each step is idempotent and quiet when already done.
-#   ./run.sh install-deps   system packages the program and its tests need (Debian)
+#   ./run.sh install-deps   system packages the program, its build and its tests need (Debian)
 #   ./run.sh build          build and publish the CLI to out/btw-backup
 #   ./run.sh test           install-deps, build, then every test (unit, actor, integration)
 #   ./run.sh demo           the main job on a throw-away configuration, for a newcomer
@@ -29,14 +29,24 @@ deps=(
   "systemd:/usr/bin/systemd-analyze"
 )
 
-install_deps() {
+# What the build itself needs: the native front (out/btw-backup) is compiled ahead of time by clang.
+build_deps=(
+  "clang:/usr/bin/clang"
+  "zlib1g-dev:/usr/include/zlib.h"
+)
+
+ensure_packages() { # PACKAGE:FILE...
   local missing=() d f
-  for d in "${deps[@]}"; do
+  for d in "$@"; do
     f=$(compgen -G "${d#*:}" | head -1 || true)
     [[ -n $f ]] || missing+=("${d%%:*}")
   done
   readarray -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | grep . || true)
   if ((${#missing[@]} > 0)); then install_packages "${missing[@]}"; fi
+}
+
+install_deps() {
+  ensure_packages "${deps[@]}" "${build_deps[@]}"
   # The S3 test server (s3rver, from the npm registry), pinned by its package-lock.json:
   # installed again whenever the lock changes, or an earlier install was cut off.
   local lock stamp=tests/s3-server/node_modules/.btw-lock
@@ -66,7 +76,12 @@ build() {
      && [[ -z $(find src hocon Directory.Build.props -newer "$stamp" -type f -not -path '*/bin/*' -not -path '*/obj/*' 2>/dev/null | head -1) ]]; then
     return 0
   fi
-  dotnet publish src/BtwBackup.Cli/BtwBackup.Cli.csproj -c Release -o out --nologo -v quiet -clp:ErrorsOnly >/dev/null
+  ensure_packages "${build_deps[@]}"
+  # out/btw-backup is the native front (help, version and usage errors; every command goes on to
+  # the CLI, self-contained with its runtime in out/lib). Nothing of an earlier layout is left.
+  rm -rf out
+  dotnet publish src/BtwBackup.Cli/BtwBackup.Cli.csproj -c Release -o out/lib --nologo -v quiet -clp:ErrorsOnly >/dev/null
+  dotnet publish src/BtwBackup.Launcher/BtwBackup.Launcher.csproj -c Release -o out --nologo -v quiet -clp:ErrorsOnly >/dev/null
   touch "$stamp"
 }
 
