@@ -113,4 +113,34 @@ public static class CommandLine
         typeof(CommandLine).Assembly.GetName().Version is { } v ? $"{v.Major}.{v.Minor}.{v.Build}" : "0.0.0";
 
     public static ArgParser Parser() => new(Prog, Version, Commands);
+
+    /// <summary>
+    /// Prints what parsing decided (help, the version, a usage error) and returns its exit code; 1
+    /// when it cannot be written (stdout closed, or a full disk behind it), with a line on stderr
+    /// when stderr can take one.
+    /// </summary>
+    public static int Print(ParseOutcome.Exit exit)
+    {
+        try
+        {
+            Console.Out.Write(exit.Stdout);
+            Console.Out.Flush();
+            Console.Error.Write(exit.Stderr);
+            Console.Error.Flush();
+            return exit.Code;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try
+            {
+                Console.Error.WriteLine($"{Prog}: cannot write its output: {e.Message}");
+            }
+            catch (Exception again) when (again is IOException or UnauthorizedAccessException)
+            {
+                // stderr is gone too: the exit code is all that is left to say it.
+            }
+
+            return 1;
+        }
+    }
 }

@@ -35,11 +35,7 @@ public static class Program
         Posix.SetPrivateUmask();
         var parsed = CommandLine.Parser().Parse(args);
         if (parsed is ParseOutcome.Exit exit)
-        {
-            Console.Out.Write(exit.Stdout);
-            Console.Error.Write(exit.Stderr);
-            return exit.Code;
-        }
+            return CommandLine.Print(exit);
 
         var run = ((ParseOutcome.Run)parsed).Args;
         if (run.Command == "keygen")

@@ -14,39 +14,41 @@ namespace BtwBackup.Launcher;
 /// </summary>
 public static class Launcher
 {
-    private const int SIGPIPE = 13;
-    private static readonly IntPtr SigDfl = IntPtr.Zero;
-
     [DllImport("libc", SetLastError = true)]
     private static extern int execv(IntPtr path, IntPtr[] argv);
 
-    [DllImport("libc")]
-    private static extern IntPtr signal(int signum, IntPtr handler);
-
     public static int Main(string[] args)
     {
-        if (CommandLine.Parser().Parse(args) is ParseOutcome.Exit exit)
+        // Decided here only when no argument holds a replacement character (where bytes that are
+        // not UTF-8 were): the CLI's runtime replaces them its own way, so it decides those
+        // itself, and the messages that quote them stay its own.
+        if (!args.Any(a => a.Contains('\uFFFD', StringComparison.Ordinal))
+            && CommandLine.Parser().Parse(args) is ParseOutcome.Exit exit)
+            return CommandLine.Print(exit);
+
+        // Found from this executable's own path, never from argv[0], PATH or the environment: the
+        // CLI that runs is the one installed beside it (/proc/self/exe: a symbolic link to the
+        // front is resolved; a hard link in another folder needs the owner of the file to make it).
+        string? self;
+        try
         {
-            Console.Out.Write(exit.Stdout);
-            Console.Error.Write(exit.Stderr);
-            return exit.Code;
+            self = new FileInfo("/proc/self/exe").LinkTarget;
+        }
+        catch (IOException)
+        {
+            self = null;
         }
 
-        // Found from this executable's own path (/proc/self/exe, links resolved), never from
-        // argv[0], PATH or the environment: the CLI that runs is the one installed beside it.
-        var self = Environment.ProcessPath;
         if (self is null)
             return Fail("cannot find its own executable (is /proc mounted?)");
+        if (self.EndsWith(" (deleted)", StringComparison.Ordinal))
+            return Fail($"its own executable was deleted ({self}): start it from where it is installed");
         var cli = Path.Combine(Path.GetDirectoryName(self)!, "lib", CommandLine.Prog);
 
         var argv = RawArguments(args.Length) ?? [Encoding.UTF8.GetBytes(self), .. args.Select(Encoding.UTF8.GetBytes)];
         var pointers = new IntPtr[argv.Length + 1];
         for (var i = 0; i < argv.Length; i++)
             pointers[i] = NulTerminated(argv[i]);
-
-        // This runtime ignores SIGPIPE from its start, and an ignored signal stays ignored across
-        // execv: the CLI starts with the default a shell gives it, as without this front.
-        signal(SIGPIPE, SigDfl);
         execv(NulTerminated(Encoding.UTF8.GetBytes(cli)), pointers);
         var error = Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
         return Fail($"cannot start {cli}: {error} (copy the whole published folder: lib/ goes beside {CommandLine.Prog})");

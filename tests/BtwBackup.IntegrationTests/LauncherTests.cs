@@ -44,16 +44,50 @@ public sealed class LauncherTests : IDisposable
         Assert.Equal((await BashAsync($"'{LibCli}' --version")).Stdout, r.Stdout);
     }
 
-    [Fact]
-    public async Task An_argument_that_is_not_UTF8_reaches_the_CLI_as_it_would_without_the_front()
+    [Theory]
+    [InlineData("\\xff\\xfe")]
+    [InlineData("\\xed\\xa0\\x80")] // an encoded surrogate: decoders differ on how many replacement characters it is
+    [InlineData("\\xf4\\x90\\x80\\x80")] // beyond U+10FFFF
+    [InlineData("\\xe0\\x80\\xad")] // overlong
+    public async Task An_argument_that_is_not_UTF8_gets_what_the_CLI_alone_gives(string bytes)
     {
-        // The same bytes either way: the error names the configuration folder as the CLI decoded it.
+        // As a configuration folder (the error names it) and as a bad argument (the usage error quotes it).
         var dir = Path.Combine(_box.Dir, "conf");
-        var front = await BashAsync($"'{Sandbox.Exe}' --config-dir $'{dir}\\xff\\xfe' list www");
-        var cli = await BashAsync($"'{LibCli}' --config-dir $'{dir}\\xff\\xfe' list www");
-        Assert.Equal(1, front.ExitCode);
-        Assert.Contains(dir, front.Stderr);
-        Assert.Equal(cli, front);
+        foreach (var args in new[] { $"--config-dir $'{dir}{bytes}' list www", $"list www $'x{bytes}y'" })
+        {
+            var front = await BashAsync($"'{Sandbox.Exe}' {args}");
+            var cli = await BashAsync($"'{LibCli}' {args}");
+            Assert.NotEqual(0, front.ExitCode);
+            Assert.Equal(cli, front);
+        }
+    }
+
+    [Theory]
+    [InlineData("-h >/dev/full", "btw-backup: cannot write its output: No space left on device\n")]
+    [InlineData("--version >&-", "btw-backup: cannot write its output: ")]
+    public async Task Help_that_cannot_be_written_is_one_line_and_exit_1(string redirected, string line)
+    {
+        foreach (var exe in new[] { Sandbox.Exe, LibCli })
+        {
+            var r = await BashAsync($"'{exe}' {redirected}");
+            Assert.True(r.ExitCode == 1, exe + ": " + r);
+            Assert.StartsWith(line, r.Stderr, StringComparison.Ordinal);
+            Assert.Single(r.Stderr.TrimEnd('\n').Split('\n'));
+        }
+    }
+
+    [Fact]
+    public async Task A_front_whose_executable_was_deleted_says_so_and_runs_nothing()
+    {
+        // Started from an open descriptor after its file was removed (fexecve): /proc/self/exe names
+        // a deleted file, and no folder is guessed from anything else.
+        var gone = Directory.CreateDirectory(Path.Combine(_box.Dir, "gone")).FullName;
+        var copy = Path.Combine(gone, "btw-backup");
+        File.Copy(Sandbox.Exe, copy);
+        File.SetUnixFileMode(copy, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var script = $"import os; fd = os.open('{copy}', os.O_RDONLY); os.unlink('{copy}'); os.execve(fd, ['btw-backup', '--config-dir', '{_box.ConfigDir}', 'list', 'www'], dict(os.environ))";
+        var r = await Sandbox.ShellAsync("python3", "-c", script);
+        Assert.Equal(new RunResult(1, "", $"btw-backup: its own executable was deleted ({copy} (deleted)): start it from where it is installed\n"), r);
     }
 
     [Fact]
