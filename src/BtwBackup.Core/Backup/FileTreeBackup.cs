@@ -73,7 +73,7 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
             ScratchArchive made;
             try
             {
-                made = await (ahead ?? ScratchArchive.MakeAsync(tar, source, archive, digest: false, ct)).WaitAsync(ct);
+                made = await (ahead ?? ScratchArchive.MakeAsync(tar, source, archive, ct)).WaitAsync(ct);
             }
             catch (Exception e) when (DiskSpace.IsTarShortOfSpace(e, scratch))
             {
@@ -82,7 +82,7 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
 
             if (job.Owner is not null)
                 Posix.Chown(archive, job.Owner);
-            IContentDigest digest = made.Digest is { } known ? new KnownDigest(archive, known) : ByteDigest.Instance;
+            IContentDigest digest = new KnownDigest(archive, made.Digest);
             var outcome = await rdiffSeries.StoreAsync(scratch, RdiffFileName, job.Series, job.Folder.Policy, digest, job.Owner, progress, ct, announce);
             return outcome with { Warnings = outcome.Warnings.AddRange(made.Warnings) };
         }
@@ -155,24 +155,15 @@ public sealed class FileTreeBackup(Tar tar, TarSeries tarSeries, RdiffSeries rdi
     }
 }
 
-/// <summary>A scratch tar as tar left it: its warnings (exit 1), and its SHA-256 when it was taken right after.</summary>
-public sealed record ScratchArchive(IReadOnlyList<string> Warnings, byte[]? Digest)
+/// <summary>A scratch tar as tar left it: its warnings (exit 1), and its SHA-256, taken as it was written.</summary>
+public sealed record ScratchArchive(IReadOnlyList<string> Warnings, byte[] Digest)
 {
-    /// <summary>Runs tar into <paramref name="archive"/> (uncompressed, for rdiff-backup); with <paramref name="digest"/>, reads its SHA-256 right after.</summary>
-    public static async Task<ScratchArchive> MakeAsync(Tar tar, string source, string archive, bool digest, CancellationToken ct)
+    /// <summary>Runs tar into <paramref name="archive"/> (uncompressed, for rdiff-backup), hashing it on the way.</summary>
+    public static async Task<ScratchArchive> MakeAsync(Tar tar, string source, string archive, CancellationToken ct)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(archive)!);
-        var warnings = await tar.CreateAsync(source, archive, bzip2: false, ct);
-        if (!digest)
-            return new ScratchArchive(warnings, null);
-        try
-        {
-            return new ScratchArchive(warnings, await ByteDigest.Instance.DigestAsync(archive, ct));
-        }
-        catch (IOException)
-        {
-            return new ScratchArchive(warnings, null); // the procedure reads it again, and reports what it finds
-        }
+        var (warnings, digest) = await tar.CreateWithDigestAsync(source, archive, ct);
+        return new ScratchArchive(warnings, digest);
     }
 }
 
@@ -206,7 +197,7 @@ public sealed class ArchiveAhead : IAsyncDisposable
     {
         var archive = Path.Combine(scratchDir, FileTreeBackup.RdiffFileName);
         return new ArchiveAhead(source, archive, CancellationTokenSource.CreateLinkedTokenSource(ct),
-            token => ScratchArchive.MakeAsync(tar, source, archive, digest: true, token));
+            token => ScratchArchive.MakeAsync(tar, source, archive, token));
     }
 
     /// <summary>The work for this source and archive, the first time it is asked for; null otherwise.</summary>

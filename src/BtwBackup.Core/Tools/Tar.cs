@@ -1,3 +1,5 @@
+using CliWrap;
+
 namespace BtwBackup.Tools;
 
 /// <summary>
@@ -17,23 +19,59 @@ public sealed class Tar(IProcessRunner runner)
     /// </summary>
     public async Task<IReadOnlyList<string>> CreateAsync(string sourceDir, string archive, bool bzip2, CancellationToken ct)
     {
-        var args = new List<string>
-        {
-            "-C", sourceDir,
-            "--exclude-tag-under=" + ExcludeTag,
-            "--sort=name",
-        };
+        var args = CreateArguments(sourceDir);
         if (bzip2)
             args.Add("--use-compress-program=" + Bzip2.Program);
         args.AddRange(["-cpf", archive, "."]);
-        var result = await runner.RunAsync(new ProcessSpec(Program, args), ct);
-        return result.ExitCode switch
-        {
-            0 => [],
-            1 => result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-            _ => throw new ToolFailedException(Program, result.ExitCode, result.Stderr),
-        };
+        return Warnings(await runner.RunAsync(new ProcessSpec(Program, args), ct));
     }
+
+    /// <summary>
+    /// Archives <paramref name="sourceDir"/> into <paramref name="archive"/>, uncompressed, as
+    /// <see cref="CreateAsync"/> does (the same bytes), and returns its SHA-256 as well: tar writes
+    /// to its stdout, and this process writes the file and hashes the bytes as they pass, on the
+    /// other core, so the archive is never read again for its digest. A write that fails (a full
+    /// disk) closes the pipe, which stops tar, and is the error thrown.
+    /// </summary>
+    public async Task<(IReadOnlyList<string> Warnings, byte[] Sha256)> CreateWithDigestAsync(string sourceDir, string archive, CancellationToken ct)
+    {
+        var args = CreateArguments(sourceDir);
+        args.AddRange(["-cpf", "-", "."]);
+        byte[]? digest = null;
+        var toFile = PipeTarget.Create(async (stdout, token) => digest = await WriteHashingAsync(stdout, archive, token));
+        var warnings = Warnings(await runner.RunAsync(new ProcessSpec(Program, args) { StdoutTarget = toFile }, ct));
+        return (warnings, digest ?? throw new IOException($"tar wrote no archive to {archive}"));
+    }
+
+    private static async Task<byte[]> WriteHashingAsync(Stream from, string archive, CancellationToken ct)
+    {
+        await using var file = new FileStream(archive, FileMode.Create, FileAccess.Write, FileShare.None, 0);
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 20];
+        int read;
+        while ((read = await from.ReadAsync(buffer, ct)) > 0)
+        {
+            sha.AppendData(buffer, 0, read);
+            await file.WriteAsync(buffer.AsMemory(0, read), ct);
+        }
+
+        return sha.GetHashAndReset();
+    }
+
+    private static List<string> CreateArguments(string sourceDir) =>
+    [
+        "-C", sourceDir,
+        "--exclude-tag-under=" + ExcludeTag,
+        "--sort=name",
+    ];
+
+    /// <summary>Exit 1 is a warning (a file changed while tar read it: the archive is usable); 2 is a failure.</summary>
+    private static IReadOnlyList<string> Warnings(ProcessResult result) => result.ExitCode switch
+    {
+        0 => [],
+        1 => result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+        _ => throw new ToolFailedException(Program, result.ExitCode, result.Stderr),
+    };
 
     /// <summary>
     /// Extracts an uncompressed archive into <paramref name="targetDir"/>, modes kept, owners kept when run as

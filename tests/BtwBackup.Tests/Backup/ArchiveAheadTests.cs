@@ -83,4 +83,18 @@ public sealed class ArchiveAheadTests : IDisposable
         await ahead.DisposeAsync();
         Assert.False(File.Exists(Path.Combine(scratch, FileTreeBackup.RdiffFileName)));
     }
+
+    [Fact]
+    public async Task A_write_that_fails_stops_tar_and_is_the_error_thrown()
+    {
+        // /dev/full refuses every write with ENOSPC, as a full scratch disk does. The tree is larger
+        // than a pipe's buffer: a reader that stopped without closing its end would leave tar blocked.
+        var tree = Tree();
+        File.WriteAllBytes(Path.Combine(tree, "big.bin"), RandomNumberGenerator.GetBytes(4 << 20));
+        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+
+        var e = await Assert.ThrowsAnyAsync<IOException>(() => _tar.CreateWithDigestAsync(tree, "/dev/full", limit.Token));
+        Assert.True(DiskSpace.IsNoSpace(e), e.ToString());
+        Assert.False(limit.IsCancellationRequested);
+    }
 }
