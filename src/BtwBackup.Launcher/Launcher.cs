@@ -8,14 +8,27 @@ namespace BtwBackup.Launcher;
 /// <c>out/btw-backup</c>: answers what the command line alone decides (<c>-h</c>, <c>--version</c>,
 /// a usage error), with the CLI's own parser and texts, and hands every command to the CLI in
 /// <c>lib/</c> beside it by execv: the same process (its PID, which systemd, the daemon's lock and
-/// signals see), the same arguments byte for byte, the same environment. The CLI parses them
-/// again and decides everything else; this front only spares the .NET runtime's start where
-/// nothing needs it.
+/// signals see), the same arguments byte for byte, the same environment but for one setting of the
+/// CLI's runtime (<see cref="NoRecompilation"/>). The CLI parses them again and decides everything
+/// else; this front only spares the .NET runtime's start where nothing needs it.
 /// </summary>
 public static class Launcher
 {
     [DllImport("libc", SetLastError = true)]
     private static extern int execv(IntPtr path, IntPtr[] argv);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int setenv([MarshalAs(UnmanagedType.LPUTF8Str)] string name, [MarshalAs(UnmanagedType.LPUTF8Str)] string value, int overwrite);
+
+    /// <summary>
+    /// Call counting off in the CLI's runtime: hot code is not compiled a second time, neither what
+    /// was compiled ahead of time (ReadyToRun) nor what the JIT compiled quickly at first (a long
+    /// loop still gets optimized code, by on-stack replacement). An initial sync of 4 x 64 MiB +
+    /// 256 MiB: user CPU 3.46 -> 2.69 s, peak RSS 184 -> 164 MB; of 5,000 small files: 4.85 ->
+    /// 4.58 s, 187 -> 172 MB (medians of 3). The runtime reads it only from the environment, not
+    /// from runtimeconfig.json. A value the caller set is kept.
+    /// </summary>
+    private const string NoRecompilation = "DOTNET_TC_CallCounting";
 
     public static int Main(string[] args)
     {
@@ -49,6 +62,7 @@ public static class Launcher
         var pointers = new IntPtr[argv.Length + 1];
         for (var i = 0; i < argv.Length; i++)
             pointers[i] = NulTerminated(argv[i]);
+        setenv(NoRecompilation, "0", overwrite: 0);
         execv(NulTerminated(Encoding.UTF8.GetBytes(cli)), pointers);
         var error = Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
         return Fail($"cannot start {cli}: {error} (copy the whole published folder: lib/ goes beside {CommandLine.Prog})");

@@ -98,10 +98,23 @@ public sealed class LauncherTests : IDisposable
         _box.WriteConfig($"root-path = \"{_box.Root}\"\ndaemon.port = {Sandbox.FreePort()}\n");
         await using var daemon = await DaemonProcess.StartAsync(_box);
         Assert.Equal(LibCli, new FileInfo($"/proc/{daemon.Pid}/exe").LinkTarget);
+        // The one setting the front adds to the CLI's environment.
+        Assert.Contains("DOTNET_TC_CallCounting=0", File.ReadAllText($"/proc/{daemon.Pid}/environ").Split('\0'));
         Assert.Equal(daemon.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(_box.ConfigDir, "lock.pid")).Trim());
         await daemon.TerminateAsync();
         Assert.Equal(0, daemon.ExitCode);
         Assert.Contains("daemon: stopped", daemon.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_runtime_setting_the_caller_made_is_kept()
+    {
+        _box.WriteConfig($"root-path = \"{_box.Root}\"\ndaemon.port = {Sandbox.FreePort()}\n");
+        _box.Environment = new Dictionary<string, string?> { ["DOTNET_TC_CallCounting"] = "1" };
+        await using var daemon = await DaemonProcess.StartAsync(_box);
+        var environment = File.ReadAllText($"/proc/{daemon.Pid}/environ").Split('\0');
+        Assert.Contains("DOTNET_TC_CallCounting=1", environment);
+        Assert.DoesNotContain("DOTNET_TC_CallCounting=0", environment);
     }
 
     [Fact]
