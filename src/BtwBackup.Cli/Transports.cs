@@ -83,11 +83,13 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
 
         var listings = command is SyncNow { Full: true } ? ListingsAhead(ct) : null;
         Sync.Md5Cache? hashes = null;
+        // What the comparison starts reading for the actors stops when the command ends.
+        using var readAhead = CancellationTokenSource.CreateLinkedTokenSource(ct);
         if (listings is { } ahead)
         {
             // One MD5 cache for the comparison and the actors: its file is read once.
             hashes = Sync.Md5Cache.Open(Path.Combine(configDir, Sync.Md5Cache.FileName));
-            if (await IdleSync.AnswerFullAsync(settings, hashes, ahead.Stores, ahead.Listings, w => log?.Write("WARNING", "cli", w), ct) is { } equal)
+            if (await IdleSync.AnswerFullAsync(settings, hashes, ahead.Stores, ahead.Listings, w => log?.Write("WARNING", "cli", w), ct, readAhead.Token) is { } equal)
             {
                 log?.Write("INFO", "cli", "sync --full: nothing pending, and every destination already equals root by the MD5s known (no file read): recorded without starting the actors");
                 return equal;
@@ -106,6 +108,7 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
         }
         finally
         {
+            await readAhead.CancelAsync();
             await FileLogger.FlushAsync(system, TimeSpan.FromSeconds(2));
             // Stopping the system cancels the work in flight; partial files are removed by the
             // procedures' own clean-up and, failing that, by the next run.

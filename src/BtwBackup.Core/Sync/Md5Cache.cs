@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using BtwBackup.Platform;
 
@@ -19,6 +20,13 @@ public sealed class Md5Cache
 
     private readonly StampedDigests _digests;
     private int _reads;
+    private int _readAhead;
+
+    // The reads under way, by path, with the stamp the file had before and after each: a caller
+    // that asks for a file being read ahead takes that read's result instead of reading it again.
+    private readonly ConcurrentDictionary<string, Task<Read>> _reading = new(StringComparer.Ordinal);
+
+    private readonly record struct Read(FileStamp? Stamp, byte[] Md5);
 
     private Md5Cache(StampedDigests digests) => _digests = digests;
 
@@ -36,19 +44,111 @@ public sealed class Md5Cache
     /// <summary>Opens <paramref name="file"/>; missing: empty; unreadable or not this format: empty, with a <see cref="Problem"/>.</summary>
     public static Md5Cache Open(string file) => new(StampedDigests.Open(file, Magic, 16));
 
-    /// <summary>The MD5 (lower-case hex) of the file at <paramref name="path"/> (absolute): from the cache when its stamp is the one recorded, else read.</summary>
+    /// <summary>
+    /// The MD5 (lower-case hex) of the file at <paramref name="path"/> (absolute): from the cache
+    /// when its stamp is the one recorded; else from the read of it under way (<see cref="ReadAhead"/>)
+    /// when the file's stamp did not move during that read nor since; else read.
+    /// </summary>
     public async Task<string> Md5Async(string path, CancellationToken ct)
     {
-        var before = FileStamp.Of(path);
-        if (_digests.Known(path, before) is { } known)
+        if (_digests.Known(path, FileStamp.Of(path)) is { } known)
             return Convert.ToHexStringLower(known);
+        var mine = new TaskCompletionSource<Read>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (_reading.TryAdd(path, mine.Task))
+            return Convert.ToHexStringLower((await ReadAsAsync(mine, path, ct)).Md5);
 
+        if (_reading.TryGetValue(path, out var underWay))
+        {
+            try
+            {
+                var read = await underWay.WaitAsync(ct);
+                if (read.Stamp is { } stamp && FileStamp.Of(path) == stamp)
+                    return Convert.ToHexStringLower(read.Md5);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                // That read failed or was stopped: this caller meets the file itself.
+            }
+        }
+        else if (_digests.Known(path, FileStamp.Of(path)) is { } justRead)
+        {
+            return Convert.ToHexStringLower(justRead);
+        }
+
+        return Convert.ToHexStringLower((await ReadAsync(path, ct)).Md5);
+    }
+
+    /// <summary>
+    /// Starts reading the files at <paramref name="paths"/> (absolute) one after another, in the
+    /// background, for the <see cref="Md5Async"/> calls to come: a sync whose comparison found
+    /// files the cache cannot vouch for hashes them while its actors start (they would wait for
+    /// the journal first). A file already known, or being read, is skipped; a file that cannot be
+    /// read is left to the caller that asks for it, which meets the error its way. Stops at
+    /// <paramref name="ct"/>. Once per cache: a second call (another destination's comparison
+    /// of the same root) adds nothing.
+    /// </summary>
+    public Task ReadAhead(IReadOnlyList<string> paths, CancellationToken ct)
+    {
+        if (Interlocked.Exchange(ref _readAhead, 1) == 1)
+            return Task.CompletedTask;
+        return Task.Run(
+            async () =>
+            {
+                foreach (var path in paths)
+                {
+                    if (ct.IsCancellationRequested)
+                        return;
+                    var mine = new TaskCompletionSource<Read>(TaskCreationOptions.RunContinuationsAsynchronously);
+                    if (_digests.Known(path, FileStamp.Of(path)) is not null || !_reading.TryAdd(path, mine.Task))
+                        continue;
+                    try
+                    {
+                        await ReadAsAsync(mine, path, ct);
+                    }
+                    catch (Exception)
+                    {
+                        // Said by the caller that asks for this file, if one does.
+                    }
+                }
+            },
+            CancellationToken.None);
+    }
+
+    /// <summary>Reads the file as the read under way for its path (<paramref name="mine"/>, registered by the caller), which ends with it.</summary>
+    private async Task<Read> ReadAsAsync(TaskCompletionSource<Read> mine, string path, CancellationToken ct)
+    {
+        try
+        {
+            var read = await ReadAsync(path, ct);
+            mine.SetResult(read);
+            return read;
+        }
+        catch (Exception e)
+        {
+            mine.SetException(e);
+            _ = mine.Task.Exception; // observed: a caller that joined it has its own catch
+            throw;
+        }
+        finally
+        {
+            _reading.TryRemove(new KeyValuePair<string, Task<Read>>(path, mine.Task));
+        }
+    }
+
+    /// <summary>Reads the file's MD5 (unless recorded meanwhile), recorded when its times were settled before the read and its stamp did not move during it.</summary>
+    private async Task<Read> ReadAsync(string path, CancellationToken ct)
+    {
+        var before = FileStamp.Of(path);
+        // Recorded by a read that ended a moment ago.
+        if (_digests.Known(path, before) is { } known)
+            return new Read(before, known);
         var readStart = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
         Interlocked.Increment(ref _reads);
         var md5 = await ReadMd5Async(path, ct);
-        if (before is { } was && was.IsSettledAt(readStart, SettleMargin.Ticks * 100) && FileStamp.Of(path) == was)
+        var after = FileStamp.Of(path);
+        if (before is { } was && was.IsSettledAt(readStart, SettleMargin.Ticks * 100) && after == was)
             _digests.Record(path, was, md5);
-        return Convert.ToHexStringLower(md5);
+        return new Read(after == before ? before : null, md5);
     }
 
     /// <summary>The MD5 (lower-case hex) recorded for the file at <paramref name="path"/> when its stamp has not moved since; null when it would have to be read.</summary>

@@ -70,6 +70,13 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     /// </summary>
     public Md5Cache? Hashes { get; init; }
 
+    /// <summary>
+    /// Set: <see cref="UnchangedAsync"/>, when it finds files <see cref="Hashes"/> cannot vouch
+    /// for, starts reading them (<see cref="Md5Cache.ReadAhead"/>) for the sync that follows,
+    /// until this token is cancelled. Null: it reads nothing.
+    /// </summary>
+    public CancellationToken? ReadAheadUntil { get; init; }
+
     private Task<List<RemoteObject>>? _ahead;
     private int _writes;
 
@@ -239,9 +246,17 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
             // file the cache cannot vouch for ends it there, so that the sync (which takes the same
             // listing) starts without waiting for the server.
             var listing = ListCheckedAsync("", ct);
-            var local = LocalFiles("").Select(rel => (Rel: rel, Md5: hashes.Known(Path.GetFullPath(Path.Combine(root, rel))))).ToList();
+            var local = LocalFiles("").Select(rel => (Path: Path.GetFullPath(Path.Combine(root, rel)), Rel: rel))
+                .Select(f => (f.Rel, f.Path, Md5: hashes.Known(f.Path))).ToList();
             if (local.Any(f => f.Md5 is null))
+            {
+                // The sync will hash them (to compare them, or to send them with their MD5): that
+                // starts now, while its actors start, on one thread (the actors take the other core).
+                if (ReadAheadUntil is { } aheadToken)
+                    _ = hashes.ReadAhead([.. local.Where(f => f.Md5 is null).Select(f => f.Path)], aheadToken);
                 return false;
+            }
+
             var remote = await listing;
             // The same keys on both sides (two local names can map to one key: a '\\' is a '/' there).
             var keys = local.Select(f => KeyOf(f.Rel)).ToHashSet(StringComparer.Ordinal);

@@ -70,6 +70,49 @@ public sealed class Md5CacheTests : IDisposable
     }
 
     [Fact]
+    public async Task Files_read_ahead_are_read_once_whether_asked_for_during_or_after_the_read()
+    {
+        var files = Enumerable.Range(0, 40).Select(i => Write($"f{i}", new string((char)('a' + i % 26), 4096 + i))).ToList();
+        var cache = Open();
+        var ahead = cache.ReadAhead(files, default);
+        // Asked for at once, in the opposite order: some are being read ahead, some not yet, some done.
+        var answers = await Task.WhenAll(Enumerable.Reverse(files).Select(f => cache.Md5Async(f, default)));
+        await ahead;
+        Assert.Equal(Enumerable.Reverse(files).Select(f => Md5(File.ReadAllText(f))), answers);
+        Assert.Equal(files.Count, cache.Reads);
+        Assert.Equal(files.Count, cache.Count);
+        // Once per cache: a second list adds nothing.
+        await cache.ReadAhead([Write("late", "zzzz")], default);
+        Assert.Equal(files.Count, cache.Reads);
+    }
+
+    [Fact]
+    public async Task A_file_rewritten_after_it_was_read_ahead_is_read_again_and_what_cannot_be_read_is_the_askers_error()
+    {
+        var f = Write("f", "aaaa");
+        var missing = Path.Combine(_dir, "missing");
+        var cache = Open();
+        await cache.ReadAhead([missing, _dir, f], default);
+        Assert.Equal(3, cache.Reads);
+        var mtime = File.GetLastWriteTimeUtc(f);
+        File.WriteAllText(f, "bbbb");
+        File.SetLastWriteTimeUtc(f, mtime);
+        Assert.Equal(Md5("bbbb"), await cache.Md5Async(f, default));
+        await Assert.ThrowsAsync<FileNotFoundException>(() => cache.Md5Async(missing, default));
+    }
+
+    [Fact]
+    public async Task A_read_ahead_stopped_before_it_starts_reads_nothing()
+    {
+        var f = Write("f", "aaaa");
+        var cache = Open();
+        await cache.ReadAhead([f], new CancellationToken(canceled: true));
+        Assert.Equal(0, cache.Reads);
+        Assert.Equal(Md5("aaaa"), await cache.Md5Async(f, default));
+        Assert.Equal(1, cache.Reads);
+    }
+
+    [Fact]
     public async Task A_file_written_within_the_margin_before_the_read_is_not_recorded()
     {
         var f = Write("f", "aaaa");

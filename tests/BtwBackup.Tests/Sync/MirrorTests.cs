@@ -248,6 +248,27 @@ public sealed class MirrorTests : IDisposable
     }
 
     [Fact]
+    public async Task A_comparison_that_finds_files_to_read_starts_reading_them_for_the_sync_that_follows()
+    {
+        var (_, cache) = await SyncedWithCacheAsync();
+        var reads = cache.Reads;
+        Write("s/a", "AAAA");
+        Write("new", "nnnn");
+        using var until = new CancellationTokenSource();
+        var compared = new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache, ReadAheadUntil = until.Token };
+        Assert.False(await compared.UnchangedAsync(CancellationToken.None));
+        // The sync (another mirror on the same cache, as the actors' is) takes what was read ahead, or joins the read.
+        await new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache }.SyncAsync("", CancellationToken.None);
+        Assert.Equal(reads + 2, cache.Reads);
+        Assert.Equal("AAAA", Remote()["pre/s/a"]);
+        Assert.Equal("nnnn", Remote()["pre/new"]);
+        // Without the token, a comparison starts nothing.
+        var other = Md5Cache.Open(Path.Combine(_root, "..", Path.GetFileName(_root) + ".other"));
+        Assert.False(await new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = other }.UnchangedAsync(CancellationToken.None));
+        Assert.Equal(0, other.Reads);
+    }
+
+    [Fact]
     public async Task Two_local_names_for_one_key_with_a_stray_object_are_not_unchanged()
     {
         // "x\\y" and "x/y" are one key on the server; a sync of them leaves one object, and a stray beside it.

@@ -44,15 +44,17 @@ public static class IdleSync
     /// <see cref="AnswerAsync"/> records. Null (the caller starts the actors, with the same
     /// listings) at the first thing that is not so, and whenever <see cref="AnswerAsync"/> would
     /// be null, or the MD5 cache (<paramref name="hashes"/>, the one the actors will share) could not be read.
+    /// With <paramref name="readAheadUntil"/>, the files the cache cannot vouch for are read into it
+    /// meanwhile (<see cref="Mirror.ReadAheadUntil"/>), until that token is cancelled.
     /// </summary>
     public static async Task<CommandReply?> AnswerFullAsync(GeneralSettings settings, Md5Cache hashes, Func<DestinationSettings, IObjectStore> stores,
-        IReadOnlyDictionary<string, Task<List<RemoteObject>>> listings, Action<string> warn, CancellationToken ct)
+        IReadOnlyDictionary<string, Task<List<RemoteObject>>> listings, Action<string> warn, CancellationToken ct, CancellationToken? readAheadUntil = null)
     {
         var started = DateTime.UtcNow;
         if (hashes.Problem is not null || !settings.Destinations.All(d => listings.ContainsKey(d.Name)) || !NothingPending(settings))
             return null;
         var unchanged = await Task.WhenAll(settings.Destinations.Select(d =>
-            new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism) { Hashes = hashes, Ahead = listings[d.Name] }.UnchangedAsync(ct)));
+            new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism) { Hashes = hashes, Ahead = listings[d.Name], ReadAheadUntil = readAheadUntil }.UnchangedAsync(ct)));
         return unchanged.All(u => u) ? await RecordAsync(settings, started, null, warn) : null;
     }
 
