@@ -71,6 +71,9 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
             MaxErrorRetry = 0, // retries are RetryingObjectStore's, with their own backoff
             Timeout = timeout ?? TimeSpan.FromMinutes(5),
+            // A body goes out in writes of this size (the SDK's default, 8 KiB, made a 64 MiB PUT
+            // 8,192 writes, and the server as many reads); below the large-object heap's threshold.
+            BufferSize = 64 * 1024,
         };
         if (connection.Endpoint is not null)
         {
