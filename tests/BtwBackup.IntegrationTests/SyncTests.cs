@@ -76,6 +76,19 @@ public sealed class SyncTests : IDisposable
         Assert.Single(await RemoteAsync());
     }
 
+    [Fact]
+    public async Task A_fifo_left_in_root_is_named_in_the_log_and_the_sync_ends_without_opening_it()
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(_box.Root, "manual")).FullName;
+        File.WriteAllText(Path.Combine(dir, "f"), "aaaa");
+        Assert.Equal(0, (await Sandbox.ShellAsync("mkfifo", Path.Combine(dir, "pipe"))).ExitCode);
+        // A FIFO with no writer: an open() of it would never return (the run would be killed at its limit).
+        await _box.QuietOkAsync("sync", "--full");
+        Assert.Equal(["manual/f"], (await RemoteAsync()).Keys);
+        Assert.Contains("sync to offsite: 1 entry under root is not a regular file (a FIFO, socket or device) and not copied: manual/pipe",
+            File.ReadAllText(Path.Combine(_box.ConfigDir, "btw-backup.log")));
+    }
+
     /// <summary>root/manual/f and g, written then left to settle (only then is a file's MD5 kept), then synced; returns f.</summary>
     private async Task<string> SettledFilesSyncedAsync()
     {

@@ -15,6 +15,7 @@ public readonly record struct FileStamp(ulong Device, ulong Inode, long Size, lo
     private const int AtFdCwd = -100;
     private const int AtSymlinkNoFollow = 0x100;
     private const uint StatxBasicStats = 0x7ff;
+    private const uint StatxType = 0x1;
     private static bool _unavailable;
 
     [DllImport("libc", SetLastError = true)]
@@ -41,6 +42,30 @@ public readonly record struct FileStamp(ulong Device, ulong Inode, long Size, lo
         static long Time(ReadOnlySpan<byte> b, int offset) => (BinaryPrimitives.ReadInt64LittleEndian(b[offset..]) * 1_000_000_000L) + BinaryPrimitives.ReadUInt32LittleEndian(b[(offset + 8)..]);
         var device = ((ulong)BinaryPrimitives.ReadUInt32LittleEndian(b[136..]) << 32) | BinaryPrimitives.ReadUInt32LittleEndian(b[140..]);
         return new FileStamp(device, BinaryPrimitives.ReadUInt64LittleEndian(b[32..]), BinaryPrimitives.ReadInt64LittleEndian(b[40..]), Time(b, 112), Time(b, 96));
+    }
+
+    /// <summary>
+    /// Whether <paramref name="path"/> (absolute, the link itself) is a FIFO, a socket or a device:
+    /// opening one for reading can wait forever (a FIFO with no writer) or read without end. False
+    /// when it cannot be said (gone, not Linux): the caller then meets the file as it is.
+    /// </summary>
+    public static bool IsSpecial(string path)
+    {
+        if (_unavailable || !OperatingSystem.IsLinux())
+            return false;
+        var buffer = new byte[256];
+        try
+        {
+            if (statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType, buffer) != 0)
+                return false;
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            _unavailable = true;
+            return false;
+        }
+
+        return (BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(28)) & 0xF000) is 0x1000 or 0x2000 or 0x6000 or 0xC000;
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using BtwBackup.ObjectStore;
+using BtwBackup.Platform;
 
 namespace BtwBackup.Sync;
 
@@ -76,6 +77,9 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     /// until this token is cancelled. Null: it reads nothing.
     /// </summary>
     public CancellationToken? ReadAheadUntil { get; init; }
+
+    /// <summary>Told what root holds that is not copied (a FIFO, a socket, a device: opening one could wait forever); null: nobody is.</summary>
+    public Action<string>? Warn { get; init; }
 
     private Task<List<RemoteObject>>? _ahead;
     private int _writes;
@@ -665,10 +669,22 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
             return [path.TrimEnd('/')];
         if (!Directory.Exists(full))
             throw new MirrorException(path, ["no such local file or directory"]);
-        return Directory.EnumerateFiles(full, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint })
+        var special = new List<string>();
+        var files = Directory.EnumerateFiles(full, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint })
+            .Where(f => !FileStamp.IsSpecial(f) || Add(special, f))
             .Select(f => Path.GetRelativePath(root, f))
             .Order(StringComparer.Ordinal)
             .ToList();
+        if (special.Count > 0)
+            Warn?.Invoke($"{special.Count} entr{(special.Count == 1 ? "y" : "ies")} under {Shown(FolderOf(path))} {(special.Count == 1 ? "is" : "are")} not a regular file (a FIFO, socket or device) and not copied: "
+                + string.Join(", ", special.Select(f => Path.GetRelativePath(root, f)).Order(StringComparer.Ordinal).Take(3)) + (special.Count > 3 ? ", ..." : ""));
+        return files;
+
+        static bool Add(List<string> list, string item)
+        {
+            list.Add(item);
+            return false;
+        }
     }
 
     private ParallelOptions Options(CancellationToken ct) => new() { MaxDegreeOfParallelism = Math.Max(1, parallelism), CancellationToken = ct };

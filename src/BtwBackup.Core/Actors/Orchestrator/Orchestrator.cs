@@ -336,6 +336,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
             {
                 Hashes = hashes,
                 Ahead = _services.Ahead?.GetValueOrDefault(d.Name),
+                Warn = warning => _log.Warning("sync to {0}: {1}", d.Name, warning),
             }, settings.Sync.HistoryWindow, settings.Sync.SnapshotEvery,
             LegacyStateFile: index == 0 ? legacy : null, MaxDelete: settings.Sync.MaxDelete)
         {
