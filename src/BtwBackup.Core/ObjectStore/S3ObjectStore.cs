@@ -119,6 +119,23 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
 
     public async Task PutFileAsync(string key, string path, string md5, CancellationToken ct)
     {
+        // A small file is read at once and sent from memory (its Content-MD5, taken before, still
+        // binds what the server keeps: a file changed since is refused).
+        if (Sync.Md5Cache.ReadSmall(path) is (byte[] buffer, int read))
+        {
+            try
+            {
+                using var body = new MemoryStream(buffer, 0, read, writable: false);
+                await PutSingleAsync(key, body, md5, ct);
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+
+            return;
+        }
+
         var length = new FileInfo(path).Length;
         await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
         if (length <= MultipartAbove)

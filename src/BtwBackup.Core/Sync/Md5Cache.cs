@@ -155,9 +155,54 @@ public sealed class Md5Cache
     public string? Known(string path) =>
         _digests.Known(path, FileStamp.Of(path)) is { } known ? Convert.ToHexStringLower(known) : null;
 
+    /// <summary>Files under this size are read in synchronous reads (from the page cache, a few microseconds), not through the thread pool's asynchronous reads.</summary>
+    public const int ReadAtOnceUpTo = 1 << 20;
+
+    /// <summary>
+    /// A file under <see cref="ReadAtOnceUpTo"/> bytes, read whole into a buffer of the shared pool
+    /// (the caller returns it), and the length read; null when it is larger, or grew past that
+    /// while read (the caller then streams it).
+    /// </summary>
+    public static (byte[] Buffer, int Length)? ReadSmall(string file)
+    {
+        using var handle = File.OpenHandle(file, FileMode.Open, FileAccess.Read, FileShare.Read);
+        var length = RandomAccess.GetLength(handle);
+        if (length >= ReadAtOnceUpTo)
+            return null;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)length + 1);
+        int read = 0, n;
+        try
+        {
+            while (read < buffer.Length && (n = RandomAccess.Read(handle, buffer.AsSpan(read), read)) > 0)
+                read += n;
+        }
+        catch
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+
+        if (read < buffer.Length)
+            return (buffer, read);
+        System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        return null;
+    }
+
     /// <summary>The MD5 of a file, read whole.</summary>
     public static async Task<byte[]> ReadMd5Async(string file, CancellationToken ct)
     {
+        if (ReadSmall(file) is (byte[] buffer, int length))
+        {
+            try
+            {
+                return MD5.HashData(buffer.AsSpan(0, length));
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+
         await using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan | FileOptions.Asynchronous);
         return await MD5.HashDataAsync(stream, ct);
     }

@@ -112,6 +112,22 @@ public sealed class Md5CacheTests : IDisposable
         Assert.Equal(1, cache.Reads);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(Md5Cache.ReadAtOnceUpTo - 1)]
+    [InlineData(Md5Cache.ReadAtOnceUpTo)]
+    [InlineData(Md5Cache.ReadAtOnceUpTo + 1)]
+    public async Task A_file_read_at_once_or_streamed_has_its_whole_content_hashed(int size)
+    {
+        var content = new byte[size];
+        new Random(size).NextBytes(content);
+        var path = Path.Combine(_dir, "f");
+        File.WriteAllBytes(path, content);
+        Assert.Equal(MD5.HashData(content), await Md5Cache.ReadMd5Async(path, default));
+        Assert.Equal(size < Md5Cache.ReadAtOnceUpTo, Md5Cache.ReadSmall(path) is { } small && small.Buffer[..small.Length].SequenceEqual(content));
+    }
+
     [Fact]
     public async Task A_file_written_within_the_margin_before_the_read_is_not_recorded()
     {
