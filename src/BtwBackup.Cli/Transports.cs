@@ -83,22 +83,36 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
 
         var listings = command is SyncNow { Full: true } ? ListingsAhead(ct) : null;
         Sync.Md5Cache? hashes = null;
-        // What the comparison starts reading for the actors stops when the command ends.
+        // What the comparison starts reading for the actors stops when the command ends, however it ends.
         using var readAhead = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        if (listings is { } ahead)
+        try
         {
-            // One MD5 cache for the comparison and the actors: its file is read once.
-            hashes = Sync.Md5Cache.Open(Path.Combine(configDir, Sync.Md5Cache.FileName));
-            if (await IdleSync.AnswerFullAsync(settings, hashes, ahead.Stores, ahead.Listings, w => log?.Write("WARNING", "cli", w), ct, readAhead.Token) is { } equal)
+            if (listings is { } ahead)
             {
-                log?.Write("INFO", "cli", "sync --full: nothing pending, and every destination already equals root by the MD5s known (no file read): recorded without starting the actors");
-                return equal;
+                // One MD5 cache for the comparison and the actors: its file is read once.
+                hashes = Sync.Md5Cache.Open(Path.Combine(configDir, Sync.Md5Cache.FileName));
+                if (await IdleSync.AnswerFullAsync(settings, hashes, ahead.Stores, ahead.Listings, w => log?.Write("WARNING", "cli", w), ct, readAhead.Token) is { } equal)
+                {
+                    log?.Write("INFO", "cli", "sync --full: nothing pending, and every destination already equals root by the MD5s known (no file read): recorded without starting the actors");
+                    return equal;
+                }
             }
-        }
 
+            return await WithActorsAsync(command, progress, listings?.Listings, hashes, ct);
+        }
+        finally
+        {
+            await readAhead.CancelAsync();
+        }
+    }
+
+    /// <summary>The command, given to an Orchestrator started for it in this process and stopped after it.</summary>
+    private async Task<CommandReply> WithActorsAsync(CliCommand command, TextWriter? progress, Dictionary<string, Task<List<ObjectStore.RemoteObject>>>? listings,
+        Sync.Md5Cache? hashes, CancellationToken ct)
+    {
         // Disposed before the lock is released: nothing else writes the scratch tar meanwhile.
         await using var archiveAhead = command is BackupFileTree tree ? ArchiveAheadFor(tree, ct) : null;
-        var (system, orchestrator) = BackupHost.Start(settings, listings?.Listings, archiveAhead, hashes);
+        var (system, orchestrator) = BackupHost.Start(settings, listings, archiveAhead, hashes);
         try
         {
             var printer = ProgressDisplay.Start(system, progress);
@@ -108,7 +122,6 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
         }
         finally
         {
-            await readAhead.CancelAsync();
             await FileLogger.FlushAsync(system, TimeSpan.FromSeconds(2));
             // Stopping the system cancels the work in flight; partial files are removed by the
             // procedures' own clean-up and, failing that, by the next run.

@@ -121,18 +121,11 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     {
         // A small file is read at once and sent from memory (its Content-MD5, taken before, still
         // binds what the server keeps: a file changed since is refused).
-        if (Sync.Md5Cache.ReadSmall(path) is (byte[] buffer, int read))
+        // Not a pooled buffer: a request that timed out may still be reading it.
+        if (Sync.Md5Cache.ReadSmall(path, pooled: false) is (byte[] buffer, int read))
         {
-            try
-            {
-                using var body = new MemoryStream(buffer, 0, read, writable: false);
-                await PutSingleAsync(key, body, md5, ct);
-            }
-            finally
-            {
-                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-            }
-
+            using var body = new MemoryStream(buffer, 0, read, writable: false);
+            await PutSingleAsync(key, body, md5, ct);
             return;
         }
 

@@ -22,8 +22,10 @@ public sealed class Md5Cache
     private int _reads;
     private int _readAhead;
 
-    // The reads under way, by path, with the stamp the file had before and after each: a caller
-    // that asks for a file being read ahead takes that read's result instead of reading it again.
+    // The reads under way, by path, each with the stamp it recorded (null when it could not: the
+    // file moved during the read, or its times were too recent to vouch for it): a caller that asks
+    // for a file being read takes that read's result when it recorded one and the file has not
+    // moved since; else it reads the file itself.
     private readonly ConcurrentDictionary<string, Task<Read>> _reading = new(StringComparer.Ordinal);
 
     private readonly record struct Read(FileStamp? Stamp, byte[] Md5);
@@ -47,7 +49,7 @@ public sealed class Md5Cache
     /// <summary>
     /// The MD5 (lower-case hex) of the file at <paramref name="path"/> (absolute): from the cache
     /// when its stamp is the one recorded; else from the read of it under way (<see cref="ReadAhead"/>)
-    /// when the file's stamp did not move during that read nor since; else read.
+    /// when that read recorded it (see <see cref="ReadAsync"/>) and the file has not moved since; else read.
     /// </summary>
     public async Task<string> Md5Async(string path, CancellationToken ct)
     {
@@ -146,9 +148,10 @@ public sealed class Md5Cache
         Interlocked.Increment(ref _reads);
         var md5 = await ReadMd5Async(path, ct);
         var after = FileStamp.Of(path);
-        if (before is { } was && was.IsSettledAt(readStart, SettleMargin.Ticks * 100) && after == was)
-            _digests.Record(path, was, md5);
-        return new Read(after == before ? before : null, md5);
+        if (before is not { } was || !was.IsSettledAt(readStart, SettleMargin.Ticks * 100) || after != was)
+            return new Read(null, md5);
+        _digests.Record(path, was, md5);
+        return new Read(was, md5);
     }
 
     /// <summary>The MD5 (lower-case hex) recorded for the file at <paramref name="path"/> when its stamp has not moved since; null when it would have to be read.</summary>
@@ -160,16 +163,17 @@ public sealed class Md5Cache
 
     /// <summary>
     /// A file under <see cref="ReadAtOnceUpTo"/> bytes, read whole into a buffer of the shared pool
-    /// (the caller returns it), and the length read; null when it is larger, or grew past that
-    /// while read (the caller then streams it).
+    /// (the caller returns it; <paramref name="pooled"/> false: a buffer of its own, for a reader
+    /// that may still hold it after it is done with it, as an HTTP request that timed out), and
+    /// the length read; null when it is larger, or grew past that while read (the caller then streams it).
     /// </summary>
-    public static (byte[] Buffer, int Length)? ReadSmall(string file)
+    public static (byte[] Buffer, int Length)? ReadSmall(string file, bool pooled = true)
     {
         using var handle = File.OpenHandle(file, FileMode.Open, FileAccess.Read, FileShare.Read);
         var length = RandomAccess.GetLength(handle);
         if (length >= ReadAtOnceUpTo)
             return null;
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)length + 1);
+        var buffer = pooled ? System.Buffers.ArrayPool<byte>.Shared.Rent((int)length + 1) : new byte[length + 1];
         int read = 0, n;
         try
         {
@@ -178,13 +182,15 @@ public sealed class Md5Cache
         }
         catch
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            if (pooled)
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
             throw;
         }
 
         if (read < buffer.Length)
             return (buffer, read);
-        System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        if (pooled)
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         return null;
     }
 

@@ -666,7 +666,13 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     {
         var full = Path.Combine(root, path);
         if (File.Exists(full) && !Directory.Exists(full))
-            return [path.TrimEnd('/')];
+        {
+            if (!FileStamp.IsSpecial(full))
+                return [path.TrimEnd('/')];
+            Warn?.Invoke($"{path.TrimEnd('/')} is not a regular file (a FIFO, socket or device) and not copied");
+            return [];
+        }
+
         if (!Directory.Exists(full))
             throw new MirrorException(path, ["no such local file or directory"]);
         var special = new List<string>();

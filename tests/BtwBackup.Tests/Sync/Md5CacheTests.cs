@@ -102,6 +102,32 @@ public sealed class Md5CacheTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_rewritten_while_it_is_read_ahead_gives_its_new_content()
+    {
+        // Large enough for the rewrite to land while the read is under way (about 0.1 s of MD5), most
+        // of the time; the answer must be the new content whichever way it interleaves.
+        var first = new byte[64 << 20];
+        new Random(1).NextBytes(first);
+        var second = (byte[])first.Clone();
+        second[0] ^= 0xFF; // where the read has been already
+        var f = Path.Combine(_dir, "big");
+        File.WriteAllBytes(f, first);
+        var mtime = File.GetLastWriteTimeUtc(f);
+        Thread.Sleep(20);
+        var cache = Open();
+        var ahead = cache.ReadAhead([f], default);
+        // Its read has begun (the count goes up as a read starts).
+        for (var waited = 0; cache.Reads == 0 && waited < 1000; waited++)
+            await Task.Delay(1);
+        await Task.Delay(10);
+        using (var rewrite = new FileStream(f, FileMode.Open, FileAccess.Write))
+            rewrite.Write(second);
+        File.SetLastWriteTimeUtc(f, mtime);
+        Assert.Equal(Convert.ToHexStringLower(MD5.HashData(second)), await cache.Md5Async(f, default));
+        await ahead;
+    }
+
+    [Fact]
     public async Task A_read_ahead_stopped_before_it_starts_reads_nothing()
     {
         var f = Write("f", "aaaa");

@@ -257,7 +257,11 @@ public sealed class MirrorTests : IDisposable
         using var until = new CancellationTokenSource();
         var compared = new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache, ReadAheadUntil = until.Token };
         Assert.False(await compared.UnchangedAsync(CancellationToken.None));
-        // The sync (another mirror on the same cache, as the actors' is) takes what was read ahead, or joins the read.
+        // Read in the background: the two files, and nothing else.
+        for (var waited = 0; cache.Reads < reads + 2 && waited < 200; waited++)
+            await Task.Delay(50);
+        Assert.Equal(reads + 2, cache.Reads);
+        // The sync (another mirror on the same cache, as the actors' is) takes what was read ahead: no file read again.
         await new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache }.SyncAsync("", CancellationToken.None);
         Assert.Equal(reads + 2, cache.Reads);
         Assert.Equal("AAAA", Remote()["pre/s/a"]);
