@@ -682,7 +682,7 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
             .Order(StringComparer.Ordinal)
             .ToList();
         if (special.Count > 0)
-            Warn?.Invoke($"{special.Count} entr{(special.Count == 1 ? "y" : "ies")} under {Shown(FolderOf(path))} {(special.Count == 1 ? "is" : "are")} not a regular file (a FIFO, socket or device) and not copied: "
+            Warn?.Invoke($"{special.Count} entr{(special.Count == 1 ? "y" : "ies")} under {Shown(FolderOf(path))} {(special.Count == 1 ? "is not a regular file" : "are not regular files")} (a FIFO, socket or device) and not copied: "
                 + string.Join(", ", special.Select(f => Path.GetRelativePath(root, f)).Order(StringComparer.Ordinal).Take(3)) + (special.Count > 3 ? ", ..." : ""));
         return files;
 

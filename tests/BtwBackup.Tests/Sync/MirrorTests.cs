@@ -293,7 +293,7 @@ public sealed class MirrorTests : IDisposable
         await mirror.SyncAsync("", CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(["pre/s/a"], Remote().Keys);
         var warning = Assert.Single(warnings);
-        Assert.Equal("2 entries under root are not a regular file (a FIFO, socket or device) and not copied: s/fifo, s/sock", warning);
+        Assert.Equal("2 entries under root are not regular files (a FIFO, socket or device) and not copied: s/fifo, s/sock", warning);
         Assert.True(await mirror.UnchangedAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
     }
 
