@@ -144,7 +144,9 @@ public sealed class HostileS3Server : IDisposable
 
     public void Dispose()
     {
-        _listener.Stop();
+        // Close alone: Stop then Close makes the managed listener remove its endpoint twice, and
+        // the second removal binds the port again (failing with "Address already in use" when
+        // another test took the freed port meanwhile).
         _listener.Close();
         try
         {
