@@ -76,6 +76,39 @@ public sealed class SyncTests : IDisposable
         Assert.Single(await RemoteAsync());
     }
 
+    /// <summary>
+    /// Without a daemon, sync --full uploads what differs while its actors start, once it has
+    /// journaled the sync of root itself: killed (as kill -9) right after the first object it
+    /// stored that way, it leaves that sync pending, and the next plain sync finishes it.
+    /// </summary>
+    [Fact]
+    public async Task A_sync_full_killed_after_its_first_upload_ahead_of_the_actors_leaves_the_sync_pending()
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(_box.Root, "manual")).FullName;
+        for (var i = 0; i < 20; i++)
+            File.WriteAllText(Path.Combine(dir, $"f{i:D2}"), $"first {i}");
+        await _box.QuietOkAsync("sync", "--full");
+        for (var i = 0; i < 20; i += 2)
+            File.WriteAllText(Path.Combine(dir, $"f{i:D2}"), $"second {i}");
+        File.WriteAllText(Path.Combine(dir, "new"), "new");
+
+        _box.Environment = new Dictionary<string, string?> { ["BTW_BACKUP_CRASH_AT"] = "sync-uploaded-ahead" };
+        var killed = await _box.RunAsync("sync", "--full");
+        _box.Environment = new Dictionary<string, string?>();
+        Assert.True(killed.ExitCode == 137, $"expected a kill -9 after the first upload ahead: {killed}");
+        var remote = await RemoteAsync();
+        var local = Files(_box.Root);
+        // One of the changed files is stored (the one uploaded ahead), not all of them.
+        var changed = local.Keys.Where(k => k == "manual/new" || int.Parse(k[^2..]) % 2 == 0).ToList();
+        Assert.Contains(changed, k => remote.GetValueOrDefault(k) == local[k]);
+        Assert.NotEqual(local, remote);
+        Assert.Equal("Must sync: .\n", (await _box.RunAsync("sync-state", "--list")).Stdout);
+
+        await _box.QuietOkAsync("sync");
+        Assert.Equal(Files(_box.Root), await RemoteAsync());
+        Assert.Equal("", (await _box.RunAsync("sync-state", "--list")).Stdout);
+    }
+
     [Fact]
     public async Task A_fifo_left_in_root_is_named_in_the_log_and_the_sync_ends_without_opening_it()
     {

@@ -87,11 +87,13 @@ public static class BackupHost
     /// <param name="ahead">Listings taken ahead for the destinations (see <see cref="Mirror.Ahead"/>).</param>
     /// <param name="archiveAhead">The scratch tar of an <c>fs</c>, started before the actors (see <see cref="ArchiveAhead"/>).</param>
     /// <param name="hashes">The MD5 cache this process already opened, for the destinations to share; null: opened here.</param>
+    /// <param name="uploads">Uploads started ahead for the destinations (see <see cref="Mirror.Uploads"/>).</param>
     public static (ActorSystem System, IActorRef Orchestrator) Start(GeneralSettings settings,
-        IReadOnlyDictionary<string, Task<List<RemoteObject>>>? ahead = null, ArchiveAhead? archiveAhead = null, Md5Cache? hashes = null)
+        IReadOnlyDictionary<string, Task<List<RemoteObject>>>? ahead = null, ArchiveAhead? archiveAhead = null, Md5Cache? hashes = null,
+        IReadOnlyDictionary<string, UploadsAhead>? uploads = null)
     {
         var system = ActorSystem.Create(SystemName, ActorSystemConfig(settings));
-        var orchestrator = system.ActorOf(Orchestrator.Props(RealServices(settings, archiveAhead, hashes) with { Ahead = ahead }), Orchestrator.Name);
+        var orchestrator = system.ActorOf(Orchestrator.Props(RealServices(settings, archiveAhead, hashes) with { Ahead = ahead, Uploads = uploads }), Orchestrator.Name);
         return (system, orchestrator);
     }
 

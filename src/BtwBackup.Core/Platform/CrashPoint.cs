@@ -27,6 +27,9 @@ public static class CrashPoint
     /// <summary>After the 3rd object this process uploaded: some of a folder stored, the rest in flight or not begun.</summary>
     public const string SyncUploaded = "sync-uploaded";
 
+    /// <summary>After the first object <c>sync --full</c> stored ahead of its actors (see <c>UploadsAhead</c>), before they journal anything.</summary>
+    public const string SyncUploadedAhead = "sync-uploaded-ahead";
+
     private static readonly string? At = Environment.GetEnvironmentVariable(Variable);
     private static int _uploads;
 

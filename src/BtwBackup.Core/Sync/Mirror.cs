@@ -78,6 +78,13 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     /// </summary>
     public CancellationToken? ReadAheadUntil { get; init; }
 
+    /// <summary>
+    /// Uploads started before this mirror's sync (<see cref="UploadAheadAsync"/>, by another mirror
+    /// of the same destination): a sync closes it when it begins to upload, and joins those that
+    /// send what it would send. Null: every upload is this mirror's own.
+    /// </summary>
+    public UploadsAhead? Uploads { get; init; }
+
     /// <summary>Told what root holds that is not copied (a FIFO, a socket, a device: opening one could wait forever); null: nobody is.</summary>
     public Action<string>? Warn { get; init; }
 
@@ -200,6 +207,8 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         var failures = new ConcurrentBag<string>();
         long bytes = 0;
         int uploaded = 0, unchanged = 0, deleted = 0;
+        // From here this sync uploads what differs; it joins what was started ahead (see UploadAsync).
+        Uploads?.Close();
         await EachAsync(local, failures, ct, async (rel, token) =>
         {
             var md5 = await LocalMd5Async(rel, token);
@@ -283,6 +292,51 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             return false; // the sync meets it again, and reports it its way
+        }
+    }
+
+    /// <summary>
+    /// Once a sync of root is journaled and its actors are starting (see <see cref="UploadsAhead"/>):
+    /// uploads root's files that differ from the listing taken <see cref="Ahead"/> (missing there,
+    /// or listed with another MD5), what that sync would upload, into <paramref name="uploads"/>
+    /// until the sync closes it. Never deletes; nothing for an encrypted destination, nor for an
+    /// object whose listing gives no MD5 (multipart: the sync asks the server). A listing the sync
+    /// would refuse (a bad key) uploads nothing; an upload that fails is left to the sync, which
+    /// sends the file itself and says why if it fails again.
+    /// </summary>
+    public async Task UploadAheadAsync(UploadsAhead uploads, CancellationToken ct)
+    {
+        if (Encrypts || Hashes is not { } hashes || _ahead is null)
+            return;
+        try
+        {
+            var remote = await ListCheckedAsync("", ct);
+            // What the cache proves equal is left at once; the others are read (or their read under way joined), then compared.
+            var unproved = LocalFiles("")
+                .Select(rel => (Rel: rel, Listed: remote.GetValueOrDefault(KeyOf(rel))))
+                .Where(f => f.Listed is null || (f.Listed.ContentMd5 is { } listed && hashes.Known(Path.GetFullPath(Path.Combine(root, f.Rel))) != listed))
+                .ToList();
+            await Parallel.ForEachAsync(unproved, Options(ct), async (f, token) =>
+            {
+                if (uploads.Closed)
+                    return;
+                var md5 = await LocalMd5Async(f.Rel, token);
+                if (f.Listed?.ContentMd5 == md5 || uploads.Start(KeyOf(f.Rel), md5, () => UploadAsync(f.Rel, md5, null, token)) is not { } upload)
+                    return;
+                try
+                {
+                    await upload;
+                    Platform.CrashPoint.Reach(Platform.CrashPoint.SyncUploadedAhead);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
+                {
+                    // The sync sends it again.
+                }
+            });
+        }
+        catch (Exception)
+        {
+            // A listing refused, a file gone or unreadable, the command ended: the sync meets it its way.
         }
     }
 
@@ -585,6 +639,18 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
         var file = Path.Combine(root, rel);
         if (recipients is not { Count: > 0 } to)
         {
+            if (Uploads?.Of(KeyOf(rel), md5) is { } ahead)
+            {
+                try
+                {
+                    return await ahead.WaitAsync(ct); // counted by CrashPoint where it was sent
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    // That upload failed (or was stopped with its command's read-ahead): this one sends the file.
+                }
+            }
+
             await store.PutFileAsync(KeyOf(rel), file, md5, ct);
             Platform.CrashPoint.Uploaded();
             return new FileInfo(file).Length;

@@ -74,6 +74,63 @@ public static class SyncJournalFile
     }
 
     /// <summary>
+    /// Journals a sync of root on every destination of <paramref name="settings"/>, as each
+    /// destination actor would persist it (<see cref="SyncRequested"/> of root, the next sequence
+    /// number of its id, this serializer's payload), in one transaction of the SQLite journal file,
+    /// before any actor system opened it: <c>sync --full</c> without a daemon may then upload what
+    /// differs while its actors start (<see cref="UploadsAhead"/>), and a crash at any point from
+    /// here leaves the sync pending. Only where <see cref="ReadAll"/> gives every destination's state
+    /// (the rows are then the plugin's and this serializer's): false, writing nothing, otherwise or
+    /// on any error. The caller holds the configuration directory's lock, and starts the actors
+    /// (which recover these rows) only after this returned.
+    /// </summary>
+    public static bool RecordSyncOfRoot(GeneralSettings settings, DateTime now)
+    {
+        if (ReadAll(settings, events: false) is null)
+            return false;
+        var file = Path.Combine(settings.ConfigDir, PersistenceConfig.FileName);
+        var requested = new SyncRequested(now, "");
+        var payload = SyncSerializer.Encode(requested);
+        var manifest = SyncSerializer.ManifestOf(requested);
+        var writer = Guid.NewGuid().ToString("N");
+        try
+        {
+            using var connection = Open(file, SqliteOpenMode.ReadWrite);
+            using var transaction = connection.BeginTransaction();
+            foreach (var destination in settings.Destinations)
+            {
+                var id = SyncIds.Of(settings.Cluster?.Host, destination.Name);
+                // The next number, as a recovery gives it: after the journal's highest and the latest snapshot's.
+                using var last = Command(connection, id,
+                    "select max(n) from (select max(sequence_number) as n from journal where persistence_id = $id "
+                    + "union all select max(sequence_number) from snapshot where persistence_id = $id)");
+                last.Transaction = transaction;
+                if (last.ExecuteScalar() is not long sequenceNr)
+                    return false; // nothing stored: left to the actor (which may import a former state)
+                using var insert = Command(connection, id,
+                    "insert into journal (created, deleted, persistence_id, sequence_number, message, manifest, identifier, writer_uuid) "
+                    + "values ($created, 0, $id, $sequenceNr, $message, $manifest, $identifier, $writer)");
+                insert.Transaction = transaction;
+                insert.Parameters.AddWithValue("$created", now.Ticks);
+                insert.Parameters.AddWithValue("$sequenceNr", sequenceNr + 1);
+                insert.Parameters.AddWithValue("$message", payload);
+                insert.Parameters.AddWithValue("$manifest", manifest);
+                insert.Parameters.AddWithValue("$identifier", SyncSerializer.Id);
+                insert.Parameters.AddWithValue("$writer", writer);
+                insert.ExecuteNonQuery();
+            }
+
+            transaction.Commit();
+            return true;
+        }
+        catch (Exception)
+        {
+            // Not written (a full disk, a file the plugin laid out otherwise): the actors journal it their way.
+            return false;
+        }
+    }
+
+    /// <summary>
     /// What <paramref name="file"/> holds of <paramref name="persistenceId"/>; null when it has no
     /// row of it at all. <paramref name="events"/>: also every event not deleted (the history),
     /// not only those after the snapshot.
@@ -84,12 +141,12 @@ public static class SyncJournalFile
         return Read(connection, persistenceId, events);
     }
 
-    private static SqliteConnection Open(string file)
+    private static SqliteConnection Open(string file, SqliteOpenMode mode = SqliteOpenMode.ReadOnly)
     {
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder
         {
             DataSource = file,
-            Mode = SqliteOpenMode.ReadOnly,
+            Mode = mode,
             Pooling = false,
             DefaultTimeout = 30,
         }.ToString());

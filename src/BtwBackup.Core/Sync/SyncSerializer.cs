@@ -17,7 +17,10 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
 
     public override int Identifier => Id;
 
-    public override string Manifest(object o) => o switch
+    public override string Manifest(object o) => ManifestOf(o);
+
+    /// <summary>What <see cref="Manifest"/> gives, without an actor system (see <see cref="SyncJournalFile.RecordSyncOfRoot"/>).</summary>
+    public static string ManifestOf(object o) => o switch
     {
         PushRequested => "push-requested",
         PushDone => "push-done",
@@ -32,7 +35,10 @@ public sealed class SyncSerializer(ExtendedActorSystem system) : SerializerWithS
         _ => throw new ArgumentException("cannot serialize " + o.GetType().Name, nameof(o)),
     };
 
-    public override byte[] ToBinary(object obj)
+    public override byte[] ToBinary(object obj) => Encode(obj);
+
+    /// <summary>What <see cref="ToBinary"/> gives, without an actor system (see <see cref="SyncJournalFile.RecordSyncOfRoot"/>).</summary>
+    public static byte[] Encode(object obj)
     {
         JsonObject json = obj switch
         {

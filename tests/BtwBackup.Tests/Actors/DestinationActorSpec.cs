@@ -132,6 +132,59 @@ public sealed class DestinationActorSpec : IDisposable
     }
 
     /// <summary>
+    /// sync --full without a daemon journals the sync of root into the file itself before its
+    /// actors start (SyncJournalFile.RecordSyncOfRoot): after snapshots and deleted events, the
+    /// plugin recovers that row as the actor's own, the actor journals nothing more for the same
+    /// request and goes on with the next sequence numbers, and the history shows the request once.
+    /// Where the file has no row of a destination, nothing is written.
+    /// </summary>
+    [Fact]
+    public async Task A_sync_of_root_journaled_from_the_file_is_recovered_and_the_actor_goes_on_after_it()
+    {
+        var file = Path.Combine(_dir, PersistenceConfig.FileName);
+        Assert.False(SyncJournalFile.RecordSyncOfRoot(JournalSettings(), DateTime.UtcNow));
+        var options = new DestinationOptions("offsite", new Mirror(_store, _root, "pre/", 4), TimeSpan.Zero, SnapshotEvery: 3);
+        var kit = new TestKit(PersistenceConfig.ForSqlite(file, pooling: false));
+        var dest = kit.Sys.ActorOf(DestinationActor.Props(options));
+        for (var round = 0; round < 4; round++)
+        {
+            File.WriteAllText(Path.Combine(_root, "www", "log.txt"), $"log {round}\n");
+            dest.Tell(new RecordPending(round, [new PendingPath("www/log.txt", Sync: false)]), kit.TestActor);
+            kit.ExpectMsg<PendingRecorded>(Patience);
+            dest.Tell(new RunSync(round), kit.TestActor);
+            Assert.Empty(kit.ExpectMsg<SyncFinished>(Patience).Failures);
+        }
+
+        var before = (await SyncStateReading.ReadAsync(kit.Sys, SyncIds.Of(null, "offsite"), Patience)).LastSequenceNr;
+        kit.Shutdown();
+
+        var at = new DateTime(2026, 12, 7, 10, 0, 0, DateTimeKind.Utc);
+        Assert.True(SyncJournalFile.RecordSyncOfRoot(JournalSettings(), at));
+        Assert.Equal([""], SyncJournalFile.Read(file, SyncIds.Of(null, "offsite"), events: false)!.State.MustSync);
+
+        var next = new TestKit(PersistenceConfig.ForSqlite(file, pooling: false));
+        dest = next.Sys.ActorOf(DestinationActor.Props(options));
+        dest.Tell(new GetSyncState(10), next.TestActor);
+        Assert.Equal([""], next.ExpectMsg<SyncStateReport>(Patience).State.MustSync);
+        dest.Tell(new RecordPending(11, [new PendingPath("", Sync: true)]), next.TestActor);
+        next.ExpectMsg<PendingRecorded>(Patience);
+        dest.Tell(new RunSync(11), next.TestActor);
+        Assert.Empty(next.ExpectMsg<SyncFinished>(Patience).Failures);
+        dest.Tell(new GetSyncState(12), next.TestActor);
+        Assert.True(next.ExpectMsg<SyncStateReport>(Patience).State.IsEmpty);
+        var recovered = await SyncStateReading.ReadAsync(next.Sys, SyncIds.Of(null, "offsite"), Patience);
+        var history = await SyncHistory.ReadAsync(next.Sys, SyncIds.Of(null, "offsite"), at);
+        next.Shutdown();
+
+        // The row written from the file, then the actor's completion of it: two numbers more, nothing in between.
+        Assert.Equal(before + 2, recovered.LastSequenceNr);
+        Assert.True(recovered.State.IsEmpty);
+        Assert.Equal(1, history.Count(l => l.EndsWith(" +sync ", StringComparison.Ordinal)));
+        Assert.Equal(1, history.Count(l => l.EndsWith(" -sync ", StringComparison.Ordinal)));
+        Assert.Equal(["pre/www/2016-01-01T00:00:00/backup.tar", "pre/www/log.txt"], _store.Objects.Keys.Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>
     /// A damaged row (a payload that is JSON but not a sync event, or not JSON at all) is a
     /// SerializationException naming what is damaged, never a NullReferenceException: the reader
     /// gives up (null) and the actors then report the journal their way.

@@ -272,6 +272,77 @@ public sealed class MirrorTests : IDisposable
         Assert.Equal(0, other.Reads);
     }
 
+    /// <summary>
+    /// What a comparison found different is uploaded ahead (a file rewritten, a file new), the rest
+    /// is not, nothing is deleted ahead; the sync that follows joins those uploads (each object is
+    /// put once in all) and still deletes what root no longer holds itself.
+    /// </summary>
+    [Fact]
+    public async Task Uploads_ahead_send_only_what_differs_and_the_sync_joins_them()
+    {
+        var (_, cache) = await SyncedWithCacheAsync();
+        Write("s/a", "AAAA");
+        Write("new", "nnnn");
+        File.Delete(Path.Combine(_root, "t"));
+        var puts = new System.Collections.Concurrent.ConcurrentBag<string>();
+        _store.Fault = (op, key) =>
+        {
+            if (op == "put")
+                puts.Add(key);
+            return Task.CompletedTask;
+        };
+        var listed = Mirror.ListAheadAsync(() => _store, "pre/", CancellationToken.None);
+        var uploads = new UploadsAhead();
+        await new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache, Ahead = listed }.UploadAheadAsync(uploads, CancellationToken.None);
+        Assert.Equal(["pre/new", "pre/s/a"], puts.Order(StringComparer.Ordinal));
+        Assert.Equal("AAAA", Remote()["pre/s/a"]);
+        Assert.Equal("tttt", Remote()["pre/t"]);
+
+        var sync = new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache, Ahead = listed, Uploads = uploads };
+        Assert.Equal(new TransferReport(2, 8, 1, 1), await sync.SyncAsync("", CancellationToken.None));
+        Assert.Equal(["pre/new", "pre/s/a"], puts.Order(StringComparer.Ordinal));
+        Assert.Equal(new Dictionary<string, string> { ["pre/new"] = "nnnn", ["pre/s/a"] = "AAAA", ["pre/s/b/c"] = "cccc" }, Remote());
+        // Closed by the sync: nothing more is started ahead.
+        Assert.Null(uploads.Start("pre/later", "0", () => Task.FromResult(0L)));
+    }
+
+    /// <summary>
+    /// An upload ahead that failed is sent again by the sync; a file rewritten after its upload
+    /// ahead (another MD5) is sent with its new content; a listing with a key the sync refuses
+    /// uploads nothing ahead.
+    /// </summary>
+    [Fact]
+    public async Task A_failed_or_outdated_upload_ahead_is_sent_by_the_sync_and_a_refused_listing_sends_nothing()
+    {
+        var (_, cache) = await SyncedWithCacheAsync();
+        Write("s/a", "AAAA");
+        Write("t", "TTTT");
+        var failOnce = 1;
+        _store.Fault = (op, key) => op == "put" && key == "pre/s/a" && Interlocked.Exchange(ref failOnce, 0) == 1
+            ? throw new ObjectStoreException("put: 500 InternalError", transient: false)
+            : Task.CompletedTask;
+        var listed = Mirror.ListAheadAsync(() => _store, "pre/", CancellationToken.None);
+        var uploads = new UploadsAhead();
+        await new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache, Ahead = listed }.UploadAheadAsync(uploads, CancellationToken.None);
+        Assert.Equal(2, uploads.Started);
+        Assert.Equal("aaaa", Remote()["pre/s/a"]);
+        Assert.Equal("TTTT", Remote()["pre/t"]);
+
+        Write("t", "tTtT");
+        var sync = new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache, Ahead = listed, Uploads = uploads };
+        Assert.Equal(new TransferReport(2, 8, 0, 1), await sync.SyncAsync("", CancellationToken.None));
+        Assert.Equal(new Dictionary<string, string> { ["pre/s/a"] = "AAAA", ["pre/s/b/c"] = "cccc", ["pre/t"] = "tTtT" }, Remote());
+
+        _store.Fault = null;
+        await _store.PutStreamAsync("pre/../escape", () => new MemoryStream("x"u8.ToArray()), 1, CancellationToken.None);
+        Write("s/a", "aAaA");
+        var refused = new UploadsAhead();
+        await new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache, Ahead = Mirror.ListAheadAsync(() => _store, "pre/", CancellationToken.None) }
+            .UploadAheadAsync(refused, CancellationToken.None);
+        Assert.Equal(0, refused.Started);
+        Assert.Equal("AAAA", Remote()["pre/s/a"]);
+    }
+
     [Fact]
     public async Task A_fifo_or_a_socket_in_root_is_said_and_skipped_never_opened()
     {

@@ -27,6 +27,9 @@ public sealed record OrchestratorServices(
     /// <summary>Each destination's listing taken ahead, by name (<c>sync --full</c> in a CLI without a daemon, see <see cref="Mirror.Ahead"/>); null: none.</summary>
     public IReadOnlyDictionary<string, Task<List<RemoteObject>>>? Ahead { get; init; }
 
+    /// <summary>Each destination's uploads started ahead, by name (<c>sync --full</c> in a CLI without a daemon, see <see cref="Mirror.Uploads"/>); null: none.</summary>
+    public IReadOnlyDictionary<string, UploadsAhead>? Uploads { get; init; }
+
     /// <summary>Where the journal is shared (PostgreSQL), the locks that keep each sync state to one writer; null otherwise.</summary>
     public IWriterLocks? WriterLocks { get; init; }
 
@@ -336,6 +339,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
             {
                 Hashes = hashes,
                 Ahead = _services.Ahead?.GetValueOrDefault(d.Name),
+                Uploads = _services.Uploads?.GetValueOrDefault(d.Name),
                 Warn = warning => _log.Warning("sync to {0}: {1}", d.Name, warning),
             }, settings.Sync.HistoryWindow, settings.Sync.SnapshotEvery,
             LegacyStateFile: index == 0 ? legacy : null, MaxDelete: settings.Sync.MaxDelete)

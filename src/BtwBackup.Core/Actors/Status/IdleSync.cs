@@ -59,6 +59,31 @@ public static class IdleSync
     }
 
     /// <summary>
+    /// <c>sync --full</c> whose comparison (<see cref="AnswerFullAsync"/>) found work: journals the
+    /// sync of root on every destination (<see cref="SyncJournalFile.RecordSyncOfRoot"/>), then
+    /// starts uploading what differs on each (<see cref="Mirror.UploadAheadAsync"/>) while the
+    /// actors start, until <paramref name="until"/> is cancelled. Returns those uploads by
+    /// destination name, for the actors' mirrors to join (<see cref="Mirror.Uploads"/>); null,
+    /// journaling and starting nothing, wherever <see cref="AnswerFullAsync"/> does not compare.
+    /// Called before the actors start: they recover what this journaled.
+    /// </summary>
+    public static IReadOnlyDictionary<string, UploadsAhead>? StartUploadsAhead(GeneralSettings settings, Md5Cache hashes, Func<DestinationSettings, IObjectStore> stores,
+        IReadOnlyDictionary<string, Task<List<RemoteObject>>> listings, CancellationToken until)
+    {
+        if (hashes.Problem is not null || !settings.Destinations.All(d => listings.ContainsKey(d.Name)) || !NothingPending(settings)
+            || !SyncJournalFile.RecordSyncOfRoot(settings, DateTime.UtcNow))
+            return null;
+        var uploads = settings.Destinations.ToDictionary(d => d.Name, _ => new UploadsAhead(), StringComparer.Ordinal);
+        foreach (var d in settings.Destinations)
+        {
+            var mirror = new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism) { Hashes = hashes, Ahead = listings[d.Name] };
+            _ = Task.Run(() => mirror.UploadAheadAsync(uploads[d.Name], until), CancellationToken.None);
+        }
+
+        return uploads;
+    }
+
+    /// <summary>
     /// No destination has anything pending, as the journal file says it: not for a cluster node, a
     /// journal in PostgreSQL, an encrypted destination, nor beside the original's sync_state file.
     /// </summary>

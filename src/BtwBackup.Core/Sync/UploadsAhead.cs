@@ -1,0 +1,65 @@
+namespace BtwBackup.Sync;
+
+/// <summary>
+/// One destination's uploads that <c>sync --full</c> without a daemon starts while its actors
+/// start (<see cref="Mirror.UploadAheadAsync"/>), once the sync of root is journaled
+/// (<see cref="SyncJournalFile.RecordSyncOfRoot"/>). The actors' sync closes it when it begins
+/// to upload (none is started after) and joins each started one (<see cref="Mirror.Uploads"/>)
+/// rather than sending the file again. Each is known by its key and the MD5 of the content it
+/// sends; a sync that finds another MD5 for the file, or an upload that failed, sends it itself.
+/// </summary>
+public sealed class UploadsAhead
+{
+    private readonly Dictionary<string, (string Md5, Task<long> Upload)> _started = new(StringComparer.Ordinal);
+    private bool _closed;
+
+    /// <summary>How many uploads were started ahead.</summary>
+    public int Started
+    {
+        get
+        {
+            lock (_started)
+                return _started.Count;
+        }
+    }
+
+    /// <summary>
+    /// Starts <paramref name="upload"/> (its size once stored) as the upload of <paramref name="key"/>
+    /// with content <paramref name="md5"/>; null, starting nothing, once closed or when one of that key was started.
+    /// </summary>
+    public Task<long>? Start(string key, string md5, Func<Task<long>> upload)
+    {
+        lock (_started)
+        {
+            if (_closed || _started.ContainsKey(key))
+                return null;
+            var task = Task.Run(upload);
+            _started[key] = (md5, task);
+            return task;
+        }
+    }
+
+    /// <summary>Whether <see cref="Close"/> was called: nothing more will start.</summary>
+    public bool Closed
+    {
+        get
+        {
+            lock (_started)
+                return _closed;
+        }
+    }
+
+    /// <summary>No upload is started after this returns: the sync sends what was not.</summary>
+    public void Close()
+    {
+        lock (_started)
+            _closed = true;
+    }
+
+    /// <summary>The upload of <paramref name="key"/> started ahead, when it sends content of MD5 <paramref name="md5"/>; else null.</summary>
+    public Task<long>? Of(string key, string md5)
+    {
+        lock (_started)
+            return _started.TryGetValue(key, out var started) && started.Md5 == md5 ? started.Upload : null;
+    }
+}
