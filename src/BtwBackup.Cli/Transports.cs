@@ -99,10 +99,10 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
             }
 
             // Work to do: the sync of root is journaled, and what differs starts uploading while the actors start.
-            var uploads = listings is { } found ? IdleSync.StartUploadsAhead(settings, hashes!, found.Stores, found.Listings, readAhead.Token) : null;
+            var uploads = listings is { } found ? Task.Run(() => IdleSync.StartUploadsAhead(settings, hashes!, found.Stores, found.Listings, readAhead.Token), ct) : null;
             var reply = await WithActorsAsync(command, progress, listings?.Listings, hashes, uploads, ct);
-            if (uploads is not null)
-                log?.Write("INFO", "cli", $"sync --full: the sync of root was journaled before the actors started; uploads started meanwhile: {uploads.Values.Sum(u => u.Started)}");
+            if (uploads is not null && await uploads is { } started)
+                log?.Write("INFO", "cli", $"sync --full: the sync of root was journaled before the actors started; uploads started meanwhile: {started.Values.Sum(u => u.Started)}");
             return reply;
         }
         finally
@@ -113,11 +113,11 @@ public sealed class InProcessTransport(GeneralSettings settings, bool writes, Lo
 
     /// <summary>The command, given to an Orchestrator started for it in this process and stopped after it.</summary>
     private async Task<CommandReply> WithActorsAsync(CliCommand command, TextWriter? progress, Dictionary<string, Task<List<ObjectStore.RemoteObject>>>? listings,
-        Sync.Md5Cache? hashes, IReadOnlyDictionary<string, Sync.UploadsAhead>? uploads, CancellationToken ct)
+        Sync.Md5Cache? hashes, Task<IReadOnlyDictionary<string, Sync.UploadsAhead>?>? uploads, CancellationToken ct)
     {
         // Disposed before the lock is released: nothing else writes the scratch tar meanwhile.
         await using var archiveAhead = command is BackupFileTree tree ? ArchiveAheadFor(tree, ct) : null;
-        var (system, orchestrator) = BackupHost.Start(settings, listings, archiveAhead, hashes, uploads);
+        var (system, orchestrator) = await BackupHost.StartAsync(settings, listings, archiveAhead, hashes, uploads);
         try
         {
             var printer = ProgressDisplay.Start(system, progress);

@@ -87,13 +87,29 @@ public static class BackupHost
     /// <param name="ahead">Listings taken ahead for the destinations (see <see cref="Mirror.Ahead"/>).</param>
     /// <param name="archiveAhead">The scratch tar of an <c>fs</c>, started before the actors (see <see cref="ArchiveAhead"/>).</param>
     /// <param name="hashes">The MD5 cache this process already opened, for the destinations to share; null: opened here.</param>
-    /// <param name="uploads">Uploads started ahead for the destinations (see <see cref="Mirror.Uploads"/>).</param>
-    public static (ActorSystem System, IActorRef Orchestrator) Start(GeneralSettings settings,
+    /// <param name="uploads">
+    /// Uploads started ahead for the destinations (see <see cref="Mirror.Uploads"/>), given once
+    /// the sync they belong to is journaled from the file (see <see cref="IdleSync.StartUploadsAhead"/>):
+    /// awaited while the actor system is up but before the Orchestrator starts, whose destinations
+    /// open the journal, so that the file's writes and fsyncs overlap the system's start.
+    /// </param>
+    public static async Task<(ActorSystem System, IActorRef Orchestrator)> StartAsync(GeneralSettings settings,
         IReadOnlyDictionary<string, Task<List<RemoteObject>>>? ahead = null, ArchiveAhead? archiveAhead = null, Md5Cache? hashes = null,
-        IReadOnlyDictionary<string, UploadsAhead>? uploads = null)
+        Task<IReadOnlyDictionary<string, UploadsAhead>?>? uploads = null)
     {
         var system = ActorSystem.Create(SystemName, ActorSystemConfig(settings));
-        var orchestrator = system.ActorOf(Orchestrator.Props(RealServices(settings, archiveAhead, hashes) with { Ahead = ahead, Uploads = uploads }), Orchestrator.Name);
+        IReadOnlyDictionary<string, UploadsAhead>? started;
+        try
+        {
+            started = uploads is null ? null : await uploads;
+        }
+        catch
+        {
+            await system.Terminate();
+            throw;
+        }
+
+        var orchestrator = system.ActorOf(Orchestrator.Props(RealServices(settings, archiveAhead, hashes) with { Ahead = ahead, Uploads = started }), Orchestrator.Name);
         return (system, orchestrator);
     }
 

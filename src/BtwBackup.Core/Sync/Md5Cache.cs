@@ -28,7 +28,16 @@ public sealed class Md5Cache
     // moved since; else it reads the file itself.
     private readonly ConcurrentDictionary<string, Task<Read>> _reading = new(StringComparer.Ordinal);
 
-    private readonly record struct Read(FileStamp? Stamp, byte[] Md5);
+    // The reads of ReadAhead whose files' times were too recent to record, by path, with the stamp
+    // the file kept throughout (Unsettled): for the uploads started ahead, never for a comparison.
+    // Only ReadAhead's (a CLI's sync --full): a daemon's cache never grows by them.
+    private readonly ConcurrentDictionary<string, Read> _unsettled = new(StringComparer.Ordinal);
+
+    /// <summary>A read's MD5; <see cref="Stamp"/> when recorded; <see cref="Unsettled"/>, when not recorded only because the file's times were too recent, the stamp it kept throughout.</summary>
+    private readonly record struct Read(FileStamp? Stamp, byte[] Md5)
+    {
+        public FileStamp? Unsettled { get; init; }
+    }
 
     private Md5Cache(StampedDigests digests) => _digests = digests;
 
@@ -51,10 +60,18 @@ public sealed class Md5Cache
     /// when its stamp is the one recorded; else from the read of it under way (<see cref="ReadAhead"/>)
     /// when that read recorded it (see <see cref="ReadAsync"/>) and the file has not moved since; else read.
     /// </summary>
-    public async Task<string> Md5Async(string path, CancellationToken ct)
+    /// <param name="unsettled">
+    /// Also taken: a read of the file that was not recorded only because its times were too
+    /// recent (one under way, or one <see cref="ReadAhead"/> made), if the file has not moved since. Only for an upload started ahead (<see cref="Mirror.UploadAheadAsync"/>),
+    /// whose MD5 the server checks against what it receives and which the sync joins only when it
+    /// reads the same MD5 itself; never for a comparison that decides a file is unchanged.
+    /// </param>
+    public async Task<string> Md5Async(string path, CancellationToken ct, bool unsettled = false)
     {
         if (_digests.Known(path, FileStamp.Of(path)) is { } known)
             return Convert.ToHexStringLower(known);
+        if (unsettled && _unsettled.TryGetValue(path, out var done) && done.Unsettled == FileStamp.Of(path))
+            return Convert.ToHexStringLower(done.Md5);
         var mine = new TaskCompletionSource<Read>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (_reading.TryAdd(path, mine.Task))
             return Convert.ToHexStringLower((await ReadAsAsync(mine, path, ct)).Md5);
@@ -64,7 +81,7 @@ public sealed class Md5Cache
             try
             {
                 var read = await underWay.WaitAsync(ct);
-                if (read.Stamp is { } stamp && FileStamp.Of(path) == stamp)
+                if ((read.Stamp ?? (unsettled ? read.Unsettled : null)) is { } stamp && FileStamp.Of(path) == stamp)
                     return Convert.ToHexStringLower(read.Md5);
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
@@ -105,7 +122,8 @@ public sealed class Md5Cache
                         continue;
                     try
                     {
-                        await ReadAsAsync(mine, path, ct);
+                        if (await ReadAsAsync(mine, path, ct) is { Unsettled: not null } read)
+                            _unsettled[path] = read;
                     }
                     catch (Exception)
                     {
@@ -148,8 +166,11 @@ public sealed class Md5Cache
         Interlocked.Increment(ref _reads);
         var md5 = await ReadMd5Async(path, ct);
         var after = FileStamp.Of(path);
-        if (before is not { } was || !was.IsSettledAt(readStart, SettleMargin.Ticks * 100) || after != was)
+        if (before is not { } was || after != was)
             return new Read(null, md5);
+        if (!was.IsSettledAt(readStart, SettleMargin.Ticks * 100))
+            return new Read(null, md5) { Unsettled = was };
+
         _digests.Record(path, was, md5);
         return new Read(was, md5);
     }

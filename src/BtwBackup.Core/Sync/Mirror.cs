@@ -320,7 +320,9 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
             {
                 if (uploads.Closed)
                     return;
-                var md5 = await LocalMd5Async(f.Rel, token);
+                // A read of a file too recent to record is taken too (see Md5Cache.Md5Async): the
+                // server refuses content that is not this MD5's, and the sync joins only what it reads the same.
+                var md5 = await hashes.Md5Async(Path.GetFullPath(Path.Combine(root, f.Rel)), token, unsettled: true);
                 if (f.Listed?.ContentMd5 == md5 || uploads.Start(KeyOf(f.Rel), md5, () => UploadAsync(f.Rel, md5, null, token)) is not { } upload)
                     return;
                 try

@@ -127,6 +127,30 @@ public sealed class Md5CacheTests : IDisposable
         await ahead;
     }
 
+    /// <summary>
+    /// A file too recent to record, read ahead: an upload started ahead takes that read while the
+    /// file has not moved (unsettled: true); a comparison (the default) reads it again, and so does
+    /// the upload once the file moved. Nothing of it is recorded.
+    /// </summary>
+    [Fact]
+    public async Task A_read_ahead_of_a_file_too_recent_to_record_serves_only_an_upload_ahead()
+    {
+        var f = Write("f", "aaaa");
+        var cache = Md5Cache.Open(CacheFile);
+        cache.SettleMargin = TimeSpan.FromHours(1);
+        await cache.ReadAhead([f], default);
+        Assert.Equal(1, cache.Reads);
+        Assert.Equal(Md5("aaaa"), await cache.Md5Async(f, default, unsettled: true));
+        Assert.Equal(1, cache.Reads);
+        Assert.Equal(Md5("aaaa"), await cache.Md5Async(f, default));
+        Assert.Equal(2, cache.Reads);
+        Assert.Null(cache.Known(f));
+
+        File.WriteAllText(f, "bbbb");
+        Assert.Equal(Md5("bbbb"), await cache.Md5Async(f, default, unsettled: true));
+        Assert.Equal(3, cache.Reads);
+    }
+
     [Fact]
     public async Task A_read_ahead_stopped_before_it_starts_reads_nothing()
     {
