@@ -80,8 +80,9 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
 
     /// <summary>
     /// Uploads started before this mirror's sync (<see cref="UploadAheadAsync"/>, by another mirror
-    /// of the same destination): a sync closes it when it begins to upload, and joins those that
-    /// send what it would send. Null: every upload is this mirror's own.
+    /// of the same destination): a sync closes it and waits for them to end before it compares,
+    /// joins those that sent what it would send, and takes no listing's word for a key they touched.
+    /// Null: every upload is this mirror's own.
     /// </summary>
     public UploadsAhead? Uploads { get; init; }
 
@@ -94,7 +95,8 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
     /// <summary>
     /// A listing of the whole prefix taken ahead (<see cref="ListAheadAsync"/>, while the process
     /// was still starting): the first sync of root lists nothing more when nothing was stored or
-    /// deleted through this mirror before it; else it is dropped and the server listed again.
+    /// deleted through this mirror before it (what <see cref="Uploads"/> stored, the sync treats
+    /// apart); else it is dropped and the server listed again.
     /// </summary>
     public Task<List<RemoteObject>>? Ahead { init => _ahead = value; }
 
@@ -198,21 +200,30 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
             throw new MirrorException(path, ["trying to sync a path which is not a local directory"]);
 
         var remote = await ListCheckedAsync(folder, ct);
+        // Uploads started ahead (see UploadsAhead): none starts from here, and this sync is the only
+        // writer once they have ended. A key they touched is not what the listing says: it is
+        // joined or sent again (UploadAsync), and deleted if root no longer holds its file.
+        var ahead = Uploads;
+        if (ahead is not null)
+        {
+            ahead.Close();
+            await ahead.WhenEnded().WaitAsync(ct);
+        }
+
+        var touched = ahead?.Keys.Where(k => k.StartsWith(KeyOf(folder), StringComparison.Ordinal) && !remote.ContainsKey(k)).ToList() ?? [];
         var local = LocalFiles(folder);
         var localKeys = local.Select(KeyOf).ToHashSet(StringComparer.Ordinal);
-        var deletions = remote.Keys.Where(k => !localKeys.Contains(k)).Order(StringComparer.Ordinal).ToList();
+        var deletions = remote.Keys.Concat(touched).Where(k => !localKeys.Contains(k)).Order(StringComparer.Ordinal).ToList();
         var refusal = DeletionGuard.Refusal(
-            new DeletionPlan(folder, local.Count, LocalTopLevel(), remote.Count, [.. deletions.Select(k => k[prefix.Length..])]), limits);
+            new DeletionPlan(folder, local.Count, LocalTopLevel(), remote.Count + touched.Count, [.. deletions.Select(k => k[prefix.Length..])]), limits);
 
         var failures = new ConcurrentBag<string>();
         long bytes = 0;
         int uploaded = 0, unchanged = 0, deleted = 0;
-        // From here this sync uploads what differs; it joins what was started ahead (see UploadAsync).
-        Uploads?.Close();
         await EachAsync(local, failures, ct, async (rel, token) =>
         {
             var md5 = await LocalMd5Async(rel, token);
-            if (remote.TryGetValue(KeyOf(rel), out var existing) && await SameAsync(rel, existing, md5, index, token))
+            if (ahead?.Touched(KeyOf(rel)) != true && remote.TryGetValue(KeyOf(rel), out var existing) && await SameAsync(rel, existing, md5, index, token))
             {
                 Interlocked.Increment(ref unchanged);
                 return;
@@ -320,19 +331,21 @@ public sealed class Mirror(IObjectStore store, string root, string prefix, int p
             {
                 if (uploads.Closed)
                     return;
-                // A read of a file too recent to record is taken too (see Md5Cache.Md5Async): the
-                // server refuses content that is not this MD5's, and the sync joins only what it reads the same.
-                var md5 = await hashes.Md5Async(Path.GetFullPath(Path.Combine(root, f.Rel)), token, unsettled: true);
-                if (f.Listed?.ContentMd5 == md5 || uploads.Start(KeyOf(f.Rel), md5, () => UploadAsync(f.Rel, md5, null, token)) is not { } upload)
-                    return;
                 try
                 {
+                    // A read of a file too recent to record is taken too (see Md5Cache.Md5Async) when
+                    // it goes in one PUT, whose body the server checks against this MD5 (a multipart
+                    // upload's parts are checked, not the whole); the sync joins only what it reads the same.
+                    var full = Path.GetFullPath(Path.Combine(root, f.Rel));
+                    var md5 = await hashes.Md5Async(full, token, unsettled: new FileInfo(full).Length <= S3ObjectStore.SinglePutLimit);
+                    if (f.Listed?.ContentMd5 == md5 || uploads.Start(KeyOf(f.Rel), md5, () => UploadAsync(f.Rel, md5, null, token)) is not { } upload)
+                        return;
                     await upload;
                     Platform.CrashPoint.Reach(Platform.CrashPoint.SyncUploadedAhead);
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
                 {
-                    // The sync sends it again.
+                    // A file gone or unreadable, an upload that failed: the sync meets it, or sends it again.
                 }
             });
         }

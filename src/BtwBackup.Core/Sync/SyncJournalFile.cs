@@ -89,7 +89,8 @@ public static class SyncJournalFile
         if (ReadAll(settings, events: false) is null)
             return false;
         var file = Path.Combine(settings.ConfigDir, PersistenceConfig.FileName);
-        var requested = new SyncRequested(now, "");
+        // The event the actor's own decision gives (its time to the second, as every event's).
+        var requested = SyncState.Empty.Decide(new RequestSync(""), now).Events.Single();
         var payload = SyncSerializer.Encode(requested);
         var manifest = SyncSerializer.ManifestOf(requested);
         var writer = Guid.NewGuid().ToString("N");

@@ -4,9 +4,11 @@ namespace BtwBackup.Sync;
 /// One destination's uploads that <c>sync --full</c> without a daemon starts while its actors
 /// start (<see cref="Mirror.UploadAheadAsync"/>), once the sync of root is journaled
 /// (<see cref="SyncJournalFile.RecordSyncOfRoot"/>). The actors' sync closes it when it begins
-/// to upload (none is started after) and joins each started one (<see cref="Mirror.Uploads"/>)
-/// rather than sending the file again. Each is known by its key and the MD5 of the content it
-/// sends; a sync that finds another MD5 for the file, or an upload that failed, sends it itself.
+/// to upload (none is started after), waits until every started one has ended (so that it is the
+/// only writer from then on), and joins each of them (<see cref="Mirror.Uploads"/>) rather than
+/// sending the file again. Each is known by its key and the MD5 of the content it sends; a sync
+/// that finds another MD5 for the file, or an upload that failed, sends it itself, and never takes
+/// the listing's word for a key started ahead.
 /// </summary>
 public sealed class UploadsAhead
 {
@@ -47,6 +49,32 @@ public sealed class UploadsAhead
             lock (_started)
                 return _closed;
         }
+    }
+
+    /// <summary>Whether an upload of <paramref name="key"/> was started ahead (whatever came of it): the listing taken before it no longer says what the server holds there.</summary>
+    public bool Touched(string key)
+    {
+        lock (_started)
+            return _started.ContainsKey(key);
+    }
+
+    /// <summary>The keys of the uploads started ahead.</summary>
+    public IReadOnlyList<string> Keys
+    {
+        get
+        {
+            lock (_started)
+                return [.. _started.Keys];
+        }
+    }
+
+    /// <summary>Ends when every upload started ahead has ended, stored or not (call it after <see cref="Close"/>: none starts after).</summary>
+    public Task WhenEnded()
+    {
+        List<Task<long>> uploads;
+        lock (_started)
+            uploads = [.. _started.Values.Select(u => u.Upload)];
+        return Task.WhenAll(uploads.Select(u => u.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default)));
     }
 
     /// <summary>No upload is started after this returns: the sync sends what was not.</summary>

@@ -18,6 +18,9 @@ public sealed class InMemoryObjectStore : IObjectStore
     /// <summary>Called before each operation with its name ("list", "put", "delete", "get", "head") and key; may throw.</summary>
     public Func<string, string, Task>? Fault { get; set; }
 
+    /// <summary>Awaited by a file's PUT once its body is read and checked, before it is stored (by key): a slow upload whose content was taken earlier.</summary>
+    public Func<string, Task>? BeforeStore { get; set; }
+
     public int PageSize { get; init; } = 1000;
 
     /// <summary>False: the listing gives no MD5 (as for a multipart upload's ETag); <see cref="StoredMd5Async"/> has it.</summary>
@@ -51,6 +54,8 @@ public sealed class InMemoryObjectStore : IObjectStore
         var bytes = await File.ReadAllBytesAsync(path, ct);
         if (!string.Equals(Convert.ToHexStringLower(MD5.HashData(bytes)), md5, StringComparison.OrdinalIgnoreCase))
             throw new ObjectStoreException($"put {key}: content does not match its MD5 (the file changed during the upload)", transient: true);
+        if (BeforeStore is not null)
+            await BeforeStore(key);
         _objects[key] = bytes;
     }
 

@@ -307,6 +307,63 @@ public sealed class MirrorTests : IDisposable
     }
 
     /// <summary>
+    /// An upload ahead still in flight when the sync begins, of content the file no longer holds:
+    /// the sync waits for it to end before it sends the file's new content, so that the old one
+    /// cannot land last. A file uploaded ahead then removed from root is deleted by the sync, though
+    /// the listing it compares with was taken before that upload.
+    /// </summary>
+    [Fact]
+    public async Task The_sync_waits_for_the_uploads_ahead_and_a_file_changed_or_removed_since_ends_as_root_holds_it()
+    {
+        var (_, cache) = await SyncedWithCacheAsync();
+        Write("s/a", "AAAA");
+        Write("gone", "gggg");
+        var gate = new TaskCompletionSource();
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _store.BeforeStore = key =>
+        {
+            if (key != "pre/s/a")
+                return Task.CompletedTask;
+            held.TrySetResult();
+            return gate.Task;
+        };
+        var listed = Mirror.ListAheadAsync(() => _store, "pre/", CancellationToken.None);
+        var uploads = new UploadsAhead();
+        var ahead = new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache, Ahead = listed }.UploadAheadAsync(uploads, CancellationToken.None);
+        await held.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        for (var waited = 0; !_store.Objects.ContainsKey("pre/gone") && waited < 500; waited++)
+            await Task.Delay(10);
+        Assert.True(_store.Objects.ContainsKey("pre/gone"), "the new file was not uploaded ahead");
+        Write("s/a", "aaAA");
+        File.Delete(Path.Combine(_root, "gone"));
+
+        _store.BeforeStore = null;
+        var sync = new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache, Ahead = listed, Uploads = uploads }.SyncAsync("", CancellationToken.None);
+        await Task.Delay(200);
+        Assert.False(sync.IsCompleted, "the sync ended while an upload ahead was in flight");
+        gate.SetResult(); // the old content lands now
+        Assert.Equal(new TransferReport(1, 4, 1, 2), await sync);
+        await ahead;
+        Assert.Equal(new Dictionary<string, string> { ["pre/s/a"] = "aaAA", ["pre/s/b/c"] = "cccc", ["pre/t"] = "tttt" }, Remote());
+    }
+
+    /// <summary>A file uploaded ahead, then put back as the listing taken before has it: the sync does not take the listing's word, and sends it.</summary>
+    [Fact]
+    public async Task A_file_put_back_after_its_upload_ahead_is_sent_again()
+    {
+        var (_, cache) = await SyncedWithCacheAsync();
+        Write("s/a", "AAAA");
+        var listed = Mirror.ListAheadAsync(() => _store, "pre/", CancellationToken.None);
+        var uploads = new UploadsAhead();
+        await new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache, Ahead = listed }.UploadAheadAsync(uploads, CancellationToken.None);
+        Assert.Equal("AAAA", Remote()["pre/s/a"]);
+        Write("s/a", "aaaa");
+        var sync = new Mirror(_store, _root, "pre/", parallelism: 4) { Hashes = cache, Ahead = listed, Uploads = uploads };
+        Assert.Equal(new TransferReport(1, 4, 0, 2), await sync.SyncAsync("", CancellationToken.None));
+        Assert.Equal("aaaa", Remote()["pre/s/a"]);
+    }
+
+    /// <summary>
     /// An upload ahead that failed is sent again by the sync; a file rewritten after its upload
     /// ahead (another MD5) is sent with its new content; a listing with a key the sync refuses
     /// uploads nothing ahead.

@@ -122,9 +122,10 @@ public sealed class DestinationActor : ReceivePersistentActor
 
     private void Record(RecordPending record)
     {
-        // A path already pending stays so: nothing to journal (the CLI's sync --full journals root before its actors start).
+        // A sync of root already pending is not journaled again: the CLI's sync --full journals it
+        // before its actors start (SyncJournalFile.RecordSyncOfRoot). Any other request is (the history shows it).
         var events = record.Paths
-            .Where(p => !(p.Deletion ? _state.Planned.Contains(p.Path) : p.Sync ? _state.MustSync.Contains(p.Path) : _state.MustPush.Contains(p.Path)))
+            .Where(p => !(p.Sync && p.Path.Length == 0 && _state.MustSync.Contains("")))
             .SelectMany(p => _state.Decide(p.Deletion ? new PlanDeletion(p.Path) : p.Sync ? new RequestSync(p.Path) : new RequestPush(p.Path), DateTime.UtcNow).Events)
             .ToList();
         var sender = Sender;
