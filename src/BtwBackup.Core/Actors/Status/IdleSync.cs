@@ -51,10 +51,9 @@ public static class IdleSync
         IReadOnlyDictionary<string, Task<List<RemoteObject>>> listings, Action<string> warn, CancellationToken ct, CancellationToken? readAheadUntil = null)
     {
         var started = DateTime.UtcNow;
-        if (hashes.Problem is not null || !settings.Destinations.All(d => listings.ContainsKey(d.Name)) || !NothingPending(settings))
+        if (!Compares(settings, hashes, listings))
             return null;
-        var unchanged = await Task.WhenAll(settings.Destinations.Select(d =>
-            new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism) { Hashes = hashes, Ahead = listings[d.Name], ReadAheadUntil = readAheadUntil }.UnchangedAsync(ct)));
+        var unchanged = await Task.WhenAll(settings.Destinations.Select(d => AheadMirror(settings, d, hashes, stores, listings, readAheadUntil).UnchangedAsync(ct)));
         return unchanged.All(u => u) ? await RecordAsync(settings, started, null, warn) : null;
     }
 
@@ -70,18 +69,26 @@ public static class IdleSync
     public static IReadOnlyDictionary<string, UploadsAhead>? StartUploadsAhead(GeneralSettings settings, Md5Cache hashes, Func<DestinationSettings, IObjectStore> stores,
         IReadOnlyDictionary<string, Task<List<RemoteObject>>> listings, CancellationToken until)
     {
-        if (hashes.Problem is not null || !settings.Destinations.All(d => listings.ContainsKey(d.Name)) || !NothingPending(settings)
-            || !SyncJournalFile.RecordSyncOfRoot(settings, DateTime.UtcNow))
+        if (!Compares(settings, hashes, listings) || !SyncJournalFile.RecordSyncOfRoot(settings, DateTime.UtcNow))
             return null;
         var uploads = settings.Destinations.ToDictionary(d => d.Name, _ => new UploadsAhead(), StringComparer.Ordinal);
         foreach (var d in settings.Destinations)
         {
-            var mirror = new Mirror(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism) { Hashes = hashes, Ahead = listings[d.Name] };
+            var mirror = AheadMirror(settings, d, hashes, stores, listings, null);
             _ = Task.Run(() => mirror.UploadAheadAsync(uploads[d.Name], until), CancellationToken.None);
         }
 
         return uploads;
     }
+
+    /// <summary>Whether the comparison without actors runs: a readable MD5 cache, a listing of every destination taken ahead, nothing pending.</summary>
+    private static bool Compares(GeneralSettings settings, Md5Cache hashes, IReadOnlyDictionary<string, Task<List<RemoteObject>>> listings) =>
+        hashes.Problem is null && settings.Destinations.All(d => listings.ContainsKey(d.Name)) && NothingPending(settings);
+
+    /// <summary>A destination's mirror for the work done before the actors: the shared MD5 cache and the listing taken ahead.</summary>
+    private static Mirror AheadMirror(GeneralSettings settings, DestinationSettings d, Md5Cache hashes, Func<DestinationSettings, IObjectStore> stores,
+        IReadOnlyDictionary<string, Task<List<RemoteObject>>> listings, CancellationToken? readAheadUntil) =>
+        new(stores(d), settings.RootPath, d.Prefix, settings.Sync.Parallelism) { Hashes = hashes, Ahead = listings[d.Name], ReadAheadUntil = readAheadUntil };
 
     /// <summary>
     /// No destination has anything pending, as the journal file says it: not for a cluster node, a
