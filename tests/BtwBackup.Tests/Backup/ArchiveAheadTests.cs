@@ -85,16 +85,48 @@ public sealed class ArchiveAheadTests : IDisposable
     }
 
     [Fact]
-    public async Task A_write_that_fails_stops_tar_and_is_the_error_thrown()
+    public async Task A_write_that_fails_is_tars_error_and_the_digest_stops_with_it()
     {
-        // /dev/full refuses every write with ENOSPC, as a full scratch disk does. The tree is larger
-        // than a pipe's buffer: a reader that stopped without closing its end would leave tar blocked.
+        // /dev/full refuses every write with ENOSPC, as a full scratch disk does, and reads as
+        // endless zeros: a digest that did not stop when tar failed would never end.
         var tree = Tree();
         File.WriteAllBytes(Path.Combine(tree, "big.bin"), RandomNumberGenerator.GetBytes(4 << 20));
         using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(1));
 
-        var e = await Assert.ThrowsAnyAsync<IOException>(() => _tar.CreateWithDigestAsync(tree, "/dev/full", limit.Token));
+        var e = await Assert.ThrowsAsync<ToolFailedException>(() => _tar.CreateWithDigestAsync(tree, "/dev/full", limit.Token));
         Assert.True(DiskSpace.IsNoSpace(e), e.ToString());
         Assert.False(limit.IsCancellationRequested);
+    }
+
+    [Fact]
+    public async Task The_digest_follows_a_writer_slower_than_it_to_the_archives_last_byte()
+    {
+        // The follower catches up with the file's end many times before the writer ends, and must
+        // still hash every byte written, the last ones included.
+        var archive = Path.Combine(_dir, "slow.tar");
+        var writer = new SlowArchiveWriter(chunks: 12, chunkBytes: 100_000, pause: TimeSpan.FromMilliseconds(15));
+
+        var (warnings, digest) = await new Tar(writer).CreateWithDigestAsync(Tree(), archive, CancellationToken.None);
+
+        Assert.Empty(warnings);
+        Assert.Equal(12 * 100_000, new FileInfo(archive).Length);
+        Assert.Equal(SHA256.HashData(File.ReadAllBytes(archive)), digest);
+    }
+
+    /// <summary>Stands in for a tar slowed by its source's disk: appends to the file named after -f, chunk by chunk, with pauses.</summary>
+    private sealed class SlowArchiveWriter(int chunks, int chunkBytes, TimeSpan pause) : IProcessRunner
+    {
+        public async Task<ProcessResult> RunAsync(ProcessSpec spec, CancellationToken cancellationToken)
+        {
+            var archive = spec.Arguments[spec.Arguments.ToList().IndexOf("-cpf") + 1];
+            await using var file = new FileStream(archive, FileMode.Create, FileAccess.Write, FileShare.ReadWrite, 1);
+            for (var i = 0; i < chunks; i++)
+            {
+                await Task.Delay(pause, cancellationToken);
+                await file.WriteAsync(RandomNumberGenerator.GetBytes(chunkBytes), cancellationToken);
+            }
+
+            return new ProcessResult(0, "", "");
+        }
     }
 }
