@@ -1,6 +1,7 @@
 using Akka.Configuration;
 using BtwBackup.Config;
 using Akka.Persistence.Sql;
+using Microsoft.Data.Sqlite;
 using HoconConfig = Akka.Configuration.Config;
 
 namespace BtwBackup.Hosting;
@@ -13,18 +14,55 @@ public static class PersistenceConfig
 {
     public const string FileName = "sync-state.db";
 
+    /// <summary>The tables the plugin makes in a SQLite file: with all of them there, it need not make them again.</summary>
+    internal static readonly string[] SqliteTables = ["journal", "snapshot", "tags"];
+
     /// <summary>The journal in PostgreSQL (a shared journal, or a server that is backed up anyway).</summary>
-    public static HoconConfig ForPostgres(string connectionString) => Build(HoconText.Quote(connectionString), "PostgreSQL.15");
+    public static HoconConfig ForPostgres(string connectionString) => Build(HoconText.Quote(connectionString), "PostgreSQL.15", initialize: true);
 
     /// <param name="pooling">Off, every journal operation opens the file anew (tests that take the file away use it).</param>
     public static HoconConfig ForSqlite(string databaseFile, bool pooling = true)
     {
         var connection = HoconText.Quote("Data Source=" + databaseFile + (pooling ? "" : ";Pooling=False"));
-        return Build(connection, "SQLite.MS");
+        return Build(connection, "SQLite.MS", initialize: !HasTables(databaseFile));
     }
 
-    private static HoconConfig Build(string connection, string provider)
+    /// <summary>
+    /// True when the SQLite file holds every table the plugin makes. The plugin's own check (its
+    /// auto-initialize: a CREATE TABLE IF NOT EXISTS for each, built by linq2db) cost a quarter of
+    /// a second of CPU on every start of an actor system (a sync --full of one rewritten 64 MiB
+    /// file: 1.35 -> 1.10 s, medians of 5); it now runs only where a table is missing (a new
+    /// file). False on any doubt.
+    /// </summary>
+    internal static bool HasTables(string databaseFile)
     {
+        if (!File.Exists(databaseFile))
+            return false;
+        try
+        {
+            using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+            {
+                DataSource = databaseFile,
+                Mode = SqliteOpenMode.ReadOnly,
+                Pooling = false,
+            }.ToString());
+            connection.Open();
+            using var count = connection.CreateCommand();
+            count.CommandText = "select count(*) from sqlite_master where type = 'table' and name in ($a, $b, $c)";
+            for (var i = 0; i < SqliteTables.Length; i++)
+                count.Parameters.AddWithValue("$" + (char)('a' + i), SqliteTables[i]);
+            return count.ExecuteScalar() is long n && n == SqliteTables.Length;
+        }
+        catch (Exception)
+        {
+            // Not a database, or not readable: the plugin opens it next, and says why.
+            return false;
+        }
+    }
+
+    private static HoconConfig Build(string connection, string provider, bool initialize)
+    {
+        var autoInitialize = initialize ? "on" : "off";
         var text = $$"""
             akka.persistence {
               journal {
@@ -32,7 +70,7 @@ public static class PersistenceConfig
                 sql {
                   connection-string = {{connection}}
                   provider-name = "{{provider}}"
-                  auto-initialize = on
+                  auto-initialize = {{autoInitialize}}
                   # One writer per id is ensured by the writer lock and the journal's unique
                   # (id, sequence number): every stored event was written at the next number by a
                   # writer that had recovered all before it. Akka's replay filter would instead drop
@@ -46,7 +84,7 @@ public static class PersistenceConfig
                 sql {
                   connection-string = {{connection}}
                   provider-name = "{{provider}}"
-                  auto-initialize = on
+                  auto-initialize = {{autoInitialize}}
                 }
               }
               query.journal.sql {
