@@ -98,8 +98,10 @@ public sealed class LauncherTests : IDisposable
         _box.WriteConfig($"root-path = \"{_box.Root}\"\ndaemon.port = {Sandbox.FreePort()}\n");
         await using var daemon = await DaemonProcess.StartAsync(_box);
         Assert.Equal(LibCli, new FileInfo($"/proc/{daemon.Pid}/exe").LinkTarget);
-        // The one setting the front adds to the CLI's environment.
-        Assert.Contains("DOTNET_TC_CallCounting=0", File.ReadAllText($"/proc/{daemon.Pid}/environ").Split('\0'));
+        // The settings the front adds to the CLI's environment.
+        var environment = File.ReadAllText($"/proc/{daemon.Pid}/environ").Split('\0');
+        Assert.Contains("DOTNET_TC_CallCounting=0", environment);
+        Assert.Contains("DOTNET_GCgen0size=800000", environment);
         Assert.Equal(daemon.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(_box.ConfigDir, "lock.pid")).Trim());
         await daemon.TerminateAsync();
         Assert.Equal(0, daemon.ExitCode);
@@ -110,11 +112,13 @@ public sealed class LauncherTests : IDisposable
     public async Task A_runtime_setting_the_caller_made_is_kept()
     {
         _box.WriteConfig($"root-path = \"{_box.Root}\"\ndaemon.port = {Sandbox.FreePort()}\n");
-        _box.Environment = new Dictionary<string, string?> { ["DOTNET_TC_CallCounting"] = "1" };
+        _box.Environment = new Dictionary<string, string?> { ["DOTNET_TC_CallCounting"] = "1", ["DOTNET_GCgen0size"] = "4000000" };
         await using var daemon = await DaemonProcess.StartAsync(_box);
         var environment = File.ReadAllText($"/proc/{daemon.Pid}/environ").Split('\0');
         Assert.Contains("DOTNET_TC_CallCounting=1", environment);
         Assert.DoesNotContain("DOTNET_TC_CallCounting=0", environment);
+        Assert.Contains("DOTNET_GCgen0size=4000000", environment);
+        Assert.DoesNotContain("DOTNET_GCgen0size=800000", environment);
     }
 
     [Fact]
