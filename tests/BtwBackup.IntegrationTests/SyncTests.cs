@@ -109,6 +109,39 @@ public sealed class SyncTests : IDisposable
         Assert.Equal("", (await _box.RunAsync("sync-state", "--list")).Stdout);
     }
 
+    /// <summary>
+    /// The configuration directory's disk is full: sync --full cannot journal its request, so it
+    /// uploads nothing (not even ahead of the actors), fails with one line that says to ask for a
+    /// full sync again, and that command, once there is room, makes the server equal to root.
+    /// </summary>
+    [RootFact]
+    public async Task A_sync_full_that_cannot_journal_its_request_uploads_nothing_and_says_to_run_it_again()
+    {
+        var config = File.ReadAllText(Path.Combine(_box.ConfigDir, "btw-backup.conf"));
+        using var disk = await SmallDisk.MountAsync(_box.ConfigDir, 2048);
+        File.WriteAllText(Path.Combine(_box.ConfigDir, "btw-backup.conf"), config);
+        var dir = Directory.CreateDirectory(Path.Combine(_box.Root, "manual")).FullName;
+        for (var i = 0; i < 6; i++)
+            File.WriteAllText(Path.Combine(dir, $"f{i}"), $"first {i}");
+        await _box.QuietOkAsync("sync", "--full");
+        var before = await RemoteAsync();
+        for (var i = 0; i < 6; i += 2)
+            File.WriteAllText(Path.Combine(dir, $"f{i}"), $"second {i}");
+        File.WriteAllText(Path.Combine(dir, "new"), "new");
+        var filler = disk.Fill(leave: 0);
+
+        var r = await _box.RunAsync("sync", "--full");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("btw-backup: offsite did not sync: stopped before it answered (most often its sync journal failed: see the log); "
+            + "what it had not done stays pending; run sync --full later\n", r.Stderr);
+        Assert.Equal(before, await RemoteAsync());
+
+        File.Delete(filler);
+        await _box.QuietOkAsync("sync", "--full");
+        Assert.Equal(Files(_box.Root), await RemoteAsync());
+        Assert.Equal("", (await _box.RunAsync("sync-state", "--list")).Stdout);
+    }
+
     [Fact]
     public async Task A_fifo_left_in_root_is_named_in_the_log_and_the_sync_ends_without_opening_it()
     {

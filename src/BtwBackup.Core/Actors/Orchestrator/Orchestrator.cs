@@ -633,7 +633,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         ImmutableList<DestinationSync> syncs =
         [
             .. result.Finished.Select(f => new DestinationSync(f.Destination, f.Failures) { Started = result.Started, BytesUploaded = f.Report.BytesUploaded, Pending = f.Pending.MustPush.Count + f.Pending.MustSync.Count }),
-            .. result.Silent.Select(kv => new DestinationSync(kv.Key, [SyncRoundResult.SilentLine(kv.Key, kv.Value)]) { Started = result.Started }),
+            .. result.SilentLines.Select(s => new DestinationSync(s.Destination, [s.Line]) { Started = result.Started }),
         ];
         var (target, message) = result.Tag switch
         {

@@ -125,7 +125,7 @@ public sealed class Pass : ReceiveActor
             .Select(f => new DestinationRun(f.Destination, f.Report.Uploaded, f.Report.BytesUploaded, f.Report.Deleted,
                 f.Pending.MustPush.Count + f.Pending.MustSync.Count, f.Failures))
             .ToImmutableList();
-        destinations = destinations.AddRange(result.Silent.Select(kv => new DestinationRun(kv.Key, 0, 0, 0, 0, [SyncRoundResult.SilentLine(kv.Key, kv.Value)])))
+        destinations = destinations.AddRange(result.SilentLines.Select(s => new DestinationRun(s.Destination, 0, 0, 0, 0, [s.Line])))
             .Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
         var summary = new PassSummary(_started, (DateTime.UtcNow - _started).TotalSeconds,
             [.. _items.Select(i => new PassSource(i.Name, i.Type, i.Dst, _done[i.Name]))],

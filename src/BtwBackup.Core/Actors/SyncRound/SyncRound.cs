@@ -18,11 +18,23 @@ public sealed record SyncRoundResult(RoundTag Tag, ImmutableList<SyncFinished> F
     /// <summary>When the round began (the run history's start of each destination's sync).</summary>
     public DateTime Started { get; init; } = DateTime.UtcNow;
 
-    public static string SilentLine(string destination, string why) => $"{destination} did not sync: {why}; run sync later";
+    /// <summary>
+    /// The round asked for a sync of all of root (<c>sync --full</c>): a destination that stopped
+    /// may have stopped before its journal held that request (a full disk, a journal that fails),
+    /// and a plain <c>sync</c> would then find nothing pending, so the advice is to ask again.
+    /// </summary>
+    public bool Full { get; init; }
+
+    /// <summary>Why <paramref name="destination"/> did not sync, with what to run once the cause is gone.</summary>
+    public static string SilentLine(string destination, string why, bool full) =>
+        $"{destination} did not sync: {why}; run sync{(full ? " --full" : "")} later";
+
+    /// <summary>The line of each destination that did not sync (see <see cref="SilentLine"/>).</summary>
+    public IEnumerable<(string Destination, string Line)> SilentLines => Silent.Select(kv => (kv.Key, SilentLine(kv.Key, kv.Value, Full)));
 
     public IEnumerable<string> FailureLines =>
         Finished.OrderBy(f => f.Destination, StringComparer.Ordinal).SelectMany(f => f.Failures)
-            .Concat(Silent.Select(kv => SilentLine(kv.Key, kv.Value)))
+            .Concat(SilentLines.Select(s => s.Line))
             .Select(f => ErrorReport.Prefix + f);
 
     /// <summary>A command's own reply with one line per path that failed; exit 1 when any did.</summary>
@@ -46,10 +58,11 @@ public sealed class SyncRound : ReceiveActor
 
     public SyncRound(IActorRef? destinations, ImmutableList<PendingPath> changed, RoundTag tag, bool allowDeletes = false)
     {
-        Receive<AllAnswered>(a => Finish(tag, [.. a.Of<SyncFinished>()], a.Silent));
+        var full = changed.Any(p => p.Path == "" && p.Sync);
+        Receive<AllAnswered>(a => Finish(tag, [.. a.Of<SyncFinished>()], a.Silent, full));
 
         if (destinations is null)
-            Finish(tag, [], ImmutableSortedDictionary<string, string>.Empty);
+            Finish(tag, [], ImmutableSortedDictionary<string, string>.Empty, full);
         else
             destinations.Tell(new AskAll(0, new AskSync(changed, allowDeletes), Deadline: null));
     }
@@ -59,9 +72,9 @@ public sealed class SyncRound : ReceiveActor
     public static Props Props(IActorRef? destinations, ImmutableList<PendingPath> changed, RoundTag tag, bool allowDeletes = false) =>
         Akka.Actor.Props.Create(() => new SyncRound(destinations, changed, tag, allowDeletes));
 
-    private void Finish(RoundTag tag, ImmutableList<SyncFinished> finished, ImmutableSortedDictionary<string, string> silent)
+    private void Finish(RoundTag tag, ImmutableList<SyncFinished> finished, ImmutableSortedDictionary<string, string> silent, bool full)
     {
-        Context.Parent.Tell(new SyncRoundResult(tag, finished, silent) { Started = _started });
+        Context.Parent.Tell(new SyncRoundResult(tag, finished, silent) { Started = _started, Full = full });
         Context.Stop(Self);
     }
 }
