@@ -216,18 +216,37 @@ public sealed class DestinationActorSpec : IDisposable
 
         Round(0, initializes: true);
         Round(1, initializes: false);
-        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={file};Pooling=False"))
+        void Drop(string what)
         {
+            using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={file};Pooling=False");
             connection.Open();
             using var drop = connection.CreateCommand();
-            drop.CommandText = "drop table snapshot";
+            drop.CommandText = "drop " + what;
             drop.ExecuteNonQuery();
         }
 
+        // Every table and index the plugin made is one the check asks for.
+        Assert.All(PersistenceConfig.SqliteSchema, name => Assert.True(SqliteObjectExists(file, name), name));
+        Drop("table snapshot");
         Round(2, initializes: true);
         Round(3, initializes: false);
+        // The unique index alone missing (a run stopped between its table and it): made again too.
+        Drop("index journal_uq");
+        Round(4, initializes: true);
+        Assert.True(SqliteObjectExists(file, "journal_uq"));
+        Round(5, initializes: false);
         File.WriteAllText(Path.Combine(_dir, "not-a-database.db"), "not sqlite");
         Assert.True(Initializes(Path.Combine(_dir, "not-a-database.db")));
+    }
+
+    private static bool SqliteObjectExists(string file, string name)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={file};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var find = connection.CreateCommand();
+        find.CommandText = "select count(*) from sqlite_master where name = $name";
+        find.Parameters.AddWithValue("$name", name);
+        return (long)find.ExecuteScalar()! == 1;
     }
 
     /// <summary>
