@@ -39,15 +39,21 @@ public sealed class Tar(IProcessRunner runner)
     {
         var args = CreateArguments(sourceDir);
         args.AddRange(["-cpf", archive, "."]);
-        // Made (empty) and opened before tar starts: the follower reads the very file tar writes.
-        using var file = File.OpenHandle(archive, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite);
+        // Made here, a new regular file, and opened before tar starts: the follower reads the very
+        // file tar writes. Whatever was at that path goes first (a leftover archive, or anything
+        // that is not a regular file: a FIFO there would block the follower's reads, a device
+        // never end them); O_EXCL never follows a link.
+        if (File.Exists(archive) || new FileInfo(archive).LinkTarget is not null)
+            File.Delete(archive);
+        using var file = File.OpenHandle(archive, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var follower = new ArchiveFollower(file);
         var hashing = Task.Factory.StartNew(() => follower.Hash(stop.Token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        ProcessResult result;
+        IReadOnlyList<string> warnings;
         try
         {
-            result = await runner.RunAsync(new ProcessSpec(Program, args), ct);
+            // A failure (exit 2) throws here too: the follower is then stopped before the error leaves.
+            warnings = Warnings(await runner.RunAsync(new ProcessSpec(Program, args), ct));
         }
         catch (Exception)
         {
@@ -57,7 +63,7 @@ public sealed class Tar(IProcessRunner runner)
         }
 
         follower.WriterEnded();
-        return (Warnings(result), await hashing);
+        return (warnings, await hashing);
     }
 
     /// <summary>

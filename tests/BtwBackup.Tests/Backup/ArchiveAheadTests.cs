@@ -1,3 +1,4 @@
+using CliWrap;
 using System.Security.Cryptography;
 using BtwBackup.Backup;
 using BtwBackup.Tools;
@@ -85,17 +86,53 @@ public sealed class ArchiveAheadTests : IDisposable
     }
 
     [Fact]
-    public async Task A_write_that_fails_is_tars_error_and_the_digest_stops_with_it()
+    public async Task A_tar_that_fails_mid_write_is_the_error_thrown()
     {
-        // /dev/full refuses every write with ENOSPC, as a full scratch disk does, and reads as
-        // endless zeros: a digest that did not stop when tar failed would never end.
-        var tree = Tree();
-        File.WriteAllBytes(Path.Combine(tree, "big.bin"), RandomNumberGenerator.GetBytes(4 << 20));
+        // As tar on a full scratch disk: some of the archive written, then exit 2 with its message.
+        var archive = Path.Combine(_dir, "failed.tar");
+        var writer = new SlowArchiveWriter(chunks: 3, chunkBytes: 100_000, pause: TimeSpan.FromMilliseconds(5))
+        {
+            Exit = new ProcessResult(2, "", "tar: failed.tar: Cannot write: No space left on device\n"),
+        };
+
+        var e = await Assert.ThrowsAsync<ToolFailedException>(() => new Tar(writer).CreateWithDigestAsync(Tree(), archive, CancellationToken.None));
+        Assert.True(DiskSpace.IsNoSpace(e), e.ToString());
+        Assert.Equal(1, writer.Runs);
+    }
+
+    [Fact]
+    public async Task A_command_cancelled_while_tar_writes_stops_both_and_throws()
+    {
+        var archive = Path.Combine(_dir, "cancelled.tar");
+        using var cts = new CancellationTokenSource();
+        var writer = new SlowArchiveWriter(chunks: 1000, chunkBytes: 10_000, pause: TimeSpan.FromMilliseconds(5)) { AfterChunk = (i, _) => { if (i == 5) cts.Cancel(); } };
         using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(1));
 
-        var e = await Assert.ThrowsAsync<ToolFailedException>(() => _tar.CreateWithDigestAsync(tree, "/dev/full", limit.Token));
-        Assert.True(DiskSpace.IsNoSpace(e), e.ToString());
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => new Tar(writer).CreateWithDigestAsync(Tree(), archive, cts.Token).WaitAsync(limit.Token));
         Assert.False(limit.IsCancellationRequested);
+        Assert.True(new FileInfo(archive).Length < 1000 * 10_000);
+    }
+
+    [Fact]
+    public async Task Whatever_is_at_the_archives_path_is_replaced_by_a_regular_file_never_followed()
+    {
+        // A FIFO would block the digest's reads for ever; a link must not lead the write elsewhere.
+        var fifo = Path.Combine(_dir, "fifo.tar");
+        Assert.Equal(0, (await CliWrap.Cli.Wrap("mkfifo").WithArguments([fifo]).WithValidation(CommandResultValidation.None).ExecuteAsync()).ExitCode);
+        var elsewhere = Path.Combine(_dir, "elsewhere");
+        File.WriteAllText(elsewhere, "not to be touched");
+        var link = Path.Combine(_dir, "link.tar");
+        File.CreateSymbolicLink(link, elsewhere);
+        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+
+        foreach (var archive in new[] { fifo, link })
+        {
+            var (_, digest) = await _tar.CreateWithDigestAsync(Tree(), archive, CancellationToken.None).WaitAsync(limit.Token);
+            Assert.Null(new FileInfo(archive).LinkTarget);
+            Assert.Equal(SHA256.HashData(File.ReadAllBytes(archive)), digest);
+        }
+
+        Assert.Equal("not to be touched", File.ReadAllText(elsewhere));
     }
 
     [Fact]
@@ -116,17 +153,27 @@ public sealed class ArchiveAheadTests : IDisposable
     /// <summary>Stands in for a tar slowed by its source's disk: appends to the file named after -f, chunk by chunk, with pauses.</summary>
     private sealed class SlowArchiveWriter(int chunks, int chunkBytes, TimeSpan pause) : IProcessRunner
     {
+        /// <summary>What the "tar" ends with.</summary>
+        public ProcessResult Exit { get; init; } = new(0, "", "");
+
+        /// <summary>Called after each chunk written (its index, the file).</summary>
+        public Action<int, string>? AfterChunk { get; init; }
+
+        public int Runs { get; private set; }
+
         public async Task<ProcessResult> RunAsync(ProcessSpec spec, CancellationToken cancellationToken)
         {
+            Runs++;
             var archive = spec.Arguments[spec.Arguments.ToList().IndexOf("-cpf") + 1];
             await using var file = new FileStream(archive, FileMode.Create, FileAccess.Write, FileShare.ReadWrite, 1);
             for (var i = 0; i < chunks; i++)
             {
                 await Task.Delay(pause, cancellationToken);
                 await file.WriteAsync(RandomNumberGenerator.GetBytes(chunkBytes), cancellationToken);
+                AfterChunk?.Invoke(i, archive);
             }
 
-            return new ProcessResult(0, "", "");
+            return Exit;
         }
     }
 }
