@@ -378,7 +378,7 @@ public sealed partial class Orchestrator : ReceiveActor, IWithTimers
         }
 
         ImmutableList<PendingPath> changed = sync.Full ? [new PendingPath("", Sync: true)] : [];
-        Context.ActorOf(SyncRound.Props(destinations, changed, new ReplyWith(Sender, CommandReply.Ok()), sync.AllowDeletes));
+        Context.ActorOf(SyncRound.Props(destinations, changed, new ReplyWith(Sender, CommandReply.Ok()), sync.AllowDeletes, sync.Full));
     }
 
     private void InspectSyncState(InspectSyncState inspect)

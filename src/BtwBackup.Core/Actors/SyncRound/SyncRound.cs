@@ -19,18 +19,22 @@ public sealed record SyncRoundResult(RoundTag Tag, ImmutableList<SyncFinished> F
     public DateTime Started { get; init; } = DateTime.UtcNow;
 
     /// <summary>
-    /// The round asked for a sync of all of root (<c>sync --full</c>): a destination that stopped
-    /// may have stopped before its journal held that request (a full disk, a journal that fails),
-    /// and a plain <c>sync</c> would then find nothing pending, so the advice is to ask again.
+    /// The round was <c>sync --full</c> (with <c>--allow-deletes</c> when <see cref="AllowDeletes"/>):
+    /// a destination that stopped may have stopped before its journal held that request (a full
+    /// disk, a journal that fails), and a plain <c>sync</c> would then not find it, so the advice
+    /// is to ask for it again.
     /// </summary>
     public bool Full { get; init; }
 
+    public bool AllowDeletes { get; init; }
+
     /// <summary>Why <paramref name="destination"/> did not sync, with what to run once the cause is gone.</summary>
-    public static string SilentLine(string destination, string why, bool full) =>
-        $"{destination} did not sync: {why}; run sync{(full ? " --full" : "")} later";
+    public static string SilentLine(string destination, string why, bool full = false, bool allowDeletes = false) => full
+        ? $"{destination} did not sync: {why}; run sync --full{(allowDeletes ? " --allow-deletes" : "")} later: the request itself may not be in the journal"
+        : $"{destination} did not sync: {why}; run sync later";
 
     /// <summary>The line of each destination that did not sync (see <see cref="SilentLine"/>).</summary>
-    public IEnumerable<(string Destination, string Line)> SilentLines => Silent.Select(kv => (kv.Key, SilentLine(kv.Key, kv.Value, Full)));
+    public IEnumerable<(string Destination, string Line)> SilentLines => Silent.Select(kv => (kv.Key, SilentLine(kv.Key, kv.Value, Full, AllowDeletes)));
 
     public IEnumerable<string> FailureLines =>
         Finished.OrderBy(f => f.Destination, StringComparer.Ordinal).SelectMany(f => f.Failures)
@@ -55,26 +59,30 @@ public sealed record SyncRoundResult(RoundTag Tag, ImmutableList<SyncFinished> F
 public sealed class SyncRound : ReceiveActor
 {
     private readonly DateTime _started = DateTime.UtcNow;
+    private readonly bool _full;
+    private readonly bool _allowDeletes;
 
-    public SyncRound(IActorRef? destinations, ImmutableList<PendingPath> changed, RoundTag tag, bool allowDeletes = false)
+    public SyncRound(IActorRef? destinations, ImmutableList<PendingPath> changed, RoundTag tag, bool allowDeletes = false, bool full = false)
     {
-        var full = changed.Any(p => p.Path == "" && p.Sync);
-        Receive<AllAnswered>(a => Finish(tag, [.. a.Of<SyncFinished>()], a.Silent, full));
+        _full = full;
+        _allowDeletes = allowDeletes;
+        Receive<AllAnswered>(a => Finish(tag, [.. a.Of<SyncFinished>()], a.Silent));
 
         if (destinations is null)
-            Finish(tag, [], ImmutableSortedDictionary<string, string>.Empty, full);
+            Finish(tag, [], ImmutableSortedDictionary<string, string>.Empty);
         else
             destinations.Tell(new AskAll(0, new AskSync(changed, allowDeletes), Deadline: null));
     }
 
     /// <param name="destinations">null: none configured, or the daemon is draining (nothing is sent).</param>
     /// <param name="allowDeletes">sync --allow-deletes: an administrator's go-ahead past the deletion limits.</param>
-    public static Props Props(IActorRef? destinations, ImmutableList<PendingPath> changed, RoundTag tag, bool allowDeletes = false) =>
-        Akka.Actor.Props.Create(() => new SyncRound(destinations, changed, tag, allowDeletes));
+    /// <param name="full">sync --full (<paramref name="changed"/> then holds root): said in the advice of a destination that did not sync.</param>
+    public static Props Props(IActorRef? destinations, ImmutableList<PendingPath> changed, RoundTag tag, bool allowDeletes = false, bool full = false) =>
+        Akka.Actor.Props.Create(() => new SyncRound(destinations, changed, tag, allowDeletes, full));
 
-    private void Finish(RoundTag tag, ImmutableList<SyncFinished> finished, ImmutableSortedDictionary<string, string> silent, bool full)
+    private void Finish(RoundTag tag, ImmutableList<SyncFinished> finished, ImmutableSortedDictionary<string, string> silent)
     {
-        Context.Parent.Tell(new SyncRoundResult(tag, finished, silent) { Started = _started, Full = full });
+        Context.Parent.Tell(new SyncRoundResult(tag, finished, silent) { Started = _started, Full = _full, AllowDeletes = _allowDeletes });
         Context.Stop(Self);
     }
 }
