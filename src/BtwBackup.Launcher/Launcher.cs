@@ -28,7 +28,7 @@ public static class Launcher
     /// 4.58 s, 187 -> 172 MB (medians of 3). The runtime reads it only from the environment, not
     /// from runtimeconfig.json.
     /// </summary>
-    private const string NoRecompilation = "DOTNET_TC_CallCounting";
+    private const string NoRecompilation = "TC_CallCounting";
 
     /// <summary>
     /// The garbage collector's first generation collected every 8 MiB allocated (the runtime's own
@@ -37,9 +37,13 @@ public static class Launcher
     /// initial sync of 4 x 64 MiB + 256 MiB, 178 -> 168 MB at the same CPU (medians of 6 and 3).
     /// Only the environment carries it (hexadecimal, as every such setting of the runtime).
     /// </summary>
-    private const string FirstGenerationBudget = "DOTNET_GCgen0size";
+    private const string FirstGenerationBudget = "GCgen0size";
 
-    /// <summary>What the front adds to the CLI's environment; a value the caller set is kept.</summary>
+    /// <summary>
+    /// What the front adds to the CLI's environment (as DOTNET_ variables); a value the caller set
+    /// is kept, under either of the runtime's prefixes (COMPlus_ is the older one, and the runtime
+    /// would prefer the DOTNET_ one added here).
+    /// </summary>
     private static readonly (string Name, string Value)[] RuntimeSettings = [(NoRecompilation, "0"), (FirstGenerationBudget, "800000")];
 
     public static int Main(string[] args)
@@ -75,7 +79,10 @@ public static class Launcher
         for (var i = 0; i < argv.Length; i++)
             pointers[i] = NulTerminated(argv[i]);
         foreach (var (name, value) in RuntimeSettings)
-            setenv(name, value, overwrite: 0);
+        {
+            if (Environment.GetEnvironmentVariable("COMPlus_" + name) is null)
+                setenv("DOTNET_" + name, value, overwrite: 0);
+        }
         execv(NulTerminated(Encoding.UTF8.GetBytes(cli)), pointers);
         var error = Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
         return Fail($"cannot start {cli}: {error} (copy the whole published folder: lib/ goes beside {CommandLine.Prog})");

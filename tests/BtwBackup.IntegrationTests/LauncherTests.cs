@@ -122,6 +122,19 @@ public sealed class LauncherTests : IDisposable
     }
 
     [Fact]
+    public async Task A_runtime_setting_the_caller_made_under_the_older_prefix_is_kept()
+    {
+        // The runtime prefers DOTNET_ to COMPlus_: adding the first would override the second.
+        _box.WriteConfig($"root-path = \"{_box.Root}\"\ndaemon.port = {Sandbox.FreePort()}\n");
+        _box.Environment = new Dictionary<string, string?> { ["COMPlus_GCgen0size"] = "4000000" };
+        await using var daemon = await DaemonProcess.StartAsync(_box);
+        var environment = File.ReadAllText($"/proc/{daemon.Pid}/environ").Split('\0');
+        Assert.Contains("COMPlus_GCgen0size=4000000", environment);
+        Assert.DoesNotContain(environment, v => v.StartsWith("DOTNET_GCgen0size=", StringComparison.Ordinal));
+        Assert.Contains("DOTNET_TC_CallCounting=0", environment);
+    }
+
+    [Fact]
     public async Task The_CLI_is_the_one_beside_the_fronts_own_executable_never_one_beside_a_link_to_it()
     {
         // Another user's folder with a link to the front and a "lib/btw-backup" of its own: running
