@@ -40,8 +40,8 @@ public static class PersistenceConfig
     /// True when the SQLite file holds every table and index the plugin makes. The plugin's own check (its
     /// auto-initialize: a CREATE TABLE IF NOT EXISTS for each, built by linq2db) cost a quarter of
     /// a second of CPU on every start of an actor system (a sync --full of one rewritten 64 MiB
-    /// file: 1.35 -> 1.10 s, medians of 5); it now runs only where a table is missing (a new
-    /// file). False on any doubt.
+    /// file: 1.35 -> 1.10 s, medians of 5); it now runs only where one of them is missing (a new
+    /// file, a run stopped while the plugin made them). False on any doubt.
     /// </summary>
     internal static bool HasTables(string databaseFile)
     {
