@@ -47,6 +47,26 @@ public sealed class ArchiveAheadTests : IDisposable
     }
 
     [Fact]
+    public async Task The_archive_handed_back_is_removed_by_the_time_it_is_disposed_and_no_other()
+    {
+        var tree = Tree();
+        var scratch = Path.Combine(_dir, "work", "backup");
+        var archive = Path.Combine(scratch, FileTreeBackup.RdiffFileName);
+        var other = Path.Combine(_dir, "other.tar");
+        File.WriteAllText(other, "someone else's");
+        var ahead = ArchiveAhead.Start(_tar, tree, scratch, CancellationToken.None);
+
+        Assert.False(ahead.Remove(archive)); // not taken yet: the caller's to remove
+        await ahead.Take(tree, archive)!;
+        Assert.False(ahead.Remove(other));
+        Assert.True(ahead.Remove(archive));
+        await ahead.DisposeAsync();
+
+        Assert.False(File.Exists(archive));
+        Assert.Equal("someone else's", File.ReadAllText(other));
+    }
+
+    [Fact]
     public async Task An_archive_nobody_took_is_removed_when_it_is_disposed()
     {
         var tree = Tree();
