@@ -31,8 +31,9 @@ public static class Launcher
     private const string NoRecompilation = "TC_CallCounting";
 
     /// <summary>
-    /// The garbage collector's first generation collected every 8 MiB allocated (the runtime's own
-    /// budget follows the CPU's cache, tens of MiB on a server's, which a short run never reuses):
+    /// The garbage collector's first generation starts with a budget of 8 MiB (the runtime may
+    /// raise it; its own follows the CPU's cache, tens of MiB on a server's, which a short run
+    /// never reuses):
     /// a sync --full of one rewritten 64 MiB file, peak RSS 155 -> 147 MB, CPU 1.29 -> 1.14 s; an
     /// initial sync of 4 x 64 MiB + 256 MiB, 178 -> 168 MB at the same CPU (medians of 6 and 3).
     /// Only the environment carries it (hexadecimal, as every such setting of the runtime).
