@@ -217,12 +217,14 @@ public sealed class ArchiveAhead : IAsyncDisposable
     {
         if (archive != Archive || Volatile.Read(ref _taken) == 0)
             return false;
-        _removal ??= Task.Run(() =>
-        {
-            if (File.Exists(Archive))
-                File.Delete(Archive);
-        });
+        _removal ??= Task.Run(DeleteArchive);
         return true;
+    }
+
+    private void DeleteArchive()
+    {
+        if (File.Exists(Archive))
+            File.Delete(Archive);
     }
 
     public async ValueTask DisposeAsync()
@@ -249,8 +251,7 @@ public sealed class ArchiveAhead : IAsyncDisposable
         }
 
         // A tar cancelled before it opened its file may have made it after the procedure's clean-up.
-        if (File.Exists(Archive))
-            File.Delete(Archive);
+        DeleteArchive();
     }
 }
 

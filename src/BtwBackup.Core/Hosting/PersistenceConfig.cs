@@ -1,7 +1,6 @@
 using Akka.Configuration;
 using BtwBackup.Config;
 using Akka.Persistence.Sql;
-using Microsoft.Data.Sqlite;
 using HoconConfig = Akka.Configuration.Config;
 
 namespace BtwBackup.Hosting;
@@ -49,13 +48,7 @@ public static class PersistenceConfig
             return false;
         try
         {
-            using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
-            {
-                DataSource = databaseFile,
-                Mode = SqliteOpenMode.ReadOnly,
-                Pooling = false,
-            }.ToString());
-            connection.Open();
+            using var connection = Sync.SyncJournalFile.Open(databaseFile);
             using var count = connection.CreateCommand();
             var names = SqliteSchema.Select((_, i) => "$n" + i).ToList();
             count.CommandText = $"select count(*) from sqlite_master where type in ('table', 'index') and name in ({string.Join(", ", names)})";

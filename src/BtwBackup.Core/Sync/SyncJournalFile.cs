@@ -142,7 +142,8 @@ public static class SyncJournalFile
         return Read(connection, persistenceId, events);
     }
 
-    private static SqliteConnection Open(string file, SqliteOpenMode mode = SqliteOpenMode.ReadOnly)
+    /// <summary>The journal file, opened apart from the plugin (no pooling; read-only unless asked).</summary>
+    internal static SqliteConnection Open(string file, SqliteOpenMode mode = SqliteOpenMode.ReadOnly)
     {
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder
         {

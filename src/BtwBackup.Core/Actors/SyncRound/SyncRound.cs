@@ -29,7 +29,7 @@ public sealed record SyncRoundResult(RoundTag Tag, ImmutableList<SyncFinished> F
     public bool AllowDeletes { get; init; }
 
     /// <summary>Why <paramref name="destination"/> did not sync, with what to run once the cause is gone.</summary>
-    public static string SilentLine(string destination, string why, bool full = false, bool allowDeletes = false) => full
+    private static string SilentLine(string destination, string why, bool full, bool allowDeletes) => full
         ? $"{destination} did not sync: {why}; run sync --full{(allowDeletes ? " --allow-deletes" : "")} later: the request itself may not be in the journal"
         : $"{destination} did not sync: {why}; run sync later";
 
