@@ -130,8 +130,7 @@ public static partial class RdiffRepository
         {
             var newest = Directory.GetFiles(data, "current_mirror.*").Where(f => StampOf(Path.GetFileName(f)) is not null)
                 .OrderBy(f => StampOf(Path.GetFileName(f))).Last();
-            var m = Pid().Match(File.ReadAllText(newest));
-            if (!m.Success || !int.TryParse(m.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            if (PidIn(File.ReadAllText(newest)) is not { } pid)
                 return null;
             var cmdline = Path.Combine("/proc", pid.ToString(CultureInfo.InvariantCulture), "cmdline");
             return File.Exists(cmdline) && File.ReadAllText(cmdline).Contains("rdiff-backup", StringComparison.Ordinal) ? pid : null;
@@ -142,8 +141,28 @@ public static partial class RdiffRepository
         }
     }
 
-    [GeneratedRegex(@"^PID\s*([0-9]+)", RegexOptions.Multiline | RegexOptions.IgnoreCase)]
-    private static partial Regex Pid();
+    /// <summary>
+    /// The number after the first "PID" (any case) that starts a line of a current_mirror
+    /// marker, white space allowed between them; null when there is none or it is not an int.
+    /// </summary>
+    internal static int? PidIn(string marker)
+    {
+        for (var line = 0; line < marker.Length; line = marker.IndexOf('\n', line) is var next and >= 0 ? next + 1 : marker.Length)
+        {
+            if (!marker.AsSpan(line).StartsWith("PID", StringComparison.OrdinalIgnoreCase))
+                continue;
+            var i = line + 3;
+            while (i < marker.Length && char.IsWhiteSpace(marker[i]))
+                i++;
+            var digits = i;
+            while (i < marker.Length && char.IsAsciiDigit(marker[i]))
+                i++;
+            if (i > digits)
+                return int.TryParse(marker.AsSpan(digits, i - digits), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : null;
+        }
+
+        return null;
+    }
 
     private static bool HasFileIncrements(string repository)
     {

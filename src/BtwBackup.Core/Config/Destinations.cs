@@ -62,7 +62,7 @@ internal static class DestinationsReader
             };
             var s3cmd = Get("s3cmd-config") is { } file ? S3cmdConfig.Read(file) : null;
             var (bucket, prefix) = ParseUri(uri, where);
-            if ((Get("region") ?? s3cmd?.Region) is { } region && !System.Text.RegularExpressions.Regex.IsMatch(region, "^[a-z0-9-]{1,64}$"))
+            if ((Get("region") ?? s3cmd?.Region) is { } region && !IsRegionName(region))
                 throw new ConfigException($"{where}: region '{region}' is not an S3 region name (lower-case letters, digits and '-', e.g. eu-west-1)");
             result.Add(new DestinationSettings(name, uri, prefix, new S3Connection(
                 bucket,
@@ -79,6 +79,10 @@ internal static class DestinationsReader
         Disjoint(result, path);
         return result.ToImmutable();
     }
+
+    /// <summary>An S3 region name: 1 to 64 lower-case ASCII letters, digits and '-'.</summary>
+    private static bool IsRegionName(string region) =>
+        region.Length is >= 1 and <= 64 && region.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-');
 
     /// <summary>
     /// Two destinations in one bucket of one server must not overlap: each mirrors root under its

@@ -10,9 +10,6 @@ namespace BtwBackup.Config;
 /// </summary>
 public static partial class Durations
 {
-    [GeneratedRegex(@"\G\s*(?<n>\d+(?:\.\d+)?)\s*(?<u>[a-z]+)\s*,?", RegexOptions.IgnoreCase)]
-    private static partial Regex Part();
-
     [GeneratedRegex(@"^(?:(?<h>\d+):)?(?<m>\d+):(?<s>\d+(?:\.\d+)?)$")]
     private static partial Regex Clock();
 
@@ -35,24 +32,62 @@ public static partial class Durations
                 + double.Parse(clock.Groups["s"].Value, CultureInfo.InvariantCulture), out duration);
         }
 
+        // Parts of the form "<number> <unit>", optionally separated by spaces or a comma ("1h 30m", "2 weeks, 3 days").
         var total = 0.0;
         var pos = 0;
-        var any = false;
         while (pos < s.Length)
         {
-            var m = Part().Match(s, pos);
-            if (!m.Success || m.Length == 0)
+            if (!TryPart(s, ref pos, out var seconds))
                 return false;
-            var n = double.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture);
-            var unit = UnitSeconds(m.Groups["u"].Value.ToLowerInvariant());
-            if (unit is null)
-                return false;
-            total += n * unit.Value;
-            pos += m.Length;
-            any = true;
+            total += seconds;
         }
 
-        return any && FromSeconds(total, out duration);
+        return FromSeconds(total, out duration);
+    }
+
+    /// <summary>
+    /// One part at <paramref name="pos"/>: spaces, ASCII digits with an optional decimal part,
+    /// spaces, a unit of ASCII letters, spaces and an optional comma. Written out rather than as
+    /// a generated regex: the first generated regex of a process builds the search tables of
+    /// every one in the assembly (about 10 ms of every command's start).
+    /// </summary>
+    private static bool TryPart(string s, ref int pos, out double seconds)
+    {
+        seconds = 0;
+        var i = SkipSpaces(s, pos);
+        var numberStart = i;
+        i = SkipDigits(s, i);
+        if (i == numberStart)
+            return false;
+        if (i + 1 < s.Length && s[i] == '.' && char.IsAsciiDigit(s[i + 1]))
+            i = SkipDigits(s, i + 1);
+        var number = double.Parse(s.AsSpan(numberStart, i - numberStart), CultureInfo.InvariantCulture);
+        i = SkipSpaces(s, i);
+        var unitStart = i;
+        while (i < s.Length && char.IsAsciiLetter(s[i]))
+            i++;
+        if (i == unitStart || UnitSeconds(s[unitStart..i].ToLowerInvariant()) is not { } unit)
+            return false;
+        i = SkipSpaces(s, i);
+        if (i < s.Length && s[i] == ',')
+            i++;
+        seconds = number * unit;
+        pos = i;
+        return true;
+    }
+
+    private static int SkipSpaces(string s, int i)
+    {
+        while (i < s.Length && char.IsWhiteSpace(s[i]))
+            i++;
+        return i;
+    }
+
+    private static int SkipDigits(string s, int i)
+    {
+        while (i < s.Length && char.IsAsciiDigit(s[i]))
+            i++;
+        return i;
     }
 
     /// <summary>

@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
-using System.Text.RegularExpressions;
 
 namespace BtwBackup.Config;
 
@@ -19,11 +18,8 @@ public abstract record PyValue
 /// <c>NAME = literal</c>, comments and blank lines. Anything else is an error naming the
 /// file and the line.
 /// </summary>
-public static partial class LegacyPyFile
+public static class LegacyPyFile
 {
-    [GeneratedRegex(@"^(?<name>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?<rest>.*)$")]
-    private static partial Regex Assignment();
-
     public static ImmutableDictionary<string, PyValue> Load(string path)
     {
         string[] lines;
@@ -48,18 +44,42 @@ public static partial class LegacyPyFile
             if (line.Length == 0 || line.StartsWith('#'))
                 continue;
 
-            var m = Assignment().Match(line);
-            if (!m.Success || !TryLiteral(m.Groups["rest"].Value, out var value))
+            if (!TryAssignment(line, out var name, out var rest) || !TryLiteral(rest, out var value))
             {
                 throw new ConfigException(
                     $"{path}:{i + 1}: not a setting of the form NAME = literal: legacy .py files are read as data, " +
                     "never executed; move anything else to btw-backup.conf (HOCON)");
             }
 
-            result[m.Groups["name"].Value] = value;
+            result[name] = value;
         }
 
         return result.ToImmutable();
+    }
+
+    /// <summary>
+    /// <c>NAME = rest</c>: a Python identifier of ASCII letters, digits and underscores (not
+    /// starting with a digit), an equals sign with optional white space around it, and the rest
+    /// of the line.
+    /// </summary>
+    private static bool TryAssignment(string line, out string name, out string rest)
+    {
+        name = rest = "";
+        var i = 0;
+        while (i < line.Length && (char.IsAsciiLetter(line[i]) || line[i] == '_' || (i > 0 && char.IsAsciiDigit(line[i]))))
+            i++;
+        if (i == 0)
+            return false;
+        name = line[..i];
+        while (i < line.Length && char.IsWhiteSpace(line[i]))
+            i++;
+        if (i == line.Length || line[i] != '=')
+            return false;
+        i++;
+        while (i < line.Length && char.IsWhiteSpace(line[i]))
+            i++;
+        rest = line[i..];
+        return !rest.Contains('\n');
     }
 
     private static bool TryLiteral(string text, out PyValue value)

@@ -11,17 +11,16 @@ namespace BtwBackup.Protocol;
 /// it came from (pasted into btw-backup.conf by mistake, then quoted by an error): every line a
 /// person or the log sees passes here.
 /// </summary>
-public static partial class TerminalText
+public static class TerminalText
 {
     public const string Redacted = "AGE-SECRET-KEY-1...(a secret key, never shown)";
 
-    [System.Text.RegularExpressions.GeneratedRegex("AGE-SECRET-KEY-1[0-9A-Z]+", System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
-    private static partial System.Text.RegularExpressions.Regex SecretKey();
+    private const string SecretKeyPrefix = "AGE-SECRET-KEY-1";
 
     public static string Printable(string text)
     {
-        if (text.Contains("SECRET-KEY-", StringComparison.OrdinalIgnoreCase))
-            text = SecretKey().Replace(text, Redacted);
+        if (text.Contains(SecretKeyPrefix, StringComparison.OrdinalIgnoreCase))
+            text = WithoutSecretKeys(text);
         if (!text.Any(IsControl))
             return text;
         var safe = new StringBuilder(text.Length + 8);
@@ -42,6 +41,36 @@ public static partial class TerminalText
     /// </summary>
     public static string PrintableLines(string text) =>
         text.Contains('\n') ? string.Join('\n', text.Split('\n').Select(Printable)) : Printable(text);
+
+    /// <summary>
+    /// Every "AGE-SECRET-KEY-1" followed by at least one ASCII letter or digit (any case: age
+    /// writes it upper case, a person may not), replaced with <see cref="Redacted"/> up to the
+    /// first other character.
+    /// </summary>
+    private static string WithoutSecretKeys(string text)
+    {
+        var shown = new StringBuilder(text.Length);
+        var pos = 0;
+        int at;
+        while ((at = text.IndexOf(SecretKeyPrefix, pos, StringComparison.OrdinalIgnoreCase)) >= 0)
+        {
+            var end = at + SecretKeyPrefix.Length;
+            while (end < text.Length && char.IsAsciiLetterOrDigit(text[end]))
+                end++;
+            if (end == at + SecretKeyPrefix.Length)
+            {
+                shown.Append(text, pos, end - pos);
+            }
+            else
+            {
+                shown.Append(text, pos, at - pos).Append(Redacted);
+            }
+
+            pos = end;
+        }
+
+        return shown.Append(text, pos, text.Length - pos).ToString();
+    }
 
     private static bool IsControl(char c) => c != '\t' && (char.IsControl(c) || c is '\u2028' or '\u2029' or '\u202e' or '\u202d');
 }

@@ -25,6 +25,14 @@ public sealed class TerminalTextTests
         Assert.Equal(3, shown.Split('\n').Length);
     }
 
+    [Theory]
+    [InlineData("k1 AGE-SECRET-KEY-1ABC9, k2 age-secret-key-1xyz.", "k1 {0}, k2 {0}.")]
+    [InlineData("AGE-SECRET-KEY-1", "AGE-SECRET-KEY-1")]
+    [InlineData("AGE-SECRET-KEY-1 AGE-SECRET-KEY-1Q", "AGE-SECRET-KEY-1 {0}")]
+    [InlineData("AGE-SECRET-KEY-2ABC", "AGE-SECRET-KEY-2ABC")]
+    public void Each_age_secret_key_is_replaced_up_to_its_last_letter_or_digit(string text, string expected) =>
+        Assert.Equal(string.Format(System.Globalization.CultureInfo.InvariantCulture, expected, TerminalText.Redacted), TerminalText.Printable(text));
+
     [Fact]
     public void An_age_secret_key_never_shows_in_any_case()
     {

@@ -289,6 +289,8 @@ public sealed class ConfigLoaderTests : IDisposable
     [InlineData("destinations {\n a { uri = \"s3://b/p/\" }\n b { uri = \"s3://b/p/q/\" }\n}", "destinations.a and destinations.b overlap in s3://b/p/")]
     [InlineData("destinations {\n a { uri = \"s3://b\" }\n b { uri = \"s3://b/q/\" }\n}", "destinations.a and destinations.b overlap in s3://b/")]
     [InlineData("destinations { a { uri = \"s3://b/p/\", region = \"a b\" } }", "destinations.a: region 'a b' is not an S3 region name")]
+    [InlineData("destinations { a { uri = \"s3://b/p/\", region = \"EU-west-1\" } }", "destinations.a: region 'EU-west-1' is not an S3 region name")]
+    [InlineData("destinations { a { uri = \"s3://b/p/\", region = \"\" } }", "destinations.a: region '' is not an S3 region name")]
     [InlineData("sync.journal.provider = mysql", "sync.journal.provider must be sqlite or postgresql")]
     [InlineData("sync.journal.provider = postgresql", "sync.journal.connection-string is required")]
     [InlineData("sync.parallelism = 0", "sync.parallelism must be a whole number from 1 to 256, not '0'")]

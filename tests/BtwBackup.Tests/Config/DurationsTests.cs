@@ -18,6 +18,11 @@ public class DurationsTests
     [InlineData("1:30:00", 5400)]
     [InlineData("10:00", 600)]
     [InlineData("1.5h", 5400)]
+    [InlineData("1H30M", 5400)]
+    [InlineData("1.5 hours", 5400)]
+    [InlineData("2 weeks, 3 days", 17 * 86400)]
+    [InlineData("1h,30m,", 5400)]
+    [InlineData(" 1 h 30 m 15 s ", 5415)]
     public void Parses(string text, int seconds) =>
         Assert.Equal(TimeSpan.FromSeconds(seconds), Durations.Parse(text));
 
@@ -27,6 +32,12 @@ public class DurationsTests
     [InlineData("5 parsecs")]
     [InlineData("h")]
     [InlineData("-5s")]
+    [InlineData("1h,,")]
+    [InlineData("1.h")]
+    [InlineData(".5h")]
+    [InlineData("1h30")]
+    [InlineData("\u0663h")] // an Arabic-Indic digit: not a number here, rather than an exception
+    [InlineData("1h 2 parsecs")]
     public void Refuses(string text) => Assert.False(Durations.TryParse(text, out _));
 
     [Theory]

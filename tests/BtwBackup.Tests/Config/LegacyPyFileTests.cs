@@ -37,6 +37,12 @@ public class LegacyPyFileTests
         Assert.Equal(new PyValue.None(), One("B = None"));
     }
 
+    [Theory]
+    [InlineData("_X1=1", "_X1")]
+    [InlineData("max_age \t=\t 1", "max_age")]
+    public void Reads_a_python_identifier_before_the_equals_sign(string line, string name) =>
+        Assert.Equal(new PyValue.Int(1), LegacyPyFile.Parse([line], "config.py")[name]);
+
     [Fact]
     public void Skips_comments_and_blank_lines_and_keeps_the_last_assignment()
     {
@@ -53,6 +59,10 @@ public class LegacyPyFileTests
     [InlineData("def f(): pass", 1)]
     [InlineData("X = [1, 2]", 1)]
     [InlineData("X = True or False", 1)]
+    [InlineData("1X = 1", 1)]
+    [InlineData("X-Y = 1", 1)]
+    [InlineData("X == 1", 1)]
+    [InlineData("= 1", 1)]
     public void Refuses_code_naming_the_file_and_line(string line, int _)
     {
         var e = Assert.Throws<ConfigException>(() => LegacyPyFile.Parse(["# fine", "A = 1", line], "/etc/x/config.py"));
