@@ -42,6 +42,28 @@ public sealed class StatusKeeperSpec() : TestKit(SerializedMessages.Config), IDi
     }
 
     [Fact]
+    public void A_round_without_destinations_is_acknowledged_after_the_writes_before_it_without_writing_again()
+    {
+        var keeper = Sys.ActorOf(StatusKeeper.Props(new StatusFile(FilePath)));
+        keeper.Tell(new SourceEnded("www", Run("full")));
+        keeper.Tell(new DestinationsSynced([], Noon, Ack: 1));
+        Assert.Equal(1, ExpectMsg<StatusSaved>().Ack);
+        Assert.Equal("full", new StatusFile(FilePath).Load().Sources["www"].Last!.Result);
+        var written = BtwBackup.Platform.FileStamp.Of(FilePath);
+        Assert.NotNull(written);
+
+        keeper.Tell(new DestinationsSynced([], Noon, Ack: 2));
+        Assert.Equal(2, ExpectMsg<StatusSaved>().Ack);
+        Assert.Equal(written, BtwBackup.Platform.FileStamp.Of(FilePath));
+
+        // A round with a destination is a change: written (a new file renamed over the old one).
+        keeper.Tell(new DestinationsSynced([new DestinationSync("s3", [])], Noon, Ack: 3));
+        Assert.Equal(3, ExpectMsg<StatusSaved>().Ack);
+        Assert.NotEqual(written, BtwBackup.Platform.FileStamp.Of(FilePath));
+        Assert.Equal(Noon, new StatusFile(FilePath).Load().Destinations["s3"].LastSync);
+    }
+
+    [Fact]
     public void A_restarted_keeper_starts_from_the_file()
     {
         var first = Sys.ActorOf(StatusKeeper.Props(new StatusFile(FilePath)));

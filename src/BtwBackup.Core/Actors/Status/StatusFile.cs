@@ -121,6 +121,9 @@ public sealed class StatusFile(string path)
     /// </summary>
     public Task SaveAsync(PersistedStatus status) => _writes.Enqueue(() => Write(status));
 
+    /// <summary>A task that ends when every write asked before it has ended (nothing is written).</summary>
+    public Task AfterWritesAsync() => _writes.Enqueue(() => { });
+
     /// <summary>Waits (at most <paramref name="patience"/>) until every write asked so far has landed.</summary>
     public void Flush(TimeSpan patience) => _writes.Flush(patience);
 

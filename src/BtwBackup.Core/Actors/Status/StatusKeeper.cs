@@ -65,9 +65,12 @@ public sealed class StatusKeeper : ReceiveActor
         _runs = runs;
         Receive<StatusChange>(change =>
         {
+            var before = _status;
             _status = _status.Apply(change);
             Record(change);
-            var saved = Save();
+            // A change that changes nothing (a backup command's sync round without destinations)
+            // is not written again; its acknowledgement still waits for the writes before it.
+            var saved = ReferenceEquals(before, _status) ? AfterSaves() : Save();
             if (change is DestinationsSynced synced)
             {
                 var requester = Sender;
@@ -148,6 +151,8 @@ public sealed class StatusKeeper : ReceiveActor
         _runs?.Flush(TimeSpan.FromSeconds(5));
         base.PostStop();
     }
+
+    private Task AfterSaves() => _file is { } file && !_kept ? file.AfterWritesAsync() : Task.CompletedTask;
 
     /// <summary>Writes status.json in the background (the file keeps the order); a failure is logged, never fatal.</summary>
     private Task Save()
