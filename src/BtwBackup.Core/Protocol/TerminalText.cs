@@ -45,7 +45,8 @@ public static class TerminalText
     /// <summary>
     /// Every "AGE-SECRET-KEY-1" followed by at least one ASCII letter or digit (any case: age
     /// writes it upper case, a person may not), replaced with <see cref="Redacted"/> up to the
-    /// first other character.
+    /// first other character; a key that another one runs into (pasted twice, no space between)
+    /// goes with it, to the end of the last.
     /// </summary>
     private static string WithoutSecretKeys(string text)
     {
@@ -55,8 +56,18 @@ public static class TerminalText
         while ((at = text.IndexOf(SecretKeyPrefix, pos, StringComparison.OrdinalIgnoreCase)) >= 0)
         {
             var end = at + SecretKeyPrefix.Length;
-            while (end < text.Length && char.IsAsciiLetterOrDigit(text[end]))
-                end++;
+            for (var from = at; ;)
+            {
+                while (end < text.Length && char.IsAsciiLetterOrDigit(text[end]))
+                    end++;
+                // A prefix that starts inside this run (its "AGE" read as the key's letters) continues it.
+                var next = text.IndexOf(SecretKeyPrefix, from + 1, StringComparison.OrdinalIgnoreCase);
+                if (next < 0 || next >= end)
+                    break;
+                from = next;
+                end = Math.Max(end, next + SecretKeyPrefix.Length);
+            }
+
             if (end == at + SecretKeyPrefix.Length)
             {
                 shown.Append(text, pos, end - pos);

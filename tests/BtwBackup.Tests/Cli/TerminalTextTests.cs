@@ -37,7 +37,9 @@ public sealed class TerminalTextTests
     public void An_age_secret_key_never_shows_in_any_case()
     {
         var secret = BtwBackup.Crypto.AgeIdentity.Generate().Secret;
-        foreach (var text in new[] { $"btw-backup.conf:4: malformed HOCON: after the key '{secret}'", secret.ToLowerInvariant() + " = 1", $"a\n{secret}\n" })
+        // Pasted twice with nothing between, or after its own prefix: the first key's letters run into the second's prefix.
+        foreach (var text in new[] { $"btw-backup.conf:4: malformed HOCON: after the key '{secret}'", secret.ToLowerInvariant() + " = 1", $"a\n{secret}\n",
+                     secret + secret, "AGE-SECRET-KEY-1" + secret, secret.ToLowerInvariant() + secret + "x" + secret })
         {
             var shown = TerminalText.PrintableLines(text);
             Assert.DoesNotContain(secret[16..], shown, StringComparison.OrdinalIgnoreCase);
