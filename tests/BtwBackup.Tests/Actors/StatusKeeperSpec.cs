@@ -64,6 +64,23 @@ public sealed class StatusKeeperSpec() : TestKit(SerializedMessages.Config), IDi
     }
 
     [Fact]
+    public void A_round_without_destinations_writes_what_an_earlier_write_failed_to()
+    {
+        // A directory where the keeper writes its next file: every write fails until it goes.
+        var blocker = Directory.CreateDirectory(FilePath + ".partial");
+        var keeper = Sys.ActorOf(StatusKeeper.Props(new StatusFile(FilePath)));
+        keeper.Tell(new SourceEnded("www", Run("full")));
+        keeper.Tell(new DestinationsSynced([], Noon, Ack: 1));
+        Assert.Equal(1, ExpectMsg<StatusSaved>().Ack);
+        Assert.False(File.Exists(FilePath));
+
+        blocker.Delete();
+        keeper.Tell(new DestinationsSynced([], Noon, Ack: 2));
+        Assert.Equal(2, ExpectMsg<StatusSaved>().Ack);
+        Assert.Equal("full", new StatusFile(FilePath).Load().Sources["www"].Last!.Result);
+    }
+
+    [Fact]
     public void A_restarted_keeper_starts_from_the_file()
     {
         var first = Sys.ActorOf(StatusKeeper.Props(new StatusFile(FilePath)));

@@ -64,6 +64,9 @@ public sealed class StatusFile(string path)
 
     private readonly Platform.OrderedWrites _writes = new();
 
+    /// <summary>The status last written whole; read and set only by the writes, one at a time.</summary>
+    private PersistedStatus? _written;
+
     public string Path { get; } = path;
 
     /// <summary>What the file holds; empty when there is none. Throws when it cannot be read or parsed.</summary>
@@ -117,12 +120,18 @@ public sealed class StatusFile(string path)
 
     /// <summary>
     /// Writes <paramref name="status"/> in the background, after every write asked before it
-    /// (so the newest state lands last). The task fails when this write did; the next ones still run.
+    /// (so the newest state lands last), unless it is the very status this file last wrote whole
+    /// (a backup command's sync round without destinations changes nothing): its task then ends
+    /// with the writes before it, and a write that failed is tried again. The task fails when
+    /// this write did; the next ones still run.
     /// </summary>
-    public Task SaveAsync(PersistedStatus status) => _writes.Enqueue(() => Write(status));
-
-    /// <summary>A task that ends when every write asked before it has ended (nothing is written).</summary>
-    public Task AfterWritesAsync() => _writes.Enqueue(() => { });
+    public Task SaveAsync(PersistedStatus status) => _writes.Enqueue(() =>
+    {
+        if (ReferenceEquals(status, _written))
+            return;
+        Write(status);
+        _written = status;
+    });
 
     /// <summary>Waits (at most <paramref name="patience"/>) until every write asked so far has landed.</summary>
     public void Flush(TimeSpan patience) => _writes.Flush(patience);

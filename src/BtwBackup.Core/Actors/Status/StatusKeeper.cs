@@ -65,12 +65,9 @@ public sealed class StatusKeeper : ReceiveActor
         _runs = runs;
         Receive<StatusChange>(change =>
         {
-            var before = _status;
             _status = _status.Apply(change);
             Record(change);
-            // A change that changes nothing (a backup command's sync round without destinations)
-            // is not written again; its acknowledgement still waits for the writes before it.
-            var saved = ReferenceEquals(before, _status) ? AfterSaves() : Save();
+            var saved = Save();
             if (change is DestinationsSynced synced)
             {
                 var requester = Sender;
@@ -151,8 +148,6 @@ public sealed class StatusKeeper : ReceiveActor
         _runs?.Flush(TimeSpan.FromSeconds(5));
         base.PostStop();
     }
-
-    private Task AfterSaves() => _file is { } file && !_kept ? file.AfterWritesAsync() : Task.CompletedTask;
 
     /// <summary>Writes status.json in the background (the file keeps the order); a failure is logged, never fatal.</summary>
     private Task Save()
