@@ -86,6 +86,8 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             config.RegionEndpoint = Amazon.RegionEndpoint.GetBySystemName(connection.Region);
         }
 
+        config.EndpointProvider = new S3EndpointCache(config.EndpointProvider);
+
         // No endpoint: AWS's own, always HTTPS.
         _unsignedPayload = !connection.SignPayload
             && (connection.Endpoint is null || connection.Endpoint.StartsWith("https://", StringComparison.OrdinalIgnoreCase));
