@@ -14,13 +14,16 @@ namespace BtwBackup.ObjectStore;
 /// key, the listing's prefix and a copy's source are parameters too, but the rule set of the
 /// pinned SDK never reads them (the decompiled provider only copies them into its table; a test
 /// resolves with different keys and compares), so they are left out of what an answer is kept by.
-/// Every other public property of the parameters is in, whatever the SDK adds later. Each request
+/// Every other public property of the parameters is in, whatever the SDK adds later; a value that
+/// is not a string or a boolean (a list, which the rules engine could take) is not kept by, and is
+/// answered by the rules each time. The SDK's version is pinned by a test, which says to check the
+/// rules again when it changes. Each request
 /// gets an Endpoint of its own, since the SDK edits the one it is given (it appends a slash to the
 /// URL of a request without a path); the attributes (the authentication scheme) are only read.
 /// An error is not kept: it is raised again by the next request. At most <see cref="Capacity"/>
 /// answers are kept per client (one bucket, a few operations' sets); beyond that the rules run.
 /// </summary>
-internal sealed class S3EndpointCache(IEndpointProvider rules) : IEndpointProvider
+internal sealed class S3EndpointCache(IEndpointProvider rules, int capacity = S3EndpointCache.Capacity) : IEndpointProvider
 {
     public const int Capacity = 64;
 
@@ -33,18 +36,20 @@ internal sealed class S3EndpointCache(IEndpointProvider rules) : IEndpointProvid
         .ToArray();
 
     private readonly ConcurrentDictionary<string, Endpoint> _answers = new(StringComparer.Ordinal);
+    private int _kept;
 
     public Endpoint ResolveEndpoint(EndpointParameters parameters)
     {
-        // Another kind of parameters (another service's, or the SDK's own type later): the rules, each time.
-        if (parameters.GetType() != typeof(S3EndpointParameters))
+        // Another kind of parameters (another service's, or the SDK's own type later), or a value
+        // that cannot be written down exactly: the rules, each time.
+        if (parameters.GetType() != typeof(S3EndpointParameters) || KeyOf(parameters) is not { } key)
             return rules.ResolveEndpoint(parameters);
-        var key = KeyOf(parameters);
         if (!_answers.TryGetValue(key, out var answer))
         {
             answer = rules.ResolveEndpoint(parameters);
-            if (_answers.Count < Capacity)
-                _answers.TryAdd(key, Copy(answer));
+            // Concurrent misses may each take a place: the bound is then passed by at most their number.
+            if (Volatile.Read(ref _kept) < capacity && _answers.TryAdd(key, Copy(answer)))
+                Interlocked.Increment(ref _kept);
         }
 
         return Copy(answer);
@@ -52,18 +57,32 @@ internal sealed class S3EndpointCache(IEndpointProvider rules) : IEndpointProvid
 
     private static Endpoint Copy(Endpoint endpoint) => new(endpoint.URL) { Attributes = endpoint.Attributes, Headers = endpoint.Headers };
 
-    /// <summary>Every kept parameter by name, with its type, so that no two different sets make the same text.</summary>
-    private static string KeyOf(EndpointParameters parameters)
+    /// <summary>
+    /// Every kept parameter by name, so that no two different sets make the same text: null, a
+    /// boolean, or a string with its backslashes and line ends escaped; null when a value is of
+    /// another type.
+    /// </summary>
+    private static string? KeyOf(EndpointParameters parameters)
     {
         var key = new StringBuilder(256);
         foreach (var property in Kept)
         {
-            var value = property.GetValue(parameters);
             key.Append(property.Name).Append('=');
-            if (value is null)
-                key.Append('-');
-            else
-                key.Append(value.GetType().Name).Append(':').Append(value is bool b ? (b ? "1" : "0") : value.ToString()?.Replace("\\", "\\\\").Replace("\n", "\\n"));
+            switch (property.GetValue(parameters))
+            {
+                case null:
+                    key.Append('-');
+                    break;
+                case bool b:
+                    key.Append(b ? "b:1" : "b:0");
+                    break;
+                case string text:
+                    key.Append("s:").Append(text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal));
+                    break;
+                default:
+                    return null;
+            }
+
             key.Append('\n');
         }
 

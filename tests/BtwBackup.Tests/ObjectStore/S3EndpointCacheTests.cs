@@ -30,7 +30,31 @@ public sealed class S3EndpointCacheTests
         from dualStack in new[] { false, true }
         select Parameters(bucket, region, endpoint, pathStyle, fips, dualStack, key, prefix, copySource);
 
-    private static S3EndpointParameters Parameters(string bucket, string region = "us-east-1", string? endpoint = null, bool pathStyle = true,
+    /// <summary>The parameters that differ between the operations of one client, and the required ones.</summary>
+    private static readonly string[] Flags =
+    [
+        "UseObjectLambdaEndpoint", "DisableAccessPoints", "UseS3ExpressControlEndpoint", "DisableS3ExpressSessionAuth",
+        "Accelerate", "UseGlobalEndpoint", "DisableMultiRegionAccessPoints", "UseArnRegion",
+    ];
+
+    /// <summary>
+    /// Each flag null, true and false, on a plain bucket, a directory bucket, an access point of
+    /// another region, and no bucket; with no endpoint, an empty one, a custom one.
+    /// </summary>
+    private static IEnumerable<S3EndpointParameters> Operations() =>
+        from endpoint in new[] { null, "", "http://127.0.0.1:9000" }
+        from bucket in new[] { "bench", "b--use1-az4--x-s3", "arn:aws:s3:us-west-2:123456789012:accesspoint/ap", null }
+        from flag in Flags
+        from value in new bool?[] { null, true, false }
+        select With(Parameters(bucket, endpoint: endpoint, pathStyle: false), flag, value);
+
+    private static S3EndpointParameters With(S3EndpointParameters parameters, string property, object? value)
+    {
+        typeof(S3EndpointParameters).GetProperty(property)!.SetValue(parameters, value);
+        return parameters;
+    }
+
+    private static S3EndpointParameters Parameters(string? bucket, string region = "us-east-1", string? endpoint = null, bool pathStyle = true,
         bool fips = false, bool dualStack = false, string? key = "k", string? prefix = null, string? copySource = null) => new()
     {
         Bucket = bucket,
@@ -94,6 +118,90 @@ public sealed class S3EndpointCacheTests
         // The grid holds both kinds: answers and refusals (FIPS or dual-stack with a custom endpoint).
         Assert.Equal(Keys.Length * 144, compared);
         Assert.InRange(refused, 1, compared - 1);
+    }
+
+    /// <summary>Both grids, and what the rules answer each set.</summary>
+    private static (List<S3EndpointParameters> Sets, List<string> Expected) EverySet()
+    {
+        var rules = Rules();
+        var sets = Grid("k").Concat(Operations()).ToList();
+        return (sets, sets.Select(p => Describe(() => rules.ResolveEndpoint(p))).ToList());
+    }
+
+    /// <summary>
+    /// Every set answered from a cache large enough to keep them all, twice over and in between
+    /// each other, as the rules answer it: a parameter left out of what an answer is kept by, or
+    /// two values written alike, hands one set another's answer. Each flag changes some answer.
+    /// </summary>
+    [Fact]
+    public void Every_parameter_that_the_rules_read_tells_answers_apart()
+    {
+        var (sets, expected) = EverySet();
+        var cache = new S3EndpointCache(Rules(), capacity: 10_000);
+        for (var pass = 0; pass < 2; pass++)
+        {
+            for (var i = 0; i < sets.Count; i++)
+                Assert.Equal(expected[i], Describe(() => cache.ResolveEndpoint(sets[i])));
+        }
+
+        var rules = Rules();
+        var operations = Operations().ToList();
+        foreach (var flag in Flags)
+        {
+            var answers = operations.Select((p, i) => (p, i)).Where(x => x.i / 3 % Flags.Length == Array.IndexOf(Flags, flag))
+                .GroupBy(x => x.i / 3, x => Describe(() => rules.ResolveEndpoint(x.p)));
+            Assert.True(answers.Any(g => g.Distinct().Count() > 1), $"{flag} changes no answer of the grid");
+        }
+    }
+
+    [Fact]
+    public void Sets_answered_at_once_from_many_threads_get_their_own_answers()
+    {
+        var (sets, expected) = EverySet();
+        var cache = new S3EndpointCache(Rules(), capacity: 10_000);
+        var wrong = 0;
+        Parallel.For(0, sets.Count * 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, n =>
+        {
+            var i = n * 7919 % sets.Count;
+            if (Describe(() => cache.ResolveEndpoint(sets[i])) != expected[i])
+                Interlocked.Increment(ref wrong);
+        });
+        Assert.Equal(0, wrong);
+    }
+
+    /// <summary>
+    /// Two sets whose strings hold what the other writes on its following lines: written without
+    /// their line ends escaped, both would make one text, and the second would get the answer kept
+    /// for the first (a path-style URL) instead of its own refusal (an endpoint that is no URL).
+    /// </summary>
+    [Fact]
+    public void Values_that_hold_line_ends_are_told_apart()
+    {
+        const string endpoint = "http://127.0.0.1:9000";
+        const string between = "\nDisableAccessPoints=-\nDisableMultiRegionAccessPoints=b:0\nDisableS3ExpressSessionAuth=-\nEndpoint=s:";
+        var first = Parameters("x" + between + endpoint, endpoint: endpoint);
+        var second = Parameters("x", endpoint: endpoint + between + endpoint);
+        var rules = Rules();
+        var cache = new S3EndpointCache(Rules());
+        var expectedFirst = Describe(() => rules.ResolveEndpoint(first));
+        var expectedSecond = Describe(() => rules.ResolveEndpoint(second));
+        Assert.StartsWith(endpoint + "/x", expectedFirst, StringComparison.Ordinal);
+        Assert.StartsWith("refused:", expectedSecond, StringComparison.Ordinal);
+        Assert.Equal(expectedFirst, Describe(() => cache.ResolveEndpoint(first)));
+        Assert.Equal(expectedSecond, Describe(() => cache.ResolveEndpoint(second)));
+    }
+
+    /// <summary>
+    /// The cache stands on what the decompiled rules of this version of the SDK read: a new version
+    /// has its rules checked again (do they read the key, the prefix or a copy's source? does a
+    /// parameter take a list?) before this version is changed here.
+    /// </summary>
+    [Fact]
+    public void The_rules_were_checked_for_this_version_of_the_sdk()
+    {
+        var version = System.Diagnostics.FileVersionInfo.GetVersionInfo(typeof(AmazonS3Config).Assembly.Location).FileVersion;
+        Assert.True(version == "4.1.0.0",
+            $"AWSSDK.S3 is now {version}: check that its endpoint rules (Amazon.S3.Internal.AmazonS3EndpointProvider) still never read Key, Prefix or CopySource and take no list, then update this version");
     }
 
     /// <summary>What the cache stands on: this SDK's rules never read the key, the prefix or a copy's source.</summary>
