@@ -14,12 +14,12 @@ namespace BtwBackup.ObjectStore;
 /// key, the listing's prefix and a copy's source are parameters too, but the rule set of the
 /// pinned SDK never reads them (the decompiled provider only copies them into its table; a test
 /// resolves with different keys and compares), so they are left out of what an answer is kept by.
-/// Every other public property of the parameters is in, whatever the SDK adds later; a value that
-/// is not a string or a boolean (a list, which the rules engine could take) is not kept by, and is
-/// answered by the rules each time. The SDK's version is pinned by a test, which says to check the
-/// rules again when it changes. Each request
-/// gets an Endpoint of its own, since the SDK edits the one it is given (it appends a slash to the
-/// URL of a request without a path); the attributes (the authentication scheme) are only read.
+/// Every other public property of the parameters is in, whatever the SDK adds later; a set with a
+/// value that is not a string or a boolean (a list, which the rules engine could take) is answered
+/// by the rules each time. A test pins the SDK's version and says to read the rules again when it
+/// changes. Each request gets an Endpoint of its own, since the SDK edits the one it is given (it
+/// appends a slash to the URL of a request without a path); the attributes (the authentication
+/// scheme) are only read.
 /// An error is not kept: it is raised again by the next request. At most <see cref="Capacity"/>
 /// answers are kept per client (one bucket, a few operations' sets); beyond that the rules run.
 /// </summary>
