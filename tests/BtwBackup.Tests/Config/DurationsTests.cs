@@ -40,6 +40,15 @@ public class DurationsTests
     [InlineData("1h 2 parsecs")]
     public void Refuses(string text) => Assert.False(Durations.TryParse(text, out _));
 
+    /// <summary>A number too large for a double, or a sum beyond the longest duration: refused, never an exception.</summary>
+    [Fact]
+    public void Refuses_what_no_duration_holds()
+    {
+        Assert.False(Durations.TryParse(new string('9', 400) + "s", out _));
+        Assert.False(Durations.TryParse("1" + new string('0', 30) + " weeks", out _));
+        Assert.False(Durations.TryParse(string.Concat(Enumerable.Repeat("9999999999 weeks ", 50)), out _));
+    }
+
     [Theory]
     [InlineData(86400, "1d")]
     [InlineData(7200, "2h")]
