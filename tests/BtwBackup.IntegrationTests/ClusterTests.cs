@@ -236,8 +236,10 @@ public sealed class ClusterTests(PostgresCluster pg, S3TestServer s3, ITestOutpu
         TimeSpan rejoin;
         try
         {
-            // Seen by beta, the node that then runs the pass: gamma may see alpha up a moment before beta does.
+            // Seen by both survivors: beta, the node the pass is asked of, and the director (beta or
+            // gamma), whose view decides the pass; either may see alpha up a moment before the other.
             rejoin = await WaitForAsync(nodes[1], all, TimeSpan.FromSeconds(60));
+            await WaitForAsync(nodes[2], all, TimeSpan.FromSeconds(60));
         }
         catch (Xunit.Sdk.XunitException e)
         {
