@@ -23,7 +23,8 @@ public static class BackupHost
         ConfigurationFactory.ParseString($"{FileLogger.PathKey} = {HoconText.Quote(settings.LogFile)}\nakka.loglevel = {settings.LogLevel}")
             .WithFallback(ConfigurationFactory.ParseString(ConfigLoader.ReadResource("BtwBackup.akka.conf")));
 
-    public static HoconConfig ActorSystemConfig(GeneralSettings settings)
+    /// <param name="oneShot">An actor system for one command, stopped after it (see <see cref="PersistenceConfig.ForSqlite"/>).</param>
+    public static HoconConfig ActorSystemConfig(GeneralSettings settings, bool oneShot = false)
     {
         // btw-backup's messages as data (never on the door: see MessageSerializer).
         var config = ConfigurationFactory.ParseString(Protocol.MessageSerializer.Config).WithFallback(BaseConfig(settings));
@@ -32,7 +33,7 @@ public static class BackupHost
             return config;
         return config.WithFallback(settings.Sync.PostgresJournal is { } postgres
             ? PersistenceConfig.ForPostgres(postgres)
-            : PersistenceConfig.ForSqlite(Path.Combine(settings.ConfigDir, PersistenceConfig.FileName)));
+            : PersistenceConfig.ForSqlite(Path.Combine(settings.ConfigDir, PersistenceConfig.FileName), oneShot: oneShot));
     }
 
     /// <summary>The real lister, on its own: what <c>list</c> needs, without an actor system.</summary>
@@ -97,7 +98,7 @@ public static class BackupHost
         IReadOnlyDictionary<string, Task<List<RemoteObject>>>? ahead = null, ArchiveAhead? archiveAhead = null, Md5Cache? hashes = null,
         Task<IReadOnlyDictionary<string, UploadsAhead>?>? uploads = null)
     {
-        var system = ActorSystem.Create(SystemName, ActorSystemConfig(settings));
+        var system = ActorSystem.Create(SystemName, ActorSystemConfig(settings, oneShot: true));
         IReadOnlyDictionary<string, UploadsAhead>? started;
         try
         {

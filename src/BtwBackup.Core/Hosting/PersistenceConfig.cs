@@ -29,10 +29,41 @@ public static class PersistenceConfig
     public static HoconConfig ForPostgres(string connectionString) => Build(HoconText.Quote(connectionString), "PostgreSQL.15", initialize: true);
 
     /// <param name="pooling">Off, every journal operation opens the file anew (tests that take the file away use it).</param>
-    public static HoconConfig ForSqlite(string databaseFile, bool pooling = true)
+    /// <param name="oneShot">
+    /// For an actor system that serves one command and stops (the CLI without a daemon): where the
+    /// file holds the plugin's tables, the journal and snapshots go through <see cref="Sync.SqliteFileJournal"/>,
+    /// which keeps the same rows without the plugin's start. The query journal (the history) stays the plugin's.
+    /// </param>
+    public static HoconConfig ForSqlite(string databaseFile, bool pooling = true, bool oneShot = false)
     {
         var connection = HoconText.Quote("Data Source=" + databaseFile + (pooling ? "" : ";Pooling=False"));
-        return Build(connection, "SQLite.MS", initialize: !HasTables(databaseFile));
+        var hasTables = HasTables(databaseFile);
+        var plugin = Build(connection, "SQLite.MS", initialize: !hasTables);
+        if (!oneShot || !hasTables)
+            return plugin;
+        return ConfigurationFactory.ParseString($$"""
+            akka.persistence {
+              journal {
+                plugin = "akka.persistence.journal.btw-file"
+                btw-file {
+                  class = "BtwBackup.Sync.SqliteFileJournal, BtwBackup.Core"
+                  connection-string = {{connection}}
+                  # As the plugin's, above: one writer per id is ensured by the lock and the unique index.
+                  replay-filter.mode = off
+                }
+              }
+              snapshot-store {
+                plugin = "akka.persistence.snapshot-store.btw-file"
+                btw-file {
+                  class = "BtwBackup.Sync.SqliteFileSnapshotStore, BtwBackup.Core"
+                  connection-string = {{connection}}
+                }
+              }
+              # The history's query asks the plugin's own journal whether it is up: that one then
+              # starts (it writes nothing), and only for a history read through the actors.
+              query.journal.sql.write-plugin = "akka.persistence.journal.sql"
+            }
+            """).WithFallback(plugin);
     }
 
     /// <summary>

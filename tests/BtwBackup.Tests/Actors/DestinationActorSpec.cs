@@ -18,7 +18,7 @@ namespace BtwBackup.Tests.Actors;
 /// setting to exempt a library's internal messages. The DestinationActor's own messages are
 /// round-tripped in MessageSerializerSpec and cross the serializer in DestinationsSpec.
 /// </summary>
-public sealed class DestinationActorSpec : IDisposable
+public class DestinationActorSpec : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("btw-dest-").FullName;
     private readonly string _root;
@@ -35,9 +35,16 @@ public sealed class DestinationActorSpec : IDisposable
         File.WriteAllText(Path.Combine(_root, "www", "log.txt"), "log\n");
     }
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose()
+    {
+        Directory.Delete(_dir, recursive: true);
+        GC.SuppressFinalize(this);
+    }
 
-    private TestKit NewSystem() => new(PersistenceConfig.ForSqlite(Path.Combine(_dir, "journal.db")));
+    private TestKit NewSystem() => new(Journal(Path.Combine(_dir, "journal.db")));
+
+    /// <summary>The journal on <paramref name="file"/> these tests run on: the plugin's here, the CLI's in <see cref="DestinationActorOnFileJournalSpec"/>.</summary>
+    protected virtual Akka.Configuration.Config Journal(string file, bool pooling = true) => PersistenceConfig.ForSqlite(file, pooling);
 
     private IActorRef Destination(TestKit kit, string? legacy = null) =>
         kit.Sys.ActorOf(DestinationActor.Props(new DestinationOptions("offsite", new Mirror(_store, _root, "pre/", 4), TimeSpan.FromDays(90), LegacyStateFile: legacy)));
@@ -86,7 +93,7 @@ public sealed class DestinationActorSpec : IDisposable
     public async Task The_journal_file_read_without_actors_gives_what_the_recovery_and_the_query_give(int historyDays)
     {
         var file = Path.Combine(_dir, "journal.db");
-        var kit = new TestKit(PersistenceConfig.ForSqlite(file, pooling: false));
+        var kit = new TestKit(Journal(file, pooling: false));
         var dest = kit.Sys.ActorOf(DestinationActor.Props(new DestinationOptions("offsite", new Mirror(_store, _root, "pre/", 4), TimeSpan.FromDays(historyDays), SnapshotEvery: 3)));
         for (var round = 0; round < 4; round++)
         {
@@ -144,7 +151,7 @@ public sealed class DestinationActorSpec : IDisposable
         var file = Path.Combine(_dir, PersistenceConfig.FileName);
         Assert.False(SyncJournalFile.RecordSyncOfRoot(JournalSettings(), DateTime.UtcNow));
         var options = new DestinationOptions("offsite", new Mirror(_store, _root, "pre/", 4), TimeSpan.Zero, SnapshotEvery: 3);
-        var kit = new TestKit(PersistenceConfig.ForSqlite(file, pooling: false));
+        var kit = new TestKit(Journal(file, pooling: false));
         var dest = kit.Sys.ActorOf(DestinationActor.Props(options));
         for (var round = 0; round < 4; round++)
         {
@@ -162,7 +169,7 @@ public sealed class DestinationActorSpec : IDisposable
         Assert.True(SyncJournalFile.RecordSyncOfRoot(JournalSettings(), at));
         Assert.Equal([""], SyncJournalFile.Read(file, SyncIds.Of(null, "offsite"), events: false)!.State.MustSync);
 
-        var next = new TestKit(PersistenceConfig.ForSqlite(file, pooling: false));
+        var next = new TestKit(Journal(file, pooling: false));
         dest = next.Sys.ActorOf(DestinationActor.Props(options));
         dest.Tell(new GetSyncState(10), next.TestActor);
         Assert.Equal([""], next.ExpectMsg<SyncStateReport>(Patience).State.MustSync);
@@ -301,7 +308,7 @@ public sealed class DestinationActorSpec : IDisposable
         Assert.Null(SyncJournalFile.ReadAll(JournalSettings(), events: true));
         Assert.Null(SyncJournalFile.ReadAll(JournalSettings(), events: false));
 
-        var kit = new TestKit(PersistenceConfig.ForSqlite(file, pooling: false));
+        var kit = new TestKit(Journal(file, pooling: false));
         try
         {
             var error = await Assert.ThrowsAsync<SyncJournalDamagedException>(() => SyncHistory.ReadAsync(kit.Sys, SyncIds.Of(null, "offsite"), null));
@@ -317,7 +324,7 @@ public sealed class DestinationActorSpec : IDisposable
     private string DamagedJournal(object payload, string column = "message")
     {
         var file = Path.Combine(_dir, PersistenceConfig.FileName);
-        var kit = new TestKit(PersistenceConfig.ForSqlite(file, pooling: false));
+        var kit = new TestKit(Journal(file, pooling: false));
         var dest = Destination(kit);
         dest.Tell(new RecordPending(1, [new PendingPath("www/log.txt", Sync: false)]), kit.TestActor);
         kit.ExpectMsg<PendingRecorded>(Patience);
@@ -415,7 +422,7 @@ public sealed class DestinationActorSpec : IDisposable
     public void A_journal_failure_stops_the_actor_and_its_backoff_supervisor_brings_it_back()
     {
         var journal = Path.Combine(_dir, "failing.db");
-        var kit = new TestKit(PersistenceConfig.ForSqlite(journal, pooling: false));
+        var kit = new TestKit(Journal(journal, pooling: false));
         var options = new DestinationOptions("offsite", new Mirror(_store, _root, "pre/", 4), TimeSpan.FromDays(90));
         var supervisor = kit.Sys.ActorOf(Akka.Pattern.BackoffSupervisor.Props(Akka.Pattern.Backoff.OnStop(
             DestinationActor.Props(options), "destination", TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), 0.1, maxNrOfRetries: -1)));
@@ -528,7 +535,7 @@ public sealed class DestinationActorSpec : IDisposable
         again.Shutdown();
 
         // Another journal (here another SQLite file, as PostgreSQL is for a node that moved): the state comes from the node's own file.
-        var moved = new TestKit(PersistenceConfig.ForSqlite(Path.Combine(_dir, "moved.db")));
+        var moved = new TestKit(Journal(Path.Combine(_dir, "moved.db")));
         dest = moved.Sys.ActorOf(DestinationActor.Props(options with
         {
             Formers = [new FormerState("sync/db1/offsite", Path.Combine(_dir, "absent.db")), new FormerState("destination-offsite", Path.Combine(_dir, "journal.db"))],
