@@ -30,16 +30,17 @@ public static class PersistenceConfig
 
     /// <param name="pooling">Off, every journal operation opens the file anew (tests that take the file away use it).</param>
     /// <param name="oneShot">
-    /// For an actor system that serves one command and stops (the CLI without a daemon): where the
-    /// file holds the plugin's tables, the journal and snapshots go through <see cref="Sync.SqliteFileJournal"/>,
-    /// which keeps the same rows without the plugin's start. The query journal (the history) stays the plugin's.
+    /// For an actor system that serves one command and stops (the CLI without a daemon): the journal
+    /// and snapshots go through <see cref="Sync.SqliteFileJournal"/>, which keeps the same rows (and
+    /// makes the same tables where one is missing) without the plugin's start. The query journal (the
+    /// history) stays the plugin's.
     /// </param>
     public static HoconConfig ForSqlite(string databaseFile, bool pooling = true, bool oneShot = false)
     {
         var connection = HoconText.Quote("Data Source=" + databaseFile + (pooling ? "" : ";Pooling=False"));
         var hasTables = HasTables(databaseFile);
         var plugin = Build(connection, "SQLite.MS", initialize: !hasTables);
-        if (!oneShot || !hasTables)
+        if (!oneShot)
             return plugin;
         return ConfigurationFactory.ParseString($$"""
             akka.persistence {
@@ -48,6 +49,7 @@ public static class PersistenceConfig
                 btw-file {
                   class = "BtwBackup.Sync.SqliteFileJournal, BtwBackup.Core"
                   connection-string = {{connection}}
+                  make-tables = {{(hasTables ? "off" : "on")}}
                   # As the plugin's, above: one writer per id is ensured by the lock and the unique index.
                   replay-filter.mode = off
                 }
@@ -57,6 +59,7 @@ public static class PersistenceConfig
                 btw-file {
                   class = "BtwBackup.Sync.SqliteFileSnapshotStore, BtwBackup.Core"
                   connection-string = {{connection}}
+                  make-tables = {{(hasTables ? "off" : "on")}}
                 }
               }
               # The history's query asks the plugin's own journal whether it is up: that one then

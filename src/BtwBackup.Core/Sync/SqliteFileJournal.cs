@@ -33,7 +33,7 @@ namespace BtwBackup.Sync;
 /// </summary>
 public sealed class SqliteFileJournal(HoconConfig config) : AsyncWriteJournal
 {
-    private readonly string _connection = config.GetString("connection-string");
+    private readonly SqliteFile _file = new(config);
     private readonly AkkaSerialization _serialization = Context.System.Serialization;
 
     protected override Task<IImmutableList<Exception?>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken) => SqliteFile.Run(() =>
@@ -57,7 +57,7 @@ public sealed class SqliteFileJournal(HoconConfig config) : AsyncWriteJournal
             }
         }
 
-        using var connection = SqliteFile.Open(_connection);
+        using var connection = _file.Open();
         using var transaction = connection.BeginTransaction();
         foreach (var (e, payload, tags) in serialized)
         {
@@ -94,7 +94,7 @@ public sealed class SqliteFileJournal(HoconConfig config) : AsyncWriteJournal
 
     protected override Task DeleteMessagesToAsync(string persistenceId, long toSequenceNr, CancellationToken cancellationToken) => SqliteFile.Run(() =>
     {
-        using var connection = SqliteFile.Open(_connection);
+        using var connection = _file.Open();
         using var transaction = connection.BeginTransaction();
         using var highest = SqliteFile.Command(connection, transaction,
             "select sequence_number from journal where persistence_id = $id and sequence_number <= $to order by sequence_number desc limit 1");
@@ -119,7 +119,7 @@ public sealed class SqliteFileJournal(HoconConfig config) : AsyncWriteJournal
 
     public override Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken) => SqliteFile.Run(() =>
     {
-        using var connection = SqliteFile.Open(_connection);
+        using var connection = _file.Open();
         using var highest = SqliteFile.Command(connection, null,
             "select max(sequence_number) from journal where persistence_id = $id and sequence_number > $from");
         highest.Parameters.AddWithValue("$id", persistenceId);
@@ -131,7 +131,7 @@ public sealed class SqliteFileJournal(HoconConfig config) : AsyncWriteJournal
     public override Task ReplayMessagesAsync(IActorContext context, string persistenceId, long fromSequenceNr, long toSequenceNr, long max,
         Action<IPersistentRepresentation> recoveryCallback) => SqliteFile.Run(() =>
     {
-        using var connection = SqliteFile.Open(_connection);
+        using var connection = _file.Open();
         using var replay = SqliteFile.Command(connection, null,
             "select sequence_number, message, manifest, identifier, writer_uuid, created from journal "
             + "where persistence_id = $id and sequence_number >= $from and sequence_number <= $to and deleted = 0 "
@@ -160,12 +160,12 @@ public sealed class SqliteFileJournal(HoconConfig config) : AsyncWriteJournal
 /// </summary>
 public sealed class SqliteFileSnapshotStore(HoconConfig config) : SnapshotStore
 {
-    private readonly string _connection = config.GetString("connection-string");
+    private readonly SqliteFile _file = new(config);
     private readonly AkkaSerialization _serialization = Context.System.Serialization;
 
     protected override Task<SelectedSnapshot?> LoadAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken) => SqliteFile.Run(() =>
     {
-        using var connection = SqliteFile.Open(_connection);
+        using var connection = _file.Open();
         using var load = Within(SqliteFile.Command(connection, null,
             "select sequence_number, created, snapshot, manifest, serializer_id from snapshot where persistence_id = $id"), persistenceId, criteria);
         load.CommandText += " order by sequence_number desc limit 1";
@@ -178,7 +178,7 @@ public sealed class SqliteFileSnapshotStore(HoconConfig config) : SnapshotStore
     protected override Task SaveAsync(SnapshotMetadata metadata, object snapshot, CancellationToken cancellationToken) => SqliteFile.Run(() =>
     {
         var payload = SqliteFile.Serialize(_serialization, snapshot);
-        using var connection = SqliteFile.Open(_connection);
+        using var connection = _file.Open();
         using var save = SqliteFile.Command(connection, null,
             "insert or replace into snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) "
             + "values ($id, $sequenceNr, $created, $snapshot, $manifest, $serializer)");
@@ -194,7 +194,7 @@ public sealed class SqliteFileSnapshotStore(HoconConfig config) : SnapshotStore
 
     protected override Task DeleteAsync(SnapshotMetadata metadata, CancellationToken cancellationToken) => SqliteFile.Run(() =>
     {
-        using var connection = SqliteFile.Open(_connection);
+        using var connection = _file.Open();
         using var delete = SqliteFile.Command(connection, null, "delete from snapshot where persistence_id = $id and sequence_number = $sequenceNr");
         delete.Parameters.AddWithValue("$id", metadata.PersistenceId);
         delete.Parameters.AddWithValue("$sequenceNr", metadata.SequenceNr);
@@ -210,7 +210,7 @@ public sealed class SqliteFileSnapshotStore(HoconConfig config) : SnapshotStore
 
     protected override Task DeleteAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken) => SqliteFile.Run(() =>
     {
-        using var connection = SqliteFile.Open(_connection);
+        using var connection = _file.Open();
         using var delete = Within(SqliteFile.Command(connection, null, "delete from snapshot where persistence_id = $id"), persistenceId, criteria);
         delete.ExecuteNonQuery();
         return true;
@@ -236,10 +236,72 @@ public sealed class SqliteFileSnapshotStore(HoconConfig config) : SnapshotStore
     }
 }
 
-/// <summary>What <see cref="SqliteFileJournal"/> and <see cref="SqliteFileSnapshotStore"/> share: the file, and payloads as the plugin stores them.</summary>
-internal static class SqliteFile
+/// <summary>
+/// What <see cref="SqliteFileJournal"/> and <see cref="SqliteFileSnapshotStore"/> share: the file (with
+/// <c>make-tables</c>, the plugin's tables and indexes, made where missing before the first operation),
+/// and payloads as the plugin stores them.
+/// </summary>
+internal sealed class SqliteFile(HoconConfig config)
 {
+    /// <summary>
+    /// The plugin's own statements for its tables and indexes in SQLite (as it leaves them in
+    /// sqlite_master, where SQLite keeps them without IF NOT EXISTS): a file made here is the file
+    /// the plugin makes, which a test compares.
+    /// </summary>
+    internal static readonly string[] Schema =
+    [
+        "CREATE TABLE IF NOT EXISTS [journal]\n(\n\t[ordering]        INTEGER        NOT NULL PRIMARY KEY AUTOINCREMENT,\n\t[created]         INTEGER        NOT NULL,\n"
+        + "\t[deleted]         Bit            NOT NULL,\n\t[persistence_id]  NVarChar(255)  NOT NULL,\n\t[sequence_number] INTEGER        NOT NULL,\n"
+        + "\t[message]         VarBinary      NOT NULL,\n\t[manifest]        NVarChar(500)      NULL,\n\t[identifier]      INTEGER            NULL,\n"
+        + "\t[writer_uuid]     NVarChar(128)      NULL\n)",
+        "CREATE UNIQUE INDEX IF NOT EXISTS journal_uq ON journal (persistence_id, sequence_number)",
+        "CREATE INDEX IF NOT EXISTS journal_created_idx ON journal (created)",
+        "CREATE INDEX IF NOT EXISTS journal_sequence_number_idx ON journal (sequence_number)",
+        "CREATE TABLE IF NOT EXISTS [tags]\n(\n\t[ordering_id]    INTEGER       NOT NULL,\n\t[tag]            NVarChar(64)  NOT NULL,\n"
+        + "\t[sequence_nr]    INTEGER       NOT NULL,\n\t[persistence_id] NVarChar(255) NOT NULL,\n\n\tCONSTRAINT [PK_tags] PRIMARY KEY ([ordering_id], [tag])\n)",
+        "CREATE INDEX IF NOT EXISTS tags_persistence_id_sequence_nr_idx ON tags (persistence_id, sequence_nr)",
+        "CREATE INDEX IF NOT EXISTS tags_tag_idx ON tags (tag)",
+        "CREATE TABLE IF NOT EXISTS [snapshot]\n(\n\t[persistence_id]  NVarChar(255) NOT NULL,\n\t[sequence_number] INTEGER       NOT NULL,\n"
+        + "\t[created]         INTEGER       NOT NULL,\n\t[snapshot]        VarBinary         NULL,\n\t[manifest]        NVarChar(500)     NULL,\n"
+        + "\t[serializer_id]   INTEGER           NULL,\n\n\tCONSTRAINT [PK_snapshot] PRIMARY KEY ([persistence_id], [sequence_number])\n)",
+        "CREATE INDEX IF NOT EXISTS snapshot_sequence_number_idx ON snapshot (sequence_number)",
+        "CREATE INDEX IF NOT EXISTS snapshot_created_idx ON snapshot (created)",
+    ];
+
+    private readonly string _connection = config.GetString("connection-string");
+    private bool _tablesMade = !config.GetBoolean("make-tables");
+
     internal sealed record Payload(byte[] Bytes, string Manifest, int SerializerId);
+
+    /// <summary>The file, opened (a pooled connection unless the connection string says otherwise), its tables made first where asked.</summary>
+    internal SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connection);
+        try
+        {
+            connection.Open();
+            if (!_tablesMade)
+            {
+                // All or none, in one transaction; the journal and the snapshot store may both get here.
+                using var transaction = connection.BeginTransaction();
+                foreach (var statement in Schema)
+                {
+                    using var make = Command(connection, transaction, statement);
+                    make.ExecuteNonQuery();
+                }
+
+                transaction.Commit();
+                _tablesMade = true;
+            }
+
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>
     /// <paramref name="work"/>, done now on the plugin actor's thread: the next operation starts
@@ -255,13 +317,6 @@ internal static class SqliteFile
         {
             return Task.FromException<T>(e);
         }
-    }
-
-    internal static SqliteConnection Open(string connectionString)
-    {
-        var connection = new SqliteConnection(connectionString);
-        connection.Open();
-        return connection;
     }
 
     internal static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)

@@ -11,15 +11,12 @@ namespace BtwBackup.Tests.Actors;
 
 /// <summary>
 /// Every DestinationActor test again on the journal a command without a daemon uses
-/// (<see cref="SqliteFileJournal"/>, chosen by <see cref="PersistenceConfig.ForSqlite"/> where the file
-/// holds the plugin's tables, which each test's file is given first).
+/// (<see cref="SqliteFileJournal"/>, which also makes the tables of a new file).
 /// </summary>
 public sealed class DestinationActorOnFileJournalSpec : DestinationActorSpec
 {
     protected override Akka.Configuration.Config Journal(string file, bool pooling = true)
     {
-        if (!File.Exists(file))
-            SqliteFileJournalSpec.Tables(file);
         var config = PersistenceConfig.ForSqlite(file, pooling, oneShot: true);
         Assert.Equal("akka.persistence.journal.btw-file", config.GetString("akka.persistence.journal.plugin"));
         return config;
@@ -267,14 +264,70 @@ public sealed class SqliteFileJournalSpec : IDisposable
         Assert.Equal(["journal | 1 | 0 | destination-a | 1"], Rows(file).Where(r => r.StartsWith("journal", StringComparison.Ordinal)).Select(r => string.Join(" | ", r.Split(" | ").Take(5))));
     }
 
-    /// <summary>A file without the plugin's tables (a new one) is left to the plugin, which makes them.</summary>
-    [Fact]
-    public void A_file_without_the_tables_goes_to_the_plugin()
+    /// <summary>Each table and index of the file: what the plugin makes, and what this journal must make the same.</summary>
+    private static List<string> Schema(string file)
     {
-        var file = Path.Combine(_dir, "new.db");
-        Assert.Equal("akka.persistence.journal.sql", PersistenceConfig.ForSqlite(file, oneShot: true).GetString("akka.persistence.journal.plugin"));
-        Tables(file);
-        Assert.Equal("akka.persistence.journal.btw-file", PersistenceConfig.ForSqlite(file, oneShot: true).GetString("akka.persistence.journal.plugin"));
-        Assert.Equal("akka.persistence.journal.sql", PersistenceConfig.ForSqlite(file).GetString("akka.persistence.journal.plugin"));
+        using var connection = new SqliteConnection($"Data Source={file};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var select = connection.CreateCommand();
+        select.CommandText = "select type, name, tbl_name, coalesce(sql, '') from sqlite_master order by name";
+        using var row = select.ExecuteReader();
+        var schema = new List<string>();
+        while (row.Read())
+            schema.Add($"{row.GetString(0)} {row.GetString(1)} {row.GetString(2)} {row.GetString(3)}");
+        return schema;
+    }
+
+    /// <summary>
+    /// A new file, or one where a table or an index is missing (a run stopped while they were
+    /// made), gets the plugin's own tables and indexes, statement for statement; and a file that
+    /// is not a database fails the write (the actor stops) without being written over.
+    /// </summary>
+    [Fact]
+    public void A_file_without_the_tables_gets_the_plugins_own()
+    {
+        var plugin = Path.Combine(_dir, "plugin.db");
+        Tables(plugin);
+        var expected = Schema(plugin);
+        // The plugin's ten, the indexes of two primary keys (tags, snapshot), and the journal's numbering.
+        Assert.Equal(PersistenceConfig.SqliteSchema.Length + 3, expected.Count);
+
+        var fresh = Path.Combine(_dir, "fresh.db");
+        var number = 0L;
+        void Write()
+        {
+            var kit = new TestKit(Config(fresh, light: true));
+            var actor = kit.Sys.ActorOf(Props.Create(() => new Script("destination-a")));
+            actor.Tell(new Script.Persist([Event(1)]), kit.TestActor);
+            Assert.Equal(++number, kit.ExpectMsg<long>(Patience));
+            kit.Shutdown();
+            Assert.Equal(expected, Schema(fresh));
+            Assert.True(PersistenceConfig.HasTables(fresh));
+        }
+
+        Write();
+        foreach (var drop in new[] { "index journal_uq", "table snapshot", "table tags" })
+        {
+            using (var connection = new SqliteConnection($"Data Source={fresh};Pooling=False"))
+            {
+                connection.Open();
+                using var command = connection.CreateCommand();
+                command.CommandText = "drop " + drop;
+                command.ExecuteNonQuery();
+            }
+
+            Assert.False(PersistenceConfig.HasTables(fresh));
+            Write();
+        }
+
+        var garbage = Path.Combine(_dir, "garbage.db");
+        File.WriteAllText(garbage, "not a database");
+        var failing = new TestKit(Config(garbage, light: true));
+        var script = failing.Sys.ActorOf(Props.Create(() => new Script("destination-a")));
+        failing.Watch(script);
+        script.Tell(new Script.Persist([Event(1)]), failing.TestActor);
+        failing.ExpectTerminated(script, Patience);
+        failing.Shutdown();
+        Assert.Equal("not a database", File.ReadAllText(garbage));
     }
 }
