@@ -40,6 +40,9 @@ public static class Program
         var run = ((ParseOutcome.Run)parsed).Args;
         if (run.Command == "keygen")
             return Keygen(run.Find("file"));
+        // A sync's first request waits for the SDK's start: that starts now, beside the configuration's load.
+        if (run.Command == "sync")
+            StartS3WarmUp();
         using var interrupt = new Interrupt();
         LogFile? log = null;
         var sentToDaemon = false;
@@ -107,6 +110,23 @@ public static class Program
             return (int)Protocol.ExitCode.Error;
         }
     }
+
+    /// <summary>
+    /// <see cref="ObjectStore.S3ObjectStore.WarmUp"/> on a thread of its own, which the process does
+    /// not wait for; a failure there is only a start not made ahead (the sync's own client says why,
+    /// if it fails too).
+    /// </summary>
+    private static void StartS3WarmUp() => new Thread(() =>
+    {
+        try
+        {
+            ObjectStore.S3ObjectStore.WarmUp();
+        }
+        catch (Exception)
+        {
+            // Nothing was asked of this thread but time.
+        }
+    }) { IsBackground = true, Name = "s3-warm-up" }.Start();
 
     /// <summary>
     /// <c>keygen [FILE]</c>: a new age identity, written to FILE (created, never replaced, mode
