@@ -48,6 +48,9 @@ public static class PersistenceConfig
                 plugin = "akka.persistence.journal.btw-file"
                 btw-file {
                   class = "BtwBackup.Sync.SqliteFileJournal, BtwBackup.Core"
+                  # Its SQL runs on the actor's thread: one of its own, not the shared pool's.
+                  plugin-dispatcher = "akka.persistence.journal.btw-file.dispatcher"
+                  dispatcher.type = PinnedDispatcher
                   connection-string = {{connection}}
                   make-tables = {{(hasTables ? "off" : "on")}}
                   # As the plugin's, above: one writer per id is ensured by the lock and the unique index.
@@ -58,6 +61,8 @@ public static class PersistenceConfig
                 plugin = "akka.persistence.snapshot-store.btw-file"
                 btw-file {
                   class = "BtwBackup.Sync.SqliteFileSnapshotStore, BtwBackup.Core"
+                  plugin-dispatcher = "akka.persistence.snapshot-store.btw-file.dispatcher"
+                  dispatcher.type = PinnedDispatcher
                   connection-string = {{connection}}
                   make-tables = {{(hasTables ? "off" : "on")}}
                 }

@@ -14,10 +14,10 @@ namespace BtwBackup.Sync;
 /// keeps in <c>sync-state.db</c>, read and written as that plugin (1.5.73) reads and writes them,
 /// with plain statements. The plugin's start (linq2db's mappings and compiled queries, an Akka.Streams
 /// write queue) was most of a one-shot sync's recovery; the daemon, PostgreSQL and a cluster keep the
-/// plugin, and so does a file without the plugin's tables (it makes them).
+/// plugin. In a file without the plugin's tables it makes them, with the plugin's own statements.
 /// <para>
 /// Row for row: an event is one journal row (its payload by the Akka serializer bound to it, that
-/// serializer's id and manifest, the writer's id, the write's time in ticks, <c>deleted</c> 0), its
+/// serializer's id and manifest, this journal's writer id, the write's time in ticks, <c>deleted</c> 0), its
 /// tags rows of the tags table; deleting events up to N marks the highest event at or below N
 /// deleted and removes those below it (so the highest number is never given again); the highest
 /// number is that of any row, deleted or not; a replay gives the rows not deleted in order. Tests
@@ -28,13 +28,24 @@ namespace BtwBackup.Sync;
 /// Each operation opens the file (a pooled connection), runs in one transaction, and completes before
 /// the next starts: the journal actor runs them in the order it receives them, and a persistent
 /// actor sends its next write only once the last is answered. A failure is the operation's: the write
-/// is answered failed (the actor stops, nothing acknowledged) and the rows stay as they were.
+/// is answered failed (the actor stops, nothing acknowledged) and the rows stay as they were. The
+/// work blocks the plugin actor's own thread (a pinned dispatcher, see <c>PersistenceConfig</c>), for
+/// at most SQLite's busy timeout when another connection holds the file.
+/// </para>
+/// <para>
+/// Refused where the plugin would go on: a row without a serializer id (the plugin would load the type
+/// its manifest names; nothing this project writes lacks one, and a file is no place to name types
+/// from) is an error, which stops the actor as a damaged row does. Payloads are serialized without
+/// Akka's transport information: the sync state holds no actor references.
 /// </para>
 /// </summary>
 public sealed class SqliteFileJournal(HoconConfig config) : AsyncWriteJournal
 {
     private readonly SqliteFile _file = new(config);
     private readonly AkkaSerialization _serialization = Context.System.Serialization;
+
+    // One id for every row this journal writes, as the plugin writes its own (not the actor's).
+    private readonly string _writerUuid = Guid.NewGuid().ToString("N");
 
     protected override Task<IImmutableList<Exception?>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken) => SqliteFile.Run(() =>
     {
@@ -70,7 +81,7 @@ public sealed class SqliteFileJournal(HoconConfig config) : AsyncWriteJournal
             insert.Parameters.AddWithValue("$message", payload.Bytes);
             insert.Parameters.AddWithValue("$manifest", payload.Manifest);
             insert.Parameters.AddWithValue("$identifier", payload.SerializerId);
-            insert.Parameters.AddWithValue("$writer", (object?)e.WriterGuid ?? DBNull.Value);
+            insert.Parameters.AddWithValue("$writer", _writerUuid);
             insert.ExecuteNonQuery();
             if (tags.Count == 0)
                 continue;
@@ -282,7 +293,9 @@ internal sealed class SqliteFile(HoconConfig config)
             connection.Open();
             if (!_tablesMade)
             {
-                // All or none, in one transaction; the journal and the snapshot store may both get here.
+                // All or none, in one transaction; the journal and the snapshot store each get here once
+                // (the second finds every one made: IF NOT EXISTS), as may the plugin's own journal where
+                // the history is read through the actors (its statements are these).
                 using var transaction = connection.BeginTransaction();
                 foreach (var statement in Schema)
                 {

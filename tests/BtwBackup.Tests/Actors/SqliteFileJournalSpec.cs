@@ -149,7 +149,10 @@ public sealed class SqliteFileJournalSpec : IDisposable
         var rows = new List<string>();
         foreach (var sql in new[]
                  {
-                     "select 'journal', ordering, deleted, persistence_id, sequence_number, hex(message), manifest, identifier, typeof(writer_uuid), typeof(created) from journal order by ordering",
+                     "select 'journal', ordering, deleted, persistence_id, sequence_number, hex(message), manifest, identifier, length(writer_uuid), typeof(created) from journal order by ordering",
+                     // One writer id per journal, not per actor (the plugin's); the file in rollback mode, never WAL.
+                     "select 'writers', count(distinct writer_uuid) from journal",
+                     "select 'mode', journal_mode from pragma_journal_mode()",
                      "select 'snapshot', persistence_id, sequence_number, hex(snapshot), manifest, serializer_id, typeof(created) from snapshot order by persistence_id, sequence_number",
                      "select 'tags', ordering_id, tag, sequence_nr, persistence_id from tags order by ordering_id, tag",
                      "select 'sequence', name, seq from sqlite_sequence order by name",
@@ -236,6 +239,36 @@ public sealed class SqliteFileJournalSpec : IDisposable
             kit.Sys.Stop(actor);
             return replayed;
         });
+
+    /// <summary>
+    /// The file taken away under the journal's pooled connection (as the CLI opens it): the next
+    /// write fails and the actor stops, nothing acknowledged; the file put back, a new system
+    /// recovers what was stored before.
+    /// </summary>
+    [Fact]
+    public void A_file_taken_away_under_the_pooled_connection_fails_the_write()
+    {
+        var file = Path.Combine(_dir, "journal.db");
+        Tables(file);
+        var kit = new TestKit(PersistenceConfig.ForSqlite(file, oneShot: true));
+        var actor = kit.Sys.ActorOf(Props.Create(() => new Script("destination-a")));
+        actor.Tell(new Script.Persist([Event(1)]), kit.TestActor);
+        Assert.Equal(1L, kit.ExpectMsg<long>(Patience));
+        File.Move(file, file + ".away");
+        Directory.CreateDirectory(file);
+        kit.Watch(actor);
+        actor.Tell(new Script.Persist([Event(2)]), kit.TestActor);
+        kit.ExpectTerminated(actor, Patience);
+        kit.Shutdown();
+        Directory.Delete(file);
+        File.Move(file + ".away", file);
+
+        var again = new TestKit(Config(file, light: true));
+        actor = again.Sys.ActorOf(Props.Create(() => new Script("destination-a")));
+        actor.Tell(new Script.Replayed(), again.TestActor);
+        Assert.Equal([(1L, Event(1))], again.ExpectMsg<(object?, List<(long, object)>)>(Patience).Item2);
+        again.Shutdown();
+    }
 
     /// <summary>
     /// Two writers of one id (what the configuration directory's lock prevents): the second's write

@@ -51,4 +51,19 @@ public sealed class DaemonAuthTests
         Assert.True(DaemonAuth.IsNonce(DaemonAuth.NewNonce()));
         Assert.NotEqual(DaemonAuth.NewNonce(), DaemonAuth.NewNonce());
     }
+
+    /// <summary>Loopback is decided by the address, the default's shortcut included: never by a name that merely starts like one.</summary>
+    [Theory]
+    [InlineData("127.0.0.1", true)]
+    [InlineData("localhost", true)]
+    [InlineData("127.0.0.2", true)]
+    [InlineData("::1", true)]
+    [InlineData("[::1]", true)]
+    [InlineData("0.0.0.0", false)]
+    [InlineData("10.0.0.1", false)]
+    [InlineData("127.0.0.1.example.com", false)]
+    [InlineData("localhost.example.com", false)]
+    [InlineData("", false)]
+    [InlineData(null, false)]
+    public void Loopback_is_decided_by_the_address(string? host, bool loopback) => Assert.Equal(loopback, Gateway.IsLoopback(host));
 }
