@@ -40,8 +40,10 @@ public static class Program
         var run = ((ParseOutcome.Run)parsed).Args;
         if (run.Command == "keygen")
             return Keygen(run.Find("file"));
-        // A sync's first request waits for the SDK's start: that starts now, beside the configuration's load.
-        if (run.Command == "sync")
+        // sync --full lists every destination first, and that waits for the SDK's start: it starts
+        // now, beside the configuration's load. (A plain sync often has nothing pending, and is
+        // answered from the files without a request: 14 MB and 40 ms more when it was warmed too.)
+        if (run.Command == "sync" && run.Flag("full"))
             StartS3WarmUp();
         using var interrupt = new Interrupt();
         LogFile? log = null;
