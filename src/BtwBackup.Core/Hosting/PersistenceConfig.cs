@@ -19,11 +19,7 @@ public static class PersistenceConfig
     /// them there, it need not make them again. journal_uq is the unique (id, sequence number)
     /// that the one-writer rule below relies on.
     /// </summary>
-    internal static readonly string[] SqliteSchema =
-    [
-        "journal", "snapshot", "tags", "journal_uq", "journal_created_idx", "journal_sequence_number_idx",
-        "tags_persistence_id_sequence_nr_idx", "tags_tag_idx", "snapshot_sequence_number_idx", "snapshot_created_idx",
-    ];
+    internal static readonly string[] SqliteSchema = [.. Sync.SqliteFile.Schema.Select(s => s.Name)];
 
     /// <summary>The journal in PostgreSQL (a shared journal, or a server that is backed up anyway).</summary>
     public static HoconConfig ForPostgres(string connectionString) => Build(HoconText.Quote(connectionString), "PostgreSQL.15", initialize: true);

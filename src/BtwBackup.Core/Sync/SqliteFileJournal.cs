@@ -255,28 +255,29 @@ public sealed class SqliteFileSnapshotStore(HoconConfig config) : SnapshotStore
 internal sealed class SqliteFile(HoconConfig config)
 {
     /// <summary>
-    /// The plugin's own statements for its tables and indexes in SQLite (as it leaves them in
-    /// sqlite_master, where SQLite keeps them without IF NOT EXISTS): a file made here is the file
-    /// the plugin makes, which a test compares.
+    /// The plugin's tables and indexes in SQLite, each by name with its own statement (as the plugin
+    /// leaves it in sqlite_master, where SQLite keeps it without IF NOT EXISTS): a file made here is
+    /// the file the plugin makes, which a test compares. <c>PersistenceConfig.HasTables</c> asks for
+    /// these names.
     /// </summary>
-    internal static readonly string[] Schema =
+    internal static readonly (string Name, string Statement)[] Schema =
     [
-        "CREATE TABLE IF NOT EXISTS [journal]\n(\n\t[ordering]        INTEGER        NOT NULL PRIMARY KEY AUTOINCREMENT,\n\t[created]         INTEGER        NOT NULL,\n"
-        + "\t[deleted]         Bit            NOT NULL,\n\t[persistence_id]  NVarChar(255)  NOT NULL,\n\t[sequence_number] INTEGER        NOT NULL,\n"
-        + "\t[message]         VarBinary      NOT NULL,\n\t[manifest]        NVarChar(500)      NULL,\n\t[identifier]      INTEGER            NULL,\n"
-        + "\t[writer_uuid]     NVarChar(128)      NULL\n)",
-        "CREATE UNIQUE INDEX IF NOT EXISTS journal_uq ON journal (persistence_id, sequence_number)",
-        "CREATE INDEX IF NOT EXISTS journal_created_idx ON journal (created)",
-        "CREATE INDEX IF NOT EXISTS journal_sequence_number_idx ON journal (sequence_number)",
-        "CREATE TABLE IF NOT EXISTS [tags]\n(\n\t[ordering_id]    INTEGER       NOT NULL,\n\t[tag]            NVarChar(64)  NOT NULL,\n"
-        + "\t[sequence_nr]    INTEGER       NOT NULL,\n\t[persistence_id] NVarChar(255) NOT NULL,\n\n\tCONSTRAINT [PK_tags] PRIMARY KEY ([ordering_id], [tag])\n)",
-        "CREATE INDEX IF NOT EXISTS tags_persistence_id_sequence_nr_idx ON tags (persistence_id, sequence_nr)",
-        "CREATE INDEX IF NOT EXISTS tags_tag_idx ON tags (tag)",
-        "CREATE TABLE IF NOT EXISTS [snapshot]\n(\n\t[persistence_id]  NVarChar(255) NOT NULL,\n\t[sequence_number] INTEGER       NOT NULL,\n"
-        + "\t[created]         INTEGER       NOT NULL,\n\t[snapshot]        VarBinary         NULL,\n\t[manifest]        NVarChar(500)     NULL,\n"
-        + "\t[serializer_id]   INTEGER           NULL,\n\n\tCONSTRAINT [PK_snapshot] PRIMARY KEY ([persistence_id], [sequence_number])\n)",
-        "CREATE INDEX IF NOT EXISTS snapshot_sequence_number_idx ON snapshot (sequence_number)",
-        "CREATE INDEX IF NOT EXISTS snapshot_created_idx ON snapshot (created)",
+        ("journal", "CREATE TABLE IF NOT EXISTS [journal]\n(\n\t[ordering]        INTEGER        NOT NULL PRIMARY KEY AUTOINCREMENT,\n\t[created]         INTEGER        NOT NULL,\n"
+            + "\t[deleted]         Bit            NOT NULL,\n\t[persistence_id]  NVarChar(255)  NOT NULL,\n\t[sequence_number] INTEGER        NOT NULL,\n"
+            + "\t[message]         VarBinary      NOT NULL,\n\t[manifest]        NVarChar(500)      NULL,\n\t[identifier]      INTEGER            NULL,\n"
+            + "\t[writer_uuid]     NVarChar(128)      NULL\n)"),
+        ("journal_uq", "CREATE UNIQUE INDEX IF NOT EXISTS journal_uq ON journal (persistence_id, sequence_number)"),
+        ("journal_created_idx", "CREATE INDEX IF NOT EXISTS journal_created_idx ON journal (created)"),
+        ("journal_sequence_number_idx", "CREATE INDEX IF NOT EXISTS journal_sequence_number_idx ON journal (sequence_number)"),
+        ("tags", "CREATE TABLE IF NOT EXISTS [tags]\n(\n\t[ordering_id]    INTEGER       NOT NULL,\n\t[tag]            NVarChar(64)  NOT NULL,\n"
+            + "\t[sequence_nr]    INTEGER       NOT NULL,\n\t[persistence_id] NVarChar(255) NOT NULL,\n\n\tCONSTRAINT [PK_tags] PRIMARY KEY ([ordering_id], [tag])\n)"),
+        ("tags_persistence_id_sequence_nr_idx", "CREATE INDEX IF NOT EXISTS tags_persistence_id_sequence_nr_idx ON tags (persistence_id, sequence_nr)"),
+        ("tags_tag_idx", "CREATE INDEX IF NOT EXISTS tags_tag_idx ON tags (tag)"),
+        ("snapshot", "CREATE TABLE IF NOT EXISTS [snapshot]\n(\n\t[persistence_id]  NVarChar(255) NOT NULL,\n\t[sequence_number] INTEGER       NOT NULL,\n"
+            + "\t[created]         INTEGER       NOT NULL,\n\t[snapshot]        VarBinary         NULL,\n\t[manifest]        NVarChar(500)     NULL,\n"
+            + "\t[serializer_id]   INTEGER           NULL,\n\n\tCONSTRAINT [PK_snapshot] PRIMARY KEY ([persistence_id], [sequence_number])\n)"),
+        ("snapshot_sequence_number_idx", "CREATE INDEX IF NOT EXISTS snapshot_sequence_number_idx ON snapshot (sequence_number)"),
+        ("snapshot_created_idx", "CREATE INDEX IF NOT EXISTS snapshot_created_idx ON snapshot (created)"),
     ];
 
     private readonly string _connection = config.GetString("connection-string");
@@ -297,7 +298,7 @@ internal sealed class SqliteFile(HoconConfig config)
                 // (the second finds every one made: IF NOT EXISTS), as may the plugin's own journal where
                 // the history is read through the actors (its statements are these).
                 using var transaction = connection.BeginTransaction();
-                foreach (var statement in Schema)
+                foreach (var (_, statement) in Schema)
                 {
                     using var make = Command(connection, transaction, statement);
                     make.ExecuteNonQuery();
