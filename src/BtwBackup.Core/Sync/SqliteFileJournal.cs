@@ -72,21 +72,7 @@ public sealed class SqliteFileJournal(HoconConfig config) : AsyncWriteJournal
         using var transaction = connection.BeginTransaction();
         foreach (var (e, payload, tags) in serialized)
         {
-            using var insert = SqliteFile.Command(connection, transaction,
-                "insert into journal (created, deleted, persistence_id, sequence_number, message, manifest, identifier, writer_uuid) "
-                + "values ($created, 0, $id, $sequenceNr, $message, $manifest, $identifier, $writer)");
-            insert.Parameters.AddWithValue("$created", e.Timestamp == 0 ? ticks : e.Timestamp);
-            insert.Parameters.AddWithValue("$id", e.PersistenceId);
-            insert.Parameters.AddWithValue("$sequenceNr", e.SequenceNr);
-            insert.Parameters.AddWithValue("$message", payload.Bytes);
-            insert.Parameters.AddWithValue("$manifest", payload.Manifest);
-            insert.Parameters.AddWithValue("$identifier", payload.SerializerId);
-            insert.Parameters.AddWithValue("$writer", _writerUuid);
-            insert.ExecuteNonQuery();
-            if (tags.Count == 0)
-                continue;
-            using var ordering = SqliteFile.Command(connection, transaction, "select last_insert_rowid()");
-            var orderingId = (long)ordering.ExecuteScalar()!;
+            var orderingId = SqliteFile.InsertEvent(connection, transaction, e.PersistenceId, e.SequenceNr, payload, _writerUuid, e.Timestamp == 0 ? ticks : e.Timestamp);
             foreach (var tag in tags)
             {
                 using var tagRow = SqliteFile.Command(connection, transaction,
@@ -111,7 +97,7 @@ public sealed class SqliteFileJournal(HoconConfig config) : AsyncWriteJournal
             "select sequence_number from journal where persistence_id = $id and sequence_number <= $to order by sequence_number desc limit 1");
         highest.Parameters.AddWithValue("$id", persistenceId);
         highest.Parameters.AddWithValue("$to", toSequenceNr);
-        if (highest.ExecuteScalar() is not long marked || marked == 0)
+        if (highest.ExecuteScalar() is not long marked)
             return true;
         foreach (var sql in (string[])[
                      "update journal set deleted = 1 where persistence_id = $id and sequence_number = $marked",
@@ -154,9 +140,9 @@ public sealed class SqliteFileJournal(HoconConfig config) : AsyncWriteJournal
         using var row = replay.ExecuteReader();
         while (row.Read())
         {
-            var manifest = row.IsDBNull(2) ? "" : row.GetString(2);
-            var payload = SqliteFile.Deserialize(_serialization, row, 1);
-            recoveryCallback(new Persistent(payload, row.GetInt64(0), persistenceId, manifest, false, ActorRefs.NoSender,
+            var (bytes, manifest, serializerId) = SqliteFile.Stored(row, 1);
+            var payload = _serialization.Deserialize(bytes, serializerId, manifest ?? "");
+            recoveryCallback(new Persistent(payload, row.GetInt64(0), persistenceId, manifest ?? "", false, ActorRefs.NoSender,
                 row.IsDBNull(4) ? null : row.GetString(4), row.GetInt64(5)));
         }
 
@@ -354,13 +340,46 @@ internal sealed class SqliteFile(HoconConfig config)
         return new Payload(serializer.ToBinary(payload), manifest, serializer.Identifier);
     }
 
-    /// <summary>The payload at <paramref name="column"/> (bytes, then manifest, then serializer id), as the plugin reads it back.</summary>
-    internal static object Deserialize(AkkaSerialization serialization, SqliteDataReader row, int column)
+    /// <summary>
+    /// Stores one event as the plugin does (<c>deleted</c> 0): the row's <c>ordering</c>, which its
+    /// tags rows refer to. <see cref="SyncJournalFile.RecordSyncOfRoot"/> writes its row with it too.
+    /// </summary>
+    internal static long InsertEvent(SqliteConnection connection, SqliteTransaction transaction, string persistenceId, long sequenceNr,
+        Payload payload, string writer, long createdTicks)
+    {
+        using var insert = Command(connection, transaction,
+            "insert into journal (created, deleted, persistence_id, sequence_number, message, manifest, identifier, writer_uuid) "
+            + "values ($created, 0, $id, $sequenceNr, $message, $manifest, $identifier, $writer) returning ordering");
+        insert.Parameters.AddWithValue("$created", createdTicks);
+        insert.Parameters.AddWithValue("$id", persistenceId);
+        insert.Parameters.AddWithValue("$sequenceNr", sequenceNr);
+        insert.Parameters.AddWithValue("$message", payload.Bytes);
+        insert.Parameters.AddWithValue("$manifest", payload.Manifest);
+        insert.Parameters.AddWithValue("$identifier", payload.SerializerId);
+        insert.Parameters.AddWithValue("$writer", writer);
+        return (long)insert.ExecuteScalar()!;
+    }
+
+    /// <summary>
+    /// The payload stored at <paramref name="column"/> (bytes, then manifest, then serializer id), checked
+    /// as far as its layout goes: a damaged row (no serializer id, one out of range, text where the plugin
+    /// writes bytes) is an <see cref="InvalidDataException"/>, never a cast or an overflow. Its manifest
+    /// is null where the row has none.
+    /// </summary>
+    internal static (byte[] Bytes, string? Manifest, int SerializerId) Stored(SqliteDataReader row, int column)
     {
         if (row.IsDBNull(column + 2) || row.GetValue(column + 2) is not long id || id is < int.MinValue or > int.MaxValue)
             throw new InvalidDataException("a journal row without the id of its serializer");
         if (row.GetValue(column) is not byte[] bytes)
             throw new InvalidDataException("a journal row whose payload is not bytes");
-        return serialization.Deserialize(bytes, (int)id, row.IsDBNull(column + 1) ? "" : row.GetString(column + 1));
+        return (bytes, row.IsDBNull(column + 1) ? null : row.GetValue(column + 1) as string
+            ?? throw new InvalidDataException("a journal row whose manifest is not text"), (int)id);
+    }
+
+    /// <summary>The payload at <paramref name="column"/>, as the plugin reads it back (see <see cref="Stored"/>).</summary>
+    internal static object Deserialize(AkkaSerialization serialization, SqliteDataReader row, int column)
+    {
+        var (bytes, manifest, id) = Stored(row, column);
+        return serialization.Deserialize(bytes, id, manifest ?? "");
     }
 }

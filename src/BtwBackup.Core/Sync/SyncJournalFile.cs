@@ -91,8 +91,7 @@ public static class SyncJournalFile
         var file = Path.Combine(settings.ConfigDir, PersistenceConfig.FileName);
         // The event the actor's own decision gives (its time to the second, as every event's).
         var requested = SyncState.Empty.Decide(new RequestSync(""), now).Events.Single();
-        var payload = SyncSerializer.Encode(requested);
-        var manifest = SyncSerializer.ManifestOf(requested);
+        var payload = new SqliteFile.Payload(SyncSerializer.Encode(requested), SyncSerializer.ManifestOf(requested), SyncSerializer.Id);
         var writer = Guid.NewGuid().ToString("N");
         try
         {
@@ -108,17 +107,7 @@ public static class SyncJournalFile
                 last.Transaction = transaction;
                 if (last.ExecuteScalar() is not long sequenceNr)
                     return false; // nothing stored: left to the actor (which may import a former state)
-                using var insert = Command(connection, id,
-                    "insert into journal (created, deleted, persistence_id, sequence_number, message, manifest, identifier, writer_uuid) "
-                    + "values ($created, 0, $id, $sequenceNr, $message, $manifest, $identifier, $writer)");
-                insert.Transaction = transaction;
-                insert.Parameters.AddWithValue("$created", now.Ticks);
-                insert.Parameters.AddWithValue("$sequenceNr", sequenceNr + 1);
-                insert.Parameters.AddWithValue("$message", payload);
-                insert.Parameters.AddWithValue("$manifest", manifest);
-                insert.Parameters.AddWithValue("$identifier", SyncSerializer.Id);
-                insert.Parameters.AddWithValue("$writer", writer);
-                insert.ExecuteNonQuery();
+                SqliteFile.InsertEvent(connection, transaction, id, sequenceNr + 1, payload, writer, now.Ticks);
             }
 
             transaction.Commit();
@@ -203,14 +192,12 @@ public static class SyncJournalFile
         return command;
     }
 
-    /// <summary>The payload at <paramref name="column"/> (bytes, then manifest, then serializer id).</summary>
+    /// <summary>The payload at <paramref name="column"/> (see <see cref="SqliteFile.Stored"/>), which must be this serializer's, with its manifest.</summary>
     private static object Payload(SqliteDataReader row, int column)
     {
-        if (row.IsDBNull(column + 2) || row.GetValue(column + 2) is not long id || id != SyncSerializer.Id)
+        var (bytes, manifest, id) = SqliteFile.Stored(row, column);
+        if (id != SyncSerializer.Id)
             throw new InvalidDataException("a payload of another serializer");
-        // A damaged row may hold text or NULL where the plugin writes bytes and a manifest.
-        if (row.GetValue(column) is not byte[] bytes || row.GetValue(column + 1) is not string manifest)
-            throw new InvalidDataException("a payload that is not bytes with a manifest");
-        return SyncSerializer.Decode(bytes, manifest);
+        return SyncSerializer.Decode(bytes, manifest ?? throw new InvalidDataException("a payload without a manifest"));
     }
 }
