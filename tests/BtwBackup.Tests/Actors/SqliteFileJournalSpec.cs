@@ -271,6 +271,46 @@ public sealed class SqliteFileJournalSpec : IDisposable
     }
 
     /// <summary>
+    /// A damaged event row (a payload that is not the serializer's, no serializer id, text where the
+    /// plugin writes bytes, a manifest that is not text): the recovery fails and the actor stops,
+    /// answering nothing, whichever journal reads it; nothing is replayed past it and the row is left.
+    /// </summary>
+    [Theory]
+    [InlineData(false, "message", "'not json'")]
+    [InlineData(true, "message", "cast('not json' as blob)")]
+    [InlineData(false, "identifier", "null")]
+    [InlineData(true, "identifier", "null")]
+    [InlineData(true, "identifier", "1099511627776")]
+    [InlineData(true, "message", "'text, not bytes'")]
+    [InlineData(true, "manifest", "x'00ff'")]
+    public void A_damaged_row_stops_the_recovery_whichever_journal_reads_it(bool light, string column, string value)
+    {
+        var file = Path.Combine(_dir, "journal.db");
+        Tables(file);
+        var writer = new TestKit(Config(file, light: true));
+        writer.Sys.ActorOf(Props.Create(() => new Script("destination-a"))).Tell(new Script.Persist([Event(1), Event(2)]), writer.TestActor);
+        Assert.Equal(2L, writer.ExpectMsg<long>(Patience));
+        writer.Shutdown();
+        using (var connection = new SqliteConnection($"Data Source={file};Pooling=False"))
+        {
+            connection.Open();
+            using var damage = connection.CreateCommand();
+            damage.CommandText = $"update journal set {column} = {value} where sequence_number = 1";
+            Assert.Equal(1, damage.ExecuteNonQuery());
+        }
+
+        var before = Rows(file);
+        var reader = new TestKit(Config(file, light));
+        var actor = reader.Sys.ActorOf(Props.Create(() => new Script("destination-a")));
+        reader.Watch(actor);
+        actor.Tell(new Script.Replayed(), reader.TestActor);
+        reader.ExpectTerminated(actor, Patience);
+        reader.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        reader.Shutdown();
+        Assert.Equal(before, Rows(file));
+    }
+
+    /// <summary>
     /// Two writers of one id (what the configuration directory's lock prevents): the second's write
     /// at a number the first already stored fails on the unique index, and nothing of it is stored.
     /// </summary>
